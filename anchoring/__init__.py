@@ -1,0 +1,1 @@
+"""Anchoring signed checkpoint roots on an EVM chain."""

@@ -1,0 +1,1 @@
+"""HTTP API for city services, citizens and auditors."""

@@ -1,0 +1,1 @@
+"""City rules as event-sourced aggregates: petitions, ballots, queues, identities. Pure Python."""

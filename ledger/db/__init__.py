@@ -1,0 +1,1 @@
+"""The ledger's own tables (beside the event tables that eventsourcing-sqlalchemy creates)."""

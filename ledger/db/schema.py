@@ -1,0 +1,48 @@
+"""SQLAlchemy Core tables of the ledger. Schema changes go through Alembic (ledger/migrations)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# SQLite wants INTEGER for 64-bit keys; PostgreSQL gets BIGINT.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+# C2SP tlog-tiles: one row per tile, `hashes` holds width*32 bytes of level-`level` hashes
+# (tree level 8*level). A partial tile is overwritten as it grows; its prefix never changes.
+merkle_tiles = Table(
+    "merkle_tiles",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInt, primary_key=True, autoincrement=False),
+    Column("width", Integer, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
+# Exactly-once tracking of the integrator: updated in the same transaction as the tiles it wrote.
+merkle_state = Table(
+    "merkle_state",
+    metadata,
+    Column("log", String(255), primary_key=True),
+    Column("tree_size", BigInt, nullable=False),
+    Column("notification_id", BigInt, nullable=False),
+)
+
+# Leaf index <-> notification id (notification ids may have gaps; leaf indices never do).
+merkle_leaves = Table(
+    "merkle_leaves",
+    metadata,
+    Column("leaf_index", BigInt, primary_key=True, autoincrement=False),
+    Column("notification_id", BigInt, nullable=False, unique=True),
+)
+
+# Every checkpoint the ledger signed, as served.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInt, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)

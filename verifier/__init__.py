@@ -1,0 +1,1 @@
+"""Standalone verifier. Imports nothing of ledger/domain/api/anchoring: it re-implements docs/formats.md."""
