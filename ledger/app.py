@@ -1,0 +1,38 @@
+"""Open an eventsourcing application on the ledger's database with the envelope mapper."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from eventsourcing.application import Application
+
+from ledger.envelope import EnvelopeMapper
+
+TApp = TypeVar("TApp", bound=Application[Any])
+
+
+def persistence_env(database_url: str) -> dict[str, str]:
+    """The eventsourcing environment for a ledger application on `database_url` (SQLite or PostgreSQL)."""
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "SQLALCHEMY_URL": database_url,
+        "CREATE_TABLE": "y",
+        "MAPPER_TOPIC": "ledger.envelope:EnvelopeMapper",
+    }
+
+
+def open_application(app_cls: type[TApp], *, database_url: str, origin: str, **env: str) -> TApp:
+    """Construct `app_cls` persisted in `database_url`, storing public events as JCS envelopes of `origin`."""
+    app = app_cls(env={**persistence_env(database_url), **env})
+    mapper = app.mapper
+    if not isinstance(mapper, EnvelopeMapper):  # pragma: no cover - guards a library behaviour change
+        raise TypeError(f"expected EnvelopeMapper, got {type(mapper).__name__}")
+    mapper.origin = origin
+    return app
+
+
+def events_table_name(app: Application[Any]) -> str:
+    """Name of the table eventsourcing-sqlalchemy stores the application's events in."""
+    return f"{app.name.lower()}_events"

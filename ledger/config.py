@@ -1,0 +1,54 @@
+"""Settings from the environment (HROMADA_*). Development defaults; production refuses implicit secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """All settings of one ledger (one city log). Every field can be set as HROMADA_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="HROMADA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file, keys and chain state live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/ledger.db (WAL)."
+    )
+    origin: str = Field(
+        default="dev.hromada.local/ledger",
+        description="The log's origin: first line of every checkpoint and the signing key's name.",
+    )
+    log_key: str | None = Field(
+        default=None,
+        description="Signer key string (PRIVATE+KEY+...) or a path to a file holding it. "
+        "Default in development: <data_dir>/log.key, created on first run (0600).",
+    )
+    production: bool = Field(default=False, description="Refuse development defaults (generated keys, dev tokens).")
+    checkpoint_every_events: int = Field(default=1000, ge=1, description="Sign when this many leaves were added...")
+    checkpoint_every_seconds: float = Field(default=5.0, gt=0, description="...or this many seconds passed.")
+    integrate_batch: int = Field(default=5000, ge=1, le=100_000, description="Leaves integrated per transaction.")
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_key(self) -> Settings:
+        if self.production and not self.log_key:
+            raise ConfigurationError(
+                "HROMADA_PRODUCTION is set but HROMADA_LOG_KEY is not: a production log must be given its key "
+                "explicitly (a key string or a file path); it never generates one."
+            )
+        if self.production and not self.database_url:
+            raise ConfigurationError("HROMADA_PRODUCTION is set but HROMADA_DATABASE_URL is not.")
+        if "\n" in self.origin or not self.origin or " " in self.origin or "+" in self.origin:
+            raise ConfigurationError(f"invalid origin {self.origin!r}: one line, no spaces or '+'")
+        return self
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"

@@ -1,0 +1,162 @@
+"""The public event envelope (docs/formats.md §1) and the eventsourcing mapper that stores it.
+
+The stored state of every public event *is* the envelope's RFC 8785 (JCS) bytes, so the leaf hash
+SHA-256(0x00 ‖ stored state) covers exactly what sits in the database row. Events without a public
+`TYPE` (snapshots) keep the library's own encoding: they are caches, never leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID, uuid5
+
+import rfc8785
+from eventsourcing.domain import CanInitAggregate
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+
+from ledger.errors import EnvelopeError
+
+FORMAT_VERSION = 1
+MAX_ENVELOPE_BYTES = 65_535  # tlog-tiles entry bundles prefix each entry with a uint16 length
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON: integers beyond this do not survive JCS's number model
+ACTOR_KINDS = frozenset({"service", "citizen", "system"})
+_ENVELOPE_ATTRS = ("originator_id", "originator_version", "timestamp", "actor", "originator_topic")
+
+
+def event_id(stream: UUID, version: int) -> UUID:
+    """The public event id: uuid5(stream, str(version)); unique per (stream, version), recomputable."""
+    return uuid5(stream, str(version))
+
+
+def format_time(instant: datetime) -> str:
+    """RFC 3339 UTC with microseconds. Precondition: `instant` is timezone-aware."""
+    if instant.tzinfo is None:
+        raise EnvelopeError(f"naive datetime {instant!r}: event times must be timezone-aware")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Inverse of `format_time`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def check_json_native(value: Any, path: str = "data") -> None:
+    """Raise EnvelopeError unless `value` holds only str, int (safe range), bool, None, list, dict[str, ...]."""
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise EnvelopeError(f"{path}: integer {value} outside ±(2^53-1)")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json_native(item, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EnvelopeError(f"{path}: key {key!r} is not a string")
+            check_json_native(item, f"{path}.{key}")
+        return
+    raise EnvelopeError(f"{path}: {type(value).__name__} is not JSON-native (use str/int/bool/None/list/dict)")
+
+
+def canonical_bytes(envelope: Mapping[str, Any]) -> bytes:
+    """RFC 8785 bytes of an envelope (or any JSON-native value)."""
+    try:
+        return cast(bytes, rfc8785.dumps(envelope))
+    except rfc8785.CanonicalizationError as e:
+        raise EnvelopeError(f"cannot canonicalise: {e}") from e
+
+
+def build_envelope(
+    *,
+    origin: str,
+    stream: UUID,
+    version: int,
+    event_type: str,
+    time: datetime,
+    actor: Mapping[str, Any],
+    data: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Assemble and validate the envelope of docs/formats.md §1."""
+    if set(actor) != {"kind", "id"} or actor["kind"] not in ACTOR_KINDS or not isinstance(actor["id"], str):
+        raise EnvelopeError(f"bad actor {actor!r}: want {{'kind': service|citizen|system, 'id': str}}", event_type=event_type)
+    check_json_native(dict(data))
+    return {
+        "format": FORMAT_VERSION,
+        "log": origin,
+        "id": str(event_id(stream, version)),
+        "stream": str(stream),
+        "version": version,
+        "type": event_type,
+        "time": format_time(time),
+        "actor": {"kind": actor["kind"], "id": actor["id"]},
+        "data": dict(data),
+    }
+
+
+def _aggregate_topic_of(event_cls: type) -> str:
+    """Topic of the aggregate class an event class is nested in (e.g. Petition for Petition.Created)."""
+    owner_path = event_cls.__qualname__.rsplit(".", 1)[0]
+    owner: Any = sys.modules[event_cls.__module__]
+    for part in owner_path.split("."):
+        owner = getattr(owner, part)
+    return get_topic(owner)
+
+
+class EnvelopeMapper(Mapper[UUID]):
+    """Stores public events as their JCS envelope; everything else (snapshots) the library's way.
+
+    `origin` is set by the ledger after the application is constructed (see ledger.app)."""
+
+    origin: str = ""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        event_type = getattr(type(domain_event), "TYPE", None)
+        if event_type is None:
+            return super().to_stored_event(domain_event)
+        if not self.origin:
+            raise EnvelopeError("the mapper has no log origin", event_type=event_type)
+        state = vars(domain_event)
+        data = {k: v for k, v in state.items() if k not in _ENVELOPE_ATTRS}
+        envelope = build_envelope(
+            origin=self.origin,
+            stream=state["originator_id"],
+            version=state["originator_version"],
+            event_type=event_type,
+            time=state["timestamp"],
+            actor=state.get("actor") or {},
+            data=data,
+        )
+        raw = canonical_bytes(envelope)
+        if len(raw) > MAX_ENVELOPE_BYTES:
+            raise EnvelopeError(f"envelope of {len(raw)} bytes exceeds {MAX_ENVELOPE_BYTES}", event_type=event_type)
+        return StoredEvent(
+            originator_id=state["originator_id"],
+            originator_version=state["originator_version"],
+            topic=get_topic(type(domain_event)),
+            state=raw,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        cls = resolve_topic(stored_event.topic)
+        if getattr(cls, "TYPE", None) is None:
+            return super().to_domain_event(stored_event)
+        envelope = json.loads(stored_event.state)
+        state: dict[str, Any] = dict(envelope["data"])
+        state["actor"] = envelope["actor"]
+        state["timestamp"] = parse_time(envelope["time"])
+        originator_id = stored_event.originator_id
+        state["originator_id"] = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        state["originator_version"] = stored_event.originator_version
+        if issubclass(cls, CanInitAggregate):
+            state["originator_topic"] = _aggregate_topic_of(cls)
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", state)
+        return domain_event
