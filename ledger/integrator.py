@@ -1,0 +1,112 @@
+"""The integrator: follows the notification log in commit order and appends each event as a Merkle leaf.
+
+Exactly once: the tiles, the leaf index map and the tracking row (`merkle_state`) are written in one
+transaction, and the tracking row is advanced with a compare-and-set on the tree size. A crash before commit
+leaves nothing behind; a second integrator racing on the same log loses the compare-and-set and rolls back.
+Leaf indices are gapless and never taken from notification ids (PostgreSQL sequences can skip).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, MetaData, Table, insert, select, update
+
+from ledger.db.schema import merkle_leaves, merkle_state
+from ledger.errors import IntegrationError
+from ledger.merkle.append import append_leaves
+from ledger.merkle.hasher import leaf_hash
+from ledger.merkle.storage import SqlTileStore
+
+
+@dataclass(frozen=True)
+class TreeState:
+    tree_size: int
+    notification_id: int
+
+
+def read_state(conn: Connection, origin: str) -> TreeState:
+    row = conn.execute(
+        select(merkle_state.c.tree_size, merkle_state.c.notification_id).where(merkle_state.c.log == origin)
+    ).first()
+    return TreeState(0, 0) if row is None else TreeState(int(row[0]), int(row[1]))
+
+
+class Integrator:
+    """Single writer of the Merkle log of one event table."""
+
+    def __init__(self, engine: Engine, *, origin: str, events_table: str, batch: int = 5000) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.batch = batch
+        self.events = Table(events_table, MetaData(), autoload_with=engine)
+
+    def state(self) -> TreeState:
+        with self.engine.connect() as conn:
+            return read_state(conn, self.origin)
+
+    def pending(self) -> int:
+        """How many committed events are not yet leaves (the integration lag, in events)."""
+        with self.engine.connect() as conn:
+            st = read_state(conn, self.origin)
+            count = conn.execute(
+                select(self.events.c.id).where(self.events.c.id > st.notification_id).limit(1_000_000)
+            ).all()
+            return len(count)
+
+    def integrate_once(self, limit: int | None = None) -> int:
+        """Integrate up to `limit` (default: batch) committed events; return how many became leaves."""
+        limit = limit or self.batch
+        with self.engine.begin() as conn:
+            st = read_state(conn, self.origin)
+            rows = conn.execute(
+                select(self.events.c.id, self.events.c.state)
+                .where(self.events.c.id > st.notification_id)
+                .order_by(self.events.c.id)
+                .limit(limit)
+            ).all()
+            if not rows:
+                return 0
+            hashes = [leaf_hash(bytes(r[1])) for r in rows]
+            new_size = append_leaves(SqlTileStore(conn), st.tree_size, hashes)
+            if new_size != st.tree_size + len(rows):
+                raise IntegrationError(f"tree grew from {st.tree_size} to {new_size}, expected +{len(rows)}")
+            conn.execute(
+                insert(merkle_leaves),
+                [{"leaf_index": st.tree_size + i, "notification_id": int(r[0])} for i, r in enumerate(rows)],
+            )
+            last_id = int(rows[-1][0])
+            if st.tree_size == 0 and st.notification_id == 0:
+                existing = conn.execute(select(merkle_state.c.log).where(merkle_state.c.log == self.origin)).first()
+                if existing is None:
+                    conn.execute(
+                        insert(merkle_state).values(log=self.origin, tree_size=new_size, notification_id=last_id)
+                    )
+                    return len(rows)
+            result = conn.execute(
+                update(merkle_state)
+                .where(merkle_state.c.log == self.origin, merkle_state.c.tree_size == st.tree_size)
+                .values(tree_size=new_size, notification_id=last_id)
+            )
+            if result.rowcount != 1:
+                raise IntegrationError(
+                    f"another integrator advanced {self.origin} past size {st.tree_size}; rolled back"
+                )
+            return len(rows)
+
+    def integrate_all(self, progress: Callable[[int], None] | None = None) -> int:
+        """Integrate until caught up; returns the number of new leaves."""
+        total = 0
+        while n := self.integrate_once():
+            total += n
+            if progress:
+                progress(total)
+        return total
+
+    def run(self, stop: Callable[[], bool], idle_sleep: float = 0.05) -> None:
+        """Follow the log until `stop()` is true, sleeping briefly when caught up."""
+        while not stop():
+            if self.integrate_once() == 0:
+                time.sleep(idle_sleep)
