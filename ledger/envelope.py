@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID, uuid5
 
 import rfc8785
@@ -69,7 +69,7 @@ def check_json_native(value: Any, path: str = "data") -> None:
 def canonical_bytes(envelope: Mapping[str, Any]) -> bytes:
     """RFC 8785 bytes of an envelope (or any JSON-native value)."""
     try:
-        return cast(bytes, rfc8785.dumps(envelope))
+        return rfc8785.dumps(envelope)
     except rfc8785.CanonicalizationError as e:
         raise EnvelopeError(f"cannot canonicalise: {e}") from e
 
@@ -86,7 +86,9 @@ def build_envelope(
 ) -> dict[str, Any]:
     """Assemble and validate the envelope of docs/formats.md §1."""
     if set(actor) != {"kind", "id"} or actor["kind"] not in ACTOR_KINDS or not isinstance(actor["id"], str):
-        raise EnvelopeError(f"bad actor {actor!r}: want {{'kind': service|citizen|system, 'id': str}}", event_type=event_type)
+        raise EnvelopeError(
+            f"bad actor {actor!r}: want {{'kind': service|citizen|system, 'id': str}}", event_type=event_type
+        )
     check_json_native(dict(data))
     return {
         "format": FORMAT_VERSION,

@@ -34,7 +34,7 @@ def golden_envelope() -> dict[str, object]:
         event_type="petition.signed",
         time=AT,
         actor={"kind": "citizen", "id": "ps:1:9f2c"},
-        data={"petition_id": str(STREAM), "signer": "ps:1:9f2c", "method": "bankid", "note": "Київ ✓ \"q\"\n"},
+        data={"petition_id": str(STREAM), "signer": "ps:1:9f2c", "method": "bankid", "note": 'Київ ✓ "q"\n'},
     )
 
 
@@ -54,7 +54,7 @@ def test_time_round_trip_and_naive_rejected() -> None:
     assert format_time(AT) == "2026-11-23T12:00:00.123456Z"
     assert parse_time(format_time(AT)) == AT
     with pytest.raises(EnvelopeError):
-        format_time(datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+        format_time(datetime(2026, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,13 @@ def test_time_round_trip_and_naive_rejected() -> None:
 def test_non_json_native_data_rejected(data: dict[object, object]) -> None:
     with pytest.raises(EnvelopeError):
         build_envelope(
-            origin="o", stream=STREAM, version=1, event_type="t.x", time=AT, actor=SYSTEM, data=data  # type: ignore[arg-type]
+            origin="o",
+            stream=STREAM,
+            version=1,
+            event_type="t.x",
+            time=AT,
+            actor=SYSTEM,
+            data=data,  # type: ignore[arg-type]
         )
 
 

@@ -16,7 +16,7 @@ from ledger.errors import IntegrationError
 from ledger.integrator import Integrator
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
-from tests.ledger.sample import Note, NotesApp
+from tests.ledger.sample import NotesApp
 from tests.merkle.reference import mth
 
 ORIGIN = "test.local/log"
@@ -82,7 +82,9 @@ def test_concurrent_integrators_never_duplicate_or_lose_a_leaf(setup: tuple[Note
     app, integrator = setup
     for i in range(60):
         app.write(str(i))
-    rivals = [Integrator(integrator.engine, origin=ORIGIN, events_table=events_table_name(app), batch=5) for _ in range(3)]
+    rivals = [
+        Integrator(integrator.engine, origin=ORIGIN, events_table=events_table_name(app), batch=5) for _ in range(3)
+    ]
     errors: list[BaseException] = []
 
     def work(it: Integrator) -> None:
