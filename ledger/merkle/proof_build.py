@@ -80,9 +80,7 @@ def consistency_proof(
     gives the empty proof.
     """
     if not 0 < size1 <= size2:
-        raise TreeSizeError(
-            f"consistency needs 0 < size1 <= size2, got {size1}, {size2}", size=size1, limit=size2
-        )
+        raise TreeSizeError(f"consistency needs 0 < size1 <= size2, got {size1}, {size2}", size=size1, limit=size2)
     if size1 == size2:
         return []
     # The largest perfect subtree ending at size1; a power-of-two size1 is its own root (known to the

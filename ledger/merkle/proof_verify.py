@@ -17,9 +17,7 @@ from ledger.merkle.hasher import HASH_SIZE, node_hash
 
 def _check_hash(what: str, h: bytes) -> None:
     if len(h) != HASH_SIZE:
-        raise MalformedProofError(
-            f"{what} is {len(h)} bytes, expected {HASH_SIZE}", expected=HASH_SIZE, found=len(h)
-        )
+        raise MalformedProofError(f"{what} is {len(h)} bytes, expected {HASH_SIZE}", expected=HASH_SIZE, found=len(h))
 
 
 def _check_proof(proof: Sequence[bytes]) -> None:
@@ -34,9 +32,7 @@ def root_from_inclusion_proof(leaf_hash: bytes, index: int, size: int, proof: Se
     the wrong number of hashes for ``(index, size)``.
     """
     if not 0 <= index < size:
-        raise MalformedProofError(
-            f"index {index} not in tree of size {size}", expected=f"< {size}", found=index
-        )
+        raise MalformedProofError(f"index {index} not in tree of size {size}", expected=f"< {size}", found=index)
     _check_hash("leaf hash", leaf_hash)
     _check_proof(proof)
     fn, sn = index, size - 1
@@ -84,9 +80,7 @@ def root_from_consistency_proof(size1: int, size2: int, proof: Sequence[bytes], 
     if size2 < size1:
         raise MalformedProofError(f"size2 {size2} < size1 {size1}", expected=f">= {size1}", found=size2)
     if size1 <= 0:
-        raise MalformedProofError(
-            "consistency from an empty tree is meaningless", expected="> 0", found=size1
-        )
+        raise MalformedProofError("consistency from an empty tree is meaningless", expected="> 0", found=size1)
     if size1 == size2:
         # As upstream (probe "sizes are equal (one) and proof is empty"): only byte equality of the
         # roots is checked here, whatever their length.
@@ -126,9 +120,7 @@ def root_from_consistency_proof(size1: int, size2: int, proof: Sequence[bytes], 
             f"consistency proof too short for {size1} -> {size2}", expected="longer", found=len(proof)
         )
     if fr != root1:
-        raise RootMismatch(
-            f"consistency proof {size1} -> {size2} does not match root1", expected=root1, found=fr
-        )
+        raise RootMismatch(f"consistency proof {size1} -> {size2} does not match root1", expected=root1, found=fr)
     return sr
 
 

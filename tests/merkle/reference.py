@@ -84,3 +84,46 @@ def subtree_consistency(start: int, end: int, d: Sequence[bytes], known: bool = 
     if k <= start:
         return [*subtree_consistency(start - k, end - k, d[k:], known), mth(d[:k])]
     return [*subtree_consistency(0, end - k, d[k:], False), mth(d[:k])]
+
+
+class RefTree:
+    """The same RFC 9162 recursions over index ranges of one fixed leaf list, memoised (for properties)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaf_hashes = [sha256(b"\x00" + d).digest() for d in leaves]
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    def mth(self, a: int, b: int) -> bytes:
+        """MTH(D[a:b])."""
+        if b - a == 0:
+            return sha256(b"").digest()
+        if b - a == 1:
+            return self.leaf_hashes[a]
+        got = self._memo.get((a, b))
+        if got is None:
+            k = _k(b - a)
+            got = sha256(b"\x01" + self.mth(a, a + k) + self.mth(a + k, b)).digest()
+            self._memo[(a, b)] = got
+        return got
+
+    def path(self, m: int, a: int, b: int) -> list[bytes]:
+        """PATH(m, D[a:b])."""
+        if b - a == 1:
+            return []
+        k = _k(b - a)
+        if m < k:
+            return [*self.path(m, a, a + k), self.mth(a + k, b)]
+        return [*self.path(m - k, a + k, b), self.mth(a, a + k)]
+
+    def subproof(self, m: int, a: int, b: int, known: bool) -> list[bytes]:
+        """SUBPROOF(m, D[a:b], known)."""
+        if m == b - a:
+            return [] if known else [self.mth(a, b)]
+        k = _k(b - a)
+        if m <= k:
+            return [*self.subproof(m, a, a + k, known), self.mth(a + k, b)]
+        return [*self.subproof(m - k, a + k, b, False), self.mth(a, a + k)]
+
+    def proof(self, m: int, n: int) -> list[bytes]:
+        """PROOF(m, D[n])."""
+        return self.subproof(m, 0, n, True)
