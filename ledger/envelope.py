@@ -8,6 +8,7 @@ SHA-256(0x00 ‖ stored state) covers exactly what sits in the database row. Eve
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -66,8 +67,25 @@ def check_json_native(value: Any, path: str = "data") -> None:
     raise EnvelopeError(f"{path}: {type(value).__name__} is not JSON-native (use str/int/bool/None/list/dict)")
 
 
+_ASTRAL_UTF8 = re.compile(rb"[\xf0-\xf4]")  # lead byte of every 4-byte UTF-8 sequence (U+10000 and up)
+
+
 def canonical_bytes(envelope: Mapping[str, Any]) -> bytes:
-    """RFC 8785 bytes of an envelope (or any JSON-native value)."""
+    """RFC 8785 bytes of an envelope (or any JSON-native value).
+
+    Fast path: for JSON-native values (see `check_json_native`) with no character outside the Basic
+    Multilingual Plane, `json.dumps(sort_keys=True, ensure_ascii=False, separators=(",", ":"))` produces
+    exactly the JCS bytes: code-point order equals UTF-16 order within the BMP, Python escapes exactly
+    JCS's set (quote, backslash, U+0000-U+001F with the same short forms and lowercase \\u00xx), and safe
+    integers print the same. tests/ledger/test_canonical.py checks the equivalence with Hypothesis.
+    Anything else goes through the `rfc8785` package."""
+    try:
+        raw = json.dumps(envelope, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        fast = raw.encode("utf-8")
+        if fast.isascii() or not _ASTRAL_UTF8.search(fast):
+            return fast
+    except (TypeError, ValueError, UnicodeEncodeError):
+        pass
     try:
         return rfc8785.dumps(envelope)
     except rfc8785.CanonicalizationError as e:

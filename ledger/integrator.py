@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, MetaData, Table, insert, select, update
 
-from ledger.db.schema import merkle_leaves, merkle_state
+from ledger.db.schema import merkle_state
 from ledger.errors import IntegrationError
+from ledger.leafmap import record_leaves
 from ledger.merkle.append import append_leaves
 from ledger.merkle.hasher import leaf_hash
 from ledger.merkle.storage import SqlTileStore
@@ -73,10 +74,7 @@ class Integrator:
             new_size = append_leaves(SqlTileStore(conn), st.tree_size, hashes)
             if new_size != st.tree_size + len(rows):
                 raise IntegrationError(f"tree grew from {st.tree_size} to {new_size}, expected +{len(rows)}")
-            conn.execute(
-                insert(merkle_leaves),
-                [{"leaf_index": st.tree_size + i, "notification_id": int(r[0])} for i, r in enumerate(rows)],
-            )
+            record_leaves(conn, st.tree_size, [int(r[0]) for r in rows])
             last_id = int(rows[-1][0])
             if st.tree_size == 0 and st.notification_id == 0:
                 existing = conn.execute(select(merkle_state.c.log).where(merkle_state.c.log == self.origin)).first()

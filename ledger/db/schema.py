@@ -29,12 +29,15 @@ merkle_state = Table(
     Column("notification_id", BigInt, nullable=False),
 )
 
-# Leaf index <-> notification id (notification ids may have gaps; leaf indices never do).
-merkle_leaves = Table(
-    "merkle_leaves",
+# Leaf index <-> notification id, run-length encoded: leaves first_leaf .. first_leaf+count-1 are the
+# notifications first_notification .. first_notification+count-1. Notification ids may have gaps (a new run
+# starts after each gap); leaf indices never do.
+merkle_leaf_runs = Table(
+    "merkle_leaf_runs",
     metadata,
-    Column("leaf_index", BigInt, primary_key=True, autoincrement=False),
-    Column("notification_id", BigInt, nullable=False, unique=True),
+    Column("first_leaf", BigInt, primary_key=True, autoincrement=False),
+    Column("first_notification", BigInt, nullable=False, unique=True),
+    Column("count", Integer, nullable=False),
 )
 
 # Every checkpoint the ledger signed, as served.

@@ -11,9 +11,10 @@ from sqlalchemy import select, text, update
 from ledger.app import events_table_name, open_application
 from ledger.db.engine import make_engine
 from ledger.db.migrate import upgrade
-from ledger.db.schema import merkle_leaves, merkle_tiles
+from ledger.db.schema import merkle_tiles
 from ledger.errors import IntegrationError
 from ledger.integrator import Integrator
+from ledger.leafmap import leaf_index_of, notification_of
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
 from tests.ledger.sample import NotesApp
@@ -61,21 +62,26 @@ def test_every_committed_event_becomes_one_leaf_in_commit_order(setup: tuple[Not
     for size in (1, 7, 8, 33):
         assert tree_root(integrator, size) == mth(leaves[:size])
     with integrator.engine.connect() as conn:
-        idx = conn.execute(select(merkle_leaves.c.leaf_index).order_by(merkle_leaves.c.leaf_index)).scalars().all()
-    assert idx == list(range(40))
+        ids = [n.id for n in app.recorder.select_notifications(start=1, limit=100)]
+        assert [leaf_index_of(conn, nid) for nid in ids] == list(range(40))
+        assert [notification_of(conn, i) for i in range(40)] == ids
+        assert leaf_index_of(conn, ids[-1] + 1) is None and notification_of(conn, 40) is None
 
 
 def test_notification_id_gaps_do_not_make_leaf_gaps(setup: tuple[NotesApp, Integrator]) -> None:
     app, integrator = setup
     app.write("a")
     app.write("b")
-    table = events_table_name(app)
-    with integrator.engine.begin() as conn:  # a rolled-back sequence value or deleted row leaves a gap
-        conn.execute(text(f"DELETE FROM {table} WHERE id = 2"))
     app.write("c")
+    table = events_table_name(app)
+    with integrator.engine.begin() as conn:  # what a rolled-back sequence value leaves: a gap before integration
+        conn.execute(text(f"DELETE FROM {table} WHERE id = 2"))
     integrator.integrate_all()
     assert integrator.state().tree_size == 2
     assert tree_root(integrator) == mth(stored_leaves(app))
+    with integrator.engine.connect() as conn:
+        assert [leaf_index_of(conn, nid) for nid in (1, 2, 3)] == [0, None, 1]
+        assert [notification_of(conn, i) for i in (0, 1)] == [1, 3]
 
 
 def test_concurrent_integrators_never_duplicate_or_lose_a_leaf(setup: tuple[NotesApp, Integrator]) -> None:

@@ -32,9 +32,10 @@ def upgrade() -> None:
         sa.Column("notification_id", BigInt, nullable=False),
     )
     op.create_table(
-        "merkle_leaves",
-        sa.Column("leaf_index", BigInt, primary_key=True, autoincrement=False),
-        sa.Column("notification_id", BigInt, nullable=False, unique=True),
+        "merkle_leaf_runs",
+        sa.Column("first_leaf", BigInt, primary_key=True, autoincrement=False),
+        sa.Column("first_notification", BigInt, nullable=False, unique=True),
+        sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_table(
         "checkpoints",
@@ -46,5 +47,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("checkpoints", "merkle_leaves", "merkle_state", "merkle_tiles"):
+    for table in ("checkpoints", "merkle_leaf_runs", "merkle_state", "merkle_tiles"):
         op.drop_table(table)
