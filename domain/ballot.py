@@ -1,0 +1,377 @@
+"""Ballots: polls, local votes and participatory budgets (``ballot.*``).
+
+Streams: one per ballot (``ballot.opened``, ``ballot.closed`` with the tally) and one per voter and ballot
+(``stream_id("ballot", <ballot id>, "voter", <voter pseudonym>)``) holding ``ballot.vote_cast`` then any number
+of ``ballot.vote_changed``; the last one before ``ballot.closed`` is the voter's counted vote. Votes never touch
+the ballot stream, so a million voters do not contend on one aggregate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from domain.base import LedgerAggregate, rfc3339, stream_id
+from domain.errors import (
+    DuplicateChoice,
+    EmptySelection,
+    InvalidInput,
+    NotEligible,
+    OverBudget,
+    TooManyChoices,
+    UnknownOption,
+    WindowClosed,
+    WindowStillOpen,
+)
+
+KINDS = ("poll", "local_vote", "participatory_budget")
+METHODS = ("single", "approval", "budget")
+_OPTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_OPTIONS = 500
+
+
+def vote_stream(ballot_id: UUID | str, voter: str) -> UUID:
+    return stream_id("ballot", str(ballot_id), "voter", voter)
+
+
+def _positive_int(value: Any, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InvalidInput(f"{field} must be a positive integer", field=field)
+    return value
+
+
+def validate_ballot(
+    *,
+    title: str,
+    kind: str,
+    options: Iterable[Mapping[str, Any]],
+    method: Mapping[str, Any],
+    opens_at: datetime,
+    closes_at: datetime,
+    eligibility: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Validate and normalise a ballot specification into the ``ballot.opened`` data (minus key)."""
+    if not isinstance(title, str) or not title.strip() or len(title) > 300:
+        raise InvalidInput("title must be 1-300 characters", field="title")
+    if kind not in KINDS:
+        raise InvalidInput("unknown ballot kind", expected=list(KINDS), found=str(kind))
+    mtype = method.get("type") if isinstance(method, Mapping) else None
+    if mtype not in METHODS:
+        raise InvalidInput("unknown voting method", expected=list(METHODS), found=str(mtype))
+    opts: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for raw in options:
+        oid = raw.get("id")
+        if not isinstance(oid, str) or not _OPTION_ID.match(oid):
+            raise InvalidInput("malformed option id", option=str(oid))
+        if oid in seen:
+            raise InvalidInput("duplicate option id", option=oid)
+        seen.add(oid)
+        otitle = raw.get("title")
+        if not isinstance(otitle, str) or not otitle.strip() or len(otitle) > 300:
+            raise InvalidInput("option title must be 1-300 characters", option=oid)
+        opt: dict[str, Any] = {"id": oid, "title": otitle.strip()}
+        if mtype == "budget":
+            opt["cost"] = _positive_int(raw.get("cost"), f"options.{oid}.cost")
+            district = raw.get("district")
+            if not isinstance(district, str) or not district:
+                raise InvalidInput("budget options need a district", option=oid)
+            opt["district"] = district
+        elif "cost" in raw or "district" in raw:
+            raise InvalidInput("cost and district are only for the budget method", option=oid)
+        opts.append(opt)
+    if not 1 <= len(opts) <= MAX_OPTIONS or (mtype != "budget" and len(opts) < 2):
+        raise InvalidInput("wrong number of options", found=len(opts))
+    norm_method: dict[str, Any] = {"type": mtype}
+    if mtype == "approval":
+        k = _positive_int(method.get("max_choices"), "method.max_choices")
+        if k > len(opts):
+            raise InvalidInput("max_choices exceeds the number of options", max_choices=k, options=len(opts))
+        norm_method["max_choices"] = k
+    elif mtype == "budget":
+        budgets = method.get("budgets")
+        if not isinstance(budgets, Mapping) or not budgets:
+            raise InvalidInput("budget method needs budgets per district")
+        norm_method["budgets"] = {str(d): _positive_int(v, f"budgets.{d}") for d, v in sorted(budgets.items())}
+        for opt in opts:
+            if opt["district"] not in norm_method["budgets"]:
+                raise InvalidInput("option's district has no budget", option=opt["id"], district=opt["district"])
+    o, c = rfc3339(opens_at), rfc3339(closes_at)
+    if not o < c:
+        raise InvalidInput("opens_at must be before closes_at", opens_at=o, closes_at=c)
+    methods = eligibility.get("identity_methods")
+    if not isinstance(methods, list | tuple) or not methods or not all(isinstance(m, str) for m in methods):
+        raise InvalidInput("eligibility.identity_methods must be a non-empty list")
+    min_age = eligibility.get("min_age")
+    if min_age is not None:
+        _positive_int(min_age, "eligibility.min_age")
+    districts = eligibility.get("districts")
+    if districts is not None:
+        if not isinstance(districts, list | tuple) or not districts or not all(isinstance(d, str) for d in districts):
+            raise InvalidInput("eligibility.districts must be a non-empty list or null")
+        districts = sorted(set(districts))
+    if mtype == "budget":
+        districts = sorted(set(districts or norm_method["budgets"]))
+        if not set(districts) <= set(norm_method["budgets"]):
+            raise InvalidInput("an eligible district has no budget")
+    return {
+        "title": title.strip(),
+        "kind": kind,
+        "options": opts,
+        "method": norm_method,
+        "opens_at": o,
+        "closes_at": c,
+        "eligibility": {"identity_methods": sorted(set(methods)), "min_age": min_age, "districts": districts},
+    }
+
+
+def compute_tally(ballot: Mapping[str, Any], votes: Iterable[list[str]]) -> dict[str, Any]:
+    """Tally of the counted votes (each a selection of option ids).
+
+    ``counts[o]`` = number of counted votes whose selection contains ``o``; ``voters`` = number of counted
+    votes. Budget method: per district, options sorted by (count descending, position in ``options``) are
+    funded greedily while their cost fits the remaining district budget; options with 0 votes are never
+    funded; an option that does not fit is skipped and the next is tried."""
+    order = [o["id"] for o in ballot["options"]]
+    counts = dict.fromkeys(order, 0)
+    voters = 0
+    for selection in votes:
+        voters += 1
+        for oid in selection:
+            counts[oid] += 1
+    tally: dict[str, Any] = {"voters": voters, "counts": counts, "funded": None}
+    if ballot["method"]["type"] == "budget":
+        index = {oid: i for i, oid in enumerate(order)}
+        funded: dict[str, list[str]] = {}
+        for district, budget in ballot["method"]["budgets"].items():
+            remaining = budget
+            chosen: list[str] = []
+            candidates = [o for o in ballot["options"] if o["district"] == district and counts[o["id"]] > 0]
+            candidates.sort(key=lambda o: (-counts[o["id"]], index[o["id"]]))
+            for o in candidates:
+                if o["cost"] <= remaining:
+                    chosen.append(o["id"])
+                    remaining -= o["cost"]
+            funded[district] = chosen
+        tally["funded"] = funded
+    return tally
+
+
+def fold_ballot(
+    state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
+) -> None:
+    if type_ == "ballot.opened":
+        state.update(dict(data), status="open", opened_at=time)
+    elif type_ == "ballot.closed":
+        state.update(status="closed", closed_at=time, tally=dict(data))
+
+
+class Ballot(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class Opened(Event, LedgerAggregate.Created):
+        TYPE: ClassVar[str] = "ballot.opened"
+        title: str
+        kind: str
+        options: list[dict[str, Any]]
+        method: dict[str, Any]
+        opens_at: str
+        closes_at: str
+        eligibility: dict[str, Any]
+        pseudonym_key: int
+
+    class Closed(Event):
+        TYPE: ClassVar[str] = "ballot.closed"
+        voters: int
+        counts: dict[str, int]
+        funded: dict[str, list[str]] | None
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        fold_ballot(state, type_, time, actor, data)
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        ballot_id: UUID,
+        spec: Mapping[str, Any],
+        pseudonym_key: int,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> Ballot:
+        result: Ballot = cls._start(cls.Opened, id=ballot_id, at=at, actor=actor, pseudonym_key=pseudonym_key, **spec)
+        return result
+
+    @property
+    def status(self) -> str:
+        return str(self.state["status"])
+
+    def check_vote(
+        self, *, selection: Any, identity_method: str, age: int | None, district: str | None, at: datetime
+    ) -> tuple[list[str], str | None]:
+        """Validate a vote; return the normalised selection (in option order) and the district to record."""
+        s = self.state
+        now = rfc3339(at)
+        if s["status"] != "open" or not s["opens_at"] <= now < s["closes_at"]:
+            raise WindowClosed(
+                "voting window is closed",
+                ballot=str(self.id),
+                opens_at=s["opens_at"],
+                closes_at=s["closes_at"],
+                status=s["status"],
+                at=now,
+            )
+        elig = s["eligibility"]
+        if identity_method not in elig["identity_methods"]:
+            raise NotEligible(
+                "identity method not accepted for this ballot",
+                ballot=str(self.id),
+                expected=elig["identity_methods"],
+                found=identity_method,
+            )
+        if elig["min_age"] is not None and (age is None or age < elig["min_age"]):
+            raise NotEligible("voter below the minimum age", ballot=str(self.id), expected=elig["min_age"], found=age)
+        if elig["districts"] is not None and district not in elig["districts"]:
+            raise NotEligible(
+                "voter's district not eligible", ballot=str(self.id), expected=elig["districts"], found=district
+            )
+        if not isinstance(selection, list | tuple) or not all(isinstance(x, str) for x in selection):
+            raise InvalidInput("selection must be a list of option ids")
+        if not selection:
+            raise EmptySelection("empty selection", ballot=str(self.id))
+        if len(set(selection)) != len(selection):
+            raise DuplicateChoice("an option is selected twice", ballot=str(self.id), found=list(selection))
+        options = {o["id"]: o for o in s["options"]}
+        unknown = [x for x in selection if x not in options]
+        if unknown:
+            raise UnknownOption("unknown option", ballot=str(self.id), found=unknown)
+        method = s["method"]
+        if method["type"] == "single" and len(selection) != 1:
+            raise TooManyChoices(
+                "exactly one option must be chosen", ballot=str(self.id), expected=1, found=len(selection)
+            )
+        if method["type"] == "approval" and len(selection) > method["max_choices"]:
+            raise TooManyChoices(
+                "too many options", ballot=str(self.id), expected=method["max_choices"], found=len(selection)
+            )
+        if method["type"] == "budget":
+            assert district is not None  # eligibility.districts is always set for budget ballots
+            foreign = [x for x in selection if options[x]["district"] != district]
+            if foreign:
+                raise NotEligible(
+                    "projects of another district selected", ballot=str(self.id), district=district, found=foreign
+                )
+            total = sum(options[x]["cost"] for x in selection)
+            budget = method["budgets"][district]
+            if total > budget:
+                raise OverBudget(
+                    "selection exceeds the district budget", ballot=str(self.id), expected=budget, found=total
+                )
+        index = {o["id"]: i for i, o in enumerate(s["options"])}
+        recorded_district = district if elig["districts"] is not None else None
+        return sorted(selection, key=index.__getitem__), recorded_district
+
+    def close(self, *, votes: Iterable[list[str]], at: datetime, actor: Mapping[str, str]) -> dict[str, Any]:
+        now = rfc3339(at)
+        if self.status != "open":
+            raise WindowClosed("ballot already closed", ballot=str(self.id))
+        if now < self.state["closes_at"]:
+            raise WindowStillOpen(
+                "voting window still open", ballot=str(self.id), closes_at=self.state["closes_at"], at=now
+            )
+        tally = compute_tally(self.state, votes)
+        self._emit(self.Closed, at=at, actor=actor, **tally)
+        return tally
+
+
+def fold_vote(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+    if type_ in ("ballot.vote_cast", "ballot.vote_changed"):
+        state.update(
+            ballot=data["ballot"],
+            voter=data["voter"],
+            selection=list(data["selection"]),
+            district=data["district"],
+            cast_at=time,
+            votes=state.get("votes", 0) + 1,
+        )
+
+
+class VoteRecord(LedgerAggregate):
+    """One voter's votes in one ballot."""
+
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class VoteCast(Event, LedgerAggregate.Created):
+        TYPE: ClassVar[str] = "ballot.vote_cast"
+        ballot: str
+        voter: str
+        selection: list[str]
+        district: str | None
+        identity_method: str
+
+    class VoteChanged(Event):
+        TYPE: ClassVar[str] = "ballot.vote_changed"
+        ballot: str
+        voter: str
+        selection: list[str]
+        district: str | None
+        identity_method: str
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        fold_vote(state, type_, time, actor, data)
+
+    @classmethod
+    def cast(
+        cls,
+        *,
+        ballot: Ballot,
+        voter: str,
+        selection: list[str],
+        district: str | None,
+        identity_method: str,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> VoteRecord:
+        result: VoteRecord = cls._start(
+            cls.VoteCast,
+            id=vote_stream(ballot.id, voter),
+            at=at,
+            actor=actor,
+            ballot=str(ballot.id),
+            voter=voter,
+            selection=list(selection),
+            district=district,
+            identity_method=identity_method,
+        )
+        return result
+
+    def change(
+        self,
+        *,
+        selection: list[str],
+        district: str | None,
+        identity_method: str,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> None:
+        self._emit(
+            self.VoteChanged,
+            at=at,
+            actor=actor,
+            ballot=self.state["ballot"],
+            voter=self.state["voter"],
+            selection=list(selection),
+            district=district,
+            identity_method=identity_method,
+        )
+
+    @property
+    def selection(self) -> list[str]:
+        return list(self.state["selection"])

@@ -1,0 +1,171 @@
+"""Base aggregate, event registry and the conventions every event follows.
+
+* Every concrete event class declares ``TYPE`` (dotted, past tense, unique) and is registered in
+  :data:`EVENT_TYPES`.
+* Every event has ``actor: dict[str, str]`` (``{"kind": ..., "id": ...}``).
+* All other event attributes are the public ``data`` and must be JSON-native (checked when triggered).
+* Commands take the instant explicitly and pass it as the event timestamp.
+* Aggregate state is a JSON-native dict (``aggregate.state``) produced by a pure ``fold`` function over
+  ``(type, time, actor, data)``; the projections and the verifier replay the very same fold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import InvalidInput
+
+#: Namespace for deterministic aggregate ids (uuid5). Never change it: ids in existing logs depend on it.
+NAMESPACE = UUID("6f1c3a52-2d7e-5b8c-9a41-0e5b7c9d2f13")
+
+#: Public event type -> event class. Filled by ``LedgerAggregate.Event.__init_subclass__``.
+EVENT_TYPES: dict[str, type[LedgerAggregate.Event]] = {}
+
+#: Attributes of an event that are not part of the public ``data``.
+ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "actor"})
+
+Fold = Callable[[dict[str, Any], str, str, Mapping[str, str], Mapping[str, Any]], None]
+
+
+def stream_id(*parts: str) -> UUID:
+    """Deterministic aggregate id: uuid5(NAMESPACE, "/".join(parts))."""
+    return uuid5(NAMESPACE, "/".join(parts))
+
+
+# --- time ----------------------------------------------------------------------------------------------
+def require_utc(at: datetime, name: str = "at") -> datetime:
+    """Return ``at`` converted to UTC; naive datetimes are refused."""
+    if not isinstance(at, datetime):
+        raise InvalidInput(f"{name} must be a datetime", field=name)
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput(f"{name} must be timezone-aware", field=name)
+    return at.astimezone(UTC)
+
+
+def rfc3339(at: datetime) -> str:
+    """RFC 3339 UTC with exactly six fractional digits: ``2026-11-23T12:00:00.000000Z``.
+
+    Strings in this format sort lexicographically in time order."""
+    return require_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise InvalidInput("instant must be an RFC 3339 UTC string ending in Z", value=str(text))
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError as e:
+        raise InvalidInput("instant must look like 2026-11-23T12:00:00.000000Z", value=text) from e
+
+
+def add_days(time: str, days: int) -> str:
+    return rfc3339(parse_rfc3339(time) + timedelta(days=days))
+
+
+# --- JSON-native check -----------------------------------------------------------------------------------
+def check_json_native(value: Any, path: str = "data") -> None:
+    """Raise TypeError unless ``value`` is built only from str, int, bool, None, list and str-keyed dict."""
+    if value is None or isinstance(value, str | bool | int):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
+            raise TypeError(f"{path}: integer outside the JSON-safe range")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            check_json_native(item, f"{path}[{i}]")
+        return
+    if isinstance(value, dict):
+        for k, item in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{path}: non-string key {k!r}")
+            check_json_native(item, f"{path}.{k}")
+        return
+    raise TypeError(f"{path}: {type(value).__name__} is not JSON-native")
+
+
+# --- aggregate ----------------------------------------------------------------------------------------------
+_DATA_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def data_fields(cls: type) -> tuple[str, ...]:
+    try:
+        return _DATA_FIELDS[cls]
+    except KeyError:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ENVELOPE_FIELDS)
+        _DATA_FIELDS[cls] = names
+        return names
+
+
+def public_data(event: Any) -> dict[str, Any]:
+    """The event's public ``data``: every attribute except the envelope ones."""
+    return {name: getattr(event, name) for name in data_fields(type(event))}
+
+
+def event_time(event: Any) -> str:
+    return rfc3339(event.timestamp)
+
+
+class LedgerAggregate(Aggregate):
+    """Base of every aggregate in the domain."""
+
+    if TYPE_CHECKING:
+        state: dict[str, Any]
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        """Pure fold ``(state, type, time, actor, data) -> None`` shared with projections and the verifier."""
+        raise NotImplementedError
+
+    class Event(Aggregate.Event):
+        TYPE: ClassVar[str] = ""
+        actor: dict[str, str]
+
+        def __init_subclass__(cls) -> None:
+            super().__init_subclass__()
+            type_ = cls.__dict__.get("TYPE")
+            if not type_:
+                return
+            existing = EVENT_TYPES.get(type_)
+            if existing is not None and (existing.__module__, existing.__qualname__) != (
+                cls.__module__,
+                cls.__qualname__,
+            ):
+                raise TypeError(f"event type {type_!r} declared twice: {existing.__qualname__} and {cls.__qualname__}")
+            EVENT_TYPES[type_] = cls
+
+        def apply(self, aggregate: Any) -> None:
+            type(aggregate).fold(aggregate.state, self.TYPE, event_time(self), self.actor, public_data(self))
+
+    class Created(Event, Aggregate.Created):
+        def apply(self, aggregate: Any) -> None:
+            aggregate.state = {}
+            super().apply(aggregate)
+
+    # -- helpers for subclasses ---------------------------------------------------------------------
+    @classmethod
+    def _start(
+        cls,
+        event_class: type[LedgerAggregate.Created],
+        *,
+        id: UUID,
+        at: datetime,
+        actor: Mapping[str, str],
+        **data: Any,
+    ) -> Any:
+        check_json_native(data)
+        return cls._create(event_class, id=id, timestamp=require_utc(at), actor=dict(actor), **data)
+
+    def _emit(
+        self, event_class: type[LedgerAggregate.Event], *, at: datetime, actor: Mapping[str, str], **data: Any
+    ) -> None:
+        check_json_native(data)
+        self.trigger_event(event_class, timestamp=require_utc(at), actor=dict(actor), **data)
+
+    @property
+    def pending(self) -> list[Any]:
+        return list(self.pending_events)

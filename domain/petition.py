@@ -1,0 +1,280 @@
+"""Petitions (``petition.*``).
+
+Streams: one per petition (``petition.created``, ``published``/``rejected``, ``threshold_reached``,
+``responded``, ``closed``) and one per signature (``petition.signed``, the only event of the stream whose id
+is ``stream_id("petition", <petition id>, "signature", <signer pseudonym>)``, so a second signature by the
+same pseudonym collides on the store's uniqueness constraint). The signature count is a projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.base import LedgerAggregate, parse_rfc3339, require_utc, rfc3339, stream_id
+from domain.calendar import calendar_for
+from domain.errors import (
+    AlreadyResponded,
+    DeadlineNotPassed,
+    DeadlinePassed,
+    IdentityMethodNotAllowed,
+    InvalidInput,
+    InvalidState,
+    PetitionNotOpen,
+    ThresholdNotReached,
+)
+from domain.rules import add_period, validate_petition_rules
+
+MAX_REASON_CHARS = 2_000
+MAX_RESPONSE_CHARS = 16_000
+
+
+def signature_stream(petition_id: UUID | str, signer: str) -> UUID:
+    return stream_id("petition", str(petition_id), "signature", signer)
+
+
+def local_date(time: str, tz: str) -> date:
+    return parse_rfc3339(time).astimezone(ZoneInfo(tz)).date()
+
+
+def response_due(rules: Mapping[str, Any], reached_at: str) -> str:
+    """ISO date: the ``response_working_days``-th working day after the local date of ``reached_at``."""
+    cal = calendar_for(rules["calendar"])
+    return cal.add_working_days(local_date(reached_at, rules["timezone"]), rules["response_working_days"]).isoformat()
+
+
+def _text(raw: Any, field: str, max_chars: int) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    value: str = raw.strip()
+    if len(value) > max_chars:
+        raise InvalidInput(f"{field} is too long", field=field, max_chars=max_chars, found=len(value))
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise InvalidInput(f"{field} contains control characters", field=field)
+    return value
+
+
+def fold_petition(
+    state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
+) -> None:
+    if type_ == "petition.created":
+        state.update(
+            title=data["title"],
+            text=data["text"],
+            rules=data["rules"],
+            pseudonym_key=data["pseudonym_key"],
+            author=data["author"],
+            status="pending",
+            created_at=time,
+            deadline=None,
+            threshold_reached=False,
+            due_date=None,
+            responded=False,
+        )
+    elif type_ == "petition.published":
+        state.update(status="published", published_at=time, deadline=data["deadline"])
+    elif type_ == "petition.rejected":
+        state.update(status="rejected", rejected_at=time, reason=data["reason"])
+    elif type_ == "petition.threshold_reached":
+        state.update(threshold_reached=True, threshold_reached_at=time, due_date=data["due_date"])
+    elif type_ == "petition.responded":
+        state.update(responded=True, responded_at=time, on_time=data["on_time"])
+    elif type_ == "petition.closed":
+        state.update(status="closed", closed_at=time, signatures_at_close=data["signatures"])
+
+
+class Petition(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class Created(Event, LedgerAggregate.Created):
+        TYPE: ClassVar[str] = "petition.created"
+        title: str
+        text: str
+        rules: dict[str, Any]
+        pseudonym_key: int
+        author: str
+
+    class Published(Event):
+        TYPE: ClassVar[str] = "petition.published"
+        deadline: str
+
+    class Rejected(Event):
+        TYPE: ClassVar[str] = "petition.rejected"
+        reason: str
+
+    class ThresholdReached(Event):
+        TYPE: ClassVar[str] = "petition.threshold_reached"
+        count: int
+        signature: str
+        due_date: str
+
+    class Responded(Event):
+        TYPE: ClassVar[str] = "petition.responded"
+        response: str
+        due_date: str
+        on_time: bool
+
+    class Closed(Event):
+        TYPE: ClassVar[str] = "petition.closed"
+        reason: str
+        signatures: int
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        fold_petition(state, type_, time, actor, data)
+
+    # -- commands --------------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        *,
+        petition_id: UUID,
+        title: str,
+        text: str,
+        rules: Mapping[str, Any],
+        pseudonym_key: int,
+        author: str,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> Petition:
+        frozen = validate_petition_rules(rules)
+        result: Petition = cls._start(
+            cls.Created,
+            id=petition_id,
+            at=at,
+            actor=actor,
+            title=_text(title, "title", frozen["max_title_chars"]),
+            text=_text(text, "text", frozen["max_text_chars"]),
+            rules=frozen,
+            pseudonym_key=pseudonym_key,
+            author=author,
+        )
+        return result
+
+    @property
+    def status(self) -> str:
+        return str(self.state["status"])
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        return dict(self.state["rules"])
+
+    @property
+    def threshold(self) -> int:
+        return int(self.state["rules"]["threshold"])
+
+    @property
+    def threshold_reached(self) -> bool:
+        return bool(self.state["threshold_reached"])
+
+    def _require_status(self, *allowed: str) -> None:
+        if self.status not in allowed:
+            raise PetitionNotOpen(
+                "petition is not in a state that allows this",
+                petition=str(self.id),
+                expected=list(allowed),
+                found=self.status,
+            )
+
+    def publish(self, *, at: datetime, actor: Mapping[str, str]) -> None:
+        self._require_status("pending")
+        deadline = add_period(require_utc(at), self.state["rules"]["period"])
+        self._emit(self.Published, at=at, actor=actor, deadline=rfc3339(deadline))
+
+    def reject(self, *, reason: str, at: datetime, actor: Mapping[str, str]) -> None:
+        self._require_status("pending")
+        self._emit(self.Rejected, at=at, actor=actor, reason=_text(reason, "reason", MAX_REASON_CHARS))
+
+    def check_can_sign(self, *, identity_method: str, at: datetime) -> None:
+        """Signing rules: published, not closed, ``time < deadline``, identity method allowed."""
+        self._require_status("published")
+        now = rfc3339(at)
+        if now >= self.state["deadline"]:
+            raise DeadlinePassed(
+                "signature collection has ended", petition=str(self.id), deadline=self.state["deadline"], at=now
+            )
+        allowed = self.state["rules"]["identity_methods"]
+        if identity_method not in allowed:
+            raise IdentityMethodNotAllowed(
+                "identity method not allowed for this petition",
+                petition=str(self.id),
+                expected=list(allowed),
+                found=identity_method,
+            )
+
+    def reach_threshold(self, *, count: int, signature: UUID, at: datetime, actor: Mapping[str, str]) -> None:
+        if self.threshold_reached:
+            raise InvalidState("threshold already reached", petition=str(self.id))
+        if count < self.threshold:
+            raise ThresholdNotReached(
+                "count below threshold", petition=str(self.id), expected=self.threshold, found=count
+            )
+        due = response_due(self.state["rules"], rfc3339(at))
+        self._emit(self.ThresholdReached, at=at, actor=actor, count=count, signature=str(signature), due_date=due)
+
+    def respond(self, *, response: str, at: datetime, actor: Mapping[str, str]) -> None:
+        if not self.threshold_reached:
+            raise ThresholdNotReached("no response before the threshold is reached", petition=str(self.id))
+        if self.state["responded"]:
+            raise AlreadyResponded("petition already has an official response", petition=str(self.id))
+        due = str(self.state["due_date"])
+        on_time = local_date(rfc3339(at), self.state["rules"]["timezone"]).isoformat() <= due
+        self._emit(
+            self.Responded,
+            at=at,
+            actor=actor,
+            response=_text(response, "response", MAX_RESPONSE_CHARS),
+            due_date=due,
+            on_time=on_time,
+        )
+
+    def close(self, *, signatures: int, at: datetime, actor: Mapping[str, str]) -> None:
+        self._require_status("published")
+        now = rfc3339(at)
+        if now < self.state["deadline"]:
+            raise DeadlineNotPassed(
+                "collection period still running", petition=str(self.id), deadline=self.state["deadline"], at=now
+            )
+        self._emit(self.Closed, at=at, actor=actor, reason="deadline", signatures=signatures)
+
+
+def fold_signature(
+    state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
+) -> None:
+    if type_ == "petition.signed":
+        state.update(petition=data["petition"], signer=data["signer"], signed_at=time)
+
+
+class Signature(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class Signed(Event, LedgerAggregate.Created):
+        TYPE: ClassVar[str] = "petition.signed"
+        petition: str
+        signer: str
+        identity_method: str
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        fold_signature(state, type_, time, actor, data)
+
+    @classmethod
+    def sign(
+        cls, *, petition: Petition, signer: str, identity_method: str, at: datetime, actor: Mapping[str, str]
+    ) -> Signature:
+        petition.check_can_sign(identity_method=identity_method, at=at)
+        result: Signature = cls._start(
+            cls.Signed,
+            id=signature_stream(petition.id, signer),
+            at=at,
+            actor=actor,
+            petition=str(petition.id),
+            signer=signer,
+            identity_method=identity_method,
+        )
+        return result

@@ -1,0 +1,481 @@
+"""Kindergarten queue (``queue.*``): one stream per queue holding every event that can change the order.
+
+Keeping all entries of a queue in one stream is deliberate: an offer is decided on exactly the state that
+precedes it in the stream, and optimistic concurrency on the stream version makes two concurrent offers (or
+an offer racing a benefit grant) impossible: one of them fails and is re-decided. Snapshots keep loading fast.
+
+Order within a group (institution, birth year): ``(benefit rank, registered_at, entry id)``; see
+:func:`sort_key`. There is no event that sets a position: positions are computed (:func:`group_order`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from domain.base import LedgerAggregate, add_days, rfc3339, stream_id
+from domain.commitments import validate_commitment
+from domain.errors import (
+    BenefitAlreadyGranted,
+    BenefitNotGranted,
+    DuplicateEntry,
+    EntryNotActive,
+    InvalidInput,
+    NoEligibleEntry,
+    OfferExpired,
+    OfferNotExpired,
+    OfferNotPending,
+    OfferOutOfTurn,
+    PlaceUnavailable,
+    UnknownBenefitCode,
+    UnknownEntry,
+    UnknownInstitution,
+    UnknownOffer,
+    UnknownReasonCode,
+)
+from domain.rules import BENEFIT_REVOKE_REASONS, validate_code_table
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+
+
+# --- pure rules (shared by the aggregate, the projections and documented for the verifier) ----------------
+def benefit_rank(state: Mapping[str, Any], entry: Mapping[str, Any]) -> int:
+    """Best (lowest) rank among the entry's benefits; ``len(table) + 1`` without any."""
+    ranks = state["benefit_ranks"]
+    return min((ranks[c] for c in entry["benefits"]), default=len(ranks) + 1)
+
+
+def sort_key(state: Mapping[str, Any], entry_id: str) -> tuple[int, str, str]:
+    e = state["entries"][entry_id]
+    return (benefit_rank(state, e), e["registered_at"], entry_id)
+
+
+def in_group(entry: Mapping[str, Any], institution: str, birth_year: int) -> bool:
+    return entry["status"] == "waiting" and entry["birth_year"] == birth_year and institution in entry["institutions"]
+
+
+def is_eligible(entry: Mapping[str, Any], institution: str, birth_year: int) -> bool:
+    """Eligible for an offer: waiting, in the group, and not holding a pending offer."""
+    return in_group(entry, institution, birth_year) and entry["offer"] is None
+
+
+def group_order(state: Mapping[str, Any], institution: str, birth_year: int) -> list[str]:
+    """The public ordered list of a group: waiting entries listing ``institution`` with ``birth_year``."""
+    ids = [eid for eid, e in state["entries"].items() if in_group(e, institution, birth_year)]
+    ids.sort(key=lambda eid: sort_key(state, eid))
+    return ids
+
+
+def first_eligible(state: Mapping[str, Any], institution: str, birth_year: int) -> str | None:
+    best: tuple[int, str, str] | None = None
+    for eid, e in state["entries"].items():
+        if is_eligible(e, institution, birth_year):
+            k = sort_key(state, eid)
+            if best is None or k < best:
+                best = k
+    return None if best is None else best[2]
+
+
+def place_key(institution: str, place: str) -> str:
+    return f"{institution}#{place}"
+
+
+def fold_kindergarten(
+    state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
+) -> None:
+    if type_ == "queue.created":
+        state.update(
+            name=data["name"],
+            institutions=list(data["institutions"]),
+            benefits=data["benefits"],
+            benefit_ranks={b["code"]: i + 1 for i, b in enumerate(data["benefits"])},
+            removal_reasons=data["removal_reasons"],
+            acceptance_days=data["acceptance_days"],
+            max_preferences=data["max_preferences"],
+            pseudonym_key=data["pseudonym_key"],
+            entries={},
+            offers={},
+            held={},
+            children={},
+            registrations=0,
+            offers_issued=0,
+        )
+        return
+    entries: dict[str, dict[str, Any]] = state["entries"]
+    if type_ == "queue.entry_registered":
+        entries[data["entry"]] = {
+            "applicant": data["applicant"],
+            "child": data["child"],
+            "child_commitment": data["child_commitment"],
+            "birth_year": data["birth_year"],
+            "institutions": list(data["institutions"]),
+            "registered_at": data["registered_at"],
+            "benefits": {},
+            "status": "waiting",
+            "offer": None,
+        }
+        state["children"][data["child"]] = data["entry"]
+        state["registrations"] += 1
+        return
+    entry = entries[data["entry"]]
+    if type_ == "queue.benefit_granted":
+        entry["benefits"][data["code"]] = {
+            "basis": data["basis"],
+            "document_commitment": data["document_commitment"],
+            "granted_at": time,
+        }
+    elif type_ == "queue.benefit_revoked":
+        del entry["benefits"][data["code"]]
+    elif type_ == "queue.preferences_changed":
+        entry["institutions"] = list(data["institutions"])
+    elif type_ == "queue.offer_issued":
+        state["offers"][data["offer"]] = {
+            "entry": data["entry"],
+            "institution": data["institution"],
+            "birth_year": data["birth_year"],
+            "place": data["place"],
+            "issued_at": time,
+            "expires_at": data["expires_at"],
+            "status": "pending",
+        }
+        entry["offer"] = data["offer"]
+        state["held"][place_key(data["institution"], data["place"])] = data["offer"]
+        state["offers_issued"] += 1
+    elif type_ == "queue.offer_accepted":
+        state["offers"][data["offer"]]["status"] = "accepted"
+        entry.update(status="placed", offer=None, placed_at=time)
+        state["children"].pop(entry["child"], None)
+    elif type_ in ("queue.offer_declined", "queue.offer_expired"):
+        offer = state["offers"][data["offer"]]
+        offer["status"] = "declined" if type_ == "queue.offer_declined" else "expired"
+        entry["offer"] = None
+        entry["institutions"] = [i for i in entry["institutions"] if i != offer["institution"]]
+        state["held"].pop(place_key(offer["institution"], offer["place"]), None)
+    elif type_ in ("queue.entry_withdrawn", "queue.entry_removed"):
+        if entry["offer"] is not None:
+            offer = state["offers"][entry["offer"]]
+            offer["status"] = "cancelled"
+            state["held"].pop(place_key(offer["institution"], offer["place"]), None)
+        entry.update(status="withdrawn" if type_ == "queue.entry_withdrawn" else "removed", offer=None)
+        if type_ == "queue.entry_removed":
+            entry["removal_reason"] = data["reason_code"]
+        state["children"].pop(entry["child"], None)
+
+
+def _institutions(state: Mapping[str, Any], institutions: Any) -> list[str]:
+    if not isinstance(institutions, list | tuple) or not institutions:
+        raise InvalidInput("institutions must be a non-empty list")
+    out = [str(i) for i in institutions]
+    if len(set(out)) != len(out):
+        raise InvalidInput("an institution is listed twice", found=out)
+    unknown = [i for i in out if i not in state["institutions"]]
+    if unknown:
+        raise UnknownInstitution("unknown institution", found=unknown, expected=state["institutions"])
+    if len(out) > state["max_preferences"]:
+        raise InvalidInput("too many preferred institutions", expected=state["max_preferences"], found=len(out))
+    return out
+
+
+class KindergartenQueue(LedgerAggregate):
+    class Event(LedgerAggregate.Event):
+        pass
+
+    class Created(Event, LedgerAggregate.Created):
+        TYPE: ClassVar[str] = "queue.created"
+        kind: str
+        name: str
+        institutions: list[str]
+        benefits: list[dict[str, str]]
+        removal_reasons: list[dict[str, str]]
+        acceptance_days: int
+        max_preferences: int
+        pseudonym_key: int
+
+    class EntryRegistered(Event):
+        TYPE: ClassVar[str] = "queue.entry_registered"
+        entry: str
+        applicant: str
+        child: str
+        child_commitment: str
+        birth_year: int
+        institutions: list[str]
+        registered_at: str
+
+    class BenefitGranted(Event):
+        TYPE: ClassVar[str] = "queue.benefit_granted"
+        entry: str
+        code: str
+        basis: str
+        document_commitment: str
+
+    class BenefitRevoked(Event):
+        TYPE: ClassVar[str] = "queue.benefit_revoked"
+        entry: str
+        code: str
+        reason: str
+
+    class PreferencesChanged(Event):
+        TYPE: ClassVar[str] = "queue.preferences_changed"
+        entry: str
+        institutions: list[str]
+
+    class OfferIssued(Event):
+        TYPE: ClassVar[str] = "queue.offer_issued"
+        offer: str
+        entry: str
+        institution: str
+        birth_year: int
+        place: str
+        expires_at: str
+
+    class OfferAccepted(Event):
+        TYPE: ClassVar[str] = "queue.offer_accepted"
+        offer: str
+        entry: str
+
+    class OfferDeclined(Event):
+        TYPE: ClassVar[str] = "queue.offer_declined"
+        offer: str
+        entry: str
+
+    class OfferExpired(Event):
+        TYPE: ClassVar[str] = "queue.offer_expired"
+        offer: str
+        entry: str
+
+    class EntryWithdrawn(Event):
+        TYPE: ClassVar[str] = "queue.entry_withdrawn"
+        entry: str
+
+    class EntryRemoved(Event):
+        TYPE: ClassVar[str] = "queue.entry_removed"
+        entry: str
+        reason_code: str
+
+    @staticmethod
+    def fold(state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]) -> None:
+        fold_kindergarten(state, type_, time, actor, data)
+
+    # -- creation ----------------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        *,
+        queue_id: UUID,
+        name: str,
+        institutions: Iterable[str],
+        benefits: Any,
+        removal_reasons: Any,
+        acceptance_days: int,
+        max_preferences: int,
+        pseudonym_key: int,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> KindergartenQueue:
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InvalidInput("queue name must be 1-200 characters")
+        insts = list(institutions) if not isinstance(institutions, str) else []
+        if not insts or len(set(insts)) != len(insts) or not all(isinstance(i, str) and _ID.match(i) for i in insts):
+            raise InvalidInput("institutions must be a non-empty list of distinct ids")
+        for field, value, top in (("acceptance_days", acceptance_days, 365), ("max_preferences", max_preferences, 50)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+                raise InvalidInput(f"{field} out of range", field=field, found=str(value))
+        result: KindergartenQueue = cls._start(
+            cls.Created,
+            id=queue_id,
+            at=at,
+            actor=actor,
+            kind="kindergarten",
+            name=name.strip(),
+            institutions=insts,
+            benefits=validate_code_table(benefits, "benefit"),
+            removal_reasons=validate_code_table(removal_reasons, "removal reason"),
+            acceptance_days=acceptance_days,
+            max_preferences=max_preferences,
+            pseudonym_key=pseudonym_key,
+        )
+        return result
+
+    # -- queries -------------------------------------------------------------------------------------------
+    def entry(self, entry_id: str) -> dict[str, Any]:
+        try:
+            return dict(self.state["entries"][entry_id])
+        except (KeyError, TypeError):
+            raise UnknownEntry("no such entry", queue=str(self.id), entry=str(entry_id)) from None
+
+    def offer(self, offer_id: str) -> dict[str, Any]:
+        try:
+            return dict(self.state["offers"][offer_id])
+        except (KeyError, TypeError):
+            raise UnknownOffer("no such offer", queue=str(self.id), offer=str(offer_id)) from None
+
+    def _waiting(self, entry_id: str) -> dict[str, Any]:
+        e = self.entry(entry_id)
+        if e["status"] != "waiting":
+            raise EntryNotActive("entry is not waiting", entry=entry_id, found=e["status"])
+        return e
+
+    def next_entry_id(self) -> str:
+        return str(stream_id(str(self.id), "entry", str(self.state["registrations"] + 1)))
+
+    # -- commands ------------------------------------------------------------------------------------------
+    def register(
+        self,
+        *,
+        applicant: str,
+        child: str,
+        child_commitment: str,
+        birth_year: int,
+        institutions: Any,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> str:
+        now = rfc3339(at)
+        if not isinstance(birth_year, int) or isinstance(birth_year, bool) or not 2000 <= birth_year <= int(now[:4]):
+            raise InvalidInput("birth_year out of range", found=str(birth_year))
+        validate_commitment(child_commitment, "child_commitment")
+        insts = _institutions(self.state, institutions)
+        if child in self.state["children"]:
+            raise DuplicateEntry(
+                "this child already has an active entry", queue=str(self.id), entry=self.state["children"][child]
+            )
+        entry_id = self.next_entry_id()
+        self._emit(
+            self.EntryRegistered,
+            at=at,
+            actor=actor,
+            entry=entry_id,
+            applicant=applicant,
+            child=child,
+            child_commitment=child_commitment,
+            birth_year=birth_year,
+            institutions=insts,
+            registered_at=now,
+        )
+        return entry_id
+
+    def grant_benefit(
+        self, *, entry: str, code: str, document_commitment: str, at: datetime, actor: Mapping[str, str]
+    ) -> None:
+        e = self._waiting(entry)
+        table = {b["code"]: b for b in self.state["benefits"]}
+        if code not in table:
+            raise UnknownBenefitCode("unknown benefit code", found=str(code), expected=list(table))
+        if code in e["benefits"]:
+            raise BenefitAlreadyGranted("benefit already granted", entry=entry, code=code)
+        validate_commitment(document_commitment, "document_commitment")
+        self._emit(
+            self.BenefitGranted,
+            at=at,
+            actor=actor,
+            entry=entry,
+            code=code,
+            basis=table[code]["statute"],
+            document_commitment=document_commitment,
+        )
+
+    def revoke_benefit(self, *, entry: str, code: str, reason: str, at: datetime, actor: Mapping[str, str]) -> None:
+        e = self._waiting(entry)
+        if reason not in BENEFIT_REVOKE_REASONS:
+            raise UnknownReasonCode("unknown revocation reason", found=str(reason), expected=BENEFIT_REVOKE_REASONS)
+        if code not in e["benefits"]:
+            raise BenefitNotGranted("entry has no such benefit", entry=entry, code=str(code))
+        self._emit(self.BenefitRevoked, at=at, actor=actor, entry=entry, code=code, reason=reason)
+
+    def change_preferences(self, *, entry: str, institutions: Any, at: datetime, actor: Mapping[str, str]) -> None:
+        e = self._waiting(entry)
+        insts = _institutions(self.state, institutions)
+        if insts == e["institutions"]:
+            raise InvalidInput("preferences unchanged", entry=entry)
+        self._emit(self.PreferencesChanged, at=at, actor=actor, entry=entry, institutions=insts)
+
+    def issue_offer(
+        self,
+        *,
+        institution: str,
+        birth_year: int,
+        place: str,
+        entry: str | None = None,
+        at: datetime,
+        actor: Mapping[str, str],
+    ) -> str:
+        """Offer ``place`` to the first eligible entry of (institution, birth_year).
+
+        If ``entry`` is given it must be that first eligible entry, otherwise :class:`OfferOutOfTurn`."""
+        if institution not in self.state["institutions"]:
+            raise UnknownInstitution("unknown institution", found=str(institution), expected=self.state["institutions"])
+        if not isinstance(place, str) or not _ID.match(place):
+            raise InvalidInput("malformed place id", found=str(place))
+        if not isinstance(birth_year, int) or isinstance(birth_year, bool):
+            raise InvalidInput("birth_year must be an integer")
+        held = self.state["held"].get(place_key(institution, place))
+        if held is not None:
+            raise PlaceUnavailable("place already offered or taken", institution=institution, place=place, offer=held)
+        expected = first_eligible(self.state, institution, birth_year)
+        if expected is None:
+            raise NoEligibleEntry("no eligible entry for this group", institution=institution, birth_year=birth_year)
+        if entry is not None and entry != expected:
+            raise OfferOutOfTurn(
+                "offer must go to the first eligible entry",
+                institution=institution,
+                birth_year=birth_year,
+                expected=expected,
+                found=entry,
+            )
+        offer_id = str(stream_id(str(self.id), "offer", str(self.state["offers_issued"] + 1)))
+        self._emit(
+            self.OfferIssued,
+            at=at,
+            actor=actor,
+            offer=offer_id,
+            entry=expected,
+            institution=institution,
+            birth_year=birth_year,
+            place=place,
+            expires_at=add_days(rfc3339(at), self.state["acceptance_days"]),
+        )
+        return offer_id
+
+    def _pending(self, offer_id: str) -> dict[str, Any]:
+        o = self.offer(offer_id)
+        if o["status"] != "pending":
+            raise OfferNotPending("offer is not pending", offer=offer_id, found=o["status"])
+        return o
+
+    def accept_offer(self, *, offer: str, at: datetime, actor: Mapping[str, str]) -> None:
+        o = self._pending(offer)
+        if rfc3339(at) >= o["expires_at"]:
+            raise OfferExpired("acceptance period is over", offer=offer, expires_at=o["expires_at"], at=rfc3339(at))
+        self._emit(self.OfferAccepted, at=at, actor=actor, offer=offer, entry=o["entry"])
+
+    def decline_offer(self, *, offer: str, at: datetime, actor: Mapping[str, str]) -> None:
+        o = self._pending(offer)
+        if rfc3339(at) >= o["expires_at"]:
+            raise OfferExpired("acceptance period is over", offer=offer, expires_at=o["expires_at"], at=rfc3339(at))
+        self._emit(self.OfferDeclined, at=at, actor=actor, offer=offer, entry=o["entry"])
+
+    def expire_offer(self, *, offer: str, at: datetime, actor: Mapping[str, str]) -> None:
+        o = self._pending(offer)
+        if rfc3339(at) < o["expires_at"]:
+            raise OfferNotExpired(
+                "acceptance period still running", offer=offer, expires_at=o["expires_at"], at=rfc3339(at)
+            )
+        self._emit(self.OfferExpired, at=at, actor=actor, offer=offer, entry=o["entry"])
+
+    def withdraw(self, *, entry: str, at: datetime, actor: Mapping[str, str]) -> None:
+        self._waiting(entry)
+        self._emit(self.EntryWithdrawn, at=at, actor=actor, entry=entry)
+
+    def remove(self, *, entry: str, reason_code: str, at: datetime, actor: Mapping[str, str]) -> None:
+        self._waiting(entry)
+        codes = [r["code"] for r in self.state["removal_reasons"]]
+        if reason_code not in codes:
+            raise UnknownReasonCode("unknown removal reason", found=str(reason_code), expected=codes)
+        self._emit(self.EntryRemoved, at=at, actor=actor, entry=entry, reason_code=reason_code)
+
+    def due_expiries(self, at: datetime) -> list[str]:
+        now = rfc3339(at)
+        return [oid for oid, o in self.state["offers"].items() if o["status"] == "pending" and o["expires_at"] <= now]
