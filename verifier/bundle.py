@@ -1,0 +1,315 @@
+"""Reading an audit bundle (docs/formats.md §5): a directory, or the same directory as a ``.tar.gz``.
+
+Nothing large is loaded into memory: ``events.jsonl`` is read line by line (each line bounded), and a
+``.tar.gz`` is read member by member through :mod:`tarfile` (never extracted to disk or to memory as a whole).
+The archive may hold the files at its top level or inside one top-level directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from verifier.envelope import MAX_ENVELOPE_BYTES
+from verifier.errors import UnreadableInput
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "Bundle",
+    "CheckpointFile",
+    "DirectoryBundle",
+    "LogInfo",
+    "Oversize",
+    "TarBundle",
+    "Unterminated",
+    "iter_event_lines",
+    "open_bundle",
+    "parse_log_json",
+]
+
+SMALL_FILE_LIMIT = 16 * 1024 * 1024
+CHECKPOINT_LIMIT = 64 * 1024
+CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]*)(?:\.[^/]+)?\Z")
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    name: str  # path inside the bundle, e.g. "checkpoints/64"
+    size_from_name: int | None  # the <tree size> the file name claims, None if the name does not follow the rule
+    content: bytes
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    origin: str
+    verifier_key: str
+    tree_size: int
+    format: int
+    chain: dict[str, Any] | None
+    rule_sets: dict[str, Any] | None
+    raw: dict[str, Any] = field(repr=False)
+
+
+def parse_log_json(content: bytes) -> LogInfo:
+    try:
+        doc = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise UnreadableInput(f"log.json is not valid UTF-8 JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise UnreadableInput("log.json is not a JSON object")
+    origin, key, size, fmt = doc.get("origin"), doc.get("verifier_key"), doc.get("tree_size"), doc.get("format")
+    if not isinstance(origin, str) or not origin:
+        raise UnreadableInput("log.json: 'origin' must be a non-empty string")
+    if not isinstance(key, str):
+        raise UnreadableInput("log.json: 'verifier_key' must be a string")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise UnreadableInput("log.json: 'tree_size' must be a non-negative integer")
+    if fmt != 1 or isinstance(fmt, bool):
+        raise UnreadableInput(f"log.json: unsupported bundle format {fmt!r} (this verifier reads format 1)")
+    chain = doc.get("chain")
+    rules = doc.get("rule_sets")
+    return LogInfo(
+        origin=origin,
+        verifier_key=key,
+        tree_size=size,
+        format=fmt,
+        chain=chain if isinstance(chain, dict) else None,
+        rule_sets=rules if isinstance(rules, dict) else None,
+        raw=doc,
+    )
+
+
+class Bundle:
+    """Common interface of directory and tar bundles."""
+
+    source: str
+
+    def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
+        """A small member's bytes, or None when absent."""
+        raise NotImplementedError
+
+    def has(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def checkpoint_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def open_member(self, name: str) -> AbstractContextManager[IO[bytes]]:
+        """Stream a (possibly large) member; UnreadableInput if absent."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Shared helpers -------------------------------------------------------------------------------------
+    def log_info(self) -> LogInfo:
+        content = self.read_small("log.json")
+        if content is None:
+            raise UnreadableInput(f"{self.source}: no log.json (is this an audit bundle?)")
+        return parse_log_json(content)
+
+    def checkpoint_files(self) -> list[CheckpointFile]:
+        out: list[CheckpointFile] = []
+        for name in sorted(self.checkpoint_names()):
+            base = name.split("/", 1)[1]
+            m = CHECKPOINT_NAME.match(base)
+            content = self.read_small(name, CHECKPOINT_LIMIT)
+            if content is None:
+                continue
+            out.append(CheckpointFile(name, int(m.group(1)) if m else None, content))
+        return out
+
+    def open_events(self) -> AbstractContextManager[IO[bytes]]:
+        return self.open_member("events.jsonl")
+
+
+def _read_limited(f: IO[bytes], name: str, limit: int) -> bytes:
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableInput(f"{name} is larger than {limit} bytes")
+    return data
+
+
+class DirectoryBundle(Bundle):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.source = str(root)
+
+    def has(self, name: str) -> bool:
+        return (self.root / name).is_file()
+
+    def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
+        path = self.root / name
+        if not path.is_file():
+            return None
+        try:
+            with path.open("rb") as f:
+                return _read_limited(f, name, limit)
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {path}: {exc}") from exc
+
+    def checkpoint_names(self) -> list[str]:
+        d = self.root / "checkpoints"
+        if not d.is_dir():
+            return []
+        return [f"checkpoints/{p.name}" for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
+
+    @contextmanager
+    def _open(self, name: str) -> Iterator[IO[bytes]]:
+        path = self.root / name
+        try:
+            f = path.open("rb")
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {path}: {exc}") from exc
+        with f:
+            yield f
+
+    def open_member(self, name: str) -> AbstractContextManager[IO[bytes]]:
+        return self._open(name)
+
+
+class TarBundle(Bundle):
+    """A ``.tar.gz`` (or plain ``.tar``) bundle, read member by member."""
+
+    def __init__(self, path: Path) -> None:
+        self.source = str(path)
+        try:
+            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
+            members = self._tar.getmembers()  # one sequential pass over the archive; headers only are kept
+        except (OSError, tarfile.TarError, EOFError) as exc:
+            raise UnreadableInput(f"cannot read archive {path}: {exc}") from exc
+        names: dict[str, tarfile.TarInfo] = {}
+        for m in members:
+            n = m.name
+            while n.startswith("./"):
+                n = n[2:]
+            if n and not n.startswith("/") and ".." not in n.split("/"):
+                names[n] = m
+        prefix = ""
+        if "log.json" not in names:
+            tops = {n.split("/", 1)[0] for n in names if "/" in n}
+            candidates = [t for t in tops if f"{t}/log.json" in names]
+            if len(candidates) == 1:
+                prefix = candidates[0] + "/"
+        self._members = {n[len(prefix) :]: m for n, m in names.items() if n.startswith(prefix) and n != prefix}
+
+    def _member(self, name: str) -> tarfile.TarInfo | None:
+        m = self._members.get(name)
+        if m is None:
+            return None
+        if not m.isreg():
+            raise UnreadableInput(f"{self.source}: member {name} is not a regular file")
+        return m
+
+    def has(self, name: str) -> bool:
+        return self._members.get(name) is not None
+
+    def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
+        m = self._member(name)
+        if m is None:
+            return None
+        if m.size > limit:
+            raise UnreadableInput(f"{self.source}: {name} is larger than {limit} bytes")
+        f = self._tar.extractfile(m)
+        if f is None:
+            return None
+        with f:
+            return _read_limited(f, name, limit)
+
+    def checkpoint_names(self) -> list[str]:
+        return [
+            n
+            for n, m in self._members.items()
+            if n.startswith("checkpoints/") and n.count("/") == 1 and m.isreg() and len(n) > len("checkpoints/")
+        ]
+
+    @contextmanager
+    def _open(self, name: str) -> Iterator[IO[bytes]]:
+        m = self._member(name)
+        if m is None:
+            raise UnreadableInput(f"{self.source}: no {name} in the archive")
+        f = self._tar.extractfile(m)
+        if f is None:
+            raise UnreadableInput(f"{self.source}: cannot read {name}")
+        with f:
+            yield f
+
+    def open_member(self, name: str) -> AbstractContextManager[IO[bytes]]:
+        return self._open(name)
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+def open_bundle(source: str | Path) -> Bundle:
+    """Open a bundle directory or archive. Raises UnreadableInput when it is neither."""
+    path = Path(source)
+    if path.is_dir():
+        return DirectoryBundle(path)
+    if path.is_file():
+        return TarBundle(path)
+    raise UnreadableInput(f"{source}: no such bundle directory or archive")
+
+
+@dataclass(frozen=True, slots=True)
+class Unterminated:
+    """The last line of the file, without its final newline (a truncated file)."""
+
+    line: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Oversize:
+    """A line longer than any envelope may be; kept as its length, leaf hash and first bytes only."""
+
+    length: int
+    leaf_hash: bytes
+    head: bytes
+    terminated: bool
+
+
+def iter_event_lines(f: IO[bytes], max_len: int = MAX_ENVELOPE_BYTES) -> Iterator[bytes | Unterminated | Oversize]:
+    """Lines of ``events.jsonl`` without their ``\\n``, each bounded in memory."""
+    limit = max_len + 2
+    readline = f.readline
+    while True:
+        chunk = readline(limit)
+        if not chunk:
+            return
+        if chunk[-1:] == b"\n":
+            yield chunk[:-1]
+            continue
+        if len(chunk) < limit:
+            yield Unterminated(chunk)
+            return
+        h = hashlib.sha256(b"\x00")
+        h.update(chunk)
+        n = len(chunk)
+        terminated = False
+        while True:
+            more = readline(1 << 20)
+            if not more:
+                break
+            if more[-1:] == b"\n":
+                h.update(more[:-1])
+                n += len(more) - 1
+                terminated = True
+                break
+            h.update(more)
+            n += len(more)
+        yield Oversize(length=n, leaf_hash=h.digest(), head=chunk[:200], terminated=terminated)
+        if not terminated:
+            return

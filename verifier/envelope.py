@@ -1,0 +1,529 @@
+"""Event envelope checks (docs/formats.md §1), one line of ``events.jsonl`` at a time.
+
+Stateless checks (:func:`check_line`, :func:`check_event_object`): valid UTF-8 JSON object, exactly the RFC 8785
+(JCS) bytes, exactly the documented fields with their types, ``format == 1``, ``log`` == the log's origin,
+``id == uuid5(UUID(stream), str(version))``, ``time`` RFC 3339 UTC with microseconds, at most 65,535 bytes, no
+floats anywhere. Stateful checks (:class:`SequenceChecker`): versions gapless per stream from 1, ``time``
+non-decreasing in log order.
+
+Canonical form. ``rfc8785`` (pure Python) is the reference. A fast path parses the line with :mod:`json` and
+re-serialises it with the C-accelerated ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``,
+and accepts it without ``rfc8785`` only if the text is equal AND (a) no float/NaN/Infinity literal was parsed
+(floats are rejected outright anyway), (b) no integer literal is longer than 15 characters (so |n| < 10^15, inside
+JCS's ±(2^53-1), and ``str(n)`` is what JCS prints), (c) the line holds no 4-byte UTF-8 sequence (every string is
+in the BMP, where UTF-16 code-unit order, which JCS sorts keys by, equals the code-point order ``sort_keys``
+uses). Under (a)-(c) the two serialisers agree byte for byte: the same literals, the same integer digits, the same
+string escapes (``\\" \\\\ \\b \\f \\n \\r \\t``, other controls as lowercase ``\\u00xx``, nothing else escaped;
+tested exhaustively over the BMP in tests/verifier), the same key order, no whitespace. Everything else (any
+mismatch, any condition not met) is judged by ``rfc8785`` itself, so the fast path can only accept what
+``rfc8785`` accepts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import json.scanner
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+__all__ = [
+    "ACTOR_KINDS",
+    "ENVELOPE_FIELDS",
+    "FORMAT_VERSION",
+    "MAX_ENVELOPE_BYTES",
+    "CheckedLine",
+    "Problem",
+    "SequenceChecker",
+    "StreamVersions",
+    "canonical_bytes",
+    "check_event_object",
+    "check_line",
+    "event_id_for",
+    "find_floats",
+    "is_canonical",
+]
+
+FORMAT_VERSION = 1
+MAX_ENVELOPE_BYTES = 65535
+ENVELOPE_FIELDS: dict[str, type] = {
+    "format": int,
+    "log": str,
+    "id": str,
+    "stream": str,
+    "version": int,
+    "type": str,
+    "time": str,
+    "actor": dict,
+    "data": dict,
+}
+_FIELD_SET = frozenset(ENVELOPE_FIELDS)
+ACTOR_KINDS = frozenset({"service", "citizen", "system"})
+
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_TYPE_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+\Z")
+_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
+_NOT_UTF8_LEAD4 = bytes(b for b in range(256) if not 0xF0 <= b <= 0xF7)  # translate() keeps only 4-byte leads
+_ACTOR_KEYS = frozenset({"kind", "id"})
+_VARIANT = "89ab89ab89ab89ab"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_make_encoder is not None:  # the C encoder directly, without JSONEncoder's per-call Python overhead
+    _c_encode = _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+
+    def _dumps_fast(value: Any) -> str:
+        return "".join(_c_encode(value, 0))
+
+else:  # pragma: no cover - CPython always has the C encoder
+
+    def _dumps_fast(value: Any) -> str:
+        return _dumps(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one envelope."""
+
+    code: str
+    message: str
+    expected: Any = None
+    found: Any = None
+
+
+class _FloatFound(Exception):
+    pass
+
+
+def _no_float(_text: str) -> Any:
+    raise _FloatFound
+
+
+class _BigInt(Exception):
+    pass
+
+
+def _small_int(text: str) -> int:
+    if len(text) > 15:  # |n| < 10**15 < 2**53: surely inside the JCS integer domain
+        raise _BigInt
+    return int(text)
+
+
+_loads = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float).decode
+_scan_strict = json.scanner.make_scanner(
+    json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float, parse_int=_small_int)  # type: ignore[arg-type]
+)
+
+
+def _loads_strict(text: str) -> Any:
+    """Parse exactly one JSON value filling all of ``text`` (no surrounding whitespace)."""
+    try:
+        value, end = _scan_strict(text, 0)
+    except StopIteration as exc:
+        raise ValueError("not JSON") from exc
+    if end != len(text):
+        raise ValueError("trailing data")
+    return value
+
+
+def find_floats(value: Any, path: str = "$") -> Iterator[str]:
+    """JSON paths of every float (or NaN/Infinity) inside ``value``."""
+    if isinstance(value, float):
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from find_floats(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from find_floats(v, f"{path}[{i}]")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """RFC 8785 bytes of ``value`` (reference implementation ``rfc8785``)."""
+    return rfc8785.dumps(value)
+
+
+def is_canonical(line: bytes, value: Any) -> bool:
+    """Is ``line`` exactly the RFC 8785 serialisation of ``value`` (parsed from it)? Uses ``rfc8785``."""
+    try:
+        return bool(rfc8785.dumps(value) == line)
+    except rfc8785.CanonicalizationError:
+        return False
+
+
+def event_id_for(stream: str, version: int) -> str:
+    """``str(uuid5(UUID(stream), str(version)))`` for a lowercase hyphenated ``stream`` (RFC 4122 §4.3)."""
+    h = hashlib.sha1(bytes.fromhex(stream.replace("-", "")) + str(version).encode()).hexdigest()  # noqa: S324 - uuid5 is SHA-1
+    # version nibble := 5; variant bits of byte 8 := 10xx
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:32]}"
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def check_event_object(event: dict[str, Any], origin: str | None) -> list[Problem]:
+    """Field-level checks of a parsed envelope (everything but byte-level canonical form and floats)."""
+    problems: list[Problem] = []
+    keys = event.keys()
+    if keys != _FIELD_SET:
+        missing = sorted(_FIELD_SET - keys)
+        extra = sorted(keys - _FIELD_SET)
+        if missing:
+            problems.append(
+                Problem("missing_field", "envelope lacks required fields", expected=missing, found=sorted(keys))
+            )
+        if extra:
+            problems.append(
+                Problem("extra_field", "envelope has fields not allowed by formats.md §1", expected=[], found=extra)
+            )
+    for name, kind in ENVELOPE_FIELDS.items():
+        if name in event:
+            value = event[name]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                problems.append(
+                    Problem(
+                        "field_type",
+                        f"field {name!r} has the wrong type",
+                        expected=_type_name(kind()),
+                        found=_type_name(value),
+                    )
+                )
+    fmt = event.get("format")
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt != FORMAT_VERSION:
+        problems.append(Problem("format_version", "unknown envelope format", expected=FORMAT_VERSION, found=fmt))
+    log = event.get("log")
+    if origin is not None and isinstance(log, str) and log != origin:
+        problems.append(Problem("log_mismatch", "envelope 'log' is not this log's origin", expected=origin, found=log))
+    stream = event.get("stream")
+    stream_ok = isinstance(stream, str) and _UUID_RE.match(stream) is not None
+    if isinstance(stream, str) and not stream_ok:
+        problems.append(
+            Problem("stream_format", "stream is not a lowercase hyphenated UUID", expected="uuid", found=stream)
+        )
+    version = event.get("version")
+    version_ok = isinstance(version, int) and not isinstance(version, bool) and version >= 1
+    if isinstance(version, int) and not isinstance(version, bool) and version < 1:
+        problems.append(Problem("version_range", "version must be >= 1", expected=">= 1", found=version))
+    eid = event.get("id")
+    if isinstance(eid, str):
+        if _UUID_RE.match(eid) is None:
+            problems.append(Problem("id_format", "id is not a lowercase hyphenated UUID", expected="uuid", found=eid))
+        elif stream_ok and version_ok:
+            assert isinstance(stream, str) and isinstance(version, int)
+            want = event_id_for(stream, version)
+            if eid != want:
+                problems.append(
+                    Problem("id_mismatch", "id is not uuid5(UUID(stream), str(version))", expected=want, found=eid)
+                )
+    etype = event.get("type")
+    if isinstance(etype, str) and _TYPE_RE.match(etype) is None:
+        problems.append(
+            Problem("type_format", "type is not a dotted lowercase name", expected="e.g. petition.signed", found=etype)
+        )
+    etime = event.get("time")
+    if isinstance(etime, str):
+        ok = _TIME_RE.match(etime) is not None
+        if ok:
+            try:
+                datetime.fromisoformat(etime)
+            except ValueError:
+                ok = False
+        if not ok:
+            problems.append(
+                Problem(
+                    "time_format",
+                    "time is not RFC 3339 UTC with microseconds",
+                    expected="YYYY-MM-DDTHH:MM:SS.ffffffZ",
+                    found=etime,
+                )
+            )
+    actor = event.get("actor")
+    if isinstance(actor, dict):
+        if actor.keys() != {"kind", "id"}:
+            problems.append(
+                Problem(
+                    "actor_fields", "actor must be exactly {kind, id}", expected=["id", "kind"], found=sorted(actor)
+                )
+            )
+        kind_v = actor.get("kind")
+        if "kind" in actor and kind_v not in ACTOR_KINDS:
+            problems.append(Problem("actor_kind", "unknown actor kind", expected=sorted(ACTOR_KINDS), found=kind_v))
+        if "id" in actor and not isinstance(actor.get("id"), str):
+            problems.append(
+                Problem("actor_id_type", "actor id must be a string", expected="string", found=_type_name(actor["id"]))
+            )
+    return problems
+
+
+@dataclass(slots=True)
+class CheckedLine:
+    """The outcome of the stateless checks of one line."""
+
+    event: dict[str, Any] | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def event_id(self) -> str | None:
+        value = self.event.get("id") if self.event is not None else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def event_type(self) -> str | None:
+        value = self.event.get("type") if self.event is not None else None
+        return value if isinstance(value, str) else None
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _fast_fields_ok(ev: dict[str, Any], origin: str | None) -> bool:
+    """True when the parsed envelope certainly passes :func:`check_event_object` (cheap common case)."""
+    if ev.keys() != _FIELD_SET:
+        return False
+    stream, version, eid, etime, actor = ev["stream"], ev["version"], ev["id"], ev["time"], ev["actor"]
+    return (
+        type(ev["format"]) is int
+        and ev["format"] == FORMAT_VERSION
+        and type(ev["log"]) is str
+        and (origin is None or ev["log"] == origin)
+        and type(stream) is str
+        and type(version) is int
+        and version >= 1
+        and type(eid) is str
+        and type(ev["type"]) is str
+        and type(etime) is str
+        and type(actor) is dict
+        and type(ev["data"]) is dict
+        and _UUID_RE.match(stream) is not None
+        and eid == event_id_for(stream, version)
+        and _TYPE_RE.match(ev["type"]) is not None
+        and _TIME_RE.match(etime) is not None
+        and _valid_time(etime)
+        and actor.keys() == _ACTOR_KEYS
+        and actor["kind"] in ACTOR_KINDS
+        and type(actor["id"]) is str
+    )
+
+
+def _valid_time(etime: str) -> bool:
+    try:
+        datetime.fromisoformat(etime)
+    except ValueError:
+        return False
+    return True
+
+
+def check_line(line: bytes, origin: str | None) -> CheckedLine:
+    """All stateless checks of one ``events.jsonl`` line (without its ``\\n``)."""
+    # Fast path: the common, valid line. Anything unusual goes to the full, diagnosing path.
+    if len(line) <= MAX_ENVELOPE_BYTES:
+        try:
+            text = line.decode("utf-8")
+            value = _loads_strict(text)
+        except (UnicodeDecodeError, _FloatFound, _BigInt, ValueError):
+            return _check_line_full(line, origin)
+        if (
+            type(value) is dict
+            and (line.isascii() or not line.translate(None, _NOT_UTF8_LEAD4))
+            and _dumps_fast(value) == text
+            and _fast_fields_ok(value, origin)
+        ):
+            return CheckedLine(value, [])
+    return _check_line_full(line, origin)
+
+
+def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
+    problems: list[Problem] = []
+    if len(line) > MAX_ENVELOPE_BYTES:
+        problems.append(
+            Problem("too_large", "envelope exceeds 65,535 bytes", expected=f"<= {MAX_ENVELOPE_BYTES}", found=len(line))
+        )
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(
+            Problem("not_utf8", "line is not valid UTF-8", expected="UTF-8", found=f"byte {exc.start}: {exc.reason}")
+        )
+        return CheckedLine(None, problems)
+    float_free = True
+    try:
+        value = _loads(text)
+    except _FloatFound:
+        float_free = False
+        value = json.loads(text)
+    except ValueError as exc:
+        problems.append(Problem("not_json", "line is not JSON", expected="one JSON object", found=str(exc)))
+        return CheckedLine(None, problems)
+    if not isinstance(value, dict):
+        problems.append(Problem("not_object", "line is not a JSON object", expected="object", found=_type_name(value)))
+        return CheckedLine(None, problems)
+    if not float_free:
+        paths = list(find_floats(value))
+        problems.append(
+            Problem(
+                "float",
+                "floats are not allowed (money is integer kopiyky)",
+                expected="integers only",
+                found=", ".join(paths[:10]),
+            )
+        )
+    if not is_canonical(line, value):
+        try:
+            canon = rfc8785.dumps(value)
+        except rfc8785.CanonicalizationError as exc:
+            problems.append(
+                Problem("not_canonical", "line cannot be canonicalised (RFC 8785)", expected="JCS", found=str(exc))
+            )
+        else:
+            at = _first_difference(canon, line)
+            problems.append(
+                Problem(
+                    "not_canonical",
+                    f"line is not its RFC 8785 (JCS) serialisation (first difference at byte {at})",
+                    expected=canon[max(0, at - 20) : at + 40].decode("utf-8", "replace"),
+                    found=line[max(0, at - 20) : at + 40].decode("utf-8", "replace"),
+                )
+            )
+    problems.extend(check_event_object(value, origin))
+    return CheckedLine(value, problems)
+
+
+class StreamVersions:
+    """Last version seen per stream. Kept in a dict up to ``max_in_memory`` streams, then spilled to a temporary
+    SQLite file, so memory stays bounded however many streams the log has."""
+
+    def __init__(self, max_in_memory: int = 500_000) -> None:
+        self._mem: dict[str, int] = {}
+        self._max = max_in_memory
+        self._db: sqlite3.Connection | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.count = 0
+
+    def get(self, stream: str) -> int:
+        v = self._mem.get(stream)
+        if v is not None:
+            return v
+        if self._db is not None:
+            row = self._db.execute("SELECT v FROM s WHERE k = ?", (stream,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        return 0
+
+    def set(self, stream: str, version: int) -> None:
+        self._mem[stream] = version
+        if len(self._mem) > self._max:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._db is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hromada-verify-")
+            self._db = sqlite3.connect(Path(self._tmp.name) / "streams.db")
+            self._db.execute("CREATE TABLE s (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID")
+        self._db.executemany("INSERT OR REPLACE INTO s (k, v) VALUES (?, ?)", self._mem.items())
+        self._db.commit()
+        self._mem.clear()
+
+    @property
+    def spilled(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+class SequenceChecker:
+    """Order checks across lines: gapless versions per stream from 1; ``time`` never goes backwards."""
+
+    def __init__(self, max_streams_in_memory: int = 500_000) -> None:
+        self.versions = StreamVersions(max_streams_in_memory)
+        self.last_time: str | None = None
+        self.last_time_index: int | None = None
+
+    def check_valid(self, index: int, stream: str, version: int, etime: str) -> list[Problem] | None:
+        """Fast path for an envelope that passed every stateless check. None when all is in order."""
+        versions = self.versions
+        last = versions._mem.get(stream)
+        if last is None:
+            last = versions.get(stream)
+        if version == last + 1:
+            versions.set(stream, version)
+            if self.last_time is None or etime >= self.last_time:
+                self.last_time = etime
+                self.last_time_index = index
+                return None
+        return self.check(index, {"stream": stream, "version": version, "time": etime}, _known_last=last)
+
+    def check(self, index: int, event: dict[str, Any], _known_last: int | None = None) -> list[Problem]:
+        """Order checks for any parsed envelope (fields that are missing or malformed are skipped)."""
+        problems: list[Problem] = []
+        stream = event.get("stream")
+        version = event.get("version")
+        if (
+            isinstance(stream, str)
+            and isinstance(version, int)
+            and not isinstance(version, bool)
+            and _UUID_RE.match(stream) is not None
+        ):
+            last = self.versions.get(stream) if _known_last is None else _known_last
+            if version != last + 1:
+                if version > last + 1:
+                    code, msg = "version_gap", f"version gap in stream {stream}: events missing before this one"
+                else:
+                    code, msg = (
+                        "version_order",
+                        f"version repeats or goes backwards in stream {stream} (duplicate or reordered event)",
+                    )
+                problems.append(Problem(code, msg, expected=last + 1, found=version))
+            if version > last:
+                self.versions.set(stream, version)
+        etime = event.get("time")
+        if isinstance(etime, str) and _TIME_RE.match(etime) is not None:
+            # Fixed-width RFC 3339 UTC strings sort exactly like the instants they name.
+            if self.last_time is not None and etime < self.last_time:
+                problems.append(
+                    Problem(
+                        "time_backwards",
+                        f"time goes backwards in log order (previous maximum at event #{self.last_time_index})",
+                        expected=f">= {self.last_time}",
+                        found=etime,
+                    )
+                )
+            else:
+                self.last_time = etime
+                self.last_time_index = index
+        return problems
+
+    def close(self) -> None:
+        self.versions.close()
