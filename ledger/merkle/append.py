@@ -22,12 +22,11 @@ def full_tile_root(tile: bytes) -> bytes:
 
     Precondition: ``len(tile) == 256 * 32``.
     """
-    row = [tile[i : i + HASH_SIZE] for i in range(0, _TILE_BYTES, HASH_SIZE)]
     h = sha256
-    while len(row) > 1:
-        it = iter(row)
-        row = [h(b"\x01" + left + right).digest() for left, right in zip(it, it, strict=True)]
-    return row[0]
+    row = tile
+    while len(row) > HASH_SIZE:
+        row = b"".join([h(b"\x01" + row[i : i + 64]).digest() for i in range(0, len(row), 64)])
+    return row
 
 
 def _old_partial_keys(old_size: int) -> list[TileKey]:

@@ -7,8 +7,8 @@ slice the prefix they need, which never changes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
@@ -67,6 +67,14 @@ class MemoryTileStore:
             self.tiles[key] = bytes(hashes)
 
 
+@lru_cache(maxsize=64)
+def _read_statement(n_levels: int) -> sa.TextClause:
+    """``SELECT level, idx, hashes FROM merkle_tiles WHERE (level = :l0 AND idx IN :i0) OR ...``."""
+    where = " OR ".join(f"(level = :l{i} AND idx IN :i{i})" for i in range(n_levels))
+    stmt = sa.text(f"SELECT level, idx, hashes FROM {merkle_tiles.name} WHERE {where}")
+    return stmt.bindparams(*(sa.bindparam(f"i{i}", expanding=True) for i in range(n_levels)))
+
+
 class SqlTileStore:
     """Tiles in the ``merkle_tiles`` table, read and written through the caller's connection.
 
@@ -79,18 +87,21 @@ class SqlTileStore:
         self.conn = conn
 
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-        """One ``SELECT`` for all keys (``(level = L AND idx IN (...)) OR ...``).
+        """One ``SELECT`` for all keys: ``WHERE (level = :l0 AND idx IN (...)) OR ...``.
 
-        See :meth:`TileReader.read_tiles`.
+        See :meth:`TileReader.read_tiles`. The statement text is cached per number of levels (a proof
+        touches ``O(log n)`` tiles, so statement building would otherwise dominate).
         """
-        by_level: dict[int, set[int]] = defaultdict(set)
+        by_level: dict[int, list[int]] = {}
         for level, idx in keys:
-            by_level[level].add(idx)
+            by_level.setdefault(level, []).append(idx)
         if not by_level:
             return {}
-        t = merkle_tiles.c
-        cond = sa.or_(*(sa.and_(t.level == lvl, t.idx.in_(sorted(idxs))) for lvl, idxs in by_level.items()))
-        rows = self.conn.execute(sa.select(t.level, t.idx, t.hashes).where(cond))
+        params: dict[str, object] = {}
+        for i, (level, idxs) in enumerate(by_level.items()):
+            params[f"l{i}"] = level
+            params[f"i{i}"] = sorted(set(idxs))
+        rows = self.conn.execute(_read_statement(len(by_level)), params)
         return {(int(lvl), int(idx)): bytes(h) for lvl, idx, h in rows}
 
     def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:

@@ -67,13 +67,15 @@ def range_nodes(begin: int, end: int) -> list[NodeId]:
     return nodes
 
 
-def _hash_up(row: Sequence[bytes]) -> bytes:
-    """Root of a perfect subtree given its bottom row (``len(row)`` is a power of two)."""
+def block_root(row: bytes) -> bytes:
+    """Root of a perfect subtree given its bottom row as concatenated hashes.
+
+    Precondition: ``len(row) == 32 * 2**k`` for some ``k >= 0``.
+    """
     h = sha256
-    while len(row) > 1:
-        it = iter(row)
-        row = [h(b"\x01" + left + right).digest() for left, right in zip(it, it, strict=True)]
-    return row[0]
+    while len(row) > HASH_SIZE:
+        row = b"".join([h(b"\x01" + row[i : i + 64]).digest() for i in range(0, len(row), 64)])
+    return row
 
 
 class TreeReader:
@@ -150,10 +152,7 @@ class TreeReader:
         if tile is None or len(tile) < (off + count) * HASH_SIZE:
             self.prefetch([node])
             tile = self._tiles[key]
-        if count == 1:
-            return tile[off * HASH_SIZE : (off + 1) * HASH_SIZE]
-        row = [tile[i : i + HASH_SIZE] for i in range(off * HASH_SIZE, (off + count) * HASH_SIZE, HASH_SIZE)]
-        return _hash_up(row)
+        return block_root(tile[off * HASH_SIZE : (off + count) * HASH_SIZE])
 
     def nodes_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:
         """Hashes of the given complete nodes (tiles fetched in one batch)."""
