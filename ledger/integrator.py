@@ -11,10 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
-from sqlalchemy import Connection, Engine, MetaData, Table, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from ledger.db.schema import merkle_state
+from ledger.db.bulk import bulk_insert
+from ledger.db.schema import event_index, event_records, merkle_state
+from ledger.envelope import event_id_bytes
 from ledger.errors import IntegrationError
 from ledger.leafmap import record_leaves
 from ledger.merkle.append import append_leaves
@@ -26,6 +30,17 @@ from ledger.merkle.storage import SqlTileStore
 class TreeState:
     tree_size: int
     notification_id: int
+
+
+def _uuid_bytes(value: Any) -> bytes:
+    """originator_id as stored: 16 bytes on SQLite, a UUID (or its text) on PostgreSQL."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, UUID):
+        return value.bytes
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return UUID(str(value)).bytes
 
 
 def read_state(conn: Connection, origin: str) -> TreeState:
@@ -42,7 +57,7 @@ class Integrator:
         self.engine = engine
         self.origin = origin
         self.batch = batch
-        self.events = Table(events_table, MetaData(), autoload_with=engine)
+        self.events = event_records(events_table)
 
     def state(self) -> TreeState:
         with self.engine.connect() as conn:
@@ -63,7 +78,9 @@ class Integrator:
         with self.engine.begin() as conn:
             st = read_state(conn, self.origin)
             rows = conn.execute(
-                select(self.events.c.id, self.events.c.state)
+                select(
+                    self.events.c.id, self.events.c.state, self.events.c.originator_id, self.events.c.originator_version
+                )
                 .where(self.events.c.id > st.notification_id)
                 .order_by(self.events.c.id)
                 .limit(limit)
@@ -75,6 +92,12 @@ class Integrator:
             if new_size != st.tree_size + len(rows):
                 raise IntegrationError(f"tree grew from {st.tree_size} to {new_size}, expected +{len(rows)}")
             record_leaves(conn, st.tree_size, [int(r[0]) for r in rows])
+            bulk_insert(
+                conn,
+                event_index,
+                ("event_id", "leaf_index"),
+                [(event_id_bytes(_uuid_bytes(r[2]), r[3]), st.tree_size + i) for i, r in enumerate(rows)],
+            )
             last_id = int(rows[-1][0])
             if st.tree_size == 0 and st.notification_id == 0:
                 existing = conn.execute(select(merkle_state.c.log).where(merkle_state.c.log == self.origin)).first()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.db.schema import merkle_leaf_runs
+from ledger.db.schema import event_index, merkle_leaf_runs
 
 
 def runs_of(first_leaf: int, notification_ids: Sequence[int]) -> list[dict[str, int]]:
@@ -50,3 +51,9 @@ def notification_of(conn: Connection, leaf_index: int) -> int | None:
     if row is None or leaf_index >= row.first_leaf + row.count:
         return None
     return int(row.first_notification + (leaf_index - row.first_leaf))
+
+
+def leaf_index_of_event(conn: Connection, event_id: UUID) -> int | None:
+    """The leaf index of a public event id (docs/formats.md §1), or None when not (yet) integrated."""
+    row = conn.execute(select(event_index.c.leaf_index).where(event_index.c.event_id == event_id.bytes)).first()
+    return None if row is None else int(row[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.types import NullType
 
 metadata = MetaData()
 
@@ -49,3 +50,26 @@ checkpoints = Table(
     Column("note", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
+
+# Public event id (uuid5(stream, version), docs/formats.md §1) -> leaf index, for receipts by event id.
+event_index = Table(
+    "event_index",
+    metadata,
+    Column("event_id", LargeBinary(16), primary_key=True),
+    Column("leaf_index", BigInt, nullable=False),
+)
+
+
+def event_records(name: str) -> Table:
+    """The event table eventsourcing-sqlalchemy created (its columns as this code reads them).
+
+    `originator_id` is read raw: 16 bytes on SQLite, a UUID on PostgreSQL (see integrator._as_uuid)."""
+    return Table(
+        name,
+        MetaData(),
+        Column("id", BigInt, primary_key=True),
+        Column("originator_id", NullType()),
+        Column("originator_version", BigInt),
+        Column("topic", Text),
+        Column("state", LargeBinary),
+    )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID, uuid5
 
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.envelope import MAX_SAFE_INTEGER, canonical_bytes
+from ledger.envelope import MAX_SAFE_INTEGER, canonical_bytes, event_id_bytes
 
 json_native = st.recursive(
     st.none()
@@ -38,3 +39,8 @@ def test_astral_keys_sort_by_utf16_like_rfc8785() -> None:
 def test_control_characters_escape_like_rfc8785() -> None:
     value = {"s": "".join(chr(i) for i in range(0x20)) + '"\\\x7f\u2028'}
     assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=2**53))
+def test_fast_event_id_equals_uuid5(stream: UUID, version: int) -> None:
+    assert UUID(bytes=event_id_bytes(stream.bytes, version)) == uuid5(stream, str(version))

@@ -12,9 +12,10 @@ from ledger.app import events_table_name, open_application
 from ledger.db.engine import make_engine
 from ledger.db.migrate import upgrade
 from ledger.db.schema import merkle_tiles
+from ledger.envelope import event_id
 from ledger.errors import IntegrationError
 from ledger.integrator import Integrator
-from ledger.leafmap import leaf_index_of, notification_of
+from ledger.leafmap import leaf_index_of, leaf_index_of_event, notification_of
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
 from tests.ledger.sample import NotesApp
@@ -66,6 +67,10 @@ def test_every_committed_event_becomes_one_leaf_in_commit_order(setup: tuple[Not
         assert [leaf_index_of(conn, nid) for nid in ids] == list(range(40))
         assert [notification_of(conn, i) for i in range(40)] == ids
         assert leaf_index_of(conn, ids[-1] + 1) is None and notification_of(conn, 40) is None
+        streams = [
+            (n.originator_id, n.originator_version) for n in app.recorder.select_notifications(start=1, limit=100)
+        ]
+        assert [leaf_index_of_event(conn, event_id(s, v)) for s, v in streams] == list(range(40))
 
 
 def test_notification_id_gaps_do_not_make_leaf_gaps(setup: tuple[NotesApp, Integrator]) -> None:

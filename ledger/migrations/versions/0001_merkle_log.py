@@ -38,6 +38,11 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_table(
+        "event_index",
+        sa.Column("event_id", sa.LargeBinary(16), primary_key=True),
+        sa.Column("leaf_index", BigInt, nullable=False),
+    )
+    op.create_table(
         "checkpoints",
         sa.Column("tree_size", BigInt, primary_key=True, autoincrement=False),
         sa.Column("root", sa.LargeBinary, nullable=False),
@@ -47,5 +52,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("checkpoints", "merkle_leaf_runs", "merkle_state", "merkle_tiles"):
+    for table in ("checkpoints", "event_index", "merkle_leaf_runs", "merkle_state", "merkle_tiles"):
         op.drop_table(table)
