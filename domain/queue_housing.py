@@ -19,6 +19,7 @@ from domain.commitments import validate_commitment
 from domain.errors import (
     AlreadyInList,
     AlreadyReregistered,
+    DuplicateEntry,
     EntryNotActive,
     InvalidInput,
     NoEligibleEntry,
@@ -201,8 +202,6 @@ class HousingRegister(LedgerAggregate):
         validate_commitment(household_commitment, "household_commitment")
         for eid, e in self.state["entries"].items():
             if e["applicant"] == applicant and e["status"] == "active":
-                from domain.errors import DuplicateEntry
-
                 raise DuplicateEntry("applicant already has an active entry", register=str(self.id), entry=eid)
         entry_id = str(stream_id(str(self.id), "entry", str(self.state["registrations"] + 1)))
         self._emit(

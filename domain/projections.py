@@ -1,0 +1,156 @@
+"""Projections: pure folds over event records (counts, tallies, queue orders, positions).
+
+A record is what the public log carries for an event: ``type``, ``stream``, ``version``, ``time``, ``actor``
+and ``data`` (:class:`EventRecord`; :func:`record_of` builds one from a domain event). The same code can run
+over the envelopes of an audit bundle, so the published state can be recomputed from the log alone.
+Records must be applied in log order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from domain.ballot import compute_tally, fold_ballot
+from domain.base import Fold, event_time, public_data
+from domain.petition import fold_petition
+from domain.queue_housing import fold_housing, list_order
+from domain.queue_kindergarten import fold_kindergarten, group_order, sort_key
+from domain.service import fold_service
+
+
+class EventRecord(NamedTuple):
+    type: str
+    stream: str
+    version: int
+    time: str
+    actor: Mapping[str, str]
+    data: Mapping[str, Any]
+
+
+def record_of(event: Any) -> EventRecord:
+    return EventRecord(
+        type=type(event).TYPE,
+        stream=str(event.originator_id),
+        version=event.originator_version,
+        time=event_time(event),
+        actor=event.actor,
+        data=public_data(event),
+    )
+
+
+STREAM_FOLDS: dict[str, Fold] = {
+    "service.": fold_service,
+    "petition.": fold_petition,
+    "ballot.": fold_ballot,
+    "queue.": fold_kindergarten,
+    "housing.": fold_housing,
+}
+
+
+class Projections:
+    """In-memory read model of one log. Signature and vote streams are not kept per stream (a million of
+    them would not fit comfortably): they feed counters instead."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.kinds: dict[str, str] = {}
+        self.signatures: dict[str, int] = {}
+        #: ballot id -> voter pseudonym -> the selection of the voter's last vote.
+        self.votes: dict[str, dict[str, list[str]]] = {}
+        self.position = 0
+
+    def apply(self, record: EventRecord) -> None:
+        self.position += 1
+        t = record.type
+        if t == "petition.signed":
+            p = record.data["petition"]
+            self.signatures[p] = self.signatures.get(p, 0) + 1
+            return
+        if t in ("ballot.vote_cast", "ballot.vote_changed"):
+            self.votes.setdefault(record.data["ballot"], {})[record.data["voter"]] = list(record.data["selection"])
+            return
+        prefix = t.split(".", 1)[0] + "."
+        fold = STREAM_FOLDS.get(prefix)
+        if fold is None:
+            return
+        if record.version == 1:
+            self.streams[record.stream] = {}
+            self.kinds[record.stream] = prefix[:-1]
+        fold(self.streams[record.stream], t, record.time, record.actor, record.data)
+
+    def apply_all(self, records: Iterable[EventRecord]) -> None:
+        for r in records:
+            self.apply(r)
+
+    # -- queries -------------------------------------------------------------------------------------------
+    def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {s: st for s, st in self.streams.items() if self.kinds[s] == kind}
+
+    def signature_count(self, petition_id: str) -> int:
+        return self.signatures.get(petition_id, 0)
+
+    def counted_votes(self, ballot_id: str) -> list[list[str]]:
+        return list(self.votes.get(ballot_id, {}).values())
+
+    def tally(self, ballot_id: str) -> dict[str, Any]:
+        return compute_tally(self.streams[ballot_id], self.counted_votes(ballot_id))
+
+    def public_state(self) -> dict[str, Any]:
+        """Published state (petition counts and statuses, tallies of closed ballots, queue orders)."""
+        petitions = {
+            pid: {
+                "status": st["status"],
+                "signatures": self.signature_count(pid),
+                "threshold": st["rules"]["threshold"],
+                "threshold_reached": st["threshold_reached"],
+                "responded": st["responded"],
+            }
+            for pid, st in sorted(self.of_kind("petition").items())
+        }
+        ballots = {
+            bid: {"status": st["status"], "tally": st.get("tally")}
+            for bid, st in sorted(self.of_kind("ballot").items())
+        }
+        queues = {qid: kindergarten_orders(st) for qid, st in sorted(self.of_kind("queue").items())}
+        registers = {
+            rid: {name: list_order(st, name) for name in ("general", "first_priority", "out_of_turn")}
+            for rid, st in sorted(self.of_kind("housing").items())
+        }
+        return {"petitions": petitions, "ballots": ballots, "kindergarten": queues, "housing": registers}
+
+
+def kindergarten_orders(state: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every non-empty group's ordered list, keyed ``"<institution>/<birth year>"``."""
+    groups: set[tuple[str, int]] = set()
+    for e in state["entries"].values():
+        if e["status"] == "waiting":
+            for inst in e["institutions"]:
+                groups.add((inst, e["birth_year"]))
+    return {f"{i}/{y}": group_order(state, i, y) for i, y in sorted(groups)}
+
+
+def kindergarten_list(state: Mapping[str, Any], institution: str, birth_year: int) -> list[dict[str, Any]]:
+    """The public ordered list of one group with positions (1-based); no personal data."""
+    out = []
+    for pos, eid in enumerate(group_order(state, institution, birth_year), start=1):
+        e = state["entries"][eid]
+        rank, registered_at, _ = sort_key(state, eid)
+        out.append(
+            {
+                "position": pos,
+                "entry": eid,
+                "benefit_rank": rank,
+                "registered_at": registered_at,
+                "offer_pending": e["offer"] is not None,
+            }
+        )
+    return out
+
+
+def entry_positions(state: Mapping[str, Any], entry_id: str) -> dict[str, int]:
+    """Position (1-based) of an entry in each group it belongs to, keyed by institution."""
+    e = state["entries"][entry_id]
+    if e["status"] != "waiting":
+        return {}
+    return {inst: group_order(state, inst, e["birth_year"]).index(entry_id) + 1 for inst in e["institutions"]}
