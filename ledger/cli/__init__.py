@@ -1,0 +1,1 @@
+"""The `hromada` command line (typer + rich)."""

@@ -1,0 +1,142 @@
+"""`hromada`: run and operate one ledger. Settings come from HROMADA_* environment variables
+(see ledger/config.py); `--data-dir` overrides HROMADA_DATA_DIR."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.config import Settings
+from ledger.errors import LedgerError
+
+app = typer.Typer(
+    help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
+    "votes and queues. Settings come from HROMADA_* environment variables.",
+    no_args_is_help=True,
+)
+log_app = typer.Typer(help="Inspect the Merkle log.", no_args_is_help=True)
+app.add_typer(log_app, name="log")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (default: $HROMADA_DATA_DIR or ./data).")
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["HROMADA_DATA_DIR"] = str(data_dir)
+    try:
+        return Settings()
+    except (LedgerError, ValueError) as e:
+        err.print(f"[red]configuration error:[/red] {e}")
+        raise typer.Exit(2) from e
+
+
+def _open(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from ledger.runtime import Ledger
+
+    settings = _settings(data_dir)
+    try:
+        return Ledger(settings)
+    except LedgerError as e:
+        err.print(f"[red]cannot open the ledger:[/red] {e}")
+        raise typer.Exit(2) from e
+
+
+@app.command()
+def init(data_dir: DataDir = None) -> None:
+    """Create the data directory, the log key (development) and the database schema; print the verifier key."""
+    with _open(data_dir) as ledger:
+        console.print(f"origin        {ledger.settings.origin}")
+        console.print(f"database      {ledger.engine.url.render_as_string(hide_password=True)}")
+        console.print(f"verifier key  {ledger.signer.verifier_key}")
+
+
+@app.command()
+def checkpoint(data_dir: DataDir = None) -> None:
+    """Integrate every committed event and sign a checkpoint now (if the tree grew)."""
+    with _open(data_dir) as ledger:
+        try:
+            cp = ledger.integrate_and_checkpoint()
+        except LedgerError as e:
+            err.print(f"[red]refused:[/red] {e}")
+            raise typer.Exit(1) from e
+        if cp is None:
+            console.print("tree did not grow since the last checkpoint; nothing signed")
+        else:
+            console.print(cp.note, end="", markup=False, highlight=False)
+
+
+@app.command()
+def integrate(
+    data_dir: DataDir = None,
+    follow: Annotated[bool, typer.Option(help="Keep following the log until SIGTERM/SIGINT.")] = False,
+) -> None:
+    """Append committed events to the Merkle log (exactly once; safe to kill at any point)."""
+    with _open(data_dir) as ledger:
+        if not follow:
+            n = ledger.integrator.integrate_all()
+            console.print(f"integrated {n} events; tree size {ledger.integrator.state().tree_size}")
+            return
+        stopping = False
+
+        def _stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        ledger.integrator.run(lambda: stopping)
+
+
+@log_app.command("status")
+def log_status(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Tree size, root, latest checkpoint and integration lag."""
+    import json
+
+    with _open(data_dir) as ledger:
+        st = ledger.status()
+    if as_json:
+        print(json.dumps(st.as_dict(), indent=2))
+        return
+    table = Table(title=f"log {st.origin}", show_header=False)
+    for k, v in st.as_dict().items():
+        table.add_row(k, "—" if v is None else str(v))
+    console.print(table)
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default $HROMADA_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default $HROMADA_PORT or 8000).")] = None,
+) -> None:
+    """Run the ledger: HTTP API, integrator and checkpointer."""
+    import uvicorn
+
+    from api.app import create_app
+
+    with _open(data_dir) as ledger:
+        ledger.start_worker()
+        settings = ledger.settings
+        console.print(
+            f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
+        )
+        console.print(f"verifier key: {ledger.signer.verifier_key}")
+        uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,126 @@
+"""Write an audit bundle (docs/formats.md §5) at a signed checkpoint: a directory or a .tar.gz.
+
+The bundle carries the stored bytes exactly as they are in the database: if someone edited a row, the
+bundle shows it and the verifier catches it. Nothing here recomputes or "repairs" anything.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, select
+
+from ledger.checkpoints import all_checkpoints
+from ledger.db.schema import event_records
+from ledger.errors import LedgerError
+from ledger.leafmap import notification_of
+
+BUNDLE_FORMAT = 1
+CHUNK = 10_000
+
+StateProvider = Callable[[int], dict[str, Any]]
+AnchorProvider = Callable[[Connection, int], list[dict[str, Any]]]
+
+
+class ExportError(LedgerError):
+    """The bundle cannot be written (no checkpoint yet, unknown size, output exists)."""
+
+
+def iter_entries(conn: Connection, events: Table, tree_size: int) -> Iterator[bytes]:
+    """The leaf entries 0..tree_size-1 in log order, as stored."""
+    if tree_size == 0:
+        return
+    last = notification_of(conn, tree_size - 1)
+    if last is None:
+        raise ExportError(f"leaf {tree_size - 1} is not integrated")
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(events.c.id, events.c.state)
+            .where(events.c.id > after, events.c.id <= last)
+            .order_by(events.c.id)
+            .limit(CHUNK)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield bytes(row[1])
+        after = int(rows[-1][0])
+
+
+def write_bundle(
+    engine: Engine,
+    *,
+    events_table: str,
+    origin: str,
+    verifier_key: str,
+    out: Path,
+    tree_size: int | None = None,
+    chain: dict[str, Any] | None = None,
+    rule_sets: dict[str, Any] | None = None,
+    anchors: AnchorProvider | None = None,
+    state: StateProvider | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write the bundle at `tree_size` (default: the latest checkpoint) to `out` (a directory, or a file
+    ending in .tar.gz). Returns the bundle's tree size."""
+    if out.exists():
+        raise ExportError(f"{out} exists; refusing to overwrite")
+    events = event_records(events_table)
+    with engine.connect() as conn:
+        cps = all_checkpoints(conn)
+        if not cps:
+            raise ExportError("no signed checkpoint yet: run `hromada checkpoint` first")
+        size = tree_size if tree_size is not None else cps[-1].tree_size
+        if size not in {c.tree_size for c in cps}:
+            raise ExportError(f"no checkpoint of size {size}; signed sizes: {[c.tree_size for c in cps][-5:]}...")
+        tarball = out.name.endswith(".tar.gz")
+        with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+            target = Path(tmp) / "bundle" if tarball else out
+            (target / "checkpoints").mkdir(parents=True)
+            log: dict[str, Any] = {
+                "format": BUNDLE_FORMAT,
+                "origin": origin,
+                "verifier_key": verifier_key,
+                "tree_size": size,
+                "rule_sets": rule_sets or {},
+            }
+            if chain:
+                log["chain"] = chain
+            (target / "log.json").write_text(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+            written = 0
+            with (target / "events.jsonl").open("wb") as f:
+                for entry in iter_entries(conn, events, size):
+                    f.write(entry + b"\n")
+                    written += 1
+                    if progress and written % CHUNK == 0:
+                        progress(written, size)
+            if written != size:
+                raise ExportError(f"found {written} stored events for a tree of {size}")
+            for cp in cps:
+                if cp.tree_size <= size:
+                    (target / "checkpoints" / str(cp.tree_size)).write_text(cp.note)
+            with (target / "anchors.jsonl").open("w") as f:
+                for anchor in anchors(conn, size) if anchors else []:
+                    f.write(json.dumps(anchor, sort_keys=True) + "\n")
+            (target / "state.json").write_text(
+                json.dumps(state(size) if state else {}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            )
+            if progress:
+                progress(written, size)
+            if tarball:
+                with tarfile.open(out, "w:gz") as tar:
+                    tar.add(target, arcname=".")
+    return size
+
+
+def extract(bundle: Path, into: Path) -> Path:
+    """Unpack a .tar.gz bundle (for tests and tools); returns the directory."""
+    with tarfile.open(bundle) as tar:
+        tar.extractall(into, filter="data")
+    return into

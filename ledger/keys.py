@@ -1,0 +1,68 @@
+"""The log's Ed25519 signing key: loaded from the environment or a file, or (development only) created.
+
+The key string format is the C2SP/x-mod signer key `PRIVATE+KEY+<name>+<hex8>+<base64>`; its name must be
+the log's origin. A production ledger never generates a key (ledger.config refuses to start without one).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger import note
+from ledger.config import Settings
+from ledger.errors import ConfigurationError
+
+KEY_FILE = "log.key"
+
+
+@dataclass(frozen=True)
+class LogSigner:
+    signer: note.Signer
+
+    @property
+    def name(self) -> str:
+        return self.signer.name
+
+    @property
+    def verifier_key(self) -> str:
+        """The public verifier key string auditors pin: name+hex8(keyid)+base64(0x01‖pub)."""
+        return self.signer.verifier_key()
+
+    def sign(self, text: str) -> str:
+        return note.sign_note(text, self.signer)
+
+
+def _parse(key_string: str, origin: str, where: str) -> LogSigner:
+    try:
+        signer = note.parse_signer_key(key_string.strip())
+    except note.NoteError as e:
+        raise ConfigurationError(f"log key from {where} is not a valid signer key: {e}") from e
+    if signer.name != origin:
+        raise ConfigurationError(f"log key from {where} is named {signer.name!r} but the log origin is {origin!r}")
+    return LogSigner(signer)
+
+
+def load_or_create_signer(settings: Settings) -> LogSigner:
+    """The signer for `settings`: HROMADA_LOG_KEY (key string or path), else <data_dir>/log.key, created
+    with mode 0600 on first run unless production is set."""
+    if settings.log_key:
+        value = settings.log_key.strip()
+        if value.startswith("PRIVATE+KEY+"):
+            return _parse(value, settings.origin, "HROMADA_LOG_KEY")
+        path = Path(value)
+        if not path.is_file():
+            raise ConfigurationError(f"HROMADA_LOG_KEY={value!r} is neither a key string nor a readable file")
+        return _parse(path.read_text(), settings.origin, str(path))
+    if settings.production:
+        raise ConfigurationError("production ledger without HROMADA_LOG_KEY")
+    path = settings.data_dir / KEY_FILE
+    if path.exists():
+        return _parse(path.read_text(), settings.origin, str(path))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signer = note.generate_signer(settings.origin)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(signer.signer_key() + "\n")
+    return LogSigner(signer)

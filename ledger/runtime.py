@@ -1,0 +1,140 @@
+"""One ledger: settings, database, event store application, integrator, checkpointer and their worker."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.utils import resolve_topic
+from sqlalchemy import Engine, func, select
+
+from ledger.app import events_table_name, open_application
+from ledger.checkpoints import Checkpoint, Checkpointer, latest_checkpoint
+from ledger.config import Settings
+from ledger.db.engine import make_engine
+from ledger.db.migrate import upgrade
+from ledger.envelope import parse_time
+from ledger.integrator import Integrator, read_state
+from ledger.keys import LogSigner, load_or_create_signer
+from ledger.merkle.storage import SqlTileStore
+from ledger.merkle.tree import TreeReader
+
+log = logging.getLogger("hromada.ledger")
+
+DEFAULT_APP_TOPIC = "domain.app:CityApp"
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    origin: str
+    tree_size: int
+    root: bytes
+    checkpoint: Checkpoint | None
+    pending_events: int
+    lag_seconds: float | None
+    verifier_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "tree_size": self.tree_size,
+            "root": self.root.hex(),
+            "checkpoint_size": self.checkpoint.tree_size if self.checkpoint else None,
+            "checkpoint_at": self.checkpoint.created_at if self.checkpoint else None,
+            "pending_events": self.pending_events,
+            "lag_seconds": self.lag_seconds,
+            "verifier_key": self.verifier_key,
+        }
+
+
+class Ledger:
+    """Everything one log needs, opened from settings. Use as a context manager or call close()."""
+
+    def __init__(self, settings: Settings, app_cls: type[Application[Any]] | None = None) -> None:
+        self.settings = settings
+        self.signer: LogSigner = load_or_create_signer(settings)
+        url = settings.resolved_database_url()
+        self.engine: Engine = make_engine(url)
+        upgrade(self.engine)
+        cls = app_cls or resolve_topic(DEFAULT_APP_TOPIC)
+        self.app = open_application(cls, database_url=url, origin=settings.origin)
+        self.integrator = Integrator(
+            self.engine,
+            origin=settings.origin,
+            events_table=events_table_name(self.app),
+            batch=settings.integrate_batch,
+        )
+        self.checkpointer = Checkpointer(
+            self.engine,
+            self.signer,
+            every_events=settings.checkpoint_every_events,
+            every_seconds=settings.checkpoint_every_seconds,
+        )
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    # -- work ---------------------------------------------------------------------------------------
+    def integrate_and_checkpoint(self) -> Checkpoint | None:
+        """Integrate everything committed so far and sign a checkpoint if the tree grew."""
+        self.integrator.integrate_all()
+        return self.checkpointer.checkpoint()
+
+    def step(self) -> int:
+        """One round of the background worker: integrate a batch, sign if the policy says so."""
+        n = self.integrator.integrate_once()
+        self.checkpointer.maybe_checkpoint()
+        return n
+
+    def start_worker(self, idle_sleep: float = 0.05) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if self.step() == 0:
+                        self._stop.wait(idle_sleep)
+                except Exception:  # keep serving; the error is logged and retried
+                    log.exception("integrator/checkpointer round failed; retrying")
+                    self._stop.wait(1.0)
+
+        self._worker = threading.Thread(target=loop, name="hromada-integrator", daemon=True)
+        self._worker.start()
+
+    def stop_worker(self) -> None:
+        self._stop.set()
+        if self._worker:
+            self._worker.join(timeout=10)
+
+    # -- reading ------------------------------------------------------------------------------------
+    def status(self) -> LogStatus:
+        events = self.integrator.events
+        with self.engine.connect() as conn:
+            st = read_state(conn, self.settings.origin)
+            root = TreeReader(SqlTileStore(conn), st.tree_size).root()
+            cp = latest_checkpoint(conn)
+            pending = conn.execute(select(func.count()).where(events.c.id > st.notification_id)).scalar_one()
+            oldest = conn.execute(
+                select(events.c.state).where(events.c.id > st.notification_id).order_by(events.c.id).limit(1)
+            ).first()
+        lag = None
+        if oldest is not None:
+            try:
+                t = parse_time(json.loads(bytes(oldest[0]))["time"])
+                lag = max(0.0, (datetime.now(UTC) - t).total_seconds())
+            except (ValueError, KeyError):
+                lag = None
+        return LogStatus(self.settings.origin, st.tree_size, root, cp, int(pending), lag, self.signer.verifier_key)
+
+    def close(self) -> None:
+        self.stop_worker()
+        self.app.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
