@@ -191,7 +191,7 @@ class NotImplementedStep(Step):
 
 class AnchorStep(NotImplementedStep):
     def __init__(self) -> None:
-        super().__init__(3, "anchors: checkpoint roots match the on-chain Anchored events", offline_skips=True)
+        super().__init__(3, "anchors (checkpoint roots match on-chain Anchored events)", offline_skips=True)
 
     def skip_reason(self, ctx: AuditContext) -> str | None:
         if ctx.offline:
@@ -216,7 +216,7 @@ def _problem_finding(step: int, index: int, checked: CheckedLine | None, p: Prob
 
 class EnvelopeStep(Step):
     number = 1
-    name = "envelopes: canonical, well-formed, in order; leaf hashes"
+    name = "envelopes + leaf hashes"
     wants_lines = True
 
     def __init__(self, max_streams_in_memory: int = 500_000) -> None:
@@ -306,7 +306,7 @@ class _Note:
 
 class CheckpointStep(Step):
     number = 2
-    name = "checkpoints: signed by the trusted key, roots match the leaves, no forks"
+    name = "checkpoints: signatures, roots, forks"
 
     def __init__(self) -> None:
         super().__init__()
@@ -490,8 +490,8 @@ def default_steps(max_streams_in_memory: int = 500_000) -> list[Step]:
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),
         AnchorStep(),
-        NotImplementedStep(4, "rule replay: petitions, ballots and queues follow the frozen rules"),
-        NotImplementedStep(5, "actor authorisation: each event's actor had the scope to emit it"),
+        NotImplementedStep(4, "rule replay (petitions, ballots, queues)"),
+        NotImplementedStep(5, "actor authorisation (scopes)"),
     ]
 
 

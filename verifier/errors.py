@@ -64,6 +64,7 @@ class VerifierError(Exception):
     """Base of everything this package raises on purpose."""
 
     exit_code = 2
+    code = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -72,6 +73,9 @@ class VerifierError(Exception):
     def diagnostics(self) -> str:
         """A human-readable, multi-line diagnosis."""
         return self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
 
 
 class VerificationError(VerifierError):
@@ -167,9 +171,6 @@ class CannotVerify(VerifierError):
 
     exit_code = 2
     code = "cannot_verify"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message}
 
 
 class BadArgument(CannotVerify):

@@ -4,7 +4,8 @@
 * :class:`TreeBuilder` is a streaming compact range: it holds one hash per set bit of the tree size
   (O(log n) memory) and gives the root at the current size.
 * :func:`verify_inclusion` and :func:`verify_consistency` follow RFC 9162 §2.1.3.2 and §2.1.4.2 with the
-  policy of the shared test vectors (``rfc6962.json`` ``probes.description``): every hash is exactly 32 bytes;
+  policy of the shared test vectors (``rfc6962.json`` ``probes.description``): every hash is exactly 32 bytes
+  (except that equal sizes with byte-identical roots and an empty proof are consistent, as upstream probes want);
   ``index >= size`` is an error; a consistency proof from size 0 is rejected (it proves nothing);
   ``size1 == size2`` needs an empty proof and equal roots.
 """
@@ -154,10 +155,6 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
 def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes) -> None:
     """Check that the tree (size2, root2) extends (size1, root1) (RFC 9162 §2.1.4.2). Raises
     :class:`~verifier.errors.ConsistencyProofError` if not."""
-    _check_hash(root1, "root1", ConsistencyProofError)
-    _check_hash(root2, "root2", ConsistencyProofError)
-    for i, p in enumerate(proof):
-        _check_hash(p, f"consistency proof element {i}", ConsistencyProofError)
     sizes = {"size1": size1, "size2": size2}
     if size1 < 0 or size2 < 0 or size1 > size2:
         raise ConsistencyProofError(
@@ -180,7 +177,11 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
                 "two different roots for the same tree size",
                 Evidence(expected=bytes(root1).hex(), found=bytes(root2).hex(), details=sizes),
             )
-        return
+        return  # equal sizes and equal roots: consistent whatever the roots' length (upstream probe)
+    _check_hash(root1, "root1", ConsistencyProofError)
+    _check_hash(root2, "root2", ConsistencyProofError)
+    for i, p in enumerate(proof):
+        _check_hash(p, f"consistency proof element {i}", ConsistencyProofError)
     if not proof:
         raise ConsistencyProofError(
             "empty consistency proof for different tree sizes", Evidence(found="0 elements", details=sizes)

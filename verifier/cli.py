@@ -1,0 +1,216 @@
+"""``hromada-verify``: audit a bundle or check a receipt, without trusting the ledger's code.
+
+Exit codes: 0 verified (for the checks that ran; the summary lists those that did not), 1 verification failed,
+2 could not run (bad arguments, unreadable input, network down, a requested check not available).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from verifier.audit import AuditReport, Status, run_audit
+from verifier.errors import CannotVerify, UnreadableInput, VerificationError, VerifierError
+from verifier.note import VerifierKey, load_verifier_key
+from verifier.receipt import ReceiptReport, load_receipt, verify_receipt
+
+app = typer.Typer(
+    name="hromada-verify",
+    help="Independent verifier for Hromada Ledger audit bundles and receipts (docs/audit.md).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MAX_FINDINGS_PRINTED = 25
+PROGRESS_MIN_EVENTS = 50_000
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    typer.echo(json.dumps(doc, ensure_ascii=False, indent=None, default=str))
+
+
+def _fail_to_run(command: str, exc: VerifierError, as_json: bool) -> typer.Exit:
+    if as_json:
+        _emit_json({"command": command, "verified": False, "exit_code": 2, "error": exc.to_json()})
+    else:
+        Console(stderr=True, highlight=False).print(f"[bold red]cannot verify:[/] {escape(exc.diagnostics())}")
+    return typer.Exit(2)
+
+
+def _key(value: str | None, required: bool, command: str, as_json: bool) -> VerifierKey | None:
+    if value is None:
+        if required:
+            raise _fail_to_run(command, CannotVerify("--key is required: the log's published verifier key"), as_json)
+        return None
+    try:
+        return load_verifier_key(value)
+    except CannotVerify as exc:
+        raise _fail_to_run(command, exc, as_json) from exc
+
+
+@app.command()
+def audit(
+    source: Annotated[str, typer.Argument(help="Audit bundle: a directory or a .tar.gz")],
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The log's verifier key (name+hex8+base64), or a file holding it"),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="An extra signed checkpoint note you hold (repeatable)"),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Make no chain queries (anchor checks are skipped)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+) -> None:
+    """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks."""
+    trusted = _key(key, False, "audit", as_json)
+    extra: list[tuple[str, bytes]] = []
+    for path in checkpoint or []:
+        try:
+            extra.append((f"--checkpoint {path}", path.read_bytes()))
+        except OSError as exc:
+            raise _fail_to_run("audit", UnreadableInput(f"cannot read {path}: {exc}"), as_json) from exc
+    progress_console = Console(stderr=True)
+    show_progress = not as_json and progress_console.is_terminal
+    try:
+        if show_progress:
+            with Progress(
+                TextColumn("auditing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                console=progress_console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("audit", total=None, rate="")
+
+                def progress(done: int, total: int) -> None:
+                    speed = bar.tasks[0].speed if bar.tasks else None
+                    rate = f"{speed:,.0f} events/s" if speed else ""
+                    bar.update(task, completed=done, total=total if total >= done else None, rate=rate)
+
+                report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, progress=progress)
+        else:
+            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra)
+    except CannotVerify as exc:
+        raise _fail_to_run("audit", exc, as_json) from exc
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        _print_audit(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_audit(report: AuditReport) -> None:
+    out = _out()
+    for warning in report.warnings:
+        out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
+    table = Table(title=f"Audit of {escape(report.source)} ({escape(report.origin)}, tree size {report.tree_size})")
+    table.add_column("step", justify="right")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("findings / reason")
+    style = {
+        Status.PASSED: "[green]passed[/]",
+        Status.FAILED: "[bold red]FAILED[/]",
+        Status.NOT_RUN: "[yellow]NOT RUN[/]",
+    }
+    for s in report.steps:
+        note = escape(s.reason or "") if s.status is Status.NOT_RUN else str(s.findings_total)
+        table.add_row(str(s.number), escape(s.name), style[s.status], note)
+    out.print(table)
+    out.print(f"{report.events:,} events in {report.seconds:.2f} s ({report.events_per_second:,.0f} events/s)")
+    findings = report.findings()
+    for finding in findings[:MAX_FINDINGS_PRINTED]:
+        out.print(escape(finding.describe()))
+    total = sum(s.findings_total for s in report.steps)
+    if total > MAX_FINDINGS_PRINTED:
+        out.print(f"... and {total - MAX_FINDINGS_PRINTED} more findings (use --json for the kept ones)")
+    ran = [str(s.number) for s in report.steps if s.status is not Status.NOT_RUN]
+    not_run = [s for s in report.steps if s.status is Status.NOT_RUN]
+    if report.verified:
+        out.print(f"[bold green]VERIFIED[/] by steps {', '.join(ran)}.")
+    else:
+        out.print(f"[bold red]VERIFICATION FAILED[/]: {total} finding(s).")
+    for s in not_run:
+        out.print(f"[yellow]NOT RUN[/] step {s.number} ({escape(s.name)}): {escape(s.reason or '')}")
+    for warning in report.warnings:
+        out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
+
+
+@app.command()
+def receipt(
+    receipt_path: Annotated[Path, typer.Argument(metavar="RECEIPT.json", help="A receipt (formats.md §4)")],
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The log's verifier key (name+hex8+base64), or a file holding it"),
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not check the anchor on chain")] = False,
+    ledger: Annotated[
+        str | None, typer.Option("--ledger", help="Ledger base URL: prove its current checkpoint extends the receipt's")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+) -> None:
+    """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint (→ ledger consistency)."""
+    trusted = _key(key, True, "receipt", as_json)
+    assert trusted is not None
+    try:
+        doc = load_receipt(receipt_path)
+        report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger)
+    except CannotVerify as exc:
+        raise _fail_to_run("receipt", exc, as_json) from exc
+    except VerificationError as exc:
+        if as_json:
+            _emit_json({"command": "receipt", "verified": False, "exit_code": 1, "error": exc.to_json()})
+        else:
+            Console(highlight=False).print(f"[bold red]RECEIPT VERIFICATION FAILED[/]\n{escape(exc.diagnostics())}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        _print_receipt(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _print_receipt(report: ReceiptReport) -> None:
+    out = _out()
+    cp = report.checkpoint
+    table = Table(title=f"Receipt: leaf {report.leaf_index} in {escape(cp.origin)} at size {cp.size}")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail")
+    for c in report.checks:
+        result = "[green]passed[/]" if c.status == "passed" else "[yellow]NOT RUN[/]"
+        table.add_row(escape(c.name), result, escape(c.detail))
+    out.print(table)
+    if report.event_id:
+        out.print(f"event {report.event_id} ({escape(report.event_type or '?')}), leaf hash {report.leaf_hash}")
+    if report.unavailable:
+        for reason in report.unavailable:
+            out.print(f"[bold yellow]CANNOT COMPLETE[/]: {escape(reason)}")
+    else:
+        out.print("[bold green]VERIFIED[/] (checks marked NOT RUN were not performed)")
+
+
+def main() -> None:  # pragma: no cover - console entry point alternative
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

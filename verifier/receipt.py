@@ -1,0 +1,341 @@
+"""Checking a receipt (docs/formats.md §4).
+
+In order: the envelope (formats.md §1) → its RFC 8785 bytes → the leaf hash (must equal ``leaf_hash`` when both
+are given) → the inclusion proof into the checkpoint's tree → the checkpoint's signature with the trusted key.
+Then, offline, the anchor object's own consistency with the checkpoint (same root at the same size, or a valid
+``anchor.consistency_proof`` to a larger anchored size). The on-chain confirmation of the anchor is not available
+in this verifier version: without ``--offline`` a receipt that carries an anchor cannot be fully checked (exit 2).
+With a ledger URL, the ledger's current checkpoint is fetched (``GET <url>/checkpoint``, a text/plain signed note)
+and proven consistent with the receipt's (``GET <url>/v1/proofs/consistency?from=<size1>&to=<size2>`` →
+``{"proof": [hex, ...]}``), which detects a log that was rewritten or forked after the receipt was issued.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import rfc8785
+
+from verifier.envelope import MAX_ENVELOPE_BYTES, check_event_object, find_floats
+from verifier.errors import (
+    ConsistencyProofError,
+    EnvelopeError,
+    Evidence,
+    LeafHashMismatch,
+    NetworkError,
+    ReceiptFormatError,
+    RollbackError,
+    UnreadableInput,
+    VerificationError,
+)
+from verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
+from verifier.note import Checkpoint, VerifierKey, open_checkpoint
+
+__all__ = [
+    "CHAIN_CHECK_UNAVAILABLE",
+    "ReceiptCheck",
+    "ReceiptReport",
+    "check_ledger_consistency",
+    "fetch_checkpoint",
+    "fetch_consistency_proof",
+    "load_receipt",
+    "verify_receipt",
+]
+
+_HEX32 = re.compile(r"[0-9a-f]{64}\Z")
+CHAIN_CHECK_UNAVAILABLE = (
+    "the on-chain anchor check is not available in this verifier version; "
+    "rerun with --offline to verify everything except the chain"
+)
+
+
+@dataclass
+class ReceiptCheck:
+    name: str
+    status: str  # "passed" | "not_run"
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status, "detail": self.detail}
+
+
+@dataclass
+class ReceiptReport:
+    leaf_index: int
+    leaf_hash: str
+    checkpoint: Checkpoint
+    event_id: str | None
+    event_type: str | None
+    checks: list[ReceiptCheck] = field(default_factory=list)
+    unavailable: list[str] = field(default_factory=list)  # checks that were asked for but cannot run
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.unavailable else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": "receipt",
+            "verified": True,
+            "complete": all(c.status == "passed" for c in self.checks),
+            "exit_code": self.exit_code,
+            "leaf_index": self.leaf_index,
+            "leaf_hash": self.leaf_hash,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "checkpoint": {
+                "origin": self.checkpoint.origin,
+                "size": self.checkpoint.size,
+                "root": self.checkpoint.root.hex(),
+            },
+            "checks": [c.to_json() for c in self.checks],
+            "unavailable": self.unavailable,
+        }
+
+
+def load_receipt(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableInput(f"cannot read receipt {path}: {exc}") from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise UnreadableInput(f"receipt {path} is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise UnreadableInput(f"receipt {path} is not a JSON object")
+    return doc
+
+
+def _hex32(value: Any, what: str) -> bytes:
+    if not isinstance(value, str) or not _HEX32.match(value):
+        raise ReceiptFormatError(f"{what} must be 64 lowercase hex digits", Evidence(found=repr(value)[:100]))
+    return bytes.fromhex(value)
+
+
+def _proof(value: Any, what: str) -> list[bytes]:
+    if not isinstance(value, list):
+        raise ReceiptFormatError(f"{what} must be a list of hex hashes", Evidence(found=type(value).__name__))
+    return [_hex32(v, f"{what}[{i}]") for i, v in enumerate(value)]
+
+
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ReceiptFormatError(f"{what} must be a non-negative integer", Evidence(found=repr(value)[:100]))
+    return value
+
+
+def _event_leaf(event: dict[str, Any], origin: str) -> bytes:
+    floats = list(find_floats(event))
+    if floats:
+        raise EnvelopeError(
+            "floats are not allowed in an envelope", Evidence(expected="integers only", found=", ".join(floats))
+        )
+    ev_id = event.get("id") if isinstance(event.get("id"), str) else None
+    ev_type = event.get("type") if isinstance(event.get("type"), str) else None
+    problems = check_event_object(event, origin)
+    if problems:
+        p = problems[0]
+        raise EnvelopeError(
+            f"receipt envelope is invalid: {p.message}",
+            Evidence(
+                expected=p.expected,
+                found=p.found,
+                event_id=ev_id,
+                event_type=ev_type,
+                details={"all problems": "; ".join(f"{q.code}: {q.message}" for q in problems)},
+            ),
+            code=p.code,
+        )
+    try:
+        canonical = rfc8785.dumps(event)
+    except rfc8785.CanonicalizationError as exc:
+        raise EnvelopeError("receipt envelope cannot be canonicalised (RFC 8785)", Evidence(found=str(exc))) from exc
+    if len(canonical) > MAX_ENVELOPE_BYTES:
+        raise EnvelopeError(
+            "envelope exceeds 65,535 bytes", Evidence(expected=f"<= {MAX_ENVELOPE_BYTES}", found=len(canonical))
+        )
+    return leaf_hash(canonical)
+
+
+def verify_receipt(
+    receipt: dict[str, Any],
+    key: VerifierKey,
+    *,
+    offline: bool = False,
+    ledger_url: str | None = None,
+    client: httpx.Client | None = None,
+) -> ReceiptReport:
+    """Check a receipt. Raises VerificationError (exit 1) or CannotVerify (exit 2); returns the report."""
+    if receipt.get("format") != 1 or isinstance(receipt.get("format"), bool):
+        raise ReceiptFormatError("unknown receipt format", Evidence(expected=1, found=receipt.get("format")))
+    note = receipt.get("checkpoint")
+    if not isinstance(note, str):
+        raise ReceiptFormatError("receipt has no checkpoint note", Evidence(expected="signed note text"))
+    checks: list[ReceiptCheck] = []
+    cp = open_checkpoint(note, key)
+    if cp.origin != key.name:
+        raise VerificationError(
+            "the checkpoint's origin is not the trusted key's log",
+            Evidence(expected=key.name, found=cp.origin),
+            code="checkpoint_origin_mismatch",
+        )
+    checks.append(ReceiptCheck("checkpoint signature", "passed", f"signed by {key.name}+{key.key_id_hex}"))
+
+    event = receipt.get("event")
+    given = receipt.get("leaf_hash")
+    given_hash = _hex32(given, "leaf_hash") if given is not None else None
+    event_id = event_type = None
+    if event is not None:
+        if not isinstance(event, dict):
+            raise ReceiptFormatError("receipt 'event' must be an object", Evidence(found=type(event).__name__))
+        event_id = event.get("id") if isinstance(event.get("id"), str) else None
+        event_type = event.get("type") if isinstance(event.get("type"), str) else None
+        leaf = _event_leaf(event, cp.origin)
+        checks.append(ReceiptCheck("envelope", "passed", "well-formed; leaf hash recomputed from its JCS bytes"))
+        if given_hash is not None and given_hash != leaf:
+            raise LeafHashMismatch(
+                "the receipt's leaf_hash is not the hash of its event",
+                Evidence(expected=leaf.hex(), found=given_hash.hex(), event_id=event_id, event_type=event_type),
+            )
+    elif given_hash is not None:
+        leaf = given_hash
+        checks.append(ReceiptCheck("envelope", "not_run", "the receipt holds only the leaf hash"))
+    else:
+        raise ReceiptFormatError("receipt has neither 'event' nor 'leaf_hash'")
+
+    index = _int(receipt.get("leaf_index"), "leaf_index")
+    proof = _proof(receipt.get("inclusion_proof"), "inclusion_proof")
+    try:
+        verify_inclusion(leaf, index, cp.size, proof, cp.root)
+    except VerificationError as exc:
+        exc.evidence = Evidence(
+            expected=exc.evidence.expected,
+            found=exc.evidence.found,
+            index=index,
+            event_id=event_id,
+            event_type=event_type,
+            details={**exc.evidence.details, "checkpoint size": cp.size},
+        )
+        raise
+    checks.append(ReceiptCheck("inclusion proof", "passed", f"leaf {index} is in the tree of size {cp.size}"))
+
+    report = ReceiptReport(index, leaf.hex(), cp, event_id, event_type, checks)
+    _check_anchor(receipt.get("anchor"), cp, offline, report)
+    if ledger_url:
+        detail = check_ledger_consistency(ledger_url, cp, key, client=client)
+        checks.append(ReceiptCheck("ledger consistency", "passed", detail))
+    else:
+        checks.append(ReceiptCheck("ledger consistency", "not_run", "no --ledger URL given"))
+    return report
+
+
+def _check_anchor(anchor: Any, cp: Checkpoint, offline: bool, report: ReceiptReport) -> None:
+    if anchor is None:
+        report.checks.append(ReceiptCheck("anchor", "not_run", "the receipt has no anchor yet"))
+        return
+    if not isinstance(anchor, dict):
+        raise ReceiptFormatError("receipt 'anchor' must be an object or null", Evidence(found=type(anchor).__name__))
+    size = _int(anchor.get("tree_size"), "anchor.tree_size")
+    root = _hex32(anchor.get("root"), "anchor.root")
+    if size < cp.size:
+        raise ReceiptFormatError(
+            "the anchor is for a smaller tree than the checkpoint, so it does not cover it",
+            Evidence(expected=f">= {cp.size}", found=size),
+        )
+    if size == cp.size:
+        if root != cp.root:
+            raise VerificationError(
+                "the anchored root differs from the signed checkpoint's root at the same size",
+                Evidence(expected=cp.root.hex(), found=root.hex(), details={"size": size}),
+                code="anchor_root_mismatch",
+            )
+    else:
+        proof = _proof(anchor.get("consistency_proof"), "anchor.consistency_proof")
+        verify_consistency(cp.size, size, proof, cp.root, root)
+    report.checks.append(
+        ReceiptCheck("anchor (offline)", "passed", f"anchored root at size {size} is consistent with the checkpoint")
+    )
+    if offline:
+        report.checks.append(ReceiptCheck("anchor on chain", "not_run", "skipped: --offline"))
+    else:
+        report.checks.append(ReceiptCheck("anchor on chain", "not_run", CHAIN_CHECK_UNAVAILABLE))
+        report.unavailable.append(CHAIN_CHECK_UNAVAILABLE)
+
+
+def _get(client: httpx.Client, url: str) -> httpx.Response:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise NetworkError(f"GET {url} failed: {exc}") from exc
+    if response.status_code != 200:
+        raise NetworkError(f"GET {url} answered HTTP {response.status_code}")
+    return response
+
+
+def fetch_checkpoint(client: httpx.Client, base_url: str, key: VerifierKey) -> Checkpoint:
+    """``GET <base>/checkpoint`` and verify it with ``key``."""
+    url = base_url.rstrip("/") + "/checkpoint"
+    return open_checkpoint(_get(client, url).text, key)
+
+
+def fetch_consistency_proof(client: httpx.Client, base_url: str, size1: int, size2: int) -> list[bytes]:
+    """``GET <base>/v1/proofs/consistency?from=<size1>&to=<size2>`` → ``{"proof": [hex, ...]}``."""
+    url = f"{base_url.rstrip('/')}/v1/proofs/consistency?from={size1}&to={size2}"
+    try:
+        doc = _get(client, url).json()
+    except ValueError as exc:
+        raise UnreadableInput(f"GET {url}: the answer is not JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("proof"), list):
+        raise UnreadableInput(f'GET {url}: the answer has no "proof" list')
+    return _proof(doc["proof"], "proof")
+
+
+def check_ledger_consistency(
+    base_url: str, cp: Checkpoint, key: VerifierKey, *, client: httpx.Client | None = None
+) -> str:
+    """Prove that the ledger's current checkpoint extends ``cp``. Returns a description of what was shown."""
+    own = client is None
+    http = client if client is not None else httpx.Client(timeout=20.0, follow_redirects=True)
+    try:
+        latest = fetch_checkpoint(http, base_url, key)
+        evidence = {"receipt checkpoint": cp.note or cp.body, "ledger checkpoint": latest.note or latest.body}
+        if latest.origin != cp.origin:
+            raise VerificationError(
+                "the ledger serves a checkpoint for another log",
+                Evidence(expected=cp.origin, found=latest.origin),
+                code="checkpoint_origin_mismatch",
+            )
+        if latest.size < cp.size:
+            raise RollbackError(
+                "the ledger's current checkpoint is older than the receipt's: the log was rolled back "
+                "(or a stale replica answered); keep both notes",
+                Evidence(expected=f">= {cp.size}", found=latest.size, details=evidence),
+            )
+        if latest.size == cp.size:
+            if latest.root != cp.root:
+                raise ConsistencyProofError(
+                    "PROOF OF A FORK: two signed checkpoints for the same size with different roots; keep both notes",
+                    Evidence(expected=cp.root.hex(), found=latest.root.hex(), details=evidence),
+                    code="fork",
+                )
+            return f"the ledger's current checkpoint is the receipt's (size {cp.size})"
+        proof = fetch_consistency_proof(http, base_url, cp.size, latest.size)
+        try:
+            verify_consistency(cp.size, latest.size, proof, cp.root, latest.root)
+        except ConsistencyProofError as exc:
+            raise ConsistencyProofError(
+                "the ledger's current checkpoint does not extend the receipt's: the log was rewritten or forked; "
+                f"keep both notes ({exc.message})",
+                Evidence(expected=exc.evidence.expected, found=exc.evidence.found, details=evidence),
+                code="fork",
+            ) from exc
+        return f"the ledger's checkpoint at size {latest.size} extends the receipt's at size {cp.size}"
+    finally:
+        if own:
+            http.close()
