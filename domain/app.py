@@ -126,7 +126,7 @@ class CityApp(Application[UUID]):
         return agg
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        return bool(self.events.get(aggregate_id, limit=1))
+        return any(True for _ in self.events.get(aggregate_id, limit=1))
 
     def _run(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
         """Load, decide, save; re-decide on a concurrent write."""

@@ -35,7 +35,9 @@ def make_app(**kw: object) -> CityApp:
         vault=PersonalDataVault(InMemoryKeyValueStore(), b"m" * 32),
         **kw,  # type: ignore[arg-type]
     )
-    app.register_service(by=OPERATOR, service="kyiv.education", name="Education", scopes=["queue:kindergarten:*"], at=T0)
+    app.register_service(
+        by=OPERATOR, service="kyiv.education", name="Education", scopes=["queue:kindergarten:*"], at=T0
+    )
     app.register_service(
         by=OPERATOR,
         service="kyiv.city",
