@@ -1,0 +1,211 @@
+"""What `hromada serve` starts: the chain (a local anvil when none is configured) and the anchorer.
+
+    service = AnchoringService(engine, origin=settings.origin, data_dir=settings.data_dir)
+    service.start()      # starts anvil if HROMADA_CHAIN_RPC_URL is unset, deploys once, starts the anchorer
+    ...
+    service.stop()       # stops the anchorer, then anvil with SIGTERM (its state file is dumped)
+
+Local chain files, all under <data_dir>/chain/: `anvil-state.json` (the chain, `--state`), `anvil.log`,
+`dev-sender.key` (a random key generated here, mode 0600, funded with anvil_setBalance - never one of
+anvil's well-known keys), `deployment.json` (chain id, contract, deploy block, owner) and `rpc.json`
+(where the running node listens, for `hromada anchor` commands while serve runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoints_source
+from anchoring.chain import ChainClient, ChainConfig, SenderKey
+from anchoring.contract import expected_runtime_code
+from anchoring.node import LOCAL_CHAIN_ID, LOCAL_CHAIN_WARNING, AnvilNode
+from anchoring.schema import TABLES
+
+log = logging.getLogger("hromada.anchoring")
+
+DEV_FUNDS_WEI = 1000 * 10**18
+
+
+@dataclass
+class LocalChainFiles:
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "anvil-state.json"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "anvil.log"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "dev-sender.key"
+
+    @property
+    def deployment(self) -> Path:
+        return self.root / "deployment.json"
+
+    @property
+    def rpc(self) -> Path:
+        return self.root / "rpc.json"
+
+
+class LocalChain:
+    """A private anvil chain kept in <data_dir>/chain. NO public guarantee: development only."""
+
+    def __init__(self, data_dir: Path, *, state_interval: int = 2) -> None:
+        self.files = LocalChainFiles(Path(data_dir) / "chain")
+        self.node = AnvilNode(
+            state_file=self.files.state, state_interval=state_interval, log_file=self.files.log, chain_id=LOCAL_CHAIN_ID
+        )
+        self.config: ChainConfig | None = None
+
+    def start(self) -> ChainConfig:
+        """Start anvil (loading its state file), make sure our contract is deployed, return the config."""
+        self.files.root.mkdir(parents=True, exist_ok=True)
+        self.node.start()
+        key = (
+            SenderKey.from_file(self.files.key) if self.files.key.exists() else SenderKey.generate_file(self.files.key)
+        )
+        if int(self.node.rpc("eth_getBalance", [key.address, "latest"]), 16) < DEV_FUNDS_WEI // 2:
+            self.node.set_balance(key.address, DEV_FUNDS_WEI)
+        deployment = self._load_deployment()
+        contract = deployment.get("contract") if deployment else None
+        if contract:
+            code = bytes.fromhex(str(self.node.rpc("eth_getCode", [contract, "latest"])).removeprefix("0x"))
+            if code != expected_runtime_code(key.address):
+                log.warning("local chain lost contract %s (state file reset?); deploying a new one", contract)
+                contract = None
+        if not contract:
+            cfg = ChainConfig(rpc_url=self.node.rpc_url, chain_id=LOCAL_CHAIN_ID, key_file=self.files.key, local=True)
+            address, block, tx = ChainClient(cfg, key).deploy()
+            deployment = {"chain_id": LOCAL_CHAIN_ID, "contract": address, "deploy_block": block, "deploy_tx": tx}
+            deployment["owner"] = key.address
+            self.files.deployment.write_text(json.dumps(deployment, indent=2) + "\n", encoding="utf-8")
+            log.info("deployed HromadaAnchor at %s (block %d) on the local chain", address, block)
+        assert deployment is not None
+        self.config = ChainConfig(
+            rpc_url=self.node.rpc_url,
+            chain_id=LOCAL_CHAIN_ID,
+            contract=str(deployment["contract"]),
+            deploy_block=int(deployment["deploy_block"]),
+            key_file=self.files.key,
+            local=True,
+        )
+        self.files.rpc.write_text(
+            json.dumps({"rpc_url": self.node.rpc_url, "pid": self.node.pid}) + "\n", encoding="utf-8"
+        )
+        log.warning(LOCAL_CHAIN_WARNING)
+        return self.config
+
+    def _load_deployment(self) -> dict[str, Any] | None:
+        if not self.files.deployment.exists():
+            return None
+        data: dict[str, Any] = json.loads(self.files.deployment.read_text(encoding="utf-8"))
+        return data
+
+    def stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.files.rpc.unlink()
+        self.node.stop()
+
+
+def running_local_chain(data_dir: Path) -> ChainConfig | None:
+    """The local chain of a running `hromada serve` on this data dir, if any (read from chain/rpc.json)."""
+    files = LocalChainFiles(Path(data_dir) / "chain")
+    try:
+        rpc = json.loads(files.rpc.read_text(encoding="utf-8"))
+        dep = json.loads(files.deployment.read_text(encoding="utf-8"))
+        os.kill(int(rpc["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return ChainConfig(
+        rpc_url=str(rpc["rpc_url"]),
+        chain_id=int(dep["chain_id"]),
+        contract=str(dep["contract"]),
+        deploy_block=int(dep["deploy_block"]),
+        key_file=files.key,
+        local=True,
+    )
+
+
+LOCAL_DEFAULTS: dict[str, Any] = {"confirmations": 1, "finality": "confirmations", "every_seconds": 60.0}
+
+
+class AnchoringService:
+    """The chain + anchorer pair `hromada serve` runs. start() never raises for chain trouble at runtime:
+    the anchorer retries in the background; configuration errors do raise."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        origin: str,
+        data_dir: Path,
+        chain: ChainConfig | None = None,
+        config: AnchorerConfig | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.data_dir = Path(data_dir)
+        self._environ = environ
+        self.chain_config = chain if chain is not None else ChainConfig.from_env(environ)
+        self.local: LocalChain | None = None
+        self._config = config
+        self.anchorer: Anchorer | None = None
+
+    def start(self) -> Anchorer:
+        for t in TABLES:  # no-op when the migration created them
+            t.create(self.engine, checkfirst=True)
+        cfg = self.chain_config
+        if cfg is None:
+            self.local = LocalChain(self.data_dir)
+            cfg = self.local.start()
+            self.chain_config = cfg
+        config = self._config or AnchorerConfig.from_env(self._environ, **(LOCAL_DEFAULTS if cfg.local else {}))
+        client = ChainClient(cfg, cfg.load_key(self._environ))
+        if not cfg.local:
+            client.check()  # wrong chain id / contract / owner: refuse to start
+        self.anchorer = Anchorer(self.engine, client, [checkpoints_source(self.engine, self.origin)], config)
+        self.anchorer.start_background()
+        return self.anchorer
+
+    def status(self) -> dict[str, Any]:
+        cfg = self.chain_config
+        st = anchor_status(
+            self.engine,
+            chain_id=cfg.chain_id if cfg else None,
+            contract=cfg.contract if cfg else None,
+            local=bool(cfg and cfg.local),
+        )
+        st["chain"] = (
+            {
+                "chain_id": cfg.chain_id,
+                "contract": cfg.contract,
+                "deploy_block": cfg.deploy_block,
+                "rpc": cfg.rpc_display,
+            }
+            if cfg
+            else None
+        )
+        st["last_error"] = self.anchorer.last_error if self.anchorer else None
+        return st
+
+    def stop(self) -> None:
+        if self.anchorer is not None:
+            self.anchorer.stop_background()
+            self.anchorer.release()
+            self.anchorer = None
+        if self.local is not None:
+            self.local.stop()
+            self.local = None
