@@ -20,6 +20,11 @@ def log(app: CityApp) -> list[Any]:
     return [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 1_000_000)]
 
 
+def stored(app: CityApp) -> list[tuple[Any, ...]]:
+    rows = app.recorder.select_notifications(1, 10**6)
+    return [(n.originator_id, n.originator_version, n.topic, n.state) for n in rows]
+
+
 def scenario(app: CityApp) -> dict[str, Any]:
     pid = app.create_petition(by=citizen(1), title="t", text="x", rules=dict(SUMY, threshold=2), at=T0)
     app.publish_petition(by=CITY, petition_id=pid, at=T0)
@@ -43,7 +48,7 @@ def scenario(app: CityApp) -> dict[str, Any]:
             birth_year=2023,
             institutions=["k1"],
             at=T0 + days(i),
-        )  # fmt: skip
+        )
         for i in range(3)
     ]
     app.grant_benefit(by=EDU, queue_id=q, entry=entries[2], code="idp_child", document={"d": "x"}, at=T0 + days(4))
