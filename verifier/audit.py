@@ -276,15 +276,10 @@ class EnvelopeStep(Step):
             self.fail(_problem_finding(1, index, checked, p))
 
     def finish(self, ctx: AuditContext) -> None:
+        spilled = self.sequence.versions.spilled
         self.sequence.close()
         n = ctx.events_seen
-        self.result.stats.update(
-            {
-                "events": n,
-                "bytes": self.bytes,
-                "streams_spilled_to_disk": self.sequence.versions.spilled,
-            }
-        )
+        self.result.stats.update({"events": n, "bytes": self.bytes, "streams_spilled_to_disk": spilled})
         if n != ctx.log.tree_size:
             self.fail(
                 Finding(

@@ -93,8 +93,8 @@ class VerificationError(VerifierError):
     def diagnostics(self) -> str:
         lines = [self.message]
         ev = self.evidence
-        if ev.index is not None:
-            where = f"event #{ev.index}"
+        if ev.index is not None or ev.event_id or ev.event_type:
+            where = f"event #{ev.index}" if ev.index is not None else "event"
             if ev.event_id:
                 where += f" id={ev.event_id}"
             if ev.event_type:

@@ -187,6 +187,7 @@ def verify_receipt(
         )
     checks.append(ReceiptCheck("checkpoint signature", "passed", f"signed by {key.name}+{key.key_id_hex}"))
 
+    index = _int(receipt.get("leaf_index"), "leaf_index")
     event = receipt.get("event")
     given = receipt.get("leaf_hash")
     given_hash = _hex32(given, "leaf_hash") if given is not None else None
@@ -201,7 +202,13 @@ def verify_receipt(
         if given_hash is not None and given_hash != leaf:
             raise LeafHashMismatch(
                 "the receipt's leaf_hash is not the hash of its event",
-                Evidence(expected=leaf.hex(), found=given_hash.hex(), event_id=event_id, event_type=event_type),
+                Evidence(
+                    expected=leaf.hex(),
+                    found=given_hash.hex(),
+                    index=index,
+                    event_id=event_id,
+                    event_type=event_type,
+                ),
             )
     elif given_hash is not None:
         leaf = given_hash
@@ -209,7 +216,6 @@ def verify_receipt(
     else:
         raise ReceiptFormatError("receipt has neither 'event' nor 'leaf_hash'")
 
-    index = _int(receipt.get("leaf_index"), "leaf_index")
     proof = _proof(receipt.get("inclusion_proof"), "inclusion_proof")
     try:
         verify_inclusion(leaf, index, cp.size, proof, cp.root)

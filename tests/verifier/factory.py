@@ -155,7 +155,7 @@ def generate_events(n: int, origin: str = ORIGIN, seed: int = 7, exotic: bool = 
     streams: list[tuple[str, int]] = []
     for i in range(n):
         when = BASE_TIME + timedelta(microseconds=1000 * i + rng.randrange(1000))
-        if not streams or rng.random() < 0.05:
+        if not streams or rng.random() < 0.15:
             stream = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             title = f"Петиція №{i}: ремонт дороги на вул. Шевченка"
             if exotic and i % 7 == 3:
