@@ -1,0 +1,134 @@
+"""Audit benchmark: `hromada-verify audit` throughput and peak memory on factory-made bundles.
+
+``run(n_events)`` returns one dict for one size::
+
+    {"n": ..., "events_per_s": ..., "cpu_events_per_s": ..., "seconds": ..., "peak_rss_mb": ..., "verified": ...}
+
+``run(sizes=(...))`` (what ``python -m bench`` calls) returns rows ``{"system", "operation", "n", "value", "unit",
+"note"}`` for each size, beside a peer measured in the same run: the naive per-line check that canonicalises
+every line with ``rfc8785`` (plus SHA-256), i.e. what the verifier would cost without its fast path.
+
+Each audit runs in a fresh child process, so the peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in the
+child) is the audit's own, not the bundle generator's. Bundles come from ``tests/verifier/factory.py`` and are
+cached under ``.bench/`` keyed by size and the factory's source hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, overload
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".bench"
+Row = dict[str, Any]
+
+_CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from verifier.audit import run_audit
+from verifier.note import parse_verifier_key
+bundle, key, mode = sys.argv[2], sys.argv[3], sys.argv[4]
+wall, cpu = time.perf_counter(), time.process_time()
+if mode == "audit":
+    report = run_audit(bundle, parse_verifier_key(key))
+    events, ok = report.events, report.verified
+else:  # naive peer: rfc8785 re-canonicalisation + leaf hash per line
+    import hashlib, rfc8785
+    events, ok = 0, True
+    with open(bundle + "/events.jsonl", "rb") as f:
+        for line in f:
+            raw = line[:-1]
+            ok &= rfc8785.dumps(json.loads(raw)) == raw
+            hashlib.sha256(b"\x00" + raw).digest()
+            events += 1
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"events": events, "seconds": wall, "cpu": cpu, "rss_kb": rss_kb, "verified": bool(ok)}))
+"""
+
+
+def _bundle(n: int) -> tuple[Path, str]:
+    """A cached factory bundle with n events (a checkpoint every n/8 events) and its verifier key."""
+    sys.path.insert(0, str(ROOT))
+    from tests.verifier import factory
+
+    digest = hashlib.sha256(Path(factory.__file__).read_bytes()).hexdigest()[:12]
+    path = CACHE / f"audit-bundle-{n}-{digest}"
+    key_file = path / "verifier.key"
+    if not key_file.exists():
+        step = max(1, n // 8)
+        info = factory.write_bundle(path, n=n, checkpoint_sizes=range(step, n + 1, step), exotic=False)
+        key_file.write_text(info.key)
+    return path, key_file.read_text()
+
+
+def _child(path: Path, key: str, mode: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(ROOT), str(path), key, mode],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def measure(n_events: int) -> dict[str, Any]:
+    path, key = _bundle(n_events)
+    r = _child(path, key, "audit")
+    return {
+        "n": r["events"],
+        "events_per_s": r["events"] / r["seconds"],
+        "cpu_events_per_s": r["events"] / r["cpu"] if r["cpu"] else 0.0,
+        "seconds": r["seconds"],
+        "peak_rss_mb": r["rss_kb"] / 1024,
+        "verified": r["verified"],
+    }
+
+
+@overload
+def run(n_events: int) -> dict[str, Any]: ...
+@overload
+def run(n_events: None = None, sizes: Sequence[int] = ...) -> list[Row]: ...
+def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)) -> dict[str, Any] | list[Row]:
+    """``run(n)``: one measurement as a dict. ``run(sizes=...)``: rows for ``python -m bench``."""
+    if n_events is not None:
+        return measure(n_events)
+    rows: list[Row] = []
+    for n in sizes:
+        started = time.perf_counter()
+        m = measure(n)
+        note = "verified" if m["verified"] else "NOT VERIFIED (bug)"
+        rows.append(_row("hromada-verify", "audit (steps 1-2)", n, m["events_per_s"], "events/s", note))
+        rows.append(_row("hromada-verify", "audit CPU-bound rate", n, m["cpu_events_per_s"], "events/s", ""))
+        rows.append(_row("hromada-verify", "audit peak RSS", n, m["peak_rss_mb"], "MiB", "child process"))
+        path, key = _bundle(n)
+        peer = _child(path, key, "naive")
+        rows.append(
+            _row(
+                "naive rfc8785 loop",
+                "re-canonicalise + hash",
+                n,
+                peer["events"] / peer["seconds"],
+                "events/s",
+                "peer: rfc8785.dumps per line, no other checks",
+            )
+        )
+        rows.append(_row("naive rfc8785 loop", "peak RSS", n, peer["rss_kb"] / 1024, "MiB", ""))
+        print(f"  audit n={n}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return rows
+
+
+def _row(system: str, operation: str, n: int, value: float, unit: str, note: str = "") -> Row:
+    return {"system": system, "operation": operation, "n": n, "value": value, "unit": unit, "note": note}
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    print(json.dumps(run(n), indent=2))
