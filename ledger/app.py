@@ -23,9 +23,17 @@ def persistence_env(database_url: str) -> dict[str, str]:
     }
 
 
-def open_application(app_cls: type[TApp], *, database_url: str, origin: str, **env: str) -> TApp:
-    """Construct `app_cls` persisted in `database_url`, storing public events as JCS envelopes of `origin`."""
-    app = app_cls(env={**persistence_env(database_url), **env})
+def open_application(
+    app_cls: type[TApp],
+    *,
+    database_url: str,
+    origin: str,
+    env: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> TApp:
+    """Construct `app_cls` persisted in `database_url`, storing public events as JCS envelopes of `origin`.
+    `kwargs` go to the application's constructor."""
+    app = app_cls(env={**persistence_env(database_url), **(env or {})}, **kwargs)
     mapper = app.mapper
     if not isinstance(mapper, EnvelopeMapper):  # pragma: no cover - guards a library behaviour change
         raise TypeError(f"expected EnvelopeMapper, got {type(mapper).__name__}")

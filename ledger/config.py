@@ -28,6 +28,21 @@ class Settings(BaseSettings):
         description="Signer key string (PRIVATE+KEY+...) or a path to a file holding it. "
         "Default in development: <data_dir>/log.key, created on first run (0600).",
     )
+    pseudonym_keys: str | None = Field(
+        default=None,
+        description="Per-log HMAC keys for citizen pseudonyms, '1=<hex>,2=<hex>' (highest is current), or a "
+        "path to a file holding them. Default in development: <data_dir>/pseudonym.keys, created (0600).",
+    )
+    vault_key: str | None = Field(
+        default=None,
+        description="64 hex chars (32 bytes) wrapping the personal-data vault's per-subject keys, or a path "
+        "to a file holding them. Default in development: <data_dir>/vault.key, created (0600).",
+    )
+    vault_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the personal-data vault (kept apart from the public log); "
+        "default: SQLite file <data_dir>/vault.db.",
+    )
     production: bool = Field(default=False, description="Refuse development defaults (generated keys, dev tokens).")
     checkpoint_every_events: int = Field(default=1000, ge=1, description="Sign when this many leaves were added...")
     checkpoint_every_seconds: float = Field(default=5.0, gt=0, description="...or this many seconds passed.")
@@ -42,11 +57,19 @@ class Settings(BaseSettings):
                 "HROMADA_PRODUCTION is set but HROMADA_LOG_KEY is not: a production log must be given its key "
                 "explicitly (a key string or a file path); it never generates one."
             )
+        if self.production and not (self.pseudonym_keys and self.vault_key and self.vault_url):
+            raise ConfigurationError(
+                "HROMADA_PRODUCTION is set: HROMADA_PSEUDONYM_KEYS, HROMADA_VAULT_KEY and HROMADA_VAULT_URL must "
+                "be given explicitly"
+            )
         if self.production and not self.database_url:
             raise ConfigurationError("HROMADA_PRODUCTION is set but HROMADA_DATABASE_URL is not.")
         if "\n" in self.origin or not self.origin or " " in self.origin or "+" in self.origin:
             raise ConfigurationError(f"invalid origin {self.origin!r}: one line, no spaces or '+'")
         return self
+
+    def resolved_vault_url(self) -> str:
+        return self.vault_url or f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

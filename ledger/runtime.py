@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.utils import resolve_topic
 from sqlalchemy import Engine, func, select
 
 from ledger.app import events_table_name, open_application
@@ -23,10 +22,10 @@ from ledger.integrator import Integrator, read_state
 from ledger.keys import LogSigner, load_or_create_signer
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
+from ledger.secrets import pseudonym_keys, vault_master_key
+from ledger.vault import SqlKeyValueStore
 
 log = logging.getLogger("hromada.ledger")
-
-DEFAULT_APP_TOPIC = "domain.app:CityApp"
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,11 @@ class Ledger:
         url = settings.resolved_database_url()
         self.engine: Engine = make_engine(url)
         upgrade(self.engine)
-        cls = app_cls or resolve_topic(DEFAULT_APP_TOPIC)
-        self.app = open_application(cls, database_url=url, origin=settings.origin)
+        self.vault_store: SqlKeyValueStore | None = None
+        if app_cls is None:
+            self.app = self._open_city_app(settings, url)
+        else:
+            self.app = open_application(app_cls, database_url=url, origin=settings.origin)
         self.integrator = Integrator(
             self.engine,
             origin=settings.origin,
@@ -77,6 +79,20 @@ class Ledger:
         )
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+
+    def _open_city_app(self, settings: Settings, url: str) -> Application[Any]:
+        from domain.app import CityApp
+        from domain.identity import Pseudonymizer
+        from domain.pii import PersonalDataVault
+
+        self.vault_store = SqlKeyValueStore.open(settings.resolved_vault_url())
+        return open_application(
+            CityApp,
+            database_url=url,
+            origin=settings.origin,
+            pseudonymizer=Pseudonymizer.from_text(pseudonym_keys(settings)),
+            vault=PersonalDataVault(self.vault_store, vault_master_key(settings)),
+        )
 
     # -- work ---------------------------------------------------------------------------------------
     def integrate_and_checkpoint(self) -> Checkpoint | None:
@@ -132,6 +148,8 @@ class Ledger:
         self.stop_worker()
         self.app.close()
         self.engine.dispose()
+        if self.vault_store is not None:
+            self.vault_store.close()
 
     def __enter__(self) -> Ledger:
         return self

@@ -56,9 +56,10 @@ def _open(data_dir: Path | None):  # type: ignore[no-untyped-def]
 def init(data_dir: DataDir = None) -> None:
     """Create the data directory, the log key (development) and the database schema; print the verifier key."""
     with _open(data_dir) as ledger:
-        console.print(f"origin        {ledger.settings.origin}")
-        console.print(f"database      {ledger.engine.url.render_as_string(hide_password=True)}")
-        console.print(f"verifier key  {ledger.signer.verifier_key}")
+        # plain echo: keys and URLs must not be wrapped, they get copied into configs
+        typer.echo(f"origin        {ledger.settings.origin}")
+        typer.echo(f"database      {ledger.engine.url.render_as_string(hide_password=True)}")
+        typer.echo(f"verifier key  {ledger.signer.verifier_key}")
 
 
 @app.command()
@@ -134,7 +135,7 @@ def serve(
         console.print(
             f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
         )
-        console.print(f"verifier key: {ledger.signer.verifier_key}")
+        typer.echo(f"verifier key: {ledger.signer.verifier_key}")
         uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
 
 
