@@ -76,16 +76,17 @@ _ACTOR_KEYS = frozenset({"kind", "id"})
 _VARIANT = "89ab89ab89ab89ab"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-if _c_make_encoder is not None:  # the C encoder directly, without JSONEncoder's per-call Python overhead
-    _c_encode = _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+if _c_make_encoder is not None:  # the C encoder itself, without JSONEncoder's per-call Python overhead
+    _encode_chunks = _c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+else:  # pragma: no cover - CPython has the C encoder
 
-    def _dumps_fast(value: Any) -> str:
-        return "".join(_c_encode(value, 0))
+    def _encode_chunks(value: Any, _level: int) -> list[str]:
+        return [_dumps(value)]
 
-else:  # pragma: no cover - CPython always has the C encoder
 
-    def _dumps_fast(value: Any) -> str:
-        return _dumps(value)
+def _dumps_fast(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
+    return "".join(_encode_chunks(value, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,17 +343,19 @@ def _valid_time(etime: str) -> bool:
 
 def check_line(line: bytes, origin: str | None) -> CheckedLine:
     """All stateless checks of one ``events.jsonl`` line (without its ``\\n``)."""
-    # Fast path: the common, valid line. Anything unusual goes to the full, diagnosing path.
+    # Fast path: the common, valid line (see the module docstring). Anything unusual goes to the full,
+    # diagnosing path, which judges canonical form with rfc8785.
     if len(line) <= MAX_ENVELOPE_BYTES:
         try:
             text = line.decode("utf-8")
-            value = _loads_strict(text)
-        except (UnicodeDecodeError, _FloatFound, _BigInt, ValueError):
+            value, end = _scan_strict(text, 0)
+        except (UnicodeDecodeError, _FloatFound, _BigInt, ValueError, StopIteration):
             return _check_line_full(line, origin)
         if (
-            type(value) is dict
+            end == len(text)
+            and type(value) is dict
             and (line.isascii() or not line.translate(None, _NOT_UTF8_LEAD4))
-            and _dumps_fast(value) == text
+            and "".join(_encode_chunks(value, 0)) == text
             and _fast_fields_ok(value, origin)
         ):
             return CheckedLine(value, [])
