@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml requirements/lock.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c requirements/lock.txt -e '.[dev]'
+	# merkletools is a benchmark peer only; its pysha3 dependency does not build on 3.11, so no deps
+	$(PIP) install -q --no-deps merkletools==1.0.3
 	@touch $(STAMP)
 
 # Everything the project needs on its machines; the mk/*.mk fragments add their own prerequisites to `deps`.

@@ -118,6 +118,36 @@ def log_status(
     console.print(table)
 
 
+@log_app.command("verify")
+def log_verify(data_dir: DataDir = None) -> None:
+    """Check this database against itself: every event against its leaf hash, every tile against the tiles
+    below it, every signed checkpoint against the recomputed root. Exit 1 on the first disagreement."""
+    from rich.progress import Progress
+
+    from ledger.selfaudit import StorageTampered, self_audit
+
+    with _open(data_dir) as ledger, Progress(console=err, transient=True) as progress:
+        task = progress.add_task("verifying", total=None)
+
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = self_audit(
+                ledger.engine,
+                events_table=ledger.integrator.events.name,
+                origin=ledger.settings.origin,
+                progress=show,
+            )
+        except StorageTampered as e:
+            err.print(f"[red]TAMPERED[/red] {e}\n  at {e.where}\n  expected {e.expected}\n  found    {e.found}")
+            raise typer.Exit(1) from e
+    console.print(
+        f"[green]consistent[/green]: {report.tree_size} leaves, root {report.root.hex()}, "
+        f"{report.checkpoints_checked} signed checkpoints match"
+    )
+
+
 @app.command()
 def serve(
     data_dir: DataDir = None,

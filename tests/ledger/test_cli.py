@@ -55,3 +55,36 @@ def test_help_explains_every_command() -> None:
     assert result.exit_code == 0
     for command in ("init", "serve", "checkpoint", "integrate", "log"):
         assert command in result.output
+
+
+def test_log_verify_passes_then_names_an_edited_event(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    from domain.identity import Actor
+    from ledger.config import Settings
+    from ledger.runtime import Ledger
+
+    with Ledger(Settings(data_dir=tmp_path)) as ledger:
+        for i in range(3):
+            ledger.app.register_service(  # type: ignore[attr-defined]
+                by=Actor.system(),
+                service=f"svc-{i}",
+                name=f"Service {i}",
+                scopes=["petition:respond"],
+                at=datetime.now(UTC),
+            )
+        ledger.integrate_and_checkpoint()
+        table = ledger.integrator.events.name
+        ok = runner.invoke(app, ["log", "verify", "--data-dir", str(tmp_path)])
+        assert ok.exit_code == 0, ok.output
+        assert "consistent" in ok.output and "3 leaves" in ok.output
+        with ledger.engine.begin() as conn:
+            state = bytes(conn.execute(text(f"SELECT state FROM {table} WHERE id = 2")).scalar_one())
+            forged = state.replace(b"Service 1", b"Service X")
+            assert forged != state
+            conn.execute(text(f"UPDATE {table} SET state = :s WHERE id = 2"), {"s": forged})
+    bad = runner.invoke(app, ["log", "verify", "--data-dir", str(tmp_path)])
+    assert bad.exit_code == 1
+    assert "TAMPERED" in bad.output and "leaf 1" in bad.output
