@@ -70,12 +70,23 @@ def http_rpc(url: str, timeout: float = 30.0) -> Rpc:
     return call
 
 
+def _num(v: Any) -> int:
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+def _hex(v: Any) -> str:
+    if isinstance(v, bytes | bytearray):
+        return "0x" + bytes(v).hex()
+    text = str(v).lower()
+    return text if text.startswith("0x") else "0x" + text
+
+
 def decode_anchor_log(raw: dict[str, Any]) -> AnchorLog:
     """Decode one eth_getLogs entry of an Anchored event (topics: [topic0, logId]; data: treeSize ‖ root)."""
-    topics = [str(t).lower() for t in raw["topics"]]
+    topics = [_hex(t) for t in raw["topics"]]
     if len(topics) != 2 or topics[0] != ANCHORED_TOPIC:
         raise ValueError(f"not an Anchored event: topics {topics}")
-    data = bytes.fromhex(str(raw["data"]).removeprefix("0x"))
+    data = bytes.fromhex(_hex(raw["data"])[2:])
     if len(data) != 64:
         raise ValueError(f"Anchored data must be 64 bytes, got {len(data)}")
     size_word = data[:32]
@@ -85,21 +96,21 @@ def decode_anchor_log(raw: dict[str, Any]) -> AnchorLog:
         log_id=bytes.fromhex(topics[1].removeprefix("0x")),
         tree_size=int.from_bytes(size_word, "big"),
         root=data[32:],
-        contract=str(raw["address"]).lower(),
-        tx_hash=str(raw["transactionHash"]).lower(),
-        block_number=int(raw["blockNumber"], 16) if isinstance(raw["blockNumber"], str) else raw["blockNumber"],
-        block_hash=str(raw["blockHash"]).lower(),
-        log_index=int(raw["logIndex"], 16) if isinstance(raw["logIndex"], str) else raw["logIndex"],
+        contract=_hex(raw["address"]),
+        tx_hash=_hex(raw["transactionHash"]),
+        block_number=_num(raw["blockNumber"]),
+        block_hash=_hex(raw["blockHash"]),
+        log_index=_num(raw["logIndex"]),
     )
 
 
 def block_number(rpc: Rpc, tag: str = "latest") -> int:
     if tag == "latest":
-        return int(rpc("eth_blockNumber", []), 16)
+        return _num(rpc("eth_blockNumber", []))
     block = rpc("eth_getBlockByNumber", [tag, False])
     if block is None:
         raise ValueError(f"no {tag} block")
-    return int(block["number"], 16)
+    return _num(block["number"])
 
 
 def iter_anchor_logs(
@@ -161,7 +172,4 @@ def get_anchor_logs(
 
 
 def _order(raw: dict[str, Any]) -> tuple[int, int]:
-    def num(v: Any) -> int:
-        return int(v, 16) if isinstance(v, str) else int(v)
-
-    return num(raw["blockNumber"]), num(raw["logIndex"])
+    return _num(raw["blockNumber"]), _num(raw["logIndex"])

@@ -1,0 +1,212 @@
+"""`hromada anchor now|status`: a typer sub-app, mounted by the main CLI with
+`app.add_typer(anchoring.cli.app, name="anchor")`.
+
+It reads the ledger's `checkpoints` table directly. The database and the log come from options or the
+environment (HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN, as the ledger's settings), or from a
+factory the main CLI installs with `set_context_factory` (then its settings win).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, create_engine
+
+from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoints_source, read_back
+from anchoring.chain import ChainClient, ChainConfig
+from anchoring.errors import AnchoringError, AnchorLockedError
+from anchoring.node import LOCAL_CHAIN_WARNING
+from anchoring.schema import TABLES
+from anchoring.service import LOCAL_DEFAULTS, LocalChain, running_local_chain
+
+app = typer.Typer(help="Anchor signed checkpoint roots on an EVM chain.", no_args_is_help=True)
+console = Console()
+
+
+@dataclass
+class AnchorContext:
+    engine: Engine
+    origin: str
+    data_dir: Path
+
+
+_factory: Callable[[], AnchorContext] | None = None
+
+
+def set_context_factory(factory: Callable[[], AnchorContext] | None) -> None:
+    """Let the main CLI supply the engine, origin and data dir from its own settings."""
+    global _factory
+    _factory = factory
+
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory ($HROMADA_DATA_DIR or ./data).")]
+DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL ($HROMADA_DATABASE_URL).")]
+Origin = Annotated[str | None, typer.Option("--origin", help="The log's origin ($HROMADA_ORIGIN).")]
+
+
+def _context(data_dir: Path | None, database_url: str | None, origin: str | None) -> AnchorContext:
+    if _factory is not None and data_dir is None and database_url is None and origin is None:
+        return _factory()
+    dd = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
+    url = database_url or os.environ.get("HROMADA_DATABASE_URL") or f"sqlite:///{(dd / 'ledger.db').resolve()}"
+    org = origin or os.environ.get("HROMADA_ORIGIN", "dev.hromada.local/ledger")
+    return AnchorContext(create_engine(url), org, dd)
+
+
+def _chain_for(ctx: AnchorContext) -> tuple[ChainConfig, LocalChain | None]:
+    cfg = ChainConfig.from_env()
+    if cfg is not None:
+        return cfg, None
+    running = running_local_chain(ctx.data_dir)
+    if running is not None:
+        return running, None
+    local = LocalChain(ctx.data_dir)
+    return local.start(), local
+
+
+@app.command("now")
+def now(
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+    origin: Origin = None,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the transaction to be mined.")] = 60.0,
+) -> None:
+    """Anchor the latest signed checkpoint now (if it is not anchored yet) and wait until it is mined."""
+    ctx = _context(data_dir, database_url, origin)
+    for t in TABLES:
+        t.create(ctx.engine, checkfirst=True)
+    local: LocalChain | None = None
+    try:
+        cfg, local = _chain_for(ctx)
+        if cfg.local:
+            console.print(f"[bold red]{LOCAL_CHAIN_WARNING}[/bold red]")
+        client = ChainClient(cfg, cfg.load_key())
+        client.check()
+        config = AnchorerConfig.from_env(**(LOCAL_DEFAULTS if cfg.local else {}))
+        anchorer = Anchorer(ctx.engine, client, [checkpoints_source(ctx.engine, ctx.origin)], config)
+        try:
+            anchorer.acquire()
+        except AnchorLockedError as exc:
+            console.print(f"[yellow]{exc}[/yellow]: the running anchorer (hromada serve) anchors on its schedule.")
+            raise typer.Exit(3) from None
+        try:
+            report = anchorer.tick(force=True)
+            if not (report.submitted or report.broadcast) and not anchorer.status()["in_flight_submissions"]:
+                console.print("nothing to anchor: the latest checkpoint is already anchored (or none is signed)")
+            deadline = time.monotonic() + wait
+            while anchorer.status()["in_flight_submissions"] and time.monotonic() < deadline:
+                st = anchorer.status()
+                if st["latest"] and st["latest"]["status"] in ("mined", "final"):
+                    break
+                time.sleep(1.0)
+                anchorer.tick()
+        finally:
+            anchorer.release()
+        _print_status(anchor_status(ctx.engine, chain_id=cfg.chain_id, contract=cfg.contract, local=cfg.local))
+    except AnchoringError as exc:
+        console.print(f"[red]anchoring failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        if local is not None:
+            local.stop()
+
+
+@app.command("status")
+def status(
+    data_dir: DataDir = None,
+    database_url: DbUrl = None,
+    origin: Origin = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    verify: Annotated[bool, typer.Option(help="Read the anchors back from the chain and match them.")] = False,
+) -> None:
+    """Latest anchor, latest final anchor, counts by status; with --verify, match the chain's events."""
+    ctx = _context(data_dir, database_url, origin)
+    for t in TABLES:
+        t.create(ctx.engine, checkfirst=True)
+    st = status_dict(ctx.engine, ctx.data_dir)
+    if verify:
+        st["verify"] = _verify(ctx)
+    if as_json:
+        print(json.dumps(st, indent=2, default=str))
+        return
+    _print_status(st)
+
+
+def status_dict(engine: Engine, data_dir: Path) -> dict[str, Any]:
+    """What `hromada anchor status` and `hromada log status` show (JSON-ready)."""
+    cfg = ChainConfig.from_env() or running_local_chain(data_dir)
+    local = cfg is None or cfg.local
+    st = anchor_status(
+        engine, chain_id=cfg.chain_id if cfg else None, contract=cfg.contract if cfg else None, local=local
+    )
+    st["warning"] = LOCAL_CHAIN_WARNING if local else None
+    st["chain"] = (
+        {"chain_id": cfg.chain_id, "contract": cfg.contract, "deploy_block": cfg.deploy_block, "rpc": cfg.rpc_display}
+        if cfg
+        else None
+    )
+    return st
+
+
+def _verify(ctx: AnchorContext) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from ledger.db.schema import checkpoints
+
+    cfg, local = _chain_for(ctx)
+    try:
+        with ctx.engine.connect() as conn:
+            roots = {int(r[0]): bytes(r[1]) for r in conn.execute(select(checkpoints.c.tree_size, checkpoints.c.root))}
+        assert cfg.contract is not None
+        rb = read_back(ChainClient(cfg, None).rpc, cfg.contract, ctx.origin, roots, from_block=cfg.deploy_block)
+        return {
+            "matched": [e.tree_size for e in rb.matched],
+            "unknown_size": [e.tree_size for e in rb.unknown_size],
+            "mismatched": [
+                {
+                    "tree_size": m.tree_size,
+                    "stored": m.stored_root.hex(),
+                    "anchored": m.anchored_root.hex(),
+                    "tx": m.tx_hash,
+                }
+                for m in rb.mismatched
+            ],
+        }
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def _print_status(st: dict[str, Any]) -> None:
+    if st.get("warning"):
+        console.print(f"[bold red]{st['warning']}[/bold red]")
+    table = Table(title="anchors", show_header=False)
+    chain = st.get("chain")
+    if chain:
+        table.add_row("chain", f"{chain['chain_id']} {chain['contract']} (from block {chain['deploy_block']})")
+    for label in ("latest", "latest_final"):
+        a = st.get(label)
+        table.add_row(
+            label,
+            "—"
+            if not a
+            else f"size {a['tree_size']} {a['status']} tx {a['tx_hash'] or '—'} block {a['block_number'] or '—'}",
+        )
+    table.add_row("counts", ", ".join(f"{k} {v}" for k, v in sorted(st["counts"].items())) or "—")
+    table.add_row("in flight", str(st["in_flight_submissions"]))
+    if "verify" in st:
+        v = st["verify"]
+        table.add_row(
+            "on chain",
+            f"matched {len(v['matched'])}, unknown {len(v['unknown_size'])}, MISMATCHED {len(v['mismatched'])}",
+        )
+    console.print(table)
