@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -48,11 +49,16 @@ def require_utc(at: datetime, name: str = "at") -> datetime:
     return at.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
+def _format_utc(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def rfc3339(at: datetime) -> str:
     """RFC 3339 UTC with exactly six fractional digits: ``2026-11-23T12:00:00.000000Z``.
 
     Strings in this format sort lexicographically in time order."""
-    return require_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _format_utc(require_utc(at))
 
 
 def parse_rfc3339(text: str) -> datetime:

@@ -1,0 +1,212 @@
+"""Domain benchmark: the city rules on eventsourcing's in-memory (POPO) store, beside raw eventsourcing.
+
+`run(scale=1.0)` returns rows ``{"system", "operation", "n", "value", "unit", "note"}``:
+
+- petition signatures/s: ``CityApp.sign_petition`` for 100,000 distinct citizens (x scale) into one petition
+  (uniqueness by deterministic signature stream id, count from the projection, threshold emitted once);
+- votes/s: ``CityApp.cast_vote`` for 1,000,000 votes (x scale) in one approval ballot, 10 % of them revotes,
+  then the time to close it (tally of every voter's last vote);
+- kindergarten queue of 20,000 entries (x scale, at least 1,000): time to load it (snapshot + tail), to compute
+  one group's ordered list, every group's list, and one ``issue_offer`` command end to end;
+- peer: raw eventsourcing (``Aggregate`` + ``Application.save`` of one created event per item, same store).
+
+Pseudonymisation (HMAC-SHA256) is included in the domain figures. No persistence other than POPO is used here:
+the ledger's own benchmark measures the same commands through SQL and the Merkle log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+
+from domain.app import CityApp
+from domain.errors import DuplicateSignature
+from domain.identity import Actor, CitizenIdentity, Pseudonymizer
+from domain.pii import InMemoryKeyValueStore, PersonalDataVault
+from domain.projections import kindergarten_orders
+from domain.queue_kindergarten import group_order
+from domain.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KYIV
+
+Row = dict[str, Any]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+OPERATOR = Actor.system("operator")
+CITY = Actor.service("bench.city")
+EDU = Actor.service("bench.education")
+
+
+def _row(system: str, operation: str, n: int, value: float, unit: str, note: str = "") -> Row:
+    return {"system": system, "operation": operation, "n": n, "value": value, "unit": unit, "note": note}
+
+
+def _app() -> CityApp:
+    app = CityApp(
+        env=POPO,
+        pseudonymizer=Pseudonymizer({1: b"b" * 32}),
+        vault=PersonalDataVault(InMemoryKeyValueStore(), b"v" * 32),
+    )
+    app.register_service(by=OPERATOR, service="bench.city", name="City", scopes=["petition:*", "ballot:*"], at=T0)
+    app.register_service(by=OPERATOR, service="bench.education", name="Edu", scopes=["queue:kindergarten:*"], at=T0)
+    return app
+
+
+class _Item(Aggregate):
+    def __init__(self, petition: str, signer: str) -> None:
+        self.petition = petition
+        self.signer = signer
+
+
+def bench_raw(n: int) -> Row:
+    app: Application[Any] = Application(env=POPO)
+    started = time.perf_counter()
+    for i in range(n):
+        app.save(_Item(petition="p", signer=str(i)))
+    elapsed = time.perf_counter() - started
+    return _row("raw eventsourcing", "Aggregate created + save", n, n / elapsed, "items/s", "peer, same POPO store")
+
+
+def bench_signatures(n: int) -> list[Row]:
+    app = _app()
+    pid = app.create_petition(
+        by=CitizenIdentity("diia:author", "diia"), title="Bench", text="x", rules=dict(KYIV, threshold=n // 2), at=T0
+    )
+    app.publish_petition(by=CITY, petition_id=pid, at=T0)
+    citizens = [CitizenIdentity(f"diia:{i}", "diia") for i in range(n)]
+    at = T0 + timedelta(days=1)
+    gc.collect()
+    started = time.perf_counter()
+    for c in citizens:
+        app.sign_petition(by=c, petition_id=pid, at=at)
+    elapsed = time.perf_counter() - started
+    assert app.signature_count(pid) == n
+    dup_started = time.perf_counter()
+    k = min(1000, n)
+    for c in citizens[:k]:
+        with contextlib.suppress(DuplicateSignature):
+            app.sign_petition(by=c, petition_id=pid, at=at)
+    dup = time.perf_counter() - dup_started
+    return [
+        _row("hromada domain", "sign_petition", n, n / elapsed, "signatures/s", "one petition, POPO"),
+        _row(
+            "hromada domain", "duplicate signature refused", k, dup / k * 1e3, "ms/op", "IntegrityError -> domain error"
+        ),
+    ]
+
+
+def bench_votes(n: int) -> list[Row]:
+    app = _app()
+    options = [{"id": f"o{i}", "title": f"Option {i}"} for i in range(10)]
+    bid = app.open_ballot(
+        by=CITY,
+        title="Bench",
+        kind="poll",
+        options=options,
+        method={"type": "approval", "max_choices": 3},
+        opens_at=T0,
+        closes_at=T0 + timedelta(days=30),
+        eligibility={"identity_methods": ["diia"]},
+        at=T0,
+    )
+    rng = random.Random(1)
+    voters = max(1, int(n * 0.9))
+    ids = [f"o{i}" for i in range(10)]
+    plan = [(i if i < voters else rng.randrange(voters), rng.sample(ids, rng.randint(1, 3))) for i in range(n)]
+    identities = [CitizenIdentity(f"diia:{i}", "diia") for i in range(voters)]
+    at = T0 + timedelta(days=1)
+    gc.collect()
+    started = time.perf_counter()
+    for who, sel in plan:
+        app.cast_vote(by=identities[who], ballot_id=bid, selection=sel, at=at)
+    elapsed = time.perf_counter() - started
+    close_started = time.perf_counter()
+    tally = app.close_ballot(by=CITY, ballot_id=bid, at=T0 + timedelta(days=30))
+    close = time.perf_counter() - close_started
+    assert tally["voters"] == voters
+    return [
+        _row("hromada domain", "cast_vote (10% revotes)", n, n / elapsed, "votes/s", "one ballot, POPO"),
+        _row("hromada domain", "close_ballot (tally)", voters, close, "s", "tally of every voter's last vote"),
+    ]
+
+
+def bench_queue(n: int) -> list[Row]:
+    app = _app()
+    institutions = [f"k{i}" for i in range(20)]
+    q = app.create_kindergarten_queue(by=EDU, name="Bench", institutions=institutions, at=T0)
+    queue = app.get_kindergarten_queue(q)
+    rng = random.Random(2)
+    codes = [b["code"] for b in CHERNIVTSI_KINDERGARTEN_BENEFITS]
+    actor = EDU.as_dict()
+    build_started = time.perf_counter()
+    for i in range(n):
+        at = T0 + timedelta(minutes=i)
+        entry = queue.register(
+            applicant=app.pseudonymizer.citizen(f"diia:{i}"),
+            child=app.pseudonymizer.child(f"cert-{i}"),
+            child_commitment="sha256:" + f"{i:064x}",
+            birth_year=rng.choice([2021, 2022, 2023, 2024]),
+            institutions=rng.sample(institutions, 3),
+            at=at,
+            actor=actor,
+        )
+        if i % 10 == 0:
+            queue.grant_benefit(
+                entry=entry, code=rng.choice(codes), document_commitment="sha256:" + f"{i:064x}", at=at, actor=actor
+            )
+        if len(queue.pending_events) >= 1000:
+            app._save(queue)
+    app._save(queue)
+    build = time.perf_counter() - build_started
+    version = queue.version
+    gc.collect()
+    t = time.perf_counter()
+    loaded = app.get_kindergarten_queue(q)
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    events = list(app.events.get(q))
+    full: Any = None
+    for e in events:
+        full = e.mutate(full)
+    replay = time.perf_counter() - t
+    assert full.state == loaded.state
+    t = time.perf_counter()
+    one = group_order(loaded.state, "k0", 2023)
+    group = time.perf_counter() - t
+    t = time.perf_counter()
+    orders = kindergarten_orders(loaded.state)
+    every = time.perf_counter() - t
+    t = time.perf_counter()
+    app.issue_offer(by=EDU, queue_id=q, institution="k0", birth_year=2023, place="g1-1", at=T0 + timedelta(days=90))
+    offer = time.perf_counter() - t
+    note = f"{version} events, snapshot every {CityApp.snapshotting_intervals[type(loaded)]}"
+    return [
+        _row("hromada domain", "build queue (aggregate, batched saves)", n, build, "s", note),
+        _row("hromada domain", "load queue (snapshot + tail)", n, load * 1e3, "ms", note),
+        _row("hromada domain", "load queue (full replay, no snapshot)", n, replay * 1e3, "ms", "for comparison"),
+        _row("hromada domain", "one group's ordered list", len(one), group * 1e3, "ms", "k0 / 2023"),
+        _row("hromada domain", "every group's ordered list", len(orders), every * 1e3, "ms", "groups"),
+        _row("hromada domain", "issue_offer end to end", n, offer * 1e3, "ms", "load + decide + save"),
+    ]
+
+
+def run(scale: float = 1.0) -> list[Row]:
+    rows: list[Row] = []
+    n_sig = max(100, int(100_000 * scale))
+    rows.append(bench_raw(n_sig))
+    rows += bench_signatures(n_sig)
+    rows += bench_votes(max(100, int(1_000_000 * scale)))
+    rows += bench_queue(max(1_000, int(20_000 * scale)))
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    for r in run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0):
+        print(r)
