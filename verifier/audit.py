@@ -22,8 +22,12 @@ Later work plugs a step in by subclassing :class:`Step` and adding it to :func:`
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -53,6 +57,9 @@ __all__ = [
 
 MAX_FINDINGS_PER_STEP = 200
 PROGRESS_EVERY = 4096
+PARALLEL_MIN_EVENTS = 100_000  # below this, starting worker processes costs more than it saves
+CHUNK_LINES = 2000
+CHUNK_BYTES = 1 << 20
 NOT_IMPLEMENTED = "not yet implemented in this verifier version"
 
 ProgressCallback = Callable[[int, int], None]
@@ -274,6 +281,22 @@ class EnvelopeStep(Step):
             problems = checked.problems + self.sequence.check(index, event)
         for p in problems:
             self.fail(_problem_finding(1, index, checked, p))
+
+    def on_checked(self, ctx: AuditContext, index: int, result: _LineResult) -> None:
+        """Like :meth:`on_line`, for a line already checked by a worker process (parallel audit)."""
+        ctx.current = None
+        if result[1] is None:
+            _, _, stream, version, etime, event_id, event_type = result
+            more = self.sequence.check_valid(index, stream, version, etime)
+            if more is None:
+                return
+            problems = more
+        else:
+            _, problems, seq, event_id, event_type = result[:5]
+            if seq is not None:
+                problems = problems + self.sequence.check(index, seq)
+        for p in problems:
+            self.fail(Finding(1, p.code, p.message, index, event_id, event_type, expected=p.expected, found=p.found))
 
     def finish(self, ctx: AuditContext) -> None:
         spilled = self.sequence.versions.spilled
@@ -549,8 +572,16 @@ def run_audit(
     extra_checkpoints: Sequence[tuple[str, bytes]] = (),
     steps: Sequence[Step] | None = None,
     progress: ProgressCallback | None = None,
+    workers: int = 1,
 ) -> AuditReport:
-    """Audit a bundle. Raises :class:`~verifier.errors.CannotVerify` when it cannot be read at all."""
+    """Audit a bundle. Raises :class:`~verifier.errors.CannotVerify` when it cannot be read at all.
+
+    ``workers``: 1 checks every line in this process; N > 1 spreads the stateless line checks over N worker
+    processes (the Merkle tree, the order checks and the findings stay here, in log order, so the result is
+    identical); 0 picks N = CPU count when the log has at least ``PARALLEL_MIN_EVENTS`` events. The parallel
+    path is used only when no step other than step 1 wants to see the lines. Worker processes are started
+    with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
+    """
     started = time.perf_counter()
     bundle = source if isinstance(source, Bundle) else open_bundle(source)
     try:
@@ -571,7 +602,12 @@ def run_audit(
                 step.result.reason = reason
         for step in active:
             step.start(ctx)
-        _stream_events(ctx, [s for s in active if s.wants_lines], progress)
+        line_steps = [s for s in active if s.wants_lines]
+        n_workers = workers or ((os.cpu_count() or 1) if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
+        if n_workers > 1 and len(line_steps) == 1 and isinstance(line_steps[0], EnvelopeStep):
+            _stream_events_parallel(ctx, line_steps[0], progress, n_workers)
+        else:
+            _stream_events(ctx, line_steps, progress)
         for step in active:
             step.finish(ctx)
     finally:
@@ -613,6 +649,96 @@ def _stream_events(ctx: AuditContext, line_steps: list[Step], progress: Progress
                 roots[size] = tree.root()
             if progress is not None and size % PROGRESS_EVERY == 0:
                 progress(size, total)
+    ctx.events_seen = tree.size
+    if progress is not None:
+        progress(tree.size, total)
+
+
+# A worker's verdict on one line: (leaf, None, stream, version, time, id, type) when every stateless check
+# passed, else (leaf, problems, {stream, version, time} subset or None, id, type).
+_LineResult = tuple[Any, ...]
+
+
+def _check_chunk(lines: list[bytes], origin: str) -> list[_LineResult]:
+    """Worker process: leaf hash and stateless checks of a batch of lines."""
+    out: list[_LineResult] = []
+    sha256 = hashlib.sha256
+    for line in lines:
+        leaf = sha256(b"\x00" + line).digest()
+        checked = check_line(line, origin)
+        ev = checked.event
+        if ev is not None and not checked.problems:
+            out.append((leaf, None, ev["stream"], ev["version"], ev["time"], ev["id"], ev["type"]))
+        else:
+            seq = {k: ev[k] for k in ("stream", "version", "time") if k in ev} if ev is not None else None
+            out.append((leaf, checked.problems, seq, checked.event_id, checked.event_type))
+    return out
+
+
+def _stream_events_parallel(
+    ctx: AuditContext, step1: EnvelopeStep, progress: ProgressCallback | None, workers: int
+) -> None:
+    tree = TreeBuilder()
+    wanted = ctx.wanted_sizes
+    roots = ctx.roots
+    if 0 in wanted:
+        roots[0] = EMPTY_ROOT
+    total = ctx.log.tree_size
+    origin = ctx.log.origin
+    pending: deque[tuple[int, Future[list[_LineResult]]]] = deque()
+    max_pending = 2 * workers
+
+    def record(size: int) -> None:
+        if size in wanted:
+            roots[size] = tree.root()
+        if progress is not None and size % PROGRESS_EVERY == 0:
+            progress(size, total)
+
+    def drain_one() -> None:
+        start, future = pending.popleft()
+        for offset, result in enumerate(future.result()):
+            tree.append(result[0])
+            step1.on_checked(ctx, start + offset, result)
+            record(start + offset + 1)
+
+    context = multiprocessing.get_context("spawn")  # never fork a process that may run threads (rich)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, ctx.bundle.open_events() as f:
+        batch: list[bytes] = []
+        batch_bytes = 0
+        next_index = 0  # index of batch[0]
+
+        def submit() -> None:
+            nonlocal batch, batch_bytes, next_index
+            if batch:
+                pending.append((next_index, pool.submit(_check_chunk, batch, origin)))
+                next_index += len(batch)
+                batch, batch_bytes = [], 0
+                while len(pending) > max_pending:
+                    drain_one()
+
+        for line in iter_event_lines(f):
+            if type(line) is bytes:
+                batch.append(line)
+                batch_bytes += len(line)
+                step1.bytes += len(line) + 1
+                if len(batch) >= CHUNK_LINES or batch_bytes >= CHUNK_BYTES:
+                    submit()
+                continue
+            # A truncated or oversized line: rare; check it here, in order.
+            submit()
+            while pending:
+                drain_one()
+            if isinstance(line, Unterminated):
+                tree.append(hashlib.sha256(b"\x00" + line.line).digest())
+            else:
+                assert isinstance(line, Oversize)
+                tree.append(line.leaf_hash)
+            step1.on_line(ctx, next_index, line)
+            next_index += 1
+            record(next_index)
+        submit()
+        while pending:
+            drain_one()
     ctx.events_seen = tree.size
     if progress is not None:
         progress(tree.size, total)

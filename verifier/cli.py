@@ -76,6 +76,10 @@ def audit(
         bool, typer.Option("--offline", help="Make no chain queries (anchor checks are skipped)")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=0, help="Processes for line checks: 0 = CPU count on large logs, 1 = none"),
+    ] = 0,
 ) -> None:
     """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks."""
     trusted = _key(key, False, "audit", as_json)
@@ -105,9 +109,11 @@ def audit(
                     rate = f"{speed:,.0f} events/s" if speed else ""
                     bar.update(task, completed=done, total=total if total >= done else None, rate=rate)
 
-                report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, progress=progress)
+                report = run_audit(
+                    source, trusted, offline=offline, extra_checkpoints=extra, progress=progress, workers=workers
+                )
         else:
-            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra)
+            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, workers=workers)
     except CannotVerify as exc:
         raise _fail_to_run("audit", exc, as_json) from exc
     if as_json:

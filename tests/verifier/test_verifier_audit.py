@@ -347,3 +347,29 @@ def test_findings_are_capped_but_counted(tmp_path: Path) -> None:
     s1 = step(report, 1)
     assert s1.findings_total >= 400 and len(s1.findings) == 200
     assert isinstance(EnvelopeStep().result.findings, list)
+
+
+# --- parallel line checks give the same report -------------------------------------------------------------------
+def test_parallel_workers_give_the_same_findings(bundle: factory.BundleInfo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "CHUNK_LINES", 7)
+    lines = factory.read_lines(bundle.path)
+    lines[3] = lines[3].replace(b'"format":1', b'"format":1,"x":2')
+    lines[10], lines[11] = lines[11], lines[10]
+    lines[20] = lines[20][:-1] + b" }"
+    del lines[40]
+    big = json.loads(lines[30])
+    big["data"]["blob"] = "z" * 70000
+    lines[30] = factory.jcs(big)
+    factory.write_lines(bundle.path, lines)
+    with (bundle.path / "events.jsonl").open("ab") as f:
+        f.write(b'{"unterminated":')
+    serial = audit(bundle, workers=1)
+    parallel = audit(bundle, workers=2)
+    assert [f.to_json() for f in serial.findings()] == [f.to_json() for f in parallel.findings()]
+    assert step(serial, 1).stats == step(parallel, 1).stats
+    assert serial.events == parallel.events == N
+    assert {"extra_field", "time_backwards", "not_canonical", "too_large", "truncated", "root_mismatch"} <= {
+        f.code for f in parallel.findings()
+    }

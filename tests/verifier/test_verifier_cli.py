@@ -127,3 +127,14 @@ def test_receipt_exit_codes(info: factory.BundleInfo, tmp_path: Path) -> None:
         app, ["receipt", str(path), "--key", info.key, "--offline", "--ledger", "http://127.0.0.1:9"]
     )
     assert unreachable.exit_code in (1, 2)  # leaf hash mismatch is found before the network is touched
+
+
+def test_audit_with_worker_processes(info: factory.BundleInfo) -> None:
+    ok = runner.invoke(app, ["audit", str(info.path), "--key", info.key, "--workers", "2", "--json"])
+    assert ok.exit_code == 0, ok.output
+    factory.edit_event(info.path, 3, lambda e: e.update(extra=1))
+    bad = runner.invoke(app, ["audit", str(info.path), "--key", info.key, "--workers", "2", "--json"])
+    assert bad.exit_code == 1
+    assert any(
+        f["code"] == "extra_field" and f["index"] == 3 for s in json.loads(bad.output)["steps"] for f in s["findings"]
+    )
