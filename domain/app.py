@@ -125,8 +125,7 @@ class CityApp(Application[UUID]):
     def _save(self, *aggregates: LedgerAggregate) -> None:
         events = [e for a in aggregates for e in a.pending_events]
         self.save(*aggregates)
-        for e in events:
-            self.projections.apply(record_of(e))
+        self.projections.apply_all(record_of(e) for e in events)
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         try:

@@ -8,6 +8,7 @@ Records must be applied in log order.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -50,17 +51,27 @@ STREAM_FOLDS: dict[str, Fold] = {
 
 class Projections:
     """In-memory read model of one log. Signature and vote streams are not kept per stream (a million of
-    them would not fit comfortably): they feed counters instead."""
+    them would not fit comfortably): they feed counters instead.
+
+    Thread-safe. Writers in several threads may deliver records of different streams out of log order; records
+    of one stream are applied in version order (a record arriving early waits for its predecessor)."""
 
     def __init__(self) -> None:
         self.streams: dict[str, dict[str, Any]] = {}
         self.kinds: dict[str, str] = {}
+        self.versions: dict[str, int] = {}
+        self.early: dict[str, dict[int, EventRecord]] = {}
         self.signatures: dict[str, int] = {}
-        #: ballot id -> voter pseudonym -> the selection of the voter's last vote.
-        self.votes: dict[str, dict[str, list[str]]] = {}
+        #: ballot id -> voter pseudonym -> (version, selection) of the voter's last vote.
+        self.votes: dict[str, dict[str, tuple[int, list[str]]]] = {}
         self.position = 0
+        self._lock = threading.RLock()
 
     def apply(self, record: EventRecord) -> None:
+        with self._lock:
+            self._apply(record)
+
+    def _apply(self, record: EventRecord) -> None:
         self.position += 1
         t = record.type
         if t == "petition.signed":
@@ -68,20 +79,34 @@ class Projections:
             self.signatures[p] = self.signatures.get(p, 0) + 1
             return
         if t in ("ballot.vote_cast", "ballot.vote_changed"):
-            self.votes.setdefault(record.data["ballot"], {})[record.data["voter"]] = list(record.data["selection"])
+            voters = self.votes.setdefault(record.data["ballot"], {})
+            current = voters.get(record.data["voter"])
+            if current is None or current[0] < record.version:
+                voters[record.data["voter"]] = (record.version, list(record.data["selection"]))
             return
         prefix = t.split(".", 1)[0] + "."
         fold = STREAM_FOLDS.get(prefix)
         if fold is None:
             return
-        if record.version == 1:
-            self.streams[record.stream] = {}
-            self.kinds[record.stream] = prefix[:-1]
-        fold(self.streams[record.stream], t, record.time, record.actor, record.data)
+        stream = record.stream
+        if record.version != self.versions.get(stream, 0) + 1:
+            self.early.setdefault(stream, {})[record.version] = record
+            return
+        while True:
+            if record.version == 1:
+                self.streams[stream] = {}
+                self.kinds[stream] = prefix[:-1]
+            fold(self.streams[stream], record.type, record.time, record.actor, record.data)
+            self.versions[stream] = record.version
+            waiting = self.early.get(stream)
+            if not waiting or record.version + 1 not in waiting:
+                return
+            record = waiting.pop(record.version + 1)
 
     def apply_all(self, records: Iterable[EventRecord]) -> None:
-        for r in records:
-            self.apply(r)
+        with self._lock:
+            for r in records:
+                self._apply(r)
 
     # -- queries -------------------------------------------------------------------------------------------
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -91,7 +116,8 @@ class Projections:
         return self.signatures.get(petition_id, 0)
 
     def counted_votes(self, ballot_id: str) -> list[list[str]]:
-        return list(self.votes.get(ballot_id, {}).values())
+        with self._lock:
+            return [selection for _, selection in self.votes.get(ballot_id, {}).values()]
 
     def tally(self, ballot_id: str) -> dict[str, Any]:
         return compute_tally(self.streams[ballot_id], self.counted_votes(ballot_id))

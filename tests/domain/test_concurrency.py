@@ -1,0 +1,149 @@
+"""Real concurrent writers (threads) on the in-memory store: both load the same version, both decide, both
+save at the same moment. The PostgreSQL variant belongs to the ledger's tests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from domain import errors
+from domain.app import CityApp
+from domain.base import LedgerAggregate
+from tests.domain.conftest import CITY, EDU, T0, citizen, days, make_app
+
+
+class Rendezvous:
+    """Makes the first save of each of two threads wait for the other, so both decided on the same state."""
+
+    def __init__(self, app: CityApp) -> None:
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.seen: set[int] = set()
+        real = app._save
+
+        def save(*aggregates: LedgerAggregate) -> None:
+            me = threading.get_ident()
+            if me not in self.seen:
+                self.seen.add(me)
+                self.barrier.wait()
+            real(*aggregates)
+
+        app._save = save  # type: ignore[method-assign]
+
+
+def race(*commands: Any) -> list[Any]:
+    results: list[Any] = [None] * len(commands)
+
+    def go(i: int) -> None:
+        try:
+            results[i] = commands[i]()
+        except Exception as e:
+            results[i] = e
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(commands))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    return results
+
+
+def test_two_offers_for_the_same_place_at_the_same_time() -> None:
+    app = make_app()
+    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
+    for i in range(2):
+        app.register_kindergarten_entry(
+            by=citizen(i), queue_id=q, child_key=f"c{i}", child_data={"n": i}, birth_year=2023,
+            institutions=["k1"], at=T0 + days(i),
+        )  # fmt: skip
+    Rendezvous(app)
+
+    def offer() -> str:
+        return app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3))
+
+    results = race(offer, offer)
+    ok = [r for r in results if isinstance(r, str)]
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(ok) == 1 and len(failed) == 1 and isinstance(failed[0], errors.PlaceUnavailable), results
+    assert [type(e).TYPE for e in app.events.get(q)].count("queue.offer_issued") == 1
+
+
+def test_two_offers_for_different_places_both_succeed_in_turn() -> None:
+    app = make_app()
+    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
+    entries = [
+        app.register_kindergarten_entry(
+            by=citizen(i),
+            queue_id=q,
+            child_key=f"c{i}",
+            child_data={"n": i},
+            birth_year=2023,
+            institutions=["k1"],
+            at=T0 + days(i),
+        )
+        for i in range(2)
+    ]
+    Rendezvous(app)
+    results = race(
+        lambda: app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3)),
+        lambda: app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p2", at=T0 + days(3)),
+    )
+    assert all(isinstance(r, str) for r in results), results
+    queue = app.get_kindergarten_queue(q)
+    assert sorted(queue.offer(o)["entry"] for o in results) == sorted(entries)  # re-decided: no double offer
+
+
+def test_first_votes_of_one_voter_from_two_devices() -> None:
+    app = make_app()
+    bid = app.open_ballot(
+        by=CITY, title="b", kind="poll", options=[{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
+        method={"type": "single"}, opens_at=T0, closes_at=T0 + days(1), eligibility={"identity_methods": ["diia"]},
+        at=T0,
+    )  # fmt: skip
+    Rendezvous(app)
+    results = race(
+        lambda: app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0),
+        lambda: app.cast_vote(by=citizen(1), ballot_id=bid, selection=["b"], at=T0),
+    )
+    types = sorted(type(r).TYPE for r in results)
+    assert types == ["ballot.vote_cast", "ballot.vote_changed"], results
+    assert len(app.counted_votes(bid)) == 1
+
+
+@pytest.mark.parametrize("n", [2])
+def test_same_citizen_signs_twice_at_once(n: int) -> None:
+    app = make_app()
+    from domain.rules import SUMY
+
+    pid = app.create_petition(by=citizen("a"), title="t", text="x", rules=SUMY, at=T0)
+    app.publish_petition(by=CITY, petition_id=pid, at=T0)
+    Rendezvous(app)
+    results = race(*[lambda: app.sign_petition(by=citizen(1), petition_id=pid, at=T0)] * n)
+    assert sum(isinstance(r, errors.DuplicateSignature) for r in results) == 1, results
+    assert app.signature_count(pid) == 1
+
+
+def test_projections_tolerate_out_of_order_delivery() -> None:
+    from domain.projections import Projections, record_of
+
+    app = make_app()
+    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
+    for i in range(3):
+        app.register_kindergarten_entry(
+            by=citizen(i),
+            queue_id=q,
+            child_key=f"c{i}",
+            child_data={"n": i},
+            birth_year=2023,
+            institutions=["k1"],
+            at=T0 + days(i),
+        )
+    records = [record_of(app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)]
+    in_order = Projections()
+    in_order.apply_all(records)
+    shuffled = Projections()
+    for r in reversed(records):
+        shuffled.apply(r)
+    assert shuffled.public_state() == in_order.public_state() == app.projections.public_state()
+    assert shuffled.early == {str(q): {}} or not any(shuffled.early.values())
