@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -75,6 +76,16 @@ def add_days(time: str, days: int) -> str:
 
 
 # --- JSON-native check -----------------------------------------------------------------------------------
+#: Budget for an event's ``data`` as compact UTF-8 JSON: the whole envelope must stay within 65,535 bytes.
+MAX_DATA_BYTES = 60_000
+
+
+def check_event_size(data: Mapping[str, Any]) -> None:
+    size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_DATA_BYTES:
+        raise InvalidInput("the event would be too large for one log entry", max_bytes=MAX_DATA_BYTES, found=size)
+
+
 def check_json_native(value: Any, path: str = "data") -> None:
     """Raise TypeError unless ``value`` is built only from str, int, bool, None, list and str-keyed dict."""
     if value is None or isinstance(value, str | bool | int):
@@ -164,12 +175,14 @@ class LedgerAggregate(Aggregate):
         **data: Any,
     ) -> Any:
         check_json_native(data)
+        check_event_size(data)
         return cls._create(event_class, id=id, timestamp=require_utc(at), actor=dict(actor), **data)
 
     def _emit(
         self, event_class: type[LedgerAggregate.Event], *, at: datetime, actor: Mapping[str, str], **data: Any
     ) -> None:
         check_json_native(data)
+        check_event_size(data)
         self.trigger_event(event_class, timestamp=require_utc(at), actor=dict(actor), **data)
 
     @property

@@ -219,3 +219,11 @@ def test_tally_equals_replay_of_the_log(app: CityApp) -> None:
             last[e.voter] = e.selection
     counts = {o: sum(o in s for s in last.values()) for o in "abc"}
     assert tally == {"voters": len(last), "counts": counts, "funded": None}
+
+
+def test_ballot_too_large_for_one_event_is_refused(app: CityApp) -> None:
+    options = [{"id": f"o{i}", "title": "Ж" * 300} for i in range(200)]
+    with pytest.raises(errors.InvalidInput) as info:
+        poll(app, options=options)
+    assert info.value.evidence["max_bytes"] == 60_000
+    assert app.projections.of_kind("ballot") == {}
