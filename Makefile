@@ -28,7 +28,7 @@ run: deps
 test: deps postgres-bin
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-lint: deps
+lint: deps contract-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

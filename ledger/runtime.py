@@ -18,14 +18,18 @@ from ledger.config import Settings
 from ledger.db.engine import make_engine
 from ledger.db.migrate import upgrade
 from ledger.envelope import parse_time
+from ledger.export import iter_entries
 from ledger.integrator import Integrator, read_state
 from ledger.keys import LogSigner, load_or_create_signer
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
+from ledger.receipts import AnchorLookup
 from ledger.secrets import pseudonym_keys, vault_master_key
 from ledger.vault import SqlKeyValueStore
 
 log = logging.getLogger("hromada.ledger")
+
+RULES_VERSION = "hromada-rules/1"
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class Ledger:
             every_events=settings.checkpoint_every_events,
             every_seconds=settings.checkpoint_every_seconds,
         )
+        # Set by the composition root (the CLI) when anchoring is available; receipts use it.
+        self.anchor_lookup: AnchorLookup | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -143,6 +149,23 @@ class Ledger:
             except (ValueError, KeyError):
                 lag = None
         return LogStatus(self.settings.origin, st.tree_size, root, cp, int(pending), lag, self.signer.verifier_key)
+
+    def rule_sets(self) -> dict[str, Any]:
+        """What a bundle's log.json says about the rules: their version (parameters are frozen in each
+        petition's, ballot's and queue's opening event, so the log itself carries them)."""
+        return {"rules": RULES_VERSION, "parameters": "frozen in each opening event (docs/domain.md)"}
+
+    def published_state(self, tree_size: int) -> dict[str, Any]:
+        """The public state (counts, statuses, tallies, queue orders) after the first `tree_size` leaves,
+        folded by the domain's projections from the stored envelopes exactly as published."""
+        from domain.projections import EventRecord, Projections
+
+        projections = Projections()
+        with self.engine.connect() as conn:
+            for entry in iter_entries(conn, self.integrator.events, tree_size):
+                e = json.loads(entry)
+                projections.apply(EventRecord(e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
+        return projections.public_state()
 
     def close(self) -> None:
         self.stop_worker()

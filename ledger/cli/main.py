@@ -7,14 +7,18 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+import anchoring.cli as anchor_cli
 from ledger.config import Settings
 from ledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from ledger.runtime import Ledger
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -23,6 +27,17 @@ app = typer.Typer(
 )
 log_app = typer.Typer(help="Inspect the Merkle log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
+app.add_typer(anchor_cli.app, name="anchor")
+
+
+def _anchor_context() -> anchor_cli.AnchorContext:
+    from ledger.db.engine import make_engine
+
+    settings = Settings()
+    return anchor_cli.AnchorContext(make_engine(settings.resolved_database_url()), settings.origin, settings.data_dir)
+
+
+anchor_cli.set_context_factory(_anchor_context)
 console = Console()
 err = Console(stderr=True)
 
@@ -41,15 +56,18 @@ def _settings(data_dir: Path | None) -> Settings:
         raise typer.Exit(2) from e
 
 
-def _open(data_dir: Path | None):  # type: ignore[no-untyped-def]
+def _open(data_dir: Path | None) -> Ledger:
+    from anchoring.records import anchor_covering
     from ledger.runtime import Ledger
 
     settings = _settings(data_dir)
     try:
-        return Ledger(settings)
+        ledger = Ledger(settings)
     except LedgerError as e:
         err.print(f"[red]cannot open the ledger:[/red] {e}")
         raise typer.Exit(2) from e
+    ledger.anchor_lookup = anchor_covering
+    return ledger
 
 
 @app.command()
@@ -108,14 +126,17 @@ def log_status(
     import json
 
     with _open(data_dir) as ledger:
-        st = ledger.status()
+        st = ledger.status().as_dict()
+        st["anchors"] = anchor_cli.status_dict(ledger.engine, ledger.settings.data_dir)
     if as_json:
-        print(json.dumps(st.as_dict(), indent=2))
+        print(json.dumps(st, indent=2, default=str))
         return
-    table = Table(title=f"log {st.origin}", show_header=False)
-    for k, v in st.as_dict().items():
-        table.add_row(k, "—" if v is None else str(v))
+    table = Table(title=f"log {st['origin']}", show_header=False)
+    for k, v in st.items():
+        if k != "anchors":
+            table.add_row(k, "—" if v is None else str(v))
     console.print(table)
+    anchor_cli._print_status(st["anchors"])
 
 
 @log_app.command("verify")
@@ -149,24 +170,77 @@ def log_verify(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", help="Bundle to write: a directory, or a file ending in .tar.gz.")],
+    data_dir: DataDir = None,
+    size: Annotated[int | None, typer.Option(help="Tree size of a signed checkpoint (default: latest).")] = None,
+) -> None:
+    """Write the audit bundle (docs/formats.md §5) at a signed checkpoint, for `hromada-verify audit`."""
+    from rich.progress import Progress
+
+    from anchoring.records import anchors_up_to, chain_info
+    from ledger.export import ExportError, write_bundle
+
+    with _open(data_dir) as ledger, Progress(console=err, transient=True) as progress:
+        task = progress.add_task("exporting events", total=None)
+        try:
+            written = write_bundle(
+                ledger.engine,
+                events_table=ledger.integrator.events.name,
+                origin=ledger.settings.origin,
+                verifier_key=ledger.signer.verifier_key,
+                out=out,
+                tree_size=size,
+                chain=chain_info(ledger.settings.data_dir),
+                rule_sets=ledger.rule_sets(),
+                anchors=anchors_up_to,
+                state=ledger.published_state,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        except ExportError as e:
+            err.print(f"[red]cannot export:[/red] {e}")
+            raise typer.Exit(2) from e
+    console.print(f"wrote {out} at tree size {written}")
+
+
+@app.command()
 def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default $HROMADA_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default $HROMADA_PORT or 8000).")] = None,
+    no_chain: Annotated[bool, typer.Option("--no-chain", help="Do not anchor (no chain is started).")] = False,
 ) -> None:
-    """Run the ledger: HTTP API, integrator and checkpointer."""
+    """Run the ledger: HTTP API, integrator, checkpointer and anchorer (a local anvil chain by default)."""
     import uvicorn
 
+    from anchoring.service import AnchoringService
     from api.app import create_app
 
     with _open(data_dir) as ledger:
         ledger.start_worker()
         settings = ledger.settings
+        chain: AnchoringService | None = None
+        if not no_chain:
+            chain = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir)
+            try:
+                chain.start()  # the local anvil chain unless HROMADA_CHAIN_RPC_URL is set
+            except Exception as e:
+                err.print(f"[red]cannot start anchoring:[/red] {e}")
+                raise typer.Exit(2) from e
+            if chain.chain_config is not None and chain.chain_config.local:
+                err.print(
+                    "[bold yellow]WARNING: anchoring to a LOCAL development chain (anvil on 127.0.0.1). It gives "
+                    "NO public guarantee: configure HROMADA_CHAIN_* for a public chain in production.[/bold yellow]"
+                )
         console.print(
             f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
         )
         typer.echo(f"verifier key: {ledger.signer.verifier_key}")
-        uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
+        try:
+            uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
+        finally:
+            if chain is not None:
+                chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)
 
 
 def main() -> None:  # pragma: no cover
