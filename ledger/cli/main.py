@@ -227,11 +227,6 @@ def serve(
             except Exception as e:
                 err.print(f"[red]cannot start anchoring:[/red] {e}")
                 raise typer.Exit(2) from e
-            if chain.chain_config is not None and chain.chain_config.local:
-                err.print(
-                    "[bold yellow]WARNING: anchoring to a LOCAL development chain (anvil on 127.0.0.1). It gives "
-                    "NO public guarantee: configure HROMADA_CHAIN_* for a public chain in production.[/bold yellow]"
-                )
         console.print(
             f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
         )
