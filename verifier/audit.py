@@ -226,7 +226,7 @@ class EnvelopeStep(Step):
     name = "envelopes + leaf hashes"
     wants_lines = True
 
-    def __init__(self, max_streams_in_memory: int = 500_000) -> None:
+    def __init__(self, max_streams_in_memory: int = 200_000) -> None:
         super().__init__()
         self.sequence = SequenceChecker(max_streams_in_memory)
         self.bytes = 0
@@ -309,7 +309,11 @@ class EnvelopeStep(Step):
                     1,
                     "event_count",
                     "events.jsonl does not hold exactly tree_size events (log.json)"
-                    + (": events were deleted or the file is truncated" if n < ctx.log.tree_size else ""),
+                    + (
+                        ": events were deleted or the file is truncated"
+                        if n < ctx.log.tree_size
+                        else ": events were inserted or appended"
+                    ),
                     expected=ctx.log.tree_size,
                     found=n,
                 )
@@ -503,7 +507,7 @@ class CheckpointStep(Step):
         self.result.stats["checkpoint_sizes_matching"] = sorted(set(agreeing))
 
 
-def default_steps(max_streams_in_memory: int = 500_000) -> list[Step]:
+def default_steps(max_streams_in_memory: int = 200_000) -> list[Step]:
     return [
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),

@@ -422,7 +422,7 @@ class StreamVersions:
     """Last version seen per stream. Kept in a dict up to ``max_in_memory`` streams, then spilled to a temporary
     SQLite file, so memory stays bounded however many streams the log has."""
 
-    def __init__(self, max_in_memory: int = 500_000) -> None:
+    def __init__(self, max_in_memory: int = 200_000) -> None:
         self._mem: dict[str, int] = {}
         self._max = max_in_memory
         self._db: sqlite3.Connection | None = None
@@ -469,7 +469,7 @@ class StreamVersions:
 class SequenceChecker:
     """Order checks across lines: gapless versions per stream from 1; ``time`` never goes backwards."""
 
-    def __init__(self, max_streams_in_memory: int = 500_000) -> None:
+    def __init__(self, max_streams_in_memory: int = 200_000) -> None:
         self.versions = StreamVersions(max_streams_in_memory)
         self.last_time: str | None = None
         self.last_time_index: int | None = None
