@@ -1,0 +1,274 @@
+"""`hromada demo`: a realistic city scenario written through the ledger, for tests, benchmarks and show.
+
+Everything goes through `CityApp` commands (the same ones the HTTP API calls), on one monotonic simulated
+clock so event times never go backwards: three petitions (one reaches its threshold and is answered, one is
+rejected by moderation, the rest expire), a participatory budget with revotes, a kindergarten queue with
+benefits, offers, declines, expiries and acceptances, and a housing register with priority lists, the annual
+re-registration and a removal. The ledger integrates and signs checkpoints along the way; anchoring is the
+caller's part (see ledger.cli.main demo).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.app import CityApp
+from domain.errors import DomainError
+from domain.identity import Actor, CitizenIdentity
+from domain.rules import HRADYZK, KYIV, SUMY
+from ledger.runtime import Ledger
+
+OPERATOR = Actor.system("operator")
+CITY = Actor.service("city.council")
+EDU = Actor.service("city.education")
+HOUSING = Actor.service("city.housing")
+DISTRICTS = ("podil", "obolon")
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def tick(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def jump_to(self, when: datetime) -> datetime:
+        self.now = max(self.now, when)
+        return self.now
+
+
+@dataclass
+class DemoReport:
+    events: int = 0
+    checkpoints: list[int] = field(default_factory=list)
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+def citizen(n: int, method: str = "diia", district: str | None = None) -> CitizenIdentity:
+    return CitizenIdentity(subject=f"diia:demo-{n}", method=method, age=20 + n % 50, district=district)
+
+
+class Demo:
+    def __init__(
+        self, ledger: Ledger, *, events: int, seed: int = 2026, start: datetime | None = None,
+        progress: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
+    ) -> None:  # fmt: skip
+        if not isinstance(ledger.app, CityApp):
+            raise TypeError("the demo needs the city application")
+        self.ledger = ledger
+        self.app: CityApp = ledger.app
+        self.target = max(events, 200)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
+        self.clock = Clock(start or datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+        self.progress = progress
+        self.checkpoint_every = checkpoint_every or max(100, self.target // 8)
+        self.report = DemoReport()
+        self._since_checkpoint = 0
+
+    # -- bookkeeping --------------------------------------------------------------------------------
+    def _did(self, n: int = 1) -> None:
+        self.report.events += n
+        self._since_checkpoint += n
+        if self._since_checkpoint >= self.checkpoint_every:
+            self.checkpoint()
+        if self.progress and self.report.events % 250 == 0:
+            self.progress(self.report.events, self.target)
+
+    def checkpoint(self) -> None:
+        cp = self.ledger.integrate_and_checkpoint()
+        if cp is not None:
+            self.report.checkpoints.append(cp.tree_size)
+        self._since_checkpoint = 0
+
+    def budget(self, share: float) -> int:
+        return max(1, int(self.target * share))
+
+    # -- scenario -----------------------------------------------------------------------------------
+    def run(self) -> DemoReport:
+        t = self.clock.tick(0)
+        for service, name, scopes in (
+            (CITY, "Міська рада / City council", ["petition:*", "ballot:open", "ballot:close"]),
+            (EDU, "Департамент освіти / Education", ["queue:kindergarten:*"]),
+            (HOUSING, "Житловий відділ / Housing", ["queue:housing:*"]),
+        ):
+            self.app.register_service(by=OPERATOR, service=service.id, name=name, scopes=scopes, at=t)
+            self._did()
+        self.petitions()
+        self.budget_ballot()
+        self.kindergarten()
+        self.housing()
+        self.app.close_expired_petitions(by=OPERATOR, at=self.clock.tick(120 * 86400))
+        self._did()
+        self.checkpoint()
+        if self.progress:
+            self.progress(self.report.events, self.target)
+        return self.report
+
+    def petitions(self) -> None:
+        app, clock = self.app, self.clock
+        signatures = self.budget(0.38)
+        sumy = app.create_petition(
+            by=citizen(1), title="Велодоріжка на Подолі", text="Прошу облаштувати велодоріжку.",
+            rules=SUMY, at=clock.tick(600),
+        )  # fmt: skip
+        kyiv = app.create_petition(
+            by=citizen(2), title="Більше зелені у дворах", text="Висадити дерева у дворах.", rules=KYIV,
+            at=clock.tick(600),
+        )  # fmt: skip
+        spam = app.create_petition(by=citizen(3), title="Реклама", text="Купуйте!", rules=HRADYZK, at=clock.tick(600))
+        self._did(3)
+        for pid in (sumy, kyiv):
+            app.publish_petition(by=CITY, petition_id=pid, at=clock.tick(3600))
+            self._did()
+        app.reject_petition(by=CITY, petition_id=spam, reason="commercial advertising", at=clock.tick(60))
+        self._did()
+        threshold = SUMY["threshold"]
+        first = min(signatures // 3, threshold + 40) if signatures > threshold + 40 else signatures // 2
+        for i in range(signatures):
+            pid = sumy if i < first else kyiv
+            app.sign_petition(by=citizen(1000 + i, method=self.rng.choice(["diia", "bankid"])), petition_id=pid,
+                              at=clock.tick(self.rng.uniform(1, 40)))  # fmt: skip
+            self._did(2 if pid == sumy and i == threshold - 1 else 1)
+        if app.get_petition(sumy).threshold_reached:
+            app.respond_to_petition(
+                by=CITY, petition_id=sumy, response="Велодоріжку включено до плану на 2027 рік.",
+                at=clock.tick(5 * 86400),
+            )  # fmt: skip
+            self._did()
+        self.report.ids["petitions"] = {"answered": str(sumy), "open": str(kyiv), "rejected": str(spam)}
+
+    def budget_ballot(self) -> None:
+        app, clock, rng = self.app, self.clock, self.rng
+        votes = self.budget(0.30)
+        options: list[dict[str, Any]] = [
+            {"id": "park", "title": "Парк над Дніпром", "cost": 800_000_00, "district": "podil"},
+            {"id": "gym", "title": "Спортмайданчик", "cost": 300_000_00, "district": "podil"},
+            {"id": "library", "title": "Бібліотека-коворкінг", "cost": 400_000_00, "district": "podil"},
+            {"id": "lights", "title": "Освітлення вулиць", "cost": 250_000_00, "district": "obolon"},
+            {"id": "square", "title": "Сквер біля школи", "cost": 500_000_00, "district": "obolon"},
+            {"id": "ramps", "title": "Пандуси", "cost": 150_000_00, "district": "obolon"},
+        ]
+        opens = clock.tick(3600)
+        closes = opens + timedelta(days=14)
+        bid = app.open_ballot(
+            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", options=options,
+            method={"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 800_000_00}},
+            opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14},
+            at=opens,
+        )  # fmt: skip
+        self._did()
+        by_district = {d: [o for o in options if o["district"] == d] for d in DISTRICTS}
+        voters = max(1, int(votes * 0.9))
+        step = (14 * 86400 - 3600) / max(votes, 1)
+        for i in range(votes):
+            who = i if i < voters else rng.randrange(voters)  # the last 10% are revotes
+            district = DISTRICTS[who % 2]
+            budget = 1_000_000_00 if district == "podil" else 800_000_00
+            picks = rng.sample(by_district[district], rng.randint(1, 3))
+            selection: list[str] = []
+            spent = 0
+            for o in picks:
+                if spent + o["cost"] <= budget:
+                    selection.append(o["id"])
+                    spent += o["cost"]
+            app.cast_vote(by=citizen(50_000 + who, district=district), ballot_id=bid, selection=selection,
+                          at=clock.tick(step))  # fmt: skip
+            self._did()
+        tally = app.close_ballot(by=CITY, ballot_id=bid, at=clock.jump_to(closes + timedelta(minutes=1)))
+        self._did()
+        self.report.ids["ballot"] = {"id": str(bid), "tally": tally}
+
+    def kindergarten(self) -> None:
+        app, clock, rng = self.app, self.clock, self.rng
+        entries_n = self.budget(0.14)
+        institutions = ["dnz-12", "dnz-47", "dnz-101"]
+        q = app.create_kindergarten_queue(by=EDU, name="Дошкільні заклади Подолу", institutions=institutions,
+                                          at=clock.tick(3600))  # fmt: skip
+        self._did()
+        entries: list[tuple[str, int, int]] = []
+        for i in range(entries_n):
+            who = 200_000 + i
+            year = rng.choice([2022, 2023, 2024])
+            prefs = rng.sample(institutions, rng.randint(1, 3))
+            entry = app.register_kindergarten_entry(
+                by=citizen(who), queue_id=q, child_key=f"I-КВ {who}",
+                child_data={"name": f"Дитина {who}", "born": f"{year}-0{1 + i % 9}-15"}, birth_year=year,
+                institutions=prefs, at=clock.tick(rng.uniform(60, 3600)),
+            )  # fmt: skip
+            entries.append((entry, who, year))
+            self._did()
+        for entry, _who, _year in rng.sample(entries, max(1, entries_n // 10)):
+            app.grant_benefit(by=EDU, queue_id=q, entry=entry, code=rng.choice(["military_child", "large_family"]),
+                              document={"certificate": f"№ {rng.randrange(10**6)}"}, at=clock.tick(600))  # fmt: skip
+            self._did()
+        owners = {entry: who for entry, who, _ in entries}
+        places = max(1, entries_n // 8)
+        for p in range(places):
+            institution, year = rng.choice(institutions), rng.choice([2022, 2023, 2024])
+            try:
+                offer = app.issue_offer(by=EDU, queue_id=q, institution=institution, birth_year=year,
+                                        place=f"{institution}/{year}/{p}", at=clock.tick(3600))  # fmt: skip
+            except DomainError:  # nobody eligible waits for this group
+                continue
+            self._did()
+            holder = app.get_kindergarten_queue(q).offer(offer)["entry"]
+            fate = rng.random()
+            if fate < 0.6:
+                app.accept_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400))
+                self._did()
+            elif fate < 0.85:
+                app.decline_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400))
+                self._did()
+        expired = app.expire_due_offers(by=EDU, queue_id=q, at=clock.tick(31 * 86400))
+        self._did(len(expired))
+        leaving = rng.choice(entries)[0]
+        app.withdraw_entry(by=citizen(owners[leaving]), queue_id=q, entry=leaving, at=clock.tick(600))
+        self._did()
+        self.report.ids["kindergarten"] = str(q)
+
+    def housing(self) -> None:
+        app, clock, rng = self.app, self.clock, self.rng
+        n = self.budget(0.08)
+        reg = app.open_housing_register(by=HOUSING, name="Квартирний облік", at=clock.tick(3600))
+        self._did()
+        entries = []
+        for i in range(n):
+            entry = app.register_housing_entry(
+                by=citizen(400_000 + i),
+                register_id=reg,
+                household_data={"address": f"вул. Демо, {i}", "members": 1 + i % 5},
+                at=clock.tick(rng.uniform(60, 7200)),
+            )
+            entries.append(entry)
+            self._did()
+        for entry in rng.sample(entries, max(1, n // 6)):
+            app.include_in_list(
+                by=HOUSING,
+                register_id=reg,
+                entry=entry,
+                list_name="first_priority",
+                code=rng.choice(["art45.combatant", "art45.large_family"]),
+                document={"certificate": "посвідчення"},
+                at=clock.tick(600),
+            )
+            self._did()
+        year = clock.now.year
+        for entry in entries[: max(1, n // 2)]:
+            app.reregister_housing_entry(by=HOUSING, register_id=reg, entry=entry, year=year, at=clock.tick(600))
+            self._did()
+        proposed = app.propose_housing_removals(by=HOUSING, register_id=reg, year=year, at=clock.tick(86400))
+        self._did(len(proposed))
+        if proposed:
+            app.remove_housing_entry(by=HOUSING, register_id=reg, entry=proposed[0], reason_code="art40.2",
+                                     at=clock.tick(86400))  # fmt: skip
+            self._did()
+        self.report.ids["housing"] = str(reg)
+
+
+def run_demo(ledger: Ledger, events: int, **kwargs: Any) -> DemoReport:
+    return Demo(ledger, events=events, **kwargs).run()
