@@ -147,13 +147,14 @@ class Projections:
 
 
 def kindergarten_orders(state: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Every non-empty group's ordered list, keyed ``"<institution>/<birth year>"``."""
-    groups: set[tuple[str, int]] = set()
-    for e in state["entries"].values():
+    """Every non-empty group's ordered list, keyed ``"<institution>/<birth year>"`` (one pass + sorts)."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for eid, e in state["entries"].items():
         if e["status"] == "waiting":
             for inst in e["institutions"]:
-                groups.add((inst, e["birth_year"]))
-    return {f"{i}/{y}": group_order(state, i, y) for i, y in sorted(groups)}
+                groups.setdefault((inst, e["birth_year"]), []).append(eid)
+    keys = {eid: sort_key(state, eid) for ids in groups.values() for eid in ids}
+    return {f"{i}/{y}": sorted(groups[(i, y)], key=keys.__getitem__) for i, y in sorted(groups)}
 
 
 def kindergarten_list(state: Mapping[str, Any], institution: str, birth_year: int) -> list[dict[str, Any]]:

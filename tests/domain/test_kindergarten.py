@@ -256,3 +256,20 @@ def test_concurrent_modification_after_retries(app: CityApp, monkeypatch: pytest
     monkeypatch.setattr(app, "_get", lambda *a: copy.deepcopy(stale))
     with pytest.raises(errors.ConcurrentModification):
         app.withdraw_entry(by=citizen(1), queue_id=q, entry=e, at=T0 + days(1))
+
+
+def test_all_group_orders_match_single_group_orders(app: CityApp) -> None:
+    from domain.projections import kindergarten_orders
+    from domain.queue_kindergarten import group_order
+
+    q = queue(app)
+    for i in range(12):
+        reg(app, q, i, i / 2, insts=[["k1"], ["k2", "k1"], ["k3"]][i % 3], year=2022 + i % 2)
+    state = app.get_kindergarten_queue(q).state
+    orders = kindergarten_orders(state)
+    assert orders == {
+        f"{i}/{y}": group_order(state, i, y)
+        for i in ("k1", "k2", "k3")
+        for y in (2022, 2023)
+        if group_order(state, i, y)
+    }
