@@ -90,6 +90,15 @@ class Demo:
 
     # -- scenario -----------------------------------------------------------------------------------
     def run(self) -> DemoReport:
+        self.register_services()
+        self.petitions()
+        self.budget_ballot()
+        self.kindergarten()
+        self.housing()
+        self.close_expired()
+        return self.report
+
+    def register_services(self) -> None:
         t = self.clock.tick(0)
         for service, name, scopes in (
             (CITY, "Міська рада / City council", ["petition:*", "ballot:open", "ballot:close"]),
@@ -98,23 +107,22 @@ class Demo:
         ):
             self.app.register_service(by=OPERATOR, service=service.id, name=name, scopes=scopes, at=t)
             self._did()
-        self.petitions()
-        self.budget_ballot()
-        self.kindergarten()
-        self.housing()
-        self.app.close_expired_petitions(by=OPERATOR, at=self.clock.tick(120 * 86400))
-        self._did()
+
+    def close_expired(self) -> None:
+        closed = self.app.close_expired_petitions(by=OPERATOR, at=self.clock.tick(120 * 86400))
+        self._did(len(closed))
         self.checkpoint()
         if self.progress:
             self.progress(self.report.events, self.target)
-        return self.report
 
     def petitions(self) -> None:
         app, clock = self.app, self.clock
         signatures = self.budget(0.38)
+        # the answered petition reaches its threshold: Sumy's 250 when the demo is big enough, else Hradyzk's 100
+        answered_rules = SUMY if signatures >= 2 * (SUMY["threshold"] + 40) else HRADYZK
         sumy = app.create_petition(
             by=citizen(1), title="Велодоріжка на Подолі", text="Прошу облаштувати велодоріжку.",
-            rules=SUMY, at=clock.tick(600),
+            rules=answered_rules, at=clock.tick(600),
         )  # fmt: skip
         kyiv = app.create_petition(
             by=citizen(2), title="Більше зелені у дворах", text="Висадити дерева у дворах.", rules=KYIV,
@@ -127,8 +135,8 @@ class Demo:
             self._did()
         app.reject_petition(by=CITY, petition_id=spam, reason="commercial advertising", at=clock.tick(60))
         self._did()
-        threshold = SUMY["threshold"]
-        first = min(signatures // 3, threshold + 40) if signatures > threshold + 40 else signatures // 2
+        threshold = answered_rules["threshold"]
+        first = min(signatures, threshold + 40) if signatures >= threshold else signatures // 2
         for i in range(signatures):
             pid = sumy if i < first else kyiv
             app.sign_petition(by=citizen(1000 + i, method=self.rng.choice(["diia", "bankid"])), petition_id=pid,
@@ -257,7 +265,9 @@ class Demo:
                 at=clock.tick(600),
             )
             self._did()
-        year = clock.now.year
+        # the annual re-registration: early next year, half re-register, the others get removal_proposed
+        year = clock.now.year + 1
+        clock.jump_to(datetime(year, 1, 15, 9, 0, tzinfo=UTC))
         for entry in entries[: max(1, n // 2)]:
             app.reregister_housing_entry(by=HOUSING, register_id=reg, entry=entry, year=year, at=clock.tick(600))
             self._did()
