@@ -8,15 +8,18 @@
 "note"}`` for each size, beside a peer measured in the same run: the naive per-line check that canonicalises
 every line with ``rfc8785`` (plus SHA-256), i.e. what the verifier would cost without its fast path.
 
-Each audit runs in a fresh child process, so the peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` in the
-child) is the audit's own, not the bundle generator's. Bundles come from ``tests/verifier/factory.py`` and are
-cached under ``.bench/`` keyed by size and the factory's source hash.
+Each audit runs in a fresh child process, and reports its peak RSS as ``VmHWM`` from ``/proc/self/status`` (reset
+by ``exec``), falling back to ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` elsewhere (on Linux that value is
+inherited across fork+exec, so it would include the parent's size). Bundles come from
+``tests/verifier/factory.py``, are generated in a separate process and cached under ``.bench/`` keyed by size and
+the factory's source hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,10 +36,10 @@ import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from verifier.audit import run_audit
 from verifier.note import parse_verifier_key
-bundle, key, mode = sys.argv[2], sys.argv[3], sys.argv[4]
+bundle, key, mode, workers = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 wall, cpu = time.perf_counter(), time.process_time()
 if mode == "audit":
-    report = run_audit(bundle, parse_verifier_key(key))
+    report = run_audit(bundle, parse_verifier_key(key), workers=workers)
     events, ok = report.events, report.verified
 else:  # naive peer: rfc8785 re-canonicalisation + leaf hash per line
     import hashlib, rfc8785
@@ -49,28 +52,39 @@ else:  # naive peer: rfc8785 re-canonicalisation + leaf hash per line
             events += 1
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    rss_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+except (OSError, StopIteration):
+    pass
 print(json.dumps({"events": events, "seconds": wall, "cpu": cpu, "rss_kb": rss_kb, "verified": bool(ok)}))
+"""
+
+
+_GENERATE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from tests.verifier import factory
+path, n = Path(sys.argv[2]), int(sys.argv[3])
+step = max(1, n // 8)
+info = factory.write_bundle(path, n=n, checkpoint_sizes=range(step, n + 1, step), exotic=False)
+(path / "verifier.key").write_text(info.key)
 """
 
 
 def _bundle(n: int) -> tuple[Path, str]:
     """A cached factory bundle with n events (a checkpoint every n/8 events) and its verifier key."""
-    sys.path.insert(0, str(ROOT))
-    from tests.verifier import factory
-
-    digest = hashlib.sha256(Path(factory.__file__).read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256((ROOT / "tests" / "verifier" / "factory.py").read_bytes()).hexdigest()[:12]
     path = CACHE / f"audit-bundle-{n}-{digest}"
     key_file = path / "verifier.key"
     if not key_file.exists():
-        step = max(1, n // 8)
-        info = factory.write_bundle(path, n=n, checkpoint_sizes=range(step, n + 1, step), exotic=False)
-        key_file.write_text(info.key)
+        subprocess.run([sys.executable, "-c", _GENERATE, str(ROOT), str(path), str(n)], check=True)
     return path, key_file.read_text()
 
 
-def _child(path: Path, key: str, mode: str) -> dict[str, Any]:
+def _child(path: Path, key: str, mode: str, workers: int = 1) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(ROOT), str(path), key, mode],
+        [sys.executable, "-c", _CHILD, str(ROOT), str(path), key, mode, str(workers)],
         check=True,
         capture_output=True,
         text=True,
@@ -79,9 +93,9 @@ def _child(path: Path, key: str, mode: str) -> dict[str, Any]:
     return result
 
 
-def measure(n_events: int) -> dict[str, Any]:
+def measure(n_events: int, workers: int = 1) -> dict[str, Any]:
     path, key = _bundle(n_events)
-    r = _child(path, key, "audit")
+    r = _child(path, key, "audit", workers)
     return {
         "n": r["events"],
         "events_per_s": r["events"] / r["seconds"],
@@ -89,6 +103,7 @@ def measure(n_events: int) -> dict[str, Any]:
         "seconds": r["seconds"],
         "peak_rss_mb": r["rss_kb"] / 1024,
         "verified": r["verified"],
+        "workers": workers,
     }
 
 
@@ -108,6 +123,11 @@ def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)
         rows.append(_row("hromada-verify", "audit (steps 1-2)", n, m["events_per_s"], "events/s", note))
         rows.append(_row("hromada-verify", "audit CPU-bound rate", n, m["cpu_events_per_s"], "events/s", ""))
         rows.append(_row("hromada-verify", "audit peak RSS", n, m["peak_rss_mb"], "MiB", "child process"))
+        cpus = os.cpu_count() or 1
+        if cpus > 1:
+            p = measure(n, workers=cpus)
+            rows.append(_row("hromada-verify", f"audit, {cpus} worker processes", n, p["events_per_s"], "events/s", ""))
+            rows.append(_row("hromada-verify", "audit peak RSS (main)", n, p["peak_rss_mb"], "MiB", "workers extra"))
         path, key = _bundle(n)
         peer = _child(path, key, "naive")
         rows.append(

@@ -78,8 +78,10 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
     workers: Annotated[
         int,
-        typer.Option("--workers", min=0, help="Processes for line checks: 0 = CPU count on large logs, 1 = none"),
-    ] = 0,
+        typer.Option(
+            "--workers", min=0, help="Processes for line checks: 1 = none (default), N, 0 = CPU count on large logs"
+        ),
+    ] = 1,
 ) -> None:
     """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks."""
     trusted = _key(key, False, "audit", as_json)
