@@ -1,27 +1,149 @@
-"""The HTTP application. Minimal until the API issue: health and the latest signed checkpoint."""
+"""The HTTP application: `create_app(ledger)` is what `hromada serve` runs."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.checkpoints import latest_checkpoint
+from api import capture, problems
+from api.idempotency import IdempotencyStore
+from api.keys import KeyVerifier
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from api.schema import API_TABLES
+from api.settings import ApiSettings
+from api.state import ApiState, utc_now
+from api.tokens import TokenVerifier
+from ledger.db.schema import metadata
+
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """\
+Hromada Ledger: city petitions, ballots and queues as events in a signed, anchored Merkle log.
+
+* **Services** authenticate with an API key (`Authorization: Bearer hk_…`), checked against its scopes.
+* **Citizens** authenticate with an OpenID Connect ID token (`Authorization: Bearer <JWT>`).
+* Every write accepts an `Idempotency-Key` header; a retry returns the first answer.
+* Every error is an RFC 9457 problem (`application/problem+json`) with a stable `type`.
+* Writes answer with the event ids and leaf hashes; `GET /v1/receipts/{event_id}` gives the receipt.
+"""
+
+TAGS = [
+    {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."},
+    {"name": "ballots", "description": "Polls, local votes and participatory budgets."},
+    {"name": "queues", "description": "Kindergarten queues: entries, benefits, offers; the public order."},
+    {"name": "receipts", "description": "Receipts: the proof that an event is in the log."},
+    {"name": "log", "description": "The Merkle log for tlog clients and auditors."},
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
 
 
-def create_app(ledger: Any) -> FastAPI:
-    app = FastAPI(title="Hromada Ledger", version="0.1.0")
+class MetricsMiddleware:
+    """Pure ASGI middleware: request counts and latency per route template; refuses oversized bodies."""
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def __init__(self, app: ASGIApp, state: ApiState) -> None:
+        self.app = app
+        self.state = state
 
-    @app.get("/checkpoint", response_class=Response)
-    def checkpoint() -> Response:
-        with ledger.engine.connect() as conn:
-            cp = latest_checkpoint(conn)
-        if cp is None:
-            return Response("no checkpoint yet\n", status_code=404, media_type="text/plain")
-        return Response(cp.note, media_type="text/plain; charset=utf-8")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        limit = self.state.settings.max_body_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = problems.problem_response(
+                    413, "payload-too-large", "Payload too large", f"request bodies are limited to {limit} bytes"
+                )
+                await response(scope, receive, send)
+                self.state.metrics.observe(scope["method"], "unmatched", 413, time.perf_counter() - start)
+                return
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.state.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+
+
+def create_app(
+    ledger: Any,
+    *,
+    settings: ApiSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    create_tables: bool = True,
+    http_client: Any = None,
+) -> FastAPI:
+    """The FastAPI application over an open `ledger.runtime.Ledger` (with the city app)."""
+    settings = settings or ApiSettings()
+    if create_tables:  # until the Alembic migration for the API tables lands; harmless afterwards
+        metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
+    capture.install(ledger.app)
+    state = ApiState(
+        ledger=ledger,
+        settings=settings,
+        keys=KeyVerifier(ledger.engine),
+        tokens=TokenVerifier(settings, Path(ledger.settings.data_dir), http_client),
+        idempotency=IdempotencyStore(ledger.engine, settings.idempotency_hours * 3600),
+        metrics=Metrics(),
+        citizen_limits=RateLimiter(settings.citizen_rate, settings.citizen_burst),
+        service_limits=RateLimiter(settings.service_rate, settings.service_burst),
+        anonymous_limits=RateLimiter(settings.anonymous_rate, settings.anonymous_burst),
+        clock=clock or utc_now,
+    )
+    if settings.group_commit:
+        from api.groupcommit import install as install_group_commit
+
+        state.extras["group_commit"] = install_group_commit(ledger.app, settings.group_commit_max, state.metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        gc = state.extras.get("group_commit")
+        if gc is not None:
+            gc.stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Hromada Ledger API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        license_info={"name": "Apache-2.0"},
+    )
+    app.state.api = state
+    problems.install(app)
+
+    from api.routers import ballots, log, ops, petitions, queues, receipts
+
+    for module in (petitions, ballots, queues, receipts, log, ops):
+        app.include_router(module.router)
+
+    if settings.receipt_page:
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.add_middleware(MetricsMiddleware, state=state)
 
     return app

@@ -1,0 +1,149 @@
+"""`Annotated` dependencies: the shared state, the authenticated principal (service key or citizen token),
+scope checks and per-principal rate limits, and the idempotent-write helper."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.idempotency import request_hash
+from api.keys import looks_like_key
+from api.problems import ApiProblem
+from api.ratelimit import retry_after_header
+from api.state import ApiState, CitizenPrincipal, Principal, ServicePrincipal
+from domain.identity import has_scope
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A service API key (`hk_…`) or a citizen's OpenID Connect ID token (JWT).",
+)
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+_UNAUTH = {"WWW-Authenticate": "Bearer"}
+
+
+def _limit(state: ApiState, principal: Principal) -> None:
+    limiter = state.service_limits if isinstance(principal, ServicePrincipal) else state.citizen_limits
+    wait = limiter.take(principal.key)
+    if wait > 0:
+        raise ApiProblem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"rate limit for {principal.key.split(':')[0]}s; retry in {wait:.2f} s",
+            headers=retry_after_header(wait),
+        )
+
+
+def authenticate(state: StateDep, credentials: Credentials) -> Principal | None:
+    if credentials is None:
+        return None
+    token = credentials.credentials
+    principal: Principal
+    if looks_like_key(token):
+        key = state.keys.verify(token, time.monotonic())
+        if key is None:
+            raise ApiProblem(401, "invalid-token", "Invalid token", "unknown or revoked API key", headers=_UNAUTH)
+        principal = ServicePrincipal(key.service, key.scopes, key.key_id)
+    else:
+        identity, issuer = state.tokens.verify(token)
+        principal = CitizenPrincipal(identity, issuer)
+    _limit(state, principal)
+    return principal
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(authenticate)]
+
+
+def require_principal(principal: OptionalPrincipal) -> Principal:
+    if principal is None:
+        raise ApiProblem(401, "unauthenticated", "Authentication required", "send a bearer token", headers=_UNAUTH)
+    return principal
+
+
+AnyPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def require_citizen(principal: AnyPrincipal) -> CitizenPrincipal:
+    if not isinstance(principal, CitizenPrincipal):
+        raise ApiProblem(403, "forbidden", "Forbidden", "only citizens (with an identity token) may do this")
+    return principal
+
+
+Citizen = Annotated[CitizenPrincipal, Depends(require_citizen)]
+
+
+def service_scope(scope: str) -> Callable[[Principal], ServicePrincipal]:
+    """Dependency: a service whose API key holds `scope` (the log's registration is checked by the domain)."""
+
+    def dep(principal: AnyPrincipal) -> ServicePrincipal:
+        if not isinstance(principal, ServicePrincipal):
+            raise ApiProblem(403, "forbidden", "Forbidden", f"only services holding {scope!r} may do this")
+        if not has_scope(principal.scopes, scope):
+            raise ApiProblem(
+                403, "missing-scope", "Missing scope", f"the API key lacks the scope {scope!r}", required=scope
+            )
+        return principal
+
+    return dep
+
+
+def scoped_or_citizen(scope: str) -> Callable[[Principal], Principal]:
+    """Dependency: a citizen (the domain decides which one may act), or a service whose key holds `scope`."""
+
+    def dep(principal: AnyPrincipal) -> Principal:
+        if isinstance(principal, ServicePrincipal) and not has_scope(principal.scopes, scope):
+            raise ApiProblem(
+                403, "missing-scope", "Missing scope", f"the API key lacks the scope {scope!r}", required=scope
+            )
+        return principal
+
+    return dep
+
+
+def by(principal: Principal) -> Any:
+    """The domain's `by=` for a principal."""
+    return principal.actor if isinstance(principal, ServicePrincipal) else principal.identity
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Makes the write idempotent: a retry with the same key and request returns the first answer.",
+        max_length=200,
+    ),
+]
+
+
+class Writer:
+    """Runs a write idempotently and counts the events it wrote."""
+
+    def __init__(self, request: Request, state: ApiState, key: str | None) -> None:
+        self.request = request
+        self.state = state
+        self.key = key
+
+    def __call__(self, principal: Principal, body: Any, fn: Callable[[], Any], status_code: int = 201) -> Response:
+        digest = request_hash(self.request.method, self.request.url.path, body)
+        return self.state.idempotency.run(principal.key, self.key, digest, fn, status_code)
+
+
+def get_writer(request: Request, state: StateDep, key: IdempotencyKey = None) -> Writer:
+    return Writer(request, state, key)
+
+
+Write = Annotated[Writer, Depends(get_writer)]

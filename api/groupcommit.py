@@ -1,0 +1,105 @@
+"""Group commit: concurrent writes share one database transaction; each caller returns only after it commits.
+
+The domain's commands are unchanged: they still call `app.save(...)`, which maps events to stored events and
+calls the recorder's `insert_events`. Here that one method is wrapped: the calling thread queues its stored events
+and waits; a committer thread takes everything queued (up to `max_batch` writes) and inserts it in ONE
+transaction. If that transaction fails on a uniqueness conflict (a duplicate signature, two writers of one stream
+version), the batch is re-run one write per transaction, so only the conflicting writes get their
+`IntegrityError` (and the domain decides them again, exactly as without batching). Commit order, and so the log
+order, is the queue order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from api.metrics import Metrics
+
+log = logging.getLogger("hromada.api.groupcommit")
+
+
+class _Write:
+    __slots__ = ("done", "error", "events")
+
+    def __init__(self, events: Sequence[Any]) -> None:
+        self.events = events
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class GroupCommitter:
+    def __init__(self, recorder: Any, max_batch: int, metrics: Metrics | None = None) -> None:
+        self.recorder = recorder
+        self.insert = recorder.insert_events  # the original bound method
+        self.max_batch = max_batch
+        self.metrics = metrics
+        self._queue: deque[_Write] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="hromada-group-commit", daemon=True)
+        self._thread.start()
+
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Any:
+        if any(v is not None for v in kwargs.values()) or threading.current_thread() is self._thread:
+            return self.insert(stored_events, **kwargs)  # tracking records etc.: not batched
+        with self._cond:
+            if self._stopping:
+                return self.insert(stored_events, **kwargs)
+            write = _Write(stored_events)
+            self._queue.append(write)
+            self._cond.notify()
+        write.done.wait()
+        if write.error is not None:
+            raise write.error
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue and self._stopping:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Write]) -> None:
+        try:
+            self.insert([e for w in batch for e in w.events])
+        except IntegrityError as e:
+            if len(batch) == 1:
+                batch[0].error = e
+            else:
+                for w in batch:  # isolate the conflicting writes
+                    try:
+                        self.insert(w.events)
+                    except BaseException as one:
+                        w.error = one
+        except BaseException as e:
+            log.warning("group commit of %d writes failed: %s", len(batch), e)
+            for w in batch:
+                w.error = e
+        if self.metrics is not None:
+            self.metrics.batch(len(batch))
+        for w in batch:
+            w.done.set()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+        self.recorder.insert_events = self.insert
+
+
+def install(app: Any, max_batch: int, metrics: Metrics | None = None) -> GroupCommitter:
+    """Route `app.recorder.insert_events` through a group committer (stop() restores it)."""
+    gc = GroupCommitter(app.recorder, max_batch, metrics)
+    app.recorder.insert_events = gc.insert_events
+    return gc

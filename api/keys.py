@@ -1,0 +1,110 @@
+"""Service API keys: `hk_<key id>_<secret>`; only SHA-256(secret) is stored (table `api_keys`)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, insert, select, update
+
+from api.schema import api_keys
+from domain.identity import validate_scope
+
+KEY_PREFIX = "hk_"
+_KEY_RE = re.compile(r"^hk_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class ServiceKey:
+    key_id: str
+    service: str
+    scopes: tuple[str, ...]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("ascii")).digest()
+
+
+def create_key(engine: Engine, service: str, scopes: Iterable[str]) -> str:
+    """Create a key for `service` with `scopes`; return the key (shown once, never stored)."""
+    scope_list = sorted({validate_scope(s) for s in scopes})
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(api_keys).values(
+                key_id=key_id,
+                service=service,
+                scopes=json.dumps(scope_list),
+                secret_hash=_hash(secret),
+                created_at=_now(),
+            )
+        )
+    return f"{KEY_PREFIX}{key_id}_{secret}"
+
+
+def revoke_key(engine: Engine, key_id: str) -> bool:
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+    return bool(res.rowcount)
+
+
+def list_keys(engine: Engine) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+    return [
+        {
+            "key_id": r.key_id,
+            "service": r.service,
+            "scopes": json.loads(r.scopes),
+            "created_at": r.created_at,
+            "revoked_at": r.revoked_at,
+        }
+        for r in rows
+    ]
+
+
+def looks_like_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX)
+
+
+class KeyVerifier:
+    """Checks bearer keys against the table; caches positive answers briefly (revocation takes ≤ ttl)."""
+
+    def __init__(self, engine: Engine, ttl: float = 30.0) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, ServiceKey]] = {}
+
+    def verify(self, token: str, now: float) -> ServiceKey | None:
+        m = _KEY_RE.match(token)
+        if m is None:
+            return None
+        key_id, secret = m.groups()
+        digest = _hash(secret)
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(bytes(row.secret_hash), digest):
+            return None
+        key = ServiceKey(key_id, row.service, tuple(json.loads(row.scopes)))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (now + self.ttl, key)
+        return key

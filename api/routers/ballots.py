@@ -1,0 +1,259 @@
+"""Ballots: services open and close; citizens vote (and revote: only the last vote counts) and find their own
+vote by its tracker (the leaf hash of the vote event)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api import capture
+from api.deps import Citizen, StateDep, Write, service_scope
+from api.models import Body, Written
+from api.problems import ApiProblem, problem_responses
+from api.routers.common import command
+from api.state import ServicePrincipal
+from domain.ballot import vote_stream
+
+router = APIRouter(prefix="/v1/ballots", tags=["ballots"])
+
+Opener = Annotated[ServicePrincipal, Depends(service_scope("ballot:open"))]
+Closer = Annotated[ServicePrincipal, Depends(service_scope("ballot:close"))]
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
+Tracker = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="hex leaf hash of the vote event")]
+
+
+class Option(BaseModel):
+    id: Annotated[str, Field(min_length=1, max_length=64, examples=["park"])]
+    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Парк на Оболоні"])]
+    cost: Annotated[int | None, Field(ge=1, le=2**53 - 1, description="kopiyky (budget method)")] = None
+    district: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+
+
+class Method(BaseModel):
+    type: Literal["single", "approval", "budget"]
+    max_choices: Annotated[int | None, Field(ge=1, le=500)] = None
+    budgets: (
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=2**53 - 1)]] | None
+    ) = None
+
+
+class Eligibility(BaseModel):
+    identity_methods: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=20)
+    ] = ["bankid", "diia", "qes"]
+    min_age: Annotated[int | None, Field(ge=0, le=150)] = None
+    districts: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=500)] = None
+
+
+class OpenBallot(Body):
+    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Громадський бюджет 2027"])]
+    kind: Literal["poll", "local_vote", "participatory_budget"] = "poll"
+    options: Annotated[list[Option], Field(min_length=1, max_length=500)]
+    method: Method
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    eligibility: Eligibility = Eligibility()
+
+
+class BallotOpened(Written):
+    ballot_id: UUID
+
+
+class Vote(Body):
+    selection: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]],
+        Field(min_length=1, max_length=500, examples=[["park"]]),
+    ]
+
+
+class VoteRecorded(Written):
+    ballot_id: UUID
+    tracker: str = Field(description="Keep it: the leaf hash of your vote event; find your vote with it.")
+    revote: bool
+
+
+class Tally(BaseModel):
+    voters: int
+    counts: dict[str, int]
+    funded: dict[str, list[str]] | None
+
+
+class BallotClosed(Written):
+    tally: Tally
+
+
+class Ballot(BaseModel):
+    id: UUID
+    title: str
+    kind: str
+    status: str = Field(description="open | closed")
+    options: list[dict[str, Any]]
+    method: dict[str, Any]
+    opens_at: str
+    closes_at: str
+    eligibility: dict[str, Any]
+    opened_at: str
+    closed_at: str | None = None
+    tally: Tally | None = Field(default=None, description="Published when the ballot closes")
+
+
+class MyVote(BaseModel):
+    ballot_id: UUID
+    selection: list[str]
+    district: str | None
+    cast_at: str
+    version: int = Field(description="1 for the first vote; higher for revotes")
+    tracker: str
+    event_id: str
+    counted: bool = Field(description="True when this is your last vote (the one that counts)")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=BallotOpened,
+    summary="Open a ballot (service: ballot:open)",
+    responses=WRITE_ERRORS,
+)
+def open_ballot(body: OpenBallot, service: Opener, state: StateDep, write: Write) -> Response:
+    def run() -> BallotOpened:
+        bid, events = command(
+            state,
+            lambda: state.app.open_ballot(
+                by=service.actor,
+                title=body.title,
+                kind=body.kind,
+                options=[o.model_dump(exclude_none=True) for o in body.options],
+                method=body.method.model_dump(exclude_none=True),
+                opens_at=body.opens_at,
+                closes_at=body.closes_at,
+                eligibility=body.eligibility.model_dump(),
+                at=state.clock(),
+            ),
+        )
+        return BallotOpened(ballot_id=bid, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{ballot_id}/votes",
+    status_code=201,
+    response_model=VoteRecorded,
+    summary="Vote or revote (citizen); answers with your tracker",
+    responses=WRITE_ERRORS,
+)
+def vote(ballot_id: UUID, body: Vote, citizen: Citizen, state: StateDep, write: Write) -> Response:
+    def run() -> VoteRecorded:
+        event, events = command(
+            state,
+            lambda: state.app.cast_vote(
+                by=citizen.identity, ballot_id=ballot_id, selection=list(body.selection), at=state.clock()
+            ),
+        )
+        tracker = capture.describe(state.app, event)["leaf_hash"]
+        return VoteRecorded(ballot_id=ballot_id, tracker=tracker, revote=event.originator_version > 1, events=events)
+
+    return write(citizen, body, run)
+
+
+@router.post(
+    "/{ballot_id}/close",
+    status_code=200,
+    response_model=BallotClosed,
+    summary="Close and publish the tally (service: ballot:close)",
+    responses=WRITE_ERRORS,
+)
+def close(ballot_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
+    def run() -> BallotClosed:
+        tally, events = command(
+            state, lambda: state.app.close_ballot(by=service.actor, ballot_id=ballot_id, at=state.clock())
+        )
+        return BallotClosed(tally=Tally(**tally), events=events)
+
+    return write(service, None, run, 200)
+
+
+@router.get(
+    "/{ballot_id}", response_model=Ballot, summary="A ballot; its tally once closed", responses=problem_responses(404)
+)
+def read(ballot_id: UUID, state: StateDep) -> Ballot:
+    s = state.app.get_ballot(ballot_id).state
+    tally = s.get("tally")
+    return Ballot(
+        id=ballot_id,
+        title=s["title"],
+        kind=s["kind"],
+        status=s["status"],
+        options=s["options"],
+        method=s["method"],
+        opens_at=s["opens_at"],
+        closes_at=s["closes_at"],
+        eligibility=s["eligibility"],
+        opened_at=s["opened_at"],
+        closed_at=s.get("closed_at"),
+        tally=Tally(**tally) if tally else None,
+    )
+
+
+def _my_votes(state: StateDep, ballot_id: UUID, citizen: Citizen) -> list[MyVote]:
+    app = state.app
+    ballot = app.get_ballot(ballot_id)
+    voter = app.voter_pseudonym(ballot, citizen.identity.subject)
+    try:
+        events = list(app.events.get(vote_stream(ballot_id, voter)))
+    except AggregateNotFoundError:  # pragma: no cover - events.get yields nothing instead
+        events = []
+    out = []
+    for e in events:
+        d = capture.describe(app, e)
+        out.append(
+            MyVote(
+                ballot_id=ballot_id,
+                selection=list(e.selection),
+                district=e.district,
+                cast_at=d_time(e),
+                version=d["version"],
+                tracker=d["leaf_hash"],
+                event_id=d["id"],
+                counted=e is events[-1],
+            )
+        )
+    return out
+
+
+def d_time(event: Any) -> str:
+    from domain.base import event_time
+
+    return event_time(event)
+
+
+@router.get(
+    "/{ballot_id}/my-vote",
+    response_model=MyVote,
+    summary="Your last vote (citizen)",
+    responses=problem_responses(401, 403, 404),
+)
+def my_vote(ballot_id: UUID, citizen: Citizen, state: StateDep) -> MyVote:
+    votes = _my_votes(state, ballot_id, citizen)
+    if not votes:
+        raise ApiProblem(404, "not-found", "Not found", "you have not voted in this ballot")
+    return votes[-1]
+
+
+@router.get(
+    "/{ballot_id}/votes/{tracker}",
+    response_model=MyVote,
+    summary="Your vote with this tracker (citizen); says whether it is the one that counts",
+    responses=problem_responses(401, 403, 404),
+)
+def vote_by_tracker(ballot_id: UUID, tracker: Tracker, citizen: Citizen, state: StateDep) -> MyVote:
+    for v in _my_votes(state, ballot_id, citizen):
+        if v.tracker == tracker:
+            return v
+    raise ApiProblem(404, "not-found", "Not found", "none of your votes in this ballot has this tracker")

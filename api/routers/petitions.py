@@ -1,0 +1,261 @@
+"""Petitions: citizens create and sign; services moderate, respond and close; anyone reads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import Citizen, StateDep, Write, service_scope
+from api.models import Body, ShortText, Text, Written
+from api.problems import problem_responses
+from api.routers.common import command
+from api.state import ServicePrincipal
+from domain.errors import InvalidInput
+from domain.rules import PETITION_RULE_SETS
+
+router = APIRouter(prefix="/v1/petitions", tags=["petitions"])
+
+Moderator = Annotated[ServicePrincipal, Depends(service_scope("petition:moderate"))]
+Responder = Annotated[ServicePrincipal, Depends(service_scope("petition:respond"))]
+Closer = Annotated[ServicePrincipal, Depends(service_scope("petition:close"))]
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
+
+
+class CreatePetition(Body):
+    title: Annotated[str, Field(min_length=1, max_length=500, examples=["Велодоріжка на Подолі"])]
+    text: Annotated[Text, Field(examples=["Прошу облаштувати велодоріжку вздовж набережної."])]
+    rule_set: Annotated[
+        Literal["kyiv", "sumy", "hradyzk"] | None,
+        Field(description="A shipped city rule set (threshold, period, calendar); or give `rules`."),
+    ] = "kyiv"
+    rules: Annotated[
+        dict[str, Any] | None, Field(description="A full rule set (docs/domain.md), frozen at creation.")
+    ] = None
+
+
+class PetitionCreated(Written):
+    petition_id: UUID
+
+
+class Reason(Body):
+    reason: Annotated[ShortText, Field(examples=["Не належить до компетенції міської ради"])]
+
+
+class ResponseText(Body):
+    response: Annotated[Text, Field(examples=["Велодоріжку включено до плану на 2027 рік."])]
+
+
+class Petition(BaseModel):
+    id: UUID
+    title: str
+    text: str
+    status: str = Field(description="pending | published | rejected | closed")
+    author: str = Field(description="The author's pseudonym")
+    signatures: int
+    threshold: int
+    threshold_reached: bool
+    created_at: str
+    published_at: str | None = None
+    deadline: str | None = Field(default=None, description="Signatures are accepted before this instant")
+    response_due: str | None = Field(default=None, description="ISO date by which the city must respond")
+    responded: bool
+    responded_at: str | None = None
+    response_on_time: bool | None = None
+    rejected_reason: str | None = None
+    closed_at: str | None = None
+    rules: dict[str, Any]
+
+
+class PetitionSummary(BaseModel):
+    id: UUID
+    title: str
+    status: str
+    signatures: int
+    threshold: int
+    deadline: str | None
+
+
+def _view(state: StateDep, petition_id: UUID) -> Petition:
+    p = state.app.get_petition(petition_id)
+    s = p.state
+    return Petition(
+        id=petition_id,
+        title=s["title"],
+        text=s["text"],
+        status=s["status"],
+        author=s["author"],
+        signatures=state.app.signature_count(petition_id),
+        threshold=s["rules"]["threshold"],
+        threshold_reached=s["threshold_reached"],
+        created_at=s["created_at"],
+        published_at=s.get("published_at"),
+        deadline=s.get("deadline"),
+        response_due=s.get("due_date"),
+        responded=s["responded"],
+        responded_at=s.get("responded_at"),
+        response_on_time=s.get("on_time"),
+        rejected_reason=s.get("reason"),
+        closed_at=s.get("closed_at"),
+        rules=s["rules"],
+    )
+
+
+@router.post(
+    "", status_code=201, response_model=PetitionCreated, summary="Create a petition (citizen)", responses=WRITE_ERRORS
+)
+def create(body: CreatePetition, citizen: Citizen, state: StateDep, write: Write) -> Response:
+    if body.rules is not None:
+        rules = body.rules
+    elif body.rule_set is not None:
+        rules = PETITION_RULE_SETS[body.rule_set]
+    else:
+        raise InvalidInput("give rule_set or rules")
+
+    def run() -> PetitionCreated:
+        pid, events = command(
+            state,
+            lambda: state.app.create_petition(
+                by=citizen.identity, title=body.title, text=body.text, rules=rules, at=state.clock()
+            ),
+        )
+        return PetitionCreated(petition_id=pid, events=events)
+
+    return write(citizen, body, run)
+
+
+@router.post(
+    "/{petition_id}/publish",
+    status_code=200,
+    response_model=Written,
+    summary="Publish after moderation (service: petition:moderate)",
+    responses=WRITE_ERRORS,
+)
+def publish(petition_id: UUID, service: Moderator, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state, lambda: state.app.publish_petition(by=service.actor, petition_id=petition_id, at=state.clock())
+        )
+        return Written(events=events)
+
+    return write(service, None, run, 200)
+
+
+@router.post(
+    "/{petition_id}/reject",
+    status_code=200,
+    response_model=Written,
+    summary="Reject in moderation (service: petition:moderate)",
+    responses=WRITE_ERRORS,
+)
+def reject(petition_id: UUID, body: Reason, service: Moderator, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.reject_petition(
+                by=service.actor, petition_id=petition_id, reason=body.reason, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+class Signed(Written):
+    petition_id: UUID
+    signatures: int
+
+
+@router.post(
+    "/{petition_id}/signatures",
+    status_code=201,
+    response_model=Signed,
+    summary="Sign (citizen; once per citizen)",
+    responses=WRITE_ERRORS,
+)
+def sign(petition_id: UUID, citizen: Citizen, state: StateDep, write: Write) -> Response:
+    def run() -> Signed:
+        _, events = command(
+            state, lambda: state.app.sign_petition(by=citizen.identity, petition_id=petition_id, at=state.clock())
+        )
+        return Signed(petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events)
+
+    return write(citizen, None, run)
+
+
+@router.post(
+    "/{petition_id}/response",
+    status_code=200,
+    response_model=Written,
+    summary="The city's official response (service: petition:respond)",
+    responses=WRITE_ERRORS,
+)
+def respond(petition_id: UUID, body: ResponseText, service: Responder, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.respond_to_petition(
+                by=service.actor, petition_id=petition_id, response=body.response, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.post(
+    "/{petition_id}/close",
+    status_code=200,
+    response_model=Written,
+    summary="Close after the deadline (service: petition:close)",
+    responses=WRITE_ERRORS,
+)
+def close(petition_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state, lambda: state.app.close_petition(by=service.actor, petition_id=petition_id, at=state.clock())
+        )
+        return Written(events=events)
+
+    return write(service, None, run, 200)
+
+
+@router.get(
+    "/{petition_id}",
+    response_model=Petition,
+    summary="A petition with its count, status and dates",
+    responses=problem_responses(404),
+)
+def read(petition_id: UUID, state: StateDep) -> Petition:
+    return _view(state, petition_id)
+
+
+@router.get("", response_model=list[PetitionSummary], summary="Petitions (newest first)")
+def list_petitions(
+    state: StateDep,
+    status: Annotated[Literal["pending", "published", "rejected", "closed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PetitionSummary]:
+    projections = state.app.projections
+    with projections._lock:  # the projections are fed by concurrent writers
+        items = sorted(projections.of_kind("petition").items(), key=lambda kv: kv[1]["created_at"], reverse=True)
+    out = []
+    for pid, s in items:
+        if status is not None and s["status"] != status:
+            continue
+        out.append(
+            PetitionSummary(
+                id=UUID(pid),
+                title=s["title"],
+                status=s["status"],
+                signatures=state.app.signature_count(UUID(pid)),
+                threshold=s["rules"]["threshold"],
+                deadline=s.get("deadline"),
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out

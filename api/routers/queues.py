@@ -1,0 +1,454 @@
+"""Kindergarten queues: services create queues, grant benefits, issue offers and remove entries; citizens (or a
+service for them) register, change preferences, accept or decline offers and withdraw. The public ordered list
+carries no personal data: entry ids, benefit rank, registration time and whether an offer is pending."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import StateDep, Write, by, scoped_or_citizen, service_scope
+from api.models import Body, FlatData, Written
+from api.problems import problem_responses
+from api.routers.common import command
+from api.state import CitizenPrincipal, Principal, ServicePrincipal
+from domain.errors import InvalidInput, NotAuthorised
+from domain.identity import CitizenIdentity
+
+router = APIRouter(prefix="/v1/queues", tags=["queues"])
+
+Admin = Annotated[ServicePrincipal, Depends(service_scope("queue:kindergarten:admin"))]
+BenefitService = Annotated[ServicePrincipal, Depends(service_scope("queue:kindergarten:benefit"))]
+OfferService = Annotated[ServicePrincipal, Depends(service_scope("queue:kindergarten:offer"))]
+RemoveService = Annotated[ServicePrincipal, Depends(service_scope("queue:kindergarten:remove"))]
+Registrant = Annotated[Principal, Depends(scoped_or_citizen("queue:kindergarten:register"))]
+OfferParty = Annotated[Principal, Depends(scoped_or_citizen("queue:kindergarten:offer"))]
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
+EntryId = Annotated[str, Path(min_length=1, max_length=64, description="Entry id (from the registration)")]
+OfferId = Annotated[str, Path(min_length=1, max_length=64, description="Offer id (from the offer)")]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+Inst = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class CodeRow(BaseModel):
+    code: Code
+    title: Annotated[str, Field(min_length=1, max_length=500)]
+    statute: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CreateQueue(Body):
+    name: Annotated[str, Field(min_length=1, max_length=300, examples=["Дитсадки Подільського району"])]
+    institutions: Annotated[list[Inst], Field(min_length=1, max_length=500, examples=[["ds-12", "ds-40"]])]
+    benefits: Annotated[
+        list[CodeRow] | None, Field(description="Ordered benefit table; default: the shipped example")
+    ] = None
+    removal_reasons: Annotated[
+        list[CodeRow] | None, Field(description="Removal reasons; default: the shipped example")
+    ] = None
+    acceptance_days: Annotated[int, Field(ge=1, le=365)] = 30
+    max_preferences: Annotated[int, Field(ge=1, le=20)] = 3
+
+
+class QueueCreated(Written):
+    queue_id: UUID
+
+
+class Applicant(BaseModel):
+    subject: Annotated[str, Field(min_length=1, max_length=512, description="Identity provider subject, e.g. diia:…")]
+    method: Annotated[str, Field(min_length=1, max_length=32, examples=["cnap"])]
+
+
+class RegisterEntry(Body):
+    child_key: Annotated[
+        str, Field(min_length=1, max_length=128, description="Birth certificate number (pseudonymised)")
+    ]
+    child_data: Annotated[
+        FlatData,
+        Field(
+            description="Personal data for the vault; the log holds its commitment",
+            examples=[{"name": "Марія", "birth_date": "2023-04-01"}],
+        ),
+    ]
+    birth_year: Annotated[int, Field(ge=1900, le=2200)]
+    institutions: Annotated[list[Inst], Field(min_length=1, max_length=20)]
+    applicant: Annotated[Applicant | None, Field(description="When a service registers for a citizen")] = None
+
+
+class EntryRegistered(Written):
+    entry: str
+
+
+class GrantBenefit(Body):
+    code: Code
+    document: Annotated[FlatData, Field(description="The supporting document (vault); the log holds its commitment")]
+
+
+class BenefitGranted(Written):
+    document_commitment: str
+
+
+class RevokeBenefit(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=64, examples=["document_expired"])]
+
+
+class Preferences(Body):
+    institutions: Annotated[list[Inst], Field(min_length=1, max_length=20)]
+
+
+class IssueOffer(Body):
+    institution: Inst
+    birth_year: Annotated[int, Field(ge=1900, le=2200)]
+    place: Annotated[str, Field(min_length=1, max_length=64, examples=["room-2/seat-7"])]
+    entry: Annotated[str | None, Field(max_length=64, description="Optional: must be the first eligible entry")] = None
+
+
+class OfferIssued(Written):
+    offer: str
+
+
+class RemoveEntry(Body):
+    reason_code: Code
+
+
+class Queue(BaseModel):
+    id: UUID
+    name: str
+    institutions: list[str]
+    benefits: list[dict[str, Any]]
+    removal_reasons: list[dict[str, Any]]
+    acceptance_days: int
+    max_preferences: int
+    registrations: int
+    waiting: int
+    offers_issued: int
+
+
+class ListedEntry(BaseModel):
+    position: int
+    entry: str
+    benefit_rank: int
+    registered_at: str
+    offer_pending: bool
+
+
+class Position(BaseModel):
+    entry: str
+    status: str = Field(description="waiting | placed | withdrawn | removed")
+    birth_year: int
+    registered_at: str
+    positions: dict[str, int] = Field(description="1-based position per preferred institution (waiting entries)")
+    offer: dict[str, Any] | None = Field(default=None, description="The pending offer, if any")
+
+
+def _registrant_identity(principal: Principal, applicant: Applicant | None) -> CitizenIdentity | None:
+    if isinstance(principal, CitizenPrincipal):
+        if applicant is not None:
+            raise NotAuthorised("a citizen registers only for themself")
+        return None
+    if applicant is None:
+        raise InvalidInput("a service registering an entry must name the applicant")
+    return CitizenIdentity(subject=applicant.subject, method=applicant.method)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=QueueCreated,
+    summary="Create a kindergarten queue with its rules (service: queue:kindergarten:admin)",
+    responses=WRITE_ERRORS,
+)
+def create(body: CreateQueue, service: Admin, state: StateDep, write: Write) -> Response:
+    def run() -> QueueCreated:
+        qid, events = command(
+            state,
+            lambda: state.app.create_kindergarten_queue(
+                by=service.actor,
+                name=body.name,
+                institutions=body.institutions,
+                at=state.clock(),
+                benefits=[b.model_dump() for b in body.benefits] if body.benefits is not None else None,
+                removal_reasons=[r.model_dump() for r in body.removal_reasons]
+                if body.removal_reasons is not None
+                else None,
+                acceptance_days=body.acceptance_days,
+                max_preferences=body.max_preferences,
+            ),
+        )
+        return QueueCreated(queue_id=qid, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{queue_id}/entries",
+    status_code=201,
+    response_model=EntryRegistered,
+    summary="Register a child (citizen, or a service with queue:kindergarten:register for an applicant)",
+    responses=WRITE_ERRORS,
+)
+def register(queue_id: UUID, body: RegisterEntry, principal: Registrant, state: StateDep, write: Write) -> Response:
+    applicant = _registrant_identity(principal, body.applicant)
+
+    def run() -> EntryRegistered:
+        entry, events = command(
+            state,
+            lambda: state.app.register_kindergarten_entry(
+                by=by(principal),
+                queue_id=queue_id,
+                child_key=body.child_key,
+                child_data=body.child_data,
+                birth_year=body.birth_year,
+                institutions=body.institutions,
+                at=state.clock(),
+                applicant=applicant,
+            ),
+        )
+        return EntryRegistered(entry=entry, events=events)
+
+    return write(principal, body, run)
+
+
+@router.post(
+    "/{queue_id}/entries/{entry}/benefits",
+    status_code=201,
+    response_model=BenefitGranted,
+    summary="Grant a benefit (service: queue:kindergarten:benefit)",
+    responses=WRITE_ERRORS,
+)
+def grant_benefit(
+    queue_id: UUID, entry: EntryId, body: GrantBenefit, service: BenefitService, state: StateDep, write: Write
+) -> Response:
+    def run() -> BenefitGranted:
+        commitment, events = command(
+            state,
+            lambda: state.app.grant_benefit(
+                by=service.actor,
+                queue_id=queue_id,
+                entry=entry,
+                code=body.code,
+                document=body.document,
+                at=state.clock(),
+            ),
+        )
+        return BenefitGranted(document_commitment=commitment, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{queue_id}/entries/{entry}/benefits/{code}/revoke",
+    status_code=200,
+    response_model=Written,
+    summary="Revoke a benefit (service: queue:kindergarten:benefit)",
+    responses=WRITE_ERRORS,
+)
+def revoke_benefit(
+    queue_id: UUID,
+    entry: EntryId,
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    body: RevokeBenefit,
+    service: BenefitService,
+    state: StateDep,
+    write: Write,
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.revoke_benefit(
+                by=service.actor, queue_id=queue_id, entry=entry, code=code, reason=body.reason, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.put(
+    "/{queue_id}/entries/{entry}/preferences",
+    status_code=200,
+    response_model=Written,
+    summary="Change preferred institutions (the applicant, or a service)",
+    responses=WRITE_ERRORS,
+)
+def change_preferences(
+    queue_id: UUID, entry: EntryId, body: Preferences, principal: Registrant, state: StateDep, write: Write
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.change_preferences(
+                by=by(principal), queue_id=queue_id, entry=entry, institutions=body.institutions, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(principal, body, run, 200)
+
+
+@router.post(
+    "/{queue_id}/offers",
+    status_code=201,
+    response_model=OfferIssued,
+    summary="Offer a place to the first eligible entry (service: queue:kindergarten:offer)",
+    responses=WRITE_ERRORS,
+)
+def issue_offer(queue_id: UUID, body: IssueOffer, service: OfferService, state: StateDep, write: Write) -> Response:
+    def run() -> OfferIssued:
+        offer, events = command(
+            state,
+            lambda: state.app.issue_offer(
+                by=service.actor,
+                queue_id=queue_id,
+                institution=body.institution,
+                birth_year=body.birth_year,
+                place=body.place,
+                entry=body.entry,
+                at=state.clock(),
+            ),
+        )
+        return OfferIssued(offer=offer, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{queue_id}/offers/{offer}/accept",
+    status_code=200,
+    response_model=Written,
+    summary="Accept an offer (the applicant, or a service)",
+    responses=WRITE_ERRORS,
+)
+def accept_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state, lambda: state.app.accept_offer(by=by(principal), queue_id=queue_id, offer=offer, at=state.clock())
+        )
+        return Written(events=events)
+
+    return write(principal, None, run, 200)
+
+
+@router.post(
+    "/{queue_id}/offers/{offer}/decline",
+    status_code=200,
+    response_model=Written,
+    summary="Decline an offer (the applicant, or a service)",
+    responses=WRITE_ERRORS,
+)
+def decline_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state, lambda: state.app.decline_offer(by=by(principal), queue_id=queue_id, offer=offer, at=state.clock())
+        )
+        return Written(events=events)
+
+    return write(principal, None, run, 200)
+
+
+@router.post(
+    "/{queue_id}/entries/{entry}/withdraw",
+    status_code=200,
+    response_model=Written,
+    summary="Withdraw an entry (the applicant, or a service)",
+    responses=WRITE_ERRORS,
+)
+def withdraw(queue_id: UUID, entry: EntryId, principal: Registrant, state: StateDep, write: Write) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state, lambda: state.app.withdraw_entry(by=by(principal), queue_id=queue_id, entry=entry, at=state.clock())
+        )
+        return Written(events=events)
+
+    return write(principal, None, run, 200)
+
+
+@router.post(
+    "/{queue_id}/entries/{entry}/remove",
+    status_code=200,
+    response_model=Written,
+    summary="Remove an entry with a legal reason (service: queue:kindergarten:remove)",
+    responses=WRITE_ERRORS,
+)
+def remove(
+    queue_id: UUID, entry: EntryId, body: RemoveEntry, service: RemoveService, state: StateDep, write: Write
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.remove_entry(
+                by=service.actor, queue_id=queue_id, entry=entry, reason_code=body.reason_code, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.get(
+    "/{queue_id}", response_model=Queue, summary="A queue and its frozen rules", responses=problem_responses(404)
+)
+def read(queue_id: UUID, state: StateDep) -> Queue:
+    s = state.app.get_kindergarten_queue(queue_id).state
+    return Queue(
+        id=queue_id,
+        name=s["name"],
+        institutions=s["institutions"],
+        benefits=s["benefits"],
+        removal_reasons=s["removal_reasons"],
+        acceptance_days=s["acceptance_days"],
+        max_preferences=s["max_preferences"],
+        registrations=s["registrations"],
+        waiting=sum(1 for e in s["entries"].values() if e["status"] == "waiting"),
+        offers_issued=s["offers_issued"],
+    )
+
+
+@router.get(
+    "/{queue_id}/list",
+    response_model=list[ListedEntry],
+    summary="The public ordered list of one group (institution, birth year); no personal data",
+    responses=problem_responses(404, 422),
+)
+def public_list(
+    queue_id: UUID,
+    state: StateDep,
+    institution: Annotated[str, Query(min_length=1, max_length=64)],
+    birth_year: Annotated[int, Query(ge=1900, le=2200)],
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[ListedEntry]:
+    rows = state.app.kindergarten_list(queue_id, institution, birth_year)
+    return [ListedEntry(**r) for r in rows[offset : offset + limit]]
+
+
+@router.get(
+    "/{queue_id}/entries/{entry}/position",
+    response_model=Position,
+    summary="An entry's status and position in each of its groups",
+    responses=problem_responses(404),
+)
+def position(queue_id: UUID, entry: EntryId, state: StateDep) -> Position:
+    q = state.app.get_kindergarten_queue(queue_id)
+    e = q.entry(entry)
+    positions = state.app.entry_positions(queue_id, entry)
+    offer = None
+    if e["offer"] is not None:
+        o = q.offer(e["offer"])
+        offer = {
+            "offer": e["offer"],
+            "institution": o["institution"],
+            "place": o["place"],
+            "expires_at": o["expires_at"],
+        }
+    return Position(
+        entry=entry,
+        status=e["status"],
+        birth_year=e["birth_year"],
+        registered_at=e["registered_at"],
+        positions=positions,
+        offer=offer,
+    )

@@ -1,0 +1,68 @@
+"""Settings of the HTTP layer, from HROMADA_* environment variables (the ledger's own are ledger.config.Settings).
+
+Nothing here has a secret default: API keys live hashed in the database, the development token issuer's key is
+generated under the data directory, and with HROMADA_PRODUCTION set the development issuer is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ISSUER = "https://dev.hromada.invalid/issuer"
+DEV_AUDIENCE = "hromada-dev"
+
+
+class OidcIssuer(BaseModel):
+    """One trusted OpenID Connect provider. Its ID tokens are verified against its JWKS."""
+
+    issuer: str = Field(description="Exact `iss` claim value.")
+    jwks_uri: str = Field(description="Where the provider publishes its signing keys (JWKS).")
+    audience: str = Field(description="Our client id: the `aud` the token must carry.")
+    subject_prefix: str = Field(description="Prepended to `sub` (`<prefix>:<sub>`); the domain's pseudonym input.")
+    method: str = Field(default="bankid", description="Identity method this provider asserts (bankid, diia, qes).")
+    method_claim: str | None = Field(default=None, description="Claim that overrides `method`, when present.")
+    age_claim: str | None = Field(default="age", description="Claim holding the citizen's age (eligibility only).")
+    district_claim: str | None = Field(default="district", description="Claim holding the citizen's district.")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+
+
+class ApiSettings(BaseSettings):
+    """Every field can be set as HROMADA_<NAME>; lists and objects as JSON."""
+
+    model_config = SettingsConfigDict(env_prefix="HROMADA_", extra="ignore")
+
+    production: bool = Field(default=False, description="Refuse the development token issuer.")
+    oidc_issuers: list[OidcIssuer] = Field(
+        default_factory=list,
+        description='Trusted OIDC providers, JSON: [{"issuer": ..., "jwks_uri": ..., "audience": ..., '
+        '"subject_prefix": ..., "method": ...}]',
+    )
+    jwks_cache_seconds: float = Field(default=600.0, gt=0)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    dev_issuer: bool = Field(default=True, description="Accept tokens of the built-in development issuer.")
+    dev_token_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    citizen_rate: float = Field(default=5.0, gt=0, description="Citizen writes per second (token bucket refill).")
+    citizen_burst: int = Field(default=20, ge=1, description="Citizen bucket size.")
+    service_rate: float = Field(default=2000.0, gt=0, description="Service requests per second.")
+    service_burst: int = Field(default=4000, ge=1)
+    anonymous_rate: float = Field(default=200.0, gt=0, description="Unauthenticated requests per second per client.")
+    anonymous_burst: int = Field(default=400, ge=1)
+    idempotency_hours: float = Field(default=24.0, gt=0, description="How long idempotent answers are kept.")
+    group_commit: bool = Field(default=False, description="Batch concurrent writes into one transaction.")
+    group_commit_max: int = Field(default=256, ge=1, le=10_000, description="Most writes in one transaction.")
+    receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    @field_validator("oidc_issuers", mode="before")
+    @classmethod
+    def _parse(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return json.loads(v) if v.strip() else []
+        return v
+
+    def dev_issuer_enabled(self) -> bool:
+        return self.dev_issuer and not self.production
