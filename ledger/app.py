@@ -44,3 +44,21 @@ def open_application(
 def events_table_name(app: Application[Any]) -> str:
     """Name of the table eventsourcing-sqlalchemy stores the application's events in."""
     return f"{app.name.lower()}_events"
+
+
+def ensure_event_tables(app_name: str, database_url: str) -> None:
+    """Create the event tables of application `app_name` (what constructing the application would do),
+    without constructing it: operator commands that only read the log need no domain state."""
+    from eventsourcing.persistence import InfrastructureFactory
+    from eventsourcing.utils import Environment
+
+    factory = InfrastructureFactory.construct(Environment(app_name, persistence_env(database_url)))
+    try:
+        factory.application_recorder()
+    finally:
+        factory.close()
+
+
+def events_table_for(app_cls: type[Application[Any]]) -> str:
+    """Table name of an application class's events (eventsourcing names it after the application)."""
+    return f"{app_cls.name.lower()}_events"

@@ -12,7 +12,7 @@ from typing import Any
 from eventsourcing.application import Application
 from sqlalchemy import Engine, func, select
 
-from ledger.app import events_table_name, open_application
+from ledger.app import ensure_event_tables, events_table_for, events_table_name, open_application
 from ledger.checkpoints import Checkpoint, Checkpointer, latest_checkpoint
 from ledger.config import Settings
 from ledger.db.engine import make_engine
@@ -55,6 +55,12 @@ class LogStatus:
         }
 
 
+def _city_app_cls() -> type[Application[Any]]:
+    from domain.app import CityApp
+
+    return CityApp
+
+
 class Ledger:
     """Everything one log needs, opened from settings. Use as a context manager or call close()."""
 
@@ -65,15 +71,13 @@ class Ledger:
         self.engine: Engine = make_engine(url)
         upgrade(self.engine)
         self.vault_store: SqlKeyValueStore | None = None
-        if app_cls is None:
-            self.app = self._open_city_app(settings, url)
-        else:
-            self.app = open_application(app_cls, database_url=url, origin=settings.origin)
+        self._url = url
+        self._app_cls = app_cls
+        self._app: Application[Any] | None = None
+        cls = app_cls or _city_app_cls()
+        ensure_event_tables(cls.name, url)
         self.integrator = Integrator(
-            self.engine,
-            origin=settings.origin,
-            events_table=events_table_name(self.app),
-            batch=settings.integrate_batch,
+            self.engine, origin=settings.origin, events_table=events_table_for(cls), batch=settings.integrate_batch
         )
         self.checkpointer = Checkpointer(
             self.engine,
@@ -85,6 +89,19 @@ class Ledger:
         self.anchor_lookup: AnchorLookup | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+
+    @property
+    def app(self) -> Application[Any]:
+        """The event-sourced application, opened on first use (the city app rebuilds its in-process
+        projections from the whole log when it opens; reading the log needs none of that)."""
+        if self._app is None:
+            if self._app_cls is None:
+                self._app = self._open_city_app(self.settings, self._url)
+            else:
+                self._app = open_application(self._app_cls, database_url=self._url, origin=self.settings.origin)
+            if events_table_name(self._app) != self.integrator.events.name:  # pragma: no cover - library change
+                raise RuntimeError(f"application stores events in {events_table_name(self._app)}")
+        return self._app
 
     def _open_city_app(self, settings: Settings, url: str) -> Application[Any]:
         from domain.app import CityApp
@@ -169,7 +186,8 @@ class Ledger:
 
     def close(self) -> None:
         self.stop_worker()
-        self.app.close()
+        if self._app is not None:
+            self._app.close()
         self.engine.dispose()
         if self.vault_store is not None:
             self.vault_store.close()

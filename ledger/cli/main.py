@@ -74,6 +74,7 @@ def _open(data_dir: Path | None) -> Ledger:
 def init(data_dir: DataDir = None) -> None:
     """Create the data directory, the log key (development) and the database schema; print the verifier key."""
     with _open(data_dir) as ledger:
+        ledger.app  # noqa: B018 - opening the city app creates the pseudonym and vault secrets and the vault
         # plain echo: keys and URLs must not be wrapped, they get copied into configs
         typer.echo(f"origin        {ledger.settings.origin}")
         typer.echo(f"database      {ledger.engine.url.render_as_string(hide_password=True)}")
