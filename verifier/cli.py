@@ -17,10 +17,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verifier.anchors import ChainAccess
 from verifier.audit import AuditReport, Status, run_audit
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError, VerifierError
 from verifier.note import VerifierKey, load_verifier_key
 from verifier.receipt import ReceiptReport, load_receipt, verify_receipt
+from verifier.rpc import HttpRpc
 
 app = typer.Typer(
     name="hromada-verify",
@@ -61,6 +63,31 @@ def _key(value: str | None, required: bool, command: str, as_json: bool) -> Veri
         raise _fail_to_run(command, exc, as_json) from exc
 
 
+RpcOption = Annotated[
+    str | None,
+    typer.Option("--rpc", help="The chain's JSON-RPC URL (http/https): anchors are read back from it"),
+]
+ContractOption = Annotated[
+    str | None,
+    typer.Option("--contract", help="The HromadaAnchor contract you trust (default: the one log.json/receipt names)"),
+]
+
+
+def _chain(rpc: str | None, contract: str | None, command: str, as_json: bool) -> HttpRpc | None:
+    if contract is not None and not (len(contract) == 42 and contract[:2] == "0x"):
+        raise _fail_to_run(
+            command, CannotVerify(f"--contract must be a 0x-prefixed address, not {contract!r}"), as_json
+        )
+    if rpc is None:
+        if contract is not None:
+            raise _fail_to_run(command, CannotVerify("--contract needs --rpc URL to read the chain"), as_json)
+        return None
+    try:
+        return HttpRpc(rpc)
+    except CannotVerify as exc:
+        raise _fail_to_run(command, exc, as_json) from exc
+
+
 @app.command()
 def audit(
     source: Annotated[str, typer.Argument(help="Audit bundle: a directory or a .tar.gz")],
@@ -76,6 +103,8 @@ def audit(
         bool, typer.Option("--offline", help="Make no chain queries (anchor checks are skipped)")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+    rpc: RpcOption = None,
+    contract: ContractOption = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -91,6 +120,8 @@ def audit(
             extra.append((f"--checkpoint {path}", path.read_bytes()))
         except OSError as exc:
             raise _fail_to_run("audit", UnreadableInput(f"cannot read {path}: {exc}"), as_json) from exc
+    http_rpc = None if offline else _chain(rpc, contract, "audit", as_json)
+    chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     progress_console = Console(stderr=True)
     show_progress = not as_json and progress_console.is_terminal
     try:
@@ -112,12 +143,21 @@ def audit(
                     bar.update(task, completed=done, total=total if total >= done else None, rate=rate)
 
                 report = run_audit(
-                    source, trusted, offline=offline, extra_checkpoints=extra, progress=progress, workers=workers
+                    source,
+                    trusted,
+                    offline=offline,
+                    extra_checkpoints=extra,
+                    progress=progress,
+                    workers=workers,
+                    chain=chain,
                 )
         else:
-            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, workers=workers)
+            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, workers=workers, chain=chain)
     except CannotVerify as exc:
         raise _fail_to_run("audit", exc, as_json) from exc
+    finally:
+        if http_rpc is not None:
+            http_rpc.close()
     if as_json:
         _emit_json(report.to_json())
     else:
@@ -144,6 +184,9 @@ def _print_audit(report: AuditReport) -> None:
         table.add_row(str(s.number), escape(s.name), style[s.status], note)
     out.print(table)
     out.print(f"{report.events:,} events in {report.seconds:.2f} s ({report.events_per_second:,.0f} events/s)")
+    for s in report.steps:
+        if s.number == 3 and s.status is not Status.NOT_RUN and "chain_id" in s.stats:
+            out.print(escape(_anchor_summary(s.stats)))
     findings = report.findings()
     for finding in findings[:MAX_FINDINGS_PRINTED]:
         out.print(escape(finding.describe()))
@@ -162,6 +205,29 @@ def _print_audit(report: AuditReport) -> None:
         out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
 
 
+def _anchor_summary(stats: dict[str, Any]) -> str:
+    text = (
+        f"anchors: chain {stats['chain_id']}, contract {stats.get('contract')}, {stats.get('anchors_on_chain', 0)} "
+        f"on chain / {stats.get('anchors_in_bundle', 0)} in the bundle"
+    )
+    latest = stats.get("latest_anchor")
+    if isinstance(latest, dict):
+        text += f"; latest anchor: size {latest['tree_size']} in block {latest['block']}"
+        if "age_seconds" in latest:
+            text += f" at {latest['timestamp']} ({_age(int(latest['age_seconds']))} ago)"
+    return text
+
+
+def _age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172_800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
 @app.command()
 def receipt(
     receipt_path: Annotated[Path, typer.Argument(metavar="RECEIPT.json", help="A receipt (formats.md §4)")],
@@ -174,13 +240,17 @@ def receipt(
         str | None, typer.Option("--ledger", help="Ledger base URL: prove its current checkpoint extends the receipt's")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+    rpc: RpcOption = None,
+    contract: ContractOption = None,
 ) -> None:
     """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint (→ ledger consistency)."""
     trusted = _key(key, True, "receipt", as_json)
     assert trusted is not None
+    http_rpc = None if offline else _chain(rpc, contract, "receipt", as_json)
+    chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     try:
         doc = load_receipt(receipt_path)
-        report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger)
+        report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger, chain=chain)
     except CannotVerify as exc:
         raise _fail_to_run("receipt", exc, as_json) from exc
     except VerificationError as exc:
@@ -189,6 +259,9 @@ def receipt(
         else:
             Console(highlight=False).print(f"[bold red]RECEIPT VERIFICATION FAILED[/]\n{escape(exc.diagnostics())}")
         raise typer.Exit(1) from exc
+    finally:
+        if http_rpc is not None:
+            http_rpc.close()
     if as_json:
         _emit_json(report.to_json())
     else:

@@ -3,8 +3,10 @@
 In order: the envelope (formats.md §1) → its RFC 8785 bytes → the leaf hash (must equal ``leaf_hash`` when both
 are given) → the inclusion proof into the checkpoint's tree → the checkpoint's signature with the trusted key.
 Then, offline, the anchor object's own consistency with the checkpoint (same root at the same size, or a valid
-``anchor.consistency_proof`` to a larger anchored size). The on-chain confirmation of the anchor is not available
-in this verifier version: without ``--offline`` a receipt that carries an anchor cannot be fully checked (exit 2).
+``anchor.consistency_proof`` to a larger anchored size), then on chain with ``--rpc`` (the transaction's receipt
+carries ``Anchored(SHA-256(origin), tree_size, root)`` from the contract, in the named, still canonical block of
+the named chain; :func:`verifier.anchors.check_receipt_anchor`). Without ``--rpc`` and without ``--offline`` a
+receipt that carries an anchor cannot be fully checked (exit 2).
 With a ledger URL, the ledger's current checkpoint is fetched (``GET <url>/checkpoint``, a text/plain signed note)
 and proven consistent with the receipt's (``GET <url>/v1/proofs/consistency?from=<size1>&to=<size2>`` →
 ``{"proof": [hex, ...]}``), which detects a log that was rewritten or forked after the receipt was issued.
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 import rfc8785
 
+from verifier.anchors import ChainAccess, check_receipt_anchor
 from verifier.envelope import MAX_ENVELOPE_BYTES, check_event_object, find_floats
 from verifier.errors import (
     ConsistencyProofError,
@@ -49,8 +52,8 @@ __all__ = [
 
 _HEX32 = re.compile(r"[0-9a-f]{64}\Z")
 CHAIN_CHECK_UNAVAILABLE = (
-    "the on-chain anchor check is not available in this verifier version; "
-    "rerun with --offline to verify everything except the chain"
+    "the on-chain anchor check needs the chain's JSON-RPC endpoint: rerun with --rpc URL, "
+    "or with --offline to verify everything except the chain"
 )
 
 
@@ -170,6 +173,7 @@ def verify_receipt(
     offline: bool = False,
     ledger_url: str | None = None,
     client: httpx.Client | None = None,
+    chain: ChainAccess | None = None,
 ) -> ReceiptReport:
     """Check a receipt. Raises VerificationError (exit 1) or CannotVerify (exit 2); returns the report."""
     if receipt.get("format") != 1 or isinstance(receipt.get("format"), bool):
@@ -232,7 +236,7 @@ def verify_receipt(
     checks.append(ReceiptCheck("inclusion proof", "passed", f"leaf {index} is in the tree of size {cp.size}"))
 
     report = ReceiptReport(index, leaf.hex(), cp, event_id, event_type, checks)
-    _check_anchor(receipt.get("anchor"), cp, offline, report)
+    _check_anchor(receipt.get("anchor"), cp, offline, report, chain)
     if ledger_url:
         detail = check_ledger_consistency(ledger_url, cp, key, client=client)
         checks.append(ReceiptCheck("ledger consistency", "passed", detail))
@@ -241,7 +245,9 @@ def verify_receipt(
     return report
 
 
-def _check_anchor(anchor: Any, cp: Checkpoint, offline: bool, report: ReceiptReport) -> None:
+def _check_anchor(
+    anchor: Any, cp: Checkpoint, offline: bool, report: ReceiptReport, chain: ChainAccess | None = None
+) -> None:
     if anchor is None:
         report.checks.append(ReceiptCheck("anchor", "not_run", "the receipt has no anchor yet"))
         return
@@ -269,9 +275,12 @@ def _check_anchor(anchor: Any, cp: Checkpoint, offline: bool, report: ReceiptRep
     )
     if offline:
         report.checks.append(ReceiptCheck("anchor on chain", "not_run", "skipped: --offline"))
-    else:
+    elif chain is None:
         report.checks.append(ReceiptCheck("anchor on chain", "not_run", CHAIN_CHECK_UNAVAILABLE))
         report.unavailable.append(CHAIN_CHECK_UNAVAILABLE)
+    else:
+        detail = check_receipt_anchor(chain, cp.origin, anchor, tree_size=size, root=root)
+        report.checks.append(ReceiptCheck("anchor on chain", "passed", detail))
 
 
 def _get(client: httpx.Client, url: str) -> httpx.Response:
