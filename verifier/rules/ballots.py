@@ -1,0 +1,260 @@
+"""Ballots (docs/domain.md "Ballots"): window, eligibility, selection per method, last vote counts, tally.
+
+Per ballot the replay keeps the last valid selection of each voter stream until ``ballot.closed`` (state grows
+with the number of voters, i.e. of streams, not of events), then only the published tally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.rules.model import (
+    Event,
+    Malformed,
+    Report,
+    Violation,
+    as_int,
+    as_list,
+    as_map,
+    as_str,
+    as_str_list,
+    first_difference,
+    stream_id,
+)
+
+__all__ = ["BallotRules", "compute_tally"]
+
+
+@dataclass(slots=True)
+class Ballot:
+    options: list[str]
+    position: dict[str, int]
+    cost: dict[str, int]
+    district_of: dict[str, str]
+    method: str
+    max_choices: int
+    budgets: dict[str, int]
+    opens_at: str
+    closes_at: str
+    identity_methods: frozenset[str]
+    districts: frozenset[str] | None
+    status: str = "open"
+    tally: Any = None
+    votes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # voter stream -> last valid selection
+
+
+def compute_tally(b: Ballot) -> dict[str, Any]:
+    """Tally over the counted votes (docs/domain.md "Closing"), greedy per-district budget rule."""
+    counts = dict.fromkeys(b.options, 0)
+    for selection in b.votes.values():
+        for oid in selection:
+            counts[oid] += 1
+    funded: dict[str, list[str]] | None = None
+    if b.method == "budget":
+        funded = {}
+        for district in sorted(b.budgets):
+            remaining = b.budgets[district]
+            candidates = [o for o in b.options if b.district_of.get(o) == district and counts[o] > 0]
+            candidates.sort(key=lambda o: (-counts[o], b.position[o]))
+            chosen: list[str] = []
+            for o in candidates:
+                if b.cost[o] <= remaining:
+                    chosen.append(o)
+                    remaining -= b.cost[o]
+            funded[district] = chosen
+    return {"voters": len(b.votes), "counts": counts, "funded": funded}
+
+
+class BallotRules:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.ballots: dict[str, Ballot] = {}
+
+    def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
+        self.report(Violation(ev, code, message, expected, found))
+
+    def handle(self, ev: Event) -> None:
+        t = ev.type
+        if t in ("ballot.vote_cast", "ballot.vote_changed"):
+            self._vote(ev)
+        elif t == "ballot.opened":
+            self._opened(ev)
+        elif t == "ballot.closed":
+            self._closed(ev)
+        else:
+            self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a ballot.* type", t)
+
+    def _opened(self, ev: Event) -> None:
+        d = ev.data
+        as_str(d, "title")
+        as_str(d, "kind")
+        as_int(d, "pseudonym_key")
+        method = as_map(d, "method")
+        mtype = as_str(method, "type")
+        options: list[str] = []
+        cost: dict[str, int] = {}
+        district_of: dict[str, str] = {}
+        for i, o in enumerate(as_list(d, "options")):
+            if not isinstance(o, Mapping):
+                raise Malformed(f"options[{i}]", "an object", o)
+            oid = as_str(o, "id")
+            if oid in cost or oid in options:
+                self.fail(ev, "invalid_ballot", "option ids are unique", "unique ids", oid)
+            options.append(oid)
+            if mtype == "budget":
+                cost[oid] = as_int(o, "cost")
+                district_of[oid] = as_str(o, "district")
+        budgets: dict[str, int] = {}
+        max_choices = 0
+        if mtype == "approval":
+            max_choices = as_int(method, "max_choices")
+        elif mtype == "budget":
+            raw = as_map(method, "budgets")
+            budgets = {k: as_int(raw, k) for k in raw}
+        elif mtype != "single":
+            raise Malformed("method.type", "single | approval | budget", mtype)
+        elig = as_map(d, "eligibility")
+        districts_raw = elig.get("districts")
+        districts = None if districts_raw is None else frozenset(as_str_list(elig, "districts"))
+        if mtype == "budget" and districts is None:
+            self.fail(ev, "invalid_ballot", "budget ballots always set eligibility.districts", "a list", None)
+        if ev.version != 1:
+            self.fail(ev, "created_not_first", "ballot.opened opens its stream", "version 1", ev.version)
+        self.ballots[ev.stream] = Ballot(
+            options=options,
+            position={o: i for i, o in enumerate(options)},
+            cost=cost,
+            district_of=district_of,
+            method=mtype,
+            max_choices=max_choices,
+            budgets=budgets,
+            opens_at=as_str(d, "opens_at"),
+            closes_at=as_str(d, "closes_at"),
+            identity_methods=frozenset(as_str_list(elig, "identity_methods")),
+            districts=districts,
+        )
+
+    def _vote(self, ev: Event) -> None:
+        d = ev.data
+        bid = as_str(d, "ballot")
+        voter = as_str(d, "voter")
+        selection = as_str_list(d, "selection")
+        method = as_str(d, "identity_method")
+        district = d.get("district")
+        if district is not None and not isinstance(district, str):
+            raise Malformed("district", "a string or null", district)
+        b = self.ballots.get(bid)
+        if b is None:
+            self.fail(ev, "unknown_ballot", "vote for a ballot not opened before it", None, bid)
+            return
+        errors: list[tuple[str, str, Any, Any]] = []
+        expected_stream = stream_id("ballot", bid, "voter", voter)
+        if ev.stream != expected_stream:
+            errors.append(
+                (
+                    "vote_stream_mismatch",
+                    f"a second vote stream for voter {voter}: each voter's votes are in "
+                    "S('ballot', B, 'voter', voter), so a vote elsewhere would be counted twice",
+                    expected_stream,
+                    ev.stream,
+                )
+            )
+        if ev.type == "ballot.vote_cast" and ev.version != 1:
+            errors.append(
+                (
+                    "second_vote_cast",
+                    "a voter's later votes are vote_changed (the first one counts no more)",
+                    1,
+                    ev.version,
+                )
+            )
+        elif ev.type == "ballot.vote_changed" and ev.version < 2:
+            errors.append(("vote_version", "vote_changed follows vote_cast in the voter stream", ">= 2", ev.version))
+        if b.status == "closed":
+            errors.append(("vote_after_close", "vote after ballot.closed", "before ballot.closed", "after"))
+        elif not b.opens_at <= ev.time < b.closes_at:
+            errors.append(
+                (
+                    "vote_outside_window",
+                    "a vote is valid only at opens_at <= time < closes_at",
+                    f"[{b.opens_at}, {b.closes_at})",
+                    ev.time,
+                )
+            )
+        if method not in b.identity_methods:
+            errors.append(
+                ("identity_method_not_allowed", "identity method not eligible", sorted(b.identity_methods), method)
+            )
+        if b.districts is not None:
+            if district not in b.districts:
+                errors.append(("district_not_eligible", "district not eligible", sorted(b.districts), district))
+        elif district is not None:
+            errors.append(
+                ("district_unexpected", "district must be null when eligibility.districts is not set", None, district)
+            )
+        problem = self._selection_problem(b, selection, district)
+        if problem is not None:
+            errors.append(("selection_invalid", problem, f"a valid selection for method {b.method}", selection))
+        for code, message, expected, found in errors:
+            self.fail(ev, code, message, expected, found)
+        if not errors:
+            b.votes[ev.stream] = tuple(selection)
+
+    @staticmethod
+    def _selection_problem(b: Ballot, selection: list[str], district: str | None) -> str | None:
+        if not selection:
+            return "selection is empty"
+        if len(set(selection)) != len(selection):
+            return "an option is selected twice"
+        unknown = [o for o in selection if o not in b.position]
+        if unknown:
+            return f"unknown options {unknown}"
+        if [b.position[o] for o in selection] != sorted(b.position[o] for o in selection):
+            return "selection is not in option order"
+        if b.method == "single" and len(selection) != 1:
+            return "single choice: exactly one option"
+        if b.method == "approval" and len(selection) > b.max_choices:
+            return f"approval: at most {b.max_choices} options"
+        if b.method == "budget":
+            if any(b.district_of[o] != district for o in selection):
+                return f"budget: every option must be of the vote's district {district}"
+            total = sum(b.cost[o] for o in selection)
+            limit = b.budgets.get(district or "", 0)
+            if total > limit:
+                return f"budget: cost {total} exceeds the district budget {limit}"
+        return None
+
+    def _closed(self, ev: Event) -> None:
+        b = self.ballots.get(ev.stream)
+        if b is None:
+            self.fail(ev, "unknown_ballot", "ballot.closed for a stream that holds no ballot.opened", None, ev.stream)
+            return
+        d = ev.data
+        recorded = {"voters": as_int(d, "voters"), "counts": as_map(d, "counts"), "funded": d.get("funded")}
+        if b.status == "closed":
+            self.fail(ev, "ballot_closed_twice", "ballot.closed happens once", "once", "again")
+            b.tally = dict(d)
+            return
+        if ev.time < b.closes_at:
+            self.fail(
+                ev, "closed_before_window_end", "ballot.closed only at time >= closes_at", f">= {b.closes_at}", ev.time
+            )
+        replay = compute_tally(b)
+        diff = first_difference(replay, recorded)
+        if diff is not None:
+            path, exp, found = diff
+            self.fail(
+                ev,
+                "tally_mismatch",
+                f"the published tally differs from the replay of the counted votes at {path}",
+                exp,
+                found,
+            )
+        b.status = "closed"
+        b.tally = dict(d)
+        b.votes = {}  # memory: nothing counts after the close
+
+    def public_state(self) -> dict[str, Any]:
+        return {bid: {"status": b.status, "tally": b.tally} for bid, b in sorted(self.ballots.items())}

@@ -1,0 +1,277 @@
+"""Housing register (docs/domain.md "Housing register"): lists by registration time / time of inclusion,
+inclusion only with a basis of that list, removal only with a legal reason code, re-registration and removal
+proposals, allocations to the first entry of the named list. State grows with the number of entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.rules.model import (
+    COMMITMENT_RE,
+    Event,
+    Malformed,
+    Report,
+    Violation,
+    as_int,
+    as_map,
+    as_str,
+    code_table,
+    stream_id,
+)
+
+__all__ = ["HousingRules"]
+
+LISTS = ("general", "first_priority", "out_of_turn")
+EXCLUSION_REASONS = ("basis_ended", "granted_in_error", "document_invalid")
+REREGISTRATION_MISSED = "reregistration_missed"
+
+
+@dataclass(slots=True)
+class Entry:
+    applicant: str
+    registered_at: str
+    status: str = "active"
+    lists: dict[str, str] = field(default_factory=dict)  # list -> time of inclusion
+    reregistered: set[int] = field(default_factory=set)
+    proposed: set[int] = field(default_factory=set)
+
+
+@dataclass
+class Register:
+    removal_reasons: dict[str, str]
+    list_bases: dict[str, dict[str, str]]
+    entries: dict[str, Entry] = field(default_factory=dict)
+    dwellings: dict[str, str] = field(default_factory=dict)
+    registrations: int = 0
+
+    def order(self, name: str) -> list[str]:
+        es = self.entries
+        if name == "general":
+            ids = [eid for eid, e in es.items() if e.status == "active"]
+            ids.sort(key=lambda eid: (es[eid].registered_at, eid))
+        else:
+            ids = [eid for eid, e in es.items() if e.status == "active" and name in e.lists]
+            ids.sort(key=lambda eid: (es[eid].lists[name], eid))
+        return ids
+
+    def first(self, name: str) -> str | None:
+        best: tuple[str, str] | None = None
+        for eid, e in self.entries.items():
+            if e.status != "active":
+                continue
+            if name == "general":
+                k = (e.registered_at, eid)
+            elif name in e.lists:
+                k = (e.lists[name], eid)
+            else:
+                continue
+            if best is None or k < best:
+                best = k
+        return None if best is None else best[1]
+
+
+class HousingRules:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.registers: dict[str, Register] = {}
+
+    def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
+        self.report(Violation(ev, code, message, expected, found))
+
+    def handle(self, ev: Event) -> None:
+        t = ev.type
+        d = ev.data
+        if t == "housing.register_opened":
+            as_str(d, "name")
+            as_int(d, "pseudonym_key")
+            bases = as_map(d, "list_bases")
+            if ev.version != 1:
+                self.fail(ev, "created_not_first", "housing.register_opened opens its stream", "version 1", ev.version)
+            self.registers[ev.stream] = Register(
+                removal_reasons=code_table(d, "removal_reasons"),
+                list_bases={name: code_table(bases, name) for name in bases},
+            )
+            return
+        r = self.registers.get(ev.stream)
+        if r is None:
+            self.fail(ev, "unknown_register", f"{t} in a stream that holds no housing.register_opened", None, ev.stream)
+            return
+        if t == "housing.entry_registered":
+            self._registered(ev, r)
+            return
+        if t not in _HANDLERS:
+            self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a housing.* type", t)
+            return
+        eid = as_str(d, "entry")
+        e = r.entries.get(eid)
+        if e is None:
+            self.fail(ev, "unknown_entry", "no such entry in this register", None, eid)
+            return
+        if e.status != "active":
+            self.fail(ev, "entry_not_active", f"entry {eid} is not active", "active", e.status)
+        _HANDLERS[t](self, ev, r, eid, e)
+
+    def _registered(self, ev: Event, r: Register) -> None:
+        d = ev.data
+        eid = as_str(d, "entry")
+        applicant = as_str(d, "applicant")
+        commitment = as_str(d, "household_commitment")
+        registered_at = as_str(d, "registered_at")
+        old = r.entries.get(eid)
+        if old is not None:
+            if old.registered_at != registered_at:
+                self.fail(
+                    ev,
+                    "registered_at_changed",
+                    f"entry {eid} registered again with another registered_at (registered_at never changes)",
+                    old.registered_at,
+                    registered_at,
+                )
+            else:
+                self.fail(ev, "entry_registered_twice", f"entry {eid} is registered again", "a new entry id", eid)
+        else:
+            expected_id = stream_id(ev.stream, "entry", r.registrations + 1)
+            if eid != expected_id:
+                self.fail(
+                    ev,
+                    "entry_id_mismatch",
+                    "the n-th registration's entry is S(register, 'entry', n)",
+                    expected_id,
+                    eid,
+                )
+        if registered_at != ev.time:
+            self.fail(ev, "registered_at_mismatch", "registered_at = time of the registration", ev.time, registered_at)
+        for other_id, other in r.entries.items():
+            if other.applicant == applicant and other.status == "active" and other_id != eid:
+                self.fail(ev, "duplicate_applicant", "one active entry per applicant", None, other_id)
+                break
+        if not COMMITMENT_RE.match(commitment):
+            self.fail(ev, "invalid_commitment", "household_commitment", "sha256:<64 hex>", commitment)
+        r.entries[eid] = Entry(applicant, registered_at)
+        r.registrations += 1
+
+    def _included(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        d = ev.data
+        name = as_str(d, "list")
+        code = as_str(d, "code")
+        basis = as_str(d, "basis")
+        document = as_str(d, "document_commitment")
+        bases = r.list_bases.get(name)
+        if bases is None:
+            self.fail(ev, "unknown_list", "list_included names a list without bases", sorted(r.list_bases), name)
+        elif code not in bases:
+            self.fail(
+                ev, "list_basis_unknown", f"inclusion in {name} with a code not among its bases", list(bases), code
+            )
+        elif basis != bases[code]:
+            self.fail(ev, "list_basis_mismatch", "basis must be the statute of the code", bases[code], basis)
+        if name in e.lists:
+            self.fail(ev, "already_in_list", f"entry already in {name}", "not in the list", name)
+        if not COMMITMENT_RE.match(document):
+            self.fail(
+                ev, "list_without_document", "inclusion without a document commitment", "sha256:<64 hex>", document
+            )
+        e.lists[name] = ev.time
+
+    def _excluded(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        name = as_str(ev.data, "list")
+        reason = as_str(ev.data, "reason")
+        if name not in e.lists:
+            self.fail(ev, "not_in_list", f"entry is not in {name}", sorted(e.lists), name)
+        if reason not in EXCLUSION_REASONS:
+            self.fail(ev, "exclusion_reason_unknown", "list_excluded reason", list(EXCLUSION_REASONS), reason)
+        e.lists.pop(name, None)
+
+    def _reregistered(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        year = as_int(ev.data, "year")
+        low, high = int(e.registered_at[:4]), int(ev.time[:4])
+        if not low <= year <= high:
+            self.fail(ev, "reregistration_year", "year(registered_at) <= year <= year(time)", f"{low}..{high}", year)
+        if year in e.reregistered:
+            self.fail(ev, "reregistered_twice", "re-registration at most once per entry and year", "once", year)
+        e.reregistered.add(year)
+        e.proposed.discard(year)
+
+    def _proposed(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        year = as_int(ev.data, "year")
+        code = as_str(ev.data, "reason_code")
+        if code != REREGISTRATION_MISSED:
+            self.fail(ev, "proposal_reason", "removal_proposed reason_code", REREGISTRATION_MISSED, code)
+        if not int(e.registered_at[:4]) < year <= int(ev.time[:4]):
+            self.fail(
+                ev,
+                "proposal_year",
+                "only for an entry registered before year, and year <= year(time)",
+                f"{int(e.registered_at[:4]) + 1}..{ev.time[:4]}",
+                year,
+            )
+        if year in e.reregistered:
+            self.fail(ev, "proposal_after_reregistration", f"the entry re-registered for {year}", "no proposal", year)
+        if year in e.proposed:
+            self.fail(ev, "proposal_repeated", f"a removal for {year} was already proposed", "one proposal", year)
+        e.proposed.add(year)
+
+    def _removed(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        code = as_str(ev.data, "reason_code")
+        statute = as_str(ev.data, "statute")
+        if code not in r.removal_reasons:
+            self.fail(
+                ev,
+                "removal_without_legal_reason",
+                "removal needs a reason code of the register's table",
+                list(r.removal_reasons),
+                code,
+            )
+        elif statute != r.removal_reasons[code]:
+            self.fail(
+                ev,
+                "removal_statute_mismatch",
+                "statute must be that of the reason code",
+                r.removal_reasons[code],
+                statute,
+            )
+        if code == REREGISTRATION_MISSED and not e.proposed:
+            self.fail(
+                ev,
+                "removal_without_proposal",
+                "a removal for a missed re-registration needs an open housing.removal_proposed before it",
+                "removal_proposed",
+                "none",
+            )
+        e.status = "removed"
+
+    def _allocated(self, ev: Event, r: Register, eid: str, e: Entry) -> None:
+        name = as_str(ev.data, "list")
+        dwelling = as_str(ev.data, "dwelling")
+        if name not in LISTS:
+            raise Malformed("list", "general | first_priority | out_of_turn", name)
+        if dwelling in r.dwellings:
+            self.fail(
+                ev,
+                "dwelling_allocated_twice",
+                f"dwelling {dwelling} already allocated",
+                "a free dwelling",
+                r.dwellings[dwelling],
+            )
+        first = r.first(name)
+        if first != eid:
+            self.fail(
+                ev, "allocation_out_of_turn", f"a dwelling goes to the first entry of the {name} list", first, eid
+            )
+        e.status = "allocated"
+        r.dwellings[dwelling] = eid
+
+    def public_state(self) -> dict[str, Any]:
+        return {rid: {name: r.order(name) for name in LISTS} for rid, r in sorted(self.registers.items())}
+
+
+_HANDLERS = {
+    "housing.list_included": HousingRules._included,
+    "housing.list_excluded": HousingRules._excluded,
+    "housing.reregistered": HousingRules._reregistered,
+    "housing.removal_proposed": HousingRules._proposed,
+    "housing.entry_removed": HousingRules._removed,
+    "housing.dwelling_allocated": HousingRules._allocated,
+}

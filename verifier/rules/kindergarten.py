@@ -1,0 +1,415 @@
+"""Kindergarten queue (docs/domain.md "Kindergarten queue"): registration, benefits with a basis, offers in
+turn, accept/decline/expire on pending offers, removal only with a reason code.
+
+One stream per queue holds every event that changes an entry; the replay keeps each queue's entries and
+offers (state grows with the number of entries, not of events). Every event is applied as recorded after its
+checks (as the ledger's fold does), so a violation is reported once, at its event, and the published order
+can be compared with a fold of the same log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier.rules.model import (
+    COMMITMENT_RE,
+    Event,
+    Report,
+    Violation,
+    add_days,
+    as_int,
+    as_str,
+    as_str_list,
+    code_table,
+    stream_id,
+)
+
+__all__ = ["KindergartenRules"]
+
+REVOKE_REASONS = ("document_expired", "document_invalid", "status_ended", "granted_in_error")
+
+
+@dataclass(slots=True)
+class Entry:
+    applicant: str
+    child: str
+    birth_year: int
+    institutions: list[str]
+    registered_at: str
+    benefits: set[str] = field(default_factory=set)
+    status: str = "waiting"
+    offer: str | None = None
+
+
+@dataclass(slots=True)
+class Offer:
+    entry: str
+    institution: str
+    place: str
+    expires_at: str
+    status: str = "pending"
+
+
+@dataclass
+class Queue:
+    institutions: list[str]
+    benefit_rank: dict[str, int]  # code -> 1-based position in the table
+    benefit_statute: dict[str, str]
+    removal_reasons: dict[str, str]
+    acceptance_days: int
+    max_preferences: int
+    entries: dict[str, Entry] = field(default_factory=dict)
+    offers: dict[str, Offer] = field(default_factory=dict)
+    held: set[tuple[str, str]] = field(default_factory=set)
+    children: dict[str, str] = field(default_factory=dict)  # child pseudonym -> its waiting entry
+    registrations: int = 0
+    offers_issued: int = 0
+
+    def rank(self, e: Entry) -> int:
+        return min(
+            (self.benefit_rank.get(c, len(self.benefit_rank) + 1) for c in e.benefits),
+            default=len(self.benefit_rank) + 1,
+        )
+
+    def key(self, eid: str) -> tuple[int, str, str]:
+        e = self.entries[eid]
+        return (self.rank(e), e.registered_at, eid)
+
+    def first_eligible(self, institution: str, birth_year: int) -> str | None:
+        best: tuple[int, str, str] | None = None
+        for eid, e in self.entries.items():
+            if (
+                e.status == "waiting"
+                and e.offer is None
+                and e.birth_year == birth_year
+                and institution in e.institutions
+            ):
+                k = self.key(eid)
+                if best is None or k < best:
+                    best = k
+        return None if best is None else best[2]
+
+    def orders(self) -> dict[str, list[str]]:
+        groups: dict[tuple[str, int], list[str]] = {}
+        for eid, e in self.entries.items():
+            if e.status == "waiting":
+                for inst in e.institutions:
+                    groups.setdefault((inst, e.birth_year), []).append(eid)
+        return {f"{i}/{y}": sorted(ids, key=self.key) for (i, y), ids in sorted(groups.items())}
+
+
+class KindergartenRules:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.queues: dict[str, Queue] = {}
+
+    def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
+        self.report(Violation(ev, code, message, expected, found))
+
+    def handle(self, ev: Event) -> None:
+        t = ev.type
+        if t == "queue.created":
+            self._created(ev)
+            return
+        q = self.queues.get(ev.stream)
+        if q is None:
+            self.fail(ev, "unknown_queue", f"{t} in a stream that holds no queue.created", None, ev.stream)
+            return
+        if t == "queue.entry_registered":
+            self._registered(ev, q)
+            return
+        if t not in _HANDLERS:
+            self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a queue.* type", t)
+            return
+        eid = as_str(ev.data, "entry")
+        e = q.entries.get(eid)
+        if e is None:
+            self.fail(ev, "unknown_entry", "no such entry in this queue", None, eid)
+            return
+        _HANDLERS[t](self, ev, q, eid, e)
+
+    # -- opening and registration ---------------------------------------------------------------------------
+    def _created(self, ev: Event) -> None:
+        d = ev.data
+        benefits = code_table(d, "benefits")
+        as_str(d, "name")
+        as_int(d, "pseudonym_key")
+        kind = as_str(d, "kind")
+        if kind != "kindergarten":
+            self.fail(ev, "invalid_queue", "queue.created kind", "kindergarten", kind)
+        if ev.version != 1:
+            self.fail(ev, "created_not_first", "queue.created opens its stream", "version 1", ev.version)
+        self.queues[ev.stream] = Queue(
+            institutions=as_str_list(d, "institutions"),
+            benefit_rank={c: i + 1 for i, c in enumerate(benefits)},
+            benefit_statute=benefits,
+            removal_reasons=code_table(d, "removal_reasons"),
+            acceptance_days=as_int(d, "acceptance_days"),
+            max_preferences=as_int(d, "max_preferences"),
+        )
+
+    def _institutions_problem(self, q: Queue, institutions: list[str]) -> str | None:
+        if not institutions:
+            return "no institution"
+        if len(set(institutions)) != len(institutions):
+            return "an institution is listed twice"
+        unknown = [i for i in institutions if i not in q.institutions]
+        if unknown:
+            return f"institutions {unknown} are not in the queue"
+        if len(institutions) > q.max_preferences:
+            return f"more than max_preferences ({q.max_preferences}) institutions"
+        return None
+
+    def _registered(self, ev: Event, q: Queue) -> None:
+        d = ev.data
+        eid = as_str(d, "entry")
+        applicant = as_str(d, "applicant")
+        child = as_str(d, "child")
+        commitment = as_str(d, "child_commitment")
+        birth_year = as_int(d, "birth_year")
+        institutions = as_str_list(d, "institutions")
+        registered_at = as_str(d, "registered_at")
+        old = q.entries.get(eid)
+        if old is not None:
+            if old.registered_at != registered_at:
+                self.fail(
+                    ev,
+                    "registered_at_changed",
+                    f"entry {eid} registered again with another registered_at (registered_at never changes)",
+                    old.registered_at,
+                    registered_at,
+                )
+            else:
+                self.fail(ev, "entry_registered_twice", f"entry {eid} is registered again", "a new entry id", eid)
+        else:
+            expected_id = stream_id(ev.stream, "entry", q.registrations + 1)
+            if eid != expected_id:
+                self.fail(
+                    ev,
+                    "entry_id_mismatch",
+                    f"the {q.registrations + 1}th registration's entry is S(queue, 'entry', {q.registrations + 1})",
+                    expected_id,
+                    eid,
+                )
+        if registered_at != ev.time:
+            self.fail(ev, "registered_at_mismatch", "registered_at = time of the registration", ev.time, registered_at)
+        problem = self._institutions_problem(q, institutions)
+        if problem is not None:
+            self.fail(ev, "invalid_institutions", problem, q.institutions, institutions)
+        if not 2000 <= birth_year <= int(ev.time[:4]):
+            self.fail(ev, "invalid_birth_year", "2000 <= birth_year <= year(time)", f"2000..{ev.time[:4]}", birth_year)
+        other = q.children.get(child)
+        if other is not None and other != eid and q.entries[other].status == "waiting":
+            self.fail(ev, "duplicate_child", "the child already has a waiting entry", None, other)
+        if not COMMITMENT_RE.match(commitment):
+            self.fail(ev, "invalid_commitment", "child_commitment", "sha256:<64 hex>", commitment)
+        q.entries[eid] = Entry(applicant, child, birth_year, list(institutions), registered_at)
+        q.children[child] = eid
+        q.registrations += 1
+
+    # -- entry events (checks, then the effect as recorded) -------------------------------------------------
+    def _waiting(self, ev: Event, e: Entry, eid: str) -> None:
+        if e.status != "waiting":
+            self.fail(ev, "entry_not_waiting", f"entry {eid} is not waiting", "waiting", e.status)
+
+    def _benefit_granted(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        d = ev.data
+        code = as_str(d, "code")
+        basis = as_str(d, "basis")
+        document = as_str(d, "document_commitment")
+        self._waiting(ev, e, eid)
+        statute = q.benefit_statute.get(code)
+        if statute is None:
+            self.fail(
+                ev,
+                "benefit_unknown_code",
+                "priority raised with a code not in the queue's benefit table",
+                list(q.benefit_statute),
+                code,
+            )
+        elif basis != statute:
+            self.fail(
+                ev,
+                "benefit_basis_mismatch",
+                "priority raised without its legal basis (the table's statute)",
+                statute,
+                basis,
+            )
+        if code in e.benefits:
+            self.fail(ev, "benefit_already_granted", "benefit already granted", "not granted", code)
+        if not COMMITMENT_RE.match(document):
+            self.fail(
+                ev,
+                "benefit_without_document",
+                "priority raised without a document commitment",
+                "sha256:<64 hex>",
+                document,
+            )
+        e.benefits.add(code)
+
+    def _benefit_revoked(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        code = as_str(ev.data, "code")
+        reason = as_str(ev.data, "reason")
+        self._waiting(ev, e, eid)
+        if code not in e.benefits:
+            self.fail(ev, "benefit_not_granted", "revoking a benefit the entry does not hold", sorted(e.benefits), code)
+        if reason not in REVOKE_REASONS:
+            self.fail(ev, "revoke_reason_unknown", "benefit_revoked reason", list(REVOKE_REASONS), reason)
+        e.benefits.discard(code)
+
+    def _preferences(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        institutions = as_str_list(ev.data, "institutions")
+        self._waiting(ev, e, eid)
+        problem = self._institutions_problem(q, institutions)
+        if problem is not None:
+            self.fail(ev, "invalid_institutions", problem, q.institutions, institutions)
+        if institutions == e.institutions:
+            self.fail(
+                ev,
+                "preferences_unchanged",
+                "preferences_changed must change the list",
+                "a different list",
+                institutions,
+            )
+        e.institutions = list(institutions)
+
+    def _offer_issued(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        d = ev.data
+        oid = as_str(d, "offer")
+        institution = as_str(d, "institution")
+        birth_year = as_int(d, "birth_year")
+        place = as_str(d, "place")
+        expires_at = as_str(d, "expires_at")
+        expected_id = stream_id(ev.stream, "offer", q.offers_issued + 1)
+        if oid != expected_id:
+            self.fail(
+                ev, "offer_id_mismatch", f"the {q.offers_issued + 1}th offer is S(queue, 'offer', n)", expected_id, oid
+            )
+        if institution not in q.institutions:
+            self.fail(
+                ev, "unknown_institution", "offer for an institution not in the queue", q.institutions, institution
+            )
+        if (institution, place) in q.held:
+            self.fail(
+                ev,
+                "place_held",
+                f"place {place} of {institution} is already held by another offer",
+                "a free place",
+                place,
+            )
+        first = q.first_eligible(institution, birth_year)
+        if first != eid:
+            self.fail(
+                ev,
+                "offer_out_of_turn",
+                f"offer out of turn: the first eligible entry of ({institution}, {birth_year}) by (benefit rank, "
+                "registered_at, entry id) is another",
+                {"entry": first, "key": list(q.key(first))} if first else "no eligible entry",
+                {
+                    "entry": eid,
+                    "key": list(q.key(eid)),
+                    "status": e.status,
+                    "pending_offer": e.offer,
+                    "birth_year": e.birth_year,
+                    "institutions": e.institutions,
+                },
+            )
+        expected_expiry = add_days(ev.time, q.acceptance_days)
+        if expires_at != expected_expiry:
+            self.fail(
+                ev,
+                "expires_at_mismatch",
+                f"expires_at = time + {q.acceptance_days} x 24 h",
+                expected_expiry,
+                expires_at,
+            )
+        q.offers[oid] = Offer(eid, institution, place, expires_at)
+        e.offer = oid
+        q.held.add((institution, place))
+        q.offers_issued += 1
+
+    def _pending_offer(self, ev: Event, q: Queue, eid: str) -> Offer | None:
+        oid = as_str(ev.data, "offer")
+        o = q.offers.get(oid)
+        if o is None:
+            self.fail(ev, "unknown_offer", "no such offer in this queue", None, oid)
+            return None
+        if o.status != "pending":
+            self.fail(ev, "offer_not_pending", f"offer {oid} is not pending", "pending", o.status)
+        if o.entry != eid:
+            self.fail(ev, "offer_entry_mismatch", f"offer {oid} was issued to another entry", o.entry, eid)
+        return o
+
+    def _offer_answered(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        o = self._pending_offer(ev, q, eid)
+        if o is None:
+            return
+        if not ev.time < o.expires_at:
+            self.fail(
+                ev,
+                "offer_answered_after_expiry",
+                "accept/decline only at time < expires_at",
+                f"< {o.expires_at}",
+                ev.time,
+            )
+        if ev.type == "queue.offer_accepted":
+            o.status = "accepted"
+            e.status = "placed"
+            e.offer = None
+            q.children.pop(e.child, None)
+        else:
+            self._release(q, e, o, "declined")
+
+    def _offer_expired(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        o = self._pending_offer(ev, q, eid)
+        if o is None:
+            return
+        if ev.time < o.expires_at:
+            self.fail(
+                ev, "offer_expired_early", "offer_expired only at time >= expires_at", f">= {o.expires_at}", ev.time
+            )
+        self._release(q, e, o, "expired")
+
+    @staticmethod
+    def _release(q: Queue, e: Entry, o: Offer, status: str) -> None:
+        o.status = status
+        e.offer = None
+        e.institutions = [i for i in e.institutions if i != o.institution]
+        q.held.discard((o.institution, o.place))
+
+    def _left(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
+        self._waiting(ev, e, eid)
+        if ev.type == "queue.entry_removed":
+            code = as_str(ev.data, "reason_code")
+            if code not in q.removal_reasons:
+                self.fail(
+                    ev,
+                    "removal_without_reason",
+                    "entry dropped without a reason code of the queue's table",
+                    list(q.removal_reasons),
+                    code,
+                )
+        if e.offer is not None:
+            o = q.offers[e.offer]
+            o.status = "cancelled"
+            q.held.discard((o.institution, o.place))
+        e.status = "withdrawn" if ev.type == "queue.entry_withdrawn" else "removed"
+        e.offer = None
+        q.children.pop(e.child, None)
+
+    def public_state(self) -> dict[str, Any]:
+        return {qid: q.orders() for qid, q in sorted(self.queues.items())}
+
+
+_HANDLERS = {
+    "queue.benefit_granted": KindergartenRules._benefit_granted,
+    "queue.benefit_revoked": KindergartenRules._benefit_revoked,
+    "queue.preferences_changed": KindergartenRules._preferences,
+    "queue.offer_issued": KindergartenRules._offer_issued,
+    "queue.offer_accepted": KindergartenRules._offer_answered,
+    "queue.offer_declined": KindergartenRules._offer_answered,
+    "queue.offer_expired": KindergartenRules._offer_expired,
+    "queue.entry_withdrawn": KindergartenRules._left,
+    "queue.entry_removed": KindergartenRules._left,
+}

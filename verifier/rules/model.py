@@ -1,0 +1,261 @@
+"""Shared model of the rule replay: events, violations, stream ids, instants and typed field access.
+
+Written from docs/domain.md, independently of ``domain/`` (the verifier must not share the ledger's bugs).
+
+- *instant*: RFC 3339 UTC with six fractional digits (``2026-11-23T12:00:00.000000Z``); such strings compare
+  in time order, so every time rule is a string comparison.
+- *stream id* ``S(p1, ..., pn)`` = ``uuid5(6f1c3a52-2d7e-5b8c-9a41-0e5b7c9d2f13, "p1/.../pn")``.
+"""
+
+from __future__ import annotations
+
+import calendar as _stdcal
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "COMMITMENT_RE",
+    "DATA_FIELDS",
+    "NAMESPACE",
+    "Event",
+    "Malformed",
+    "Report",
+    "Violation",
+    "add_days",
+    "add_months",
+    "add_period",
+    "as_bool",
+    "as_int",
+    "as_list",
+    "as_map",
+    "as_str",
+    "format_instant",
+    "parse_instant",
+    "stream_id",
+]
+
+NAMESPACE = uuid.UUID("6f1c3a52-2d7e-5b8c-9a41-0e5b7c9d2f13")
+COMMITMENT_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
+_INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def stream_id(*parts: str | int) -> str:
+    """``S(p1, ..., pn)``: lowercase hyphenated uuid5 of the parts joined with ``/``."""
+    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.strptime(text, _INSTANT_FORMAT).replace(tzinfo=UTC)
+
+
+def format_instant(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_INSTANT_FORMAT)
+
+
+def add_days(instant: str, days: int) -> str:
+    """``instant`` + ``days`` x 24 h."""
+    return format_instant(parse_instant(instant) + timedelta(days=days))
+
+
+def add_months(instant: str, months: int) -> str:
+    """Same UTC wall-clock time ``months`` calendar months later, the day clamped to the target month."""
+    t = parse_instant(instant)
+    y, m0 = divmod(t.month - 1 + months, 12)
+    year, month = t.year + y, m0 + 1
+    day = min(t.day, _stdcal.monthrange(year, month)[1])
+    return format_instant(t.replace(year=year, month=month, day=day))
+
+
+def add_period(instant: str, period: Mapping[str, Any]) -> str:
+    """``{"days": N}`` or ``{"months": N}`` after ``instant`` (docs/domain.md, petition rule 2)."""
+    if set(period) == {"days"}:
+        return add_days(instant, as_int(period, "days"))
+    if set(period) == {"months"}:
+        return add_months(instant, as_int(period, "months"))
+    raise Malformed("rules.period", "{'days': N} or {'months': N}", dict(period))
+
+
+def local_date(instant: str, tz: Any) -> date:
+    return parse_instant(instant).astimezone(tz).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One envelope that passed step 1, with its position in the log."""
+
+    index: int
+    id: str
+    type: str
+    stream: str
+    version: int
+    time: str
+    actor: Mapping[str, Any]
+    data: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, index: int, env: Mapping[str, Any]) -> Event:
+        return cls(index, env["id"], env["type"], env["stream"], env["version"], env["time"], env["actor"], env["data"])
+
+
+@dataclass
+class Violation:
+    """A broken rule at one event: what the rules expected and what the log holds."""
+
+    event: Event | None
+    code: str
+    message: str
+    expected: Any = None
+    found: Any = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Report = Callable[[Violation], None]
+
+
+class Malformed(Exception):
+    """An event's data lacks a field or has one of the wrong type (reported as ``malformed_data``)."""
+
+    def __init__(self, path: str, expected: str, found: Any) -> None:
+        super().__init__(path)
+        self.path = path
+        self.expected = expected
+        self.found = found
+
+
+_MISSING = object()
+
+
+def _get(data: Mapping[str, Any], key: str) -> Any:
+    value = data.get(key, _MISSING) if isinstance(data, Mapping) else _MISSING
+    if value is _MISSING:
+        raise Malformed(key, "present", "missing")
+    return value
+
+
+def as_str(data: Mapping[str, Any], key: str) -> str:
+    value = _get(data, key)
+    if not isinstance(value, str):
+        raise Malformed(key, "a string", value)
+    return value
+
+
+def as_int(data: Mapping[str, Any], key: str) -> int:
+    value = _get(data, key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Malformed(key, "an integer", value)
+    return value
+
+
+def as_bool(data: Mapping[str, Any], key: str) -> bool:
+    value = _get(data, key)
+    if not isinstance(value, bool):
+        raise Malformed(key, "a boolean", value)
+    return value
+
+
+def as_list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = _get(data, key)
+    if not isinstance(value, list):
+        raise Malformed(key, "a list", value)
+    return value
+
+
+def as_str_list(data: Mapping[str, Any], key: str) -> list[str]:
+    value = as_list(data, key)
+    if not all(isinstance(v, str) for v in value):
+        raise Malformed(key, "a list of strings", value)
+    return value
+
+
+def as_map(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = _get(data, key)
+    if not isinstance(value, Mapping):
+        raise Malformed(key, "an object", value)
+    return value
+
+
+def code_table(data: Mapping[str, Any], key: str) -> dict[str, str]:
+    """A table of ``{code, title, statute}`` rows as ``code -> statute`` (insertion order = table order)."""
+    out: dict[str, str] = {}
+    for i, row in enumerate(as_list(data, key)):
+        if not isinstance(row, Mapping):
+            raise Malformed(f"{key}[{i}]", "an object {code, title, statute}", row)
+        out[as_str(row, "code")] = as_str(row, "statute")
+    return out
+
+
+#: The ``data`` fields of every event type (docs/domain.md); exactly these, no more, no fewer.
+DATA_FIELDS: dict[str, frozenset[str]] = {
+    t: frozenset(f.split())
+    for t, f in {
+        "service.registered": "service name scopes",
+        "service.scopes_changed": "service scopes",
+        "service.revoked": "service reason",
+        "petition.created": "title text rules pseudonym_key author",
+        "petition.published": "deadline",
+        "petition.rejected": "reason",
+        "petition.signed": "petition signer identity_method",
+        "petition.threshold_reached": "count signature due_date",
+        "petition.responded": "response due_date on_time",
+        "petition.closed": "reason signatures",
+        "ballot.opened": "title kind options method opens_at closes_at eligibility pseudonym_key",
+        "ballot.vote_cast": "ballot voter selection district identity_method",
+        "ballot.vote_changed": "ballot voter selection district identity_method",
+        "ballot.closed": "voters counts funded",
+        "queue.created": "kind name institutions benefits removal_reasons acceptance_days max_preferences "
+        "pseudonym_key",
+        "queue.entry_registered": "entry applicant child child_commitment birth_year institutions registered_at",
+        "queue.benefit_granted": "entry code basis document_commitment",
+        "queue.benefit_revoked": "entry code reason",
+        "queue.preferences_changed": "entry institutions",
+        "queue.offer_issued": "offer entry institution birth_year place expires_at",
+        "queue.offer_accepted": "offer entry",
+        "queue.offer_declined": "offer entry",
+        "queue.offer_expired": "offer entry",
+        "queue.entry_withdrawn": "entry",
+        "queue.entry_removed": "entry reason_code",
+        "housing.register_opened": "name removal_reasons list_bases pseudonym_key",
+        "housing.entry_registered": "entry applicant household_commitment registered_at",
+        "housing.list_included": "entry list code basis document_commitment",
+        "housing.list_excluded": "entry list reason",
+        "housing.reregistered": "entry year",
+        "housing.removal_proposed": "entry year reason_code",
+        "housing.entry_removed": "entry reason_code statute",
+        "housing.dwelling_allocated": "entry list dwelling",
+    }.items()
+}
+
+
+def first_difference(expected: Any, found: Any, path: str = "$") -> tuple[str, Any, Any] | None:
+    """The first JSON path (in sorted key order) where two JSON values differ, with both values there."""
+    if isinstance(expected, Mapping) and isinstance(found, Mapping):
+        for key in sorted(set(expected) | set(found)):
+            sub = f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)) else f'{path}["{key}"]'
+            if key not in found:
+                return sub, expected[key], "<missing>"
+            if key not in expected:
+                return sub, "<missing>", found[key]
+            diff = first_difference(expected[key], found[key], sub)
+            if diff is not None:
+                return diff
+        return None
+    if isinstance(expected, list) and isinstance(found, list):
+        for i, (a, b) in enumerate(zip(expected, found, strict=False)):
+            diff = first_difference(a, b, f"{path}[{i}]")
+            if diff is not None:
+                return diff
+        if len(expected) != len(found):
+            n = min(len(expected), len(found))
+            return (
+                f"{path}[{n}]",
+                expected[n] if n < len(expected) else "<end of list>",
+                found[n] if n < len(found) else "<end of list>",
+            )
+        return None
+    if type(expected) is not type(found) or expected != found:
+        return path, expected, found
+    return None

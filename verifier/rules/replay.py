@@ -1,0 +1,83 @@
+"""The rule replay: every event, in log order, through the rules of its aggregate kind (docs/domain.md).
+
+:class:`Replay` dispatches on the type prefix, checks each event's ``data`` has exactly the documented fields,
+turns a missing or mistyped field into a ``malformed_data`` violation, and computes the public state
+(``state.json``'s shape: the ledger's ``public_state``) from the replayed streams.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from verifier.rules.ballots import BallotRules
+from verifier.rules.housing import HousingRules
+from verifier.rules.kindergarten import KindergartenRules
+from verifier.rules.model import DATA_FIELDS, Event, Malformed, Report, Violation
+from verifier.rules.petitions import PetitionRules
+from verifier.rules.services import ServiceRules
+
+__all__ = ["Replay"]
+
+
+class Replay:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.services = ServiceRules(report)
+        self.petitions = PetitionRules(report)
+        self.ballots = BallotRules(report)
+        self.kindergarten = KindergartenRules(report)
+        self.housing = HousingRules(report)
+        self.by_prefix = {
+            "service": self.services.handle,
+            "petition": self.petitions.handle,
+            "ballot": self.ballots.handle,
+            "queue": self.kindergarten.handle,
+            "housing": self.housing.handle,
+        }
+        self.events = 0
+
+    def apply(self, ev: Event) -> None:
+        self.events += 1
+        fields = DATA_FIELDS.get(ev.type)
+        handler = self.by_prefix.get(ev.type.partition(".")[0])
+        if fields is None or handler is None:
+            self.report(
+                Violation(ev, "unknown_type", "not an event type of docs/domain.md", "a documented type", ev.type)
+            )
+            return
+        if not isinstance(ev.data, dict):
+            self.report(Violation(ev, "malformed_data", "data must be an object", "an object", ev.data))
+            return
+        keys = set(ev.data)
+        if keys != fields:
+            self.report(
+                Violation(
+                    ev,
+                    "data_fields",
+                    f"{ev.type} data must have exactly the documented fields",
+                    sorted(fields),
+                    {"missing": sorted(fields - keys), "extra": sorted(keys - fields)},
+                )
+            )
+        try:
+            handler(ev)
+        except Malformed as exc:
+            self.report(
+                Violation(
+                    ev, "malformed_data", f"data.{exc.path} is missing or has the wrong type", exc.expected, exc.found
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            self.report(Violation(ev, "malformed_data", f"data does not fit {ev.type}: {exc!r}", None, None))
+
+    def finish(self) -> None:
+        self.petitions.finish()
+
+    def public_state(self) -> dict[str, Any]:
+        """The published state the replay implies: same shape as ``state.json``."""
+        return {
+            "petitions": self.petitions.public_state(),
+            "ballots": self.ballots.public_state(),
+            "kindergarten": self.kindergarten.public_state(),
+            "housing": self.housing.public_state(),
+        }

@@ -1,0 +1,129 @@
+"""Audit steps 4 (rule replay) and 5 (actor authorisation), plugged into :func:`verifier.audit.default_steps`.
+
+Both look at every line during the single streaming pass, after step 1 has parsed it (``ctx.current``); lines
+that step 1 rejected are not replayed (step 1 already reports them; the count is in the stats). Memory grows
+with the number of aggregates, queue/register entries and ballot voters, never with the number of events.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from verifier.audit import AuditContext, Finding, Step
+from verifier.bundle import Oversize, Unterminated
+from verifier.rules.model import Event, Violation, first_difference
+from verifier.rules.replay import Replay
+from verifier.rules.services import Authorisation
+
+__all__ = ["AuthorisationStep", "RuleReplayStep"]
+
+
+def _finding(step: int, v: Violation) -> Finding:
+    ev = v.event
+    return Finding(
+        step=step,
+        code=v.code,
+        message=v.message,
+        index=ev.index if ev else None,
+        event_id=ev.id if ev else None,
+        event_type=ev.type if ev else None,
+        expected=v.expected,
+        found=v.found,
+        details=dict(v.details),
+    )
+
+
+def _event(ctx: AuditContext, index: int) -> Event | None:
+    checked = ctx.current
+    if checked is None or checked.event is None or checked.problems:
+        return None
+    return Event.of(index, checked.event)
+
+
+class RuleReplayStep(Step):
+    number = 4
+    name = "rule replay (petitions, ballots, queues; state.json)"
+    wants_lines = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replay = Replay(lambda v: self.fail(_finding(4, v)))
+        self.not_replayed = 0
+
+    def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
+        ev = _event(ctx, index)
+        if ev is None:
+            self.not_replayed += 1
+            return
+        self.replay.apply(ev)
+
+    def finish(self, ctx: AuditContext) -> None:
+        r = self.replay
+        r.finish()
+        self.result.stats.update(
+            {
+                "events_replayed": r.events,
+                "events_not_replayed (rejected by step 1)": self.not_replayed,
+                "services": len(r.services.services),
+                "petitions": len(r.petitions.petitions),
+                "ballots": len(r.ballots.ballots),
+                "kindergarten_queues": len(r.kindergarten.queues),
+                "housing_registers": len(r.housing.registers),
+            }
+        )
+        if r.petitions.late_responses:
+            self.result.stats["late_petition_responses (on_time: false)"] = r.petitions.late_responses
+        self._compare_state(ctx)
+
+    def _compare_state(self, ctx: AuditContext) -> None:
+        published: Any = None
+        if ctx.bundle.has("state.json"):
+            try:
+                with ctx.bundle.open_member("state.json") as f:
+                    published = json.loads(f.read().decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                self.fail(Finding(4, "state_unreadable", f"state.json is not valid UTF-8 JSON: {exc}"))
+                return
+        if not published:
+            self.result.stats["state_json"] = "absent or empty: the bundle publishes no state, nothing compared"
+            ctx.warnings.append("state.json is absent or empty: the published state was not compared with the replay")
+            return
+        replayed = self.replay.public_state()
+        diff = first_difference(replayed, published)
+        if diff is None:
+            self.result.stats["state_json"] = "equal to the replay"
+            return
+        path, expected, found = diff
+        self.result.stats["state_json"] = f"differs at {path}"
+        self.fail(
+            Finding(
+                4,
+                "state_mismatch",
+                f"the published state.json differs from the replayed state; first difference at {path}",
+                expected=expected,
+                found=found,
+                details={"path": path},
+            )
+        )
+
+
+class AuthorisationStep(Step):
+    number = 5
+    name = "actor authorisation (scopes, citizens, system)"
+    wants_lines = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)))
+        self.checked = 0
+
+    def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
+        ev = _event(ctx, index)
+        if ev is None:
+            return
+        self.checked += 1
+        self.auth.handle(ev)
+
+    def finish(self, ctx: AuditContext) -> None:
+        self.result.stats.update({"events_checked": self.checked, "services_seen": len(self.auth.services)})
