@@ -131,6 +131,7 @@ def create_app(
     )
     app.state.api = state
     problems.install(app)
+    problems.install_openapi(app)
 
     from api.routers import ballots, log, ops, petitions, queues, receipts
 

@@ -283,3 +283,47 @@ _STATUS_TEXT = {
     429: "Rate limited (problem, Retry-After)",
     503: "Not ready (problem)",
 }
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Document every error as `application/problem+json`: FastAPI's own 422 (HTTPValidationError) is replaced,
+    error responses declared with `problem_responses` carry the Problem schema under the problem media type, and
+    each operation gets a `default` problem response (401, 429, 413 ... can happen anywhere)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+            license_info=app.license_info,
+        )
+        ref = {"$ref": "#/components/schemas/Problem"}
+        doc.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in doc["components"]["schemas"]:
+            doc["components"]["schemas"]["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+        for path_item in doc.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                for status, resp in list(responses.items()):
+                    if status == "default" or int(status) < 400:
+                        continue
+                    resp["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ref}}
+                    if status == "422":
+                        resp["description"] = "Invalid input (problem)"
+                responses["default"] = {
+                    "description": "Problem (RFC 9457)",
+                    "content": {PROBLEM_MEDIA_TYPE: {"schema": ref}},
+                }
+        for name in ("HTTPValidationError", "ValidationError"):
+            doc["components"]["schemas"].pop(name, None)
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
