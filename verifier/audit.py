@@ -509,7 +509,8 @@ class AnchorStep(Step):
                         3,
                         "anchor_missing_from_bundle",
                         f"an anchor on chain for size {a.tree_size} (tx {a.tx_hash}, block "
-                        f"{a.block_number}) is not listed in anchors.jsonl: the bundle hides it",
+                        f"{a.block_number}) is not listed in anchors.jsonl: the bundle hides it (or the ledger had not "
+                        "recorded it as mined when the bundle was written: export again and re-audit)",
                         expected=a.to_json(),
                         found="absent from anchors.jsonl",
                         details={"size": a.tree_size, "tx": a.tx_hash},
@@ -860,9 +861,16 @@ def default_steps(max_streams_in_memory: int = 200_000) -> list[Step]:
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),
         AnchorStep(),
-        NotImplementedStep(4, "rule replay (petitions, ballots, queues)"),
-        NotImplementedStep(5, "actor authorisation (scopes)"),
+        *_rule_steps(),
     ]
+
+
+def _rule_steps() -> list[Step]:
+    """Steps 4 (rule replay) and 5 (actor authorisation): :mod:`verifier.rules` (imported here: it builds on
+    this module)."""
+    from verifier.rules.steps import AuthorisationStep, RuleReplayStep
+
+    return [RuleReplayStep(), AuthorisationStep()]
 
 
 @dataclass

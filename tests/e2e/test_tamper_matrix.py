@@ -1,0 +1,356 @@
+"""The tamper matrix end to end on the REAL ledger and its database (SQLite and PostgreSQL).
+
+A city (the demo scenario, 331 events, checkpoints at 100, 200, 300 and 331) is written through the ledger and
+exported with the ledger's own exporter; the independent verifier passes it. Then each case tampers directly
+in the database (or in the bundle, where the case is about the bundle), and the verifier must fail with the
+right diagnosis, naming the right event, range or size. The cases that need a chain (re-signed checkpoint for
+an anchored size, dropped or altered anchors) run on SQLite with a real anvil (slow).
+
+The rule-violation cases (queue jumps, double votes, tallies, ...) are in tests/verifier_rules/.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+from sqlalchemy import Connection, delete, select, update
+from typer.testing import CliRunner
+
+from ledger.config import Settings
+from ledger.demo import Demo
+from ledger.export import ExportError, write_bundle
+from ledger.runtime import Ledger
+from ledger.selfaudit import StorageTampered, self_audit
+from tests.verifier import factory
+from verifier.anchors import ChainAccess
+from verifier.audit import AuditReport, Finding, Status, run_audit
+from verifier.errors import InclusionProofError
+from verifier.note import parse_verifier_key
+from verifier.receipt import verify_receipt
+from verifier.rpc import HttpRpc
+
+SEED = 1  # ledger/demo.py with seed 2026 and 300 events withdraws an entry that is no longer waiting (reported)
+EVENTS = 300
+CHECKPOINTS = [100, 200, 300, 331]
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+def build_city(ledger: Ledger, demo_cls: type[Demo] = Demo) -> None:
+    report = demo_cls(ledger, events=EVENTS, seed=SEED).run()
+    assert report.checkpoints == CHECKPOINTS
+
+
+def export(ledger: Ledger, out: Path, **kwargs: Any) -> Path:
+    write_bundle(
+        ledger.engine,
+        events_table=ledger.integrator.events.name,
+        origin=ledger.settings.origin,
+        verifier_key=ledger.signer.verifier_key,
+        out=out,
+        rule_sets=ledger.rule_sets(),
+        state=ledger.published_state,
+        **kwargs,
+    )
+    return out
+
+
+def audit(ledger: Ledger, bundle: Path, chain: ChainAccess | None = None) -> AuditReport:
+    return run_audit(bundle, parse_verifier_key(ledger.signer.verifier_key), chain=chain, offline=chain is None)
+
+
+def findings(report: AuditReport, step: int, code: str) -> list[Finding]:
+    return [f for s in report.steps if s.number == step for f in s.findings if f.code == code]
+
+
+def status(report: AuditReport, step: int) -> Status:
+    return next(s.status for s in report.steps if s.number == step)
+
+
+def rows(ledger: Ledger, conn: Connection) -> list[tuple[int, bytes]]:
+    """(notification id, stored state) of every event row, in log order."""
+    ev = ledger.integrator.events
+    return [(int(r[0]), bytes(r[1])) for r in conn.execute(select(ev.c.id, ev.c.state).order_by(ev.c.id))]
+
+
+def set_state(ledger: Ledger, conn: Connection, row_id: int, state: bytes) -> None:
+    ev = ledger.integrator.events
+    conn.execute(update(ev).where(ev.c.id == row_id).values(state=state))
+
+
+def edited(state: bytes, **data: Any) -> bytes:
+    """The same event with changed data, re-canonicalised (a valid, canonical line)."""
+    event = json.loads(state)
+    event["data"].update(data)
+    return rfc8785.dumps(event)
+
+
+def root_mismatch_at(report: AuditReport, size: int) -> Finding:
+    return next(f for f in findings(report, 2, "root_mismatch") if f.details["size"] == size)
+
+
+@pytest.fixture
+def city(database_url: str, tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(Settings(data_dir=tmp_path / "data", database_url=database_url)) as ledger:
+        build_city(ledger)
+        yield ledger
+
+
+@pytest.fixture
+def pristine(city: Ledger, tmp_path: Path) -> Path:
+    """The honest bundle, verified before any tampering."""
+    bundle = export(city, tmp_path / "pristine")
+    report = audit(city, bundle)
+    assert report.verified, [f.describe() for f in report.findings()]
+    assert [status(report, n) for n in (1, 2)] == [Status.PASSED, Status.PASSED]
+    return bundle
+
+
+# --- database tampering (SQLite and PostgreSQL) ---------------------------------------------------------------
+def test_edit_event_data(city: Ledger, pristine: Path, tmp_path: Path) -> None:
+    with city.engine.begin() as conn:
+        row_id, state = rows(city, conn)[120]
+        set_state(city, conn, row_id, edited(state, petition_id=str(uuid.uuid4())))
+    report = audit(city, export(city, tmp_path / "b"))
+    assert not report.verified and status(report, 1) is Status.PASSED  # the line is a valid envelope
+    first = root_mismatch_at(report, 200)
+    assert first.details["changed range"] == "[100, 200)"  # event 120 is in it; checkpoint 100 still agrees
+    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 300, 331}
+    with pytest.raises(StorageTampered, match="leaf 120"):
+        self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
+
+
+def test_delete_event(city: Ledger, pristine: Path, tmp_path: Path) -> None:
+    with city.engine.begin() as conn:
+        all_rows = rows(city, conn)
+        row_id, state = all_rows[250]  # a kindergarten queue event (its stream has ~58 versions)
+        deleted = json.loads(state)
+        conn.execute(delete(city.integrator.events).where(city.integrator.events.c.id == row_id))
+    # the ledger's own checks refuse: the exporter counts, the self-audit compares with the stored leaves
+    with pytest.raises(ExportError, match="found 330 stored events for a tree of 331"):
+        export(city, tmp_path / "refused")
+    with pytest.raises(StorageTampered, match="leaf 250"):
+        self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
+    # the bundle as the database now holds it (what an exporter that does not count would write)
+    bundle = tmp_path / "b"
+    shutil.copytree(pristine, bundle)
+    with city.engine.connect() as conn:
+        (bundle / "events.jsonl").write_bytes(b"".join(s + b"\n" for _, s in rows(city, conn)))
+    report = audit(city, bundle)
+    count = findings(report, 1, "event_count")[0]
+    assert (count.expected, count.found) == (331, 330) and "deleted" in count.message
+    gap = findings(report, 1, "version_gap")[0]
+    assert gap.index == 250 and gap.expected == deleted["version"]  # names the next event of the stream
+    assert root_mismatch_at(report, 300).details["changed range"] == "[200, 300)"
+    assert findings(report, 2, "checkpoint_beyond_events")
+
+
+def test_insert_event(city: Ledger, pristine: Path, tmp_path: Path) -> None:
+    """A row inserted in the middle of the log: every later row moves up one notification id."""
+    ev = city.integrator.events
+    with city.engine.begin() as conn:
+        all_rows = rows(city, conn)
+        at_id, template = all_rows[120]
+        for row_id, _ in reversed(all_rows[120:]):
+            conn.execute(update(ev).where(ev.c.id == row_id).values(id=row_id + 1))
+        event = json.loads(template)
+        stream = uuid.uuid4()
+        event.update(stream=str(stream), version=1, id=str(uuid.uuid5(stream, "1")))
+        sqlite = city.engine.dialect.name == "sqlite"
+        topic = conn.execute(select(ev.c.topic).where(ev.c.id == at_id + 1)).scalar_one()
+        conn.execute(
+            ev.insert().values(id=at_id, originator_id=stream.bytes if sqlite else stream, originator_version=1,
+                               topic=topic, state=rfc8785.dumps(event))
+        )  # fmt: skip
+    report = audit(city, export(city, tmp_path / "b"))  # the exporter still finds 331 rows up to the last leaf
+    assert status(report, 1) is Status.PASSED  # a valid new stream, in time order
+    assert root_mismatch_at(report, 200).details["changed range"] == "[100, 200)"
+    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 300, 331}
+    with pytest.raises(StorageTampered, match="leaf 120"):
+        self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
+
+
+def test_swap_two_events(city: Ledger, pristine: Path, tmp_path: Path) -> None:
+    with city.engine.begin() as conn:
+        all_rows = rows(city, conn)
+        (a_id, a), (b_id, b) = all_rows[150], all_rows[160]
+        set_state(city, conn, a_id, b)
+        set_state(city, conn, b_id, a)
+    report = audit(city, export(city, tmp_path / "b"))
+    assert root_mismatch_at(report, 200).details["changed range"] == "[100, 200)"
+    backwards = {f.index for f in findings(report, 1, "time_backwards")}
+    # the later vote now sits at 150: every event after it up to the earlier vote (now at 160) looks older
+    assert backwards == set(range(151, 161))
+    assert json.loads(a)["id"] in {f.event_id for f in findings(report, 1, "time_backwards") if f.index == 160}
+
+
+def test_edit_tile_hash(city: Ledger, pristine: Path, tmp_path: Path, database_url: str) -> None:
+    """The bundle carries no tiles: the operator's full check finds the edited hash, and a receipt whose
+    inclusion proof goes through it fails in the verifier."""
+    from ledger.cli.main import app as hromada
+    from ledger.db.schema import merkle_tiles
+    from ledger.receipts import build_receipt
+
+    with city.engine.begin() as conn:
+        where = (merkle_tiles.c.level == 0, merkle_tiles.c.idx == 0)
+        tile = bytes(conn.execute(select(merkle_tiles.c.hashes).where(*where)).scalar_one())
+        broken = bytearray(tile)
+        broken[10 * 32] ^= 0x01  # leaf hash 10
+        conn.execute(update(merkle_tiles).where(*where).values(hashes=bytes(broken)))
+        event_11 = json.loads(rows(city, conn)[11][1])["id"]
+    with pytest.raises(StorageTampered, match="leaf 10") as exc:
+        self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
+    assert exc.value.found != exc.value.expected
+    result = CliRunner().invoke(
+        hromada,
+        ["log", "verify", "--data-dir", str(city.settings.data_dir)],
+        env={"HROMADA_DATABASE_URL": database_url},
+    )
+    assert result.exit_code == 1 and "TAMPERED" in result.output and "leaf 10" in result.output
+    # the audit bundle is unaffected (the events and checkpoints are intact) ...
+    assert audit(city, export(city, tmp_path / "b")).verified
+    # ... but a proof built from the edited tile is refused
+    with city.engine.connect() as conn:
+        receipt = build_receipt(conn, events_table=city.integrator.events.name, event_id=uuid.UUID(event_11))
+    assert receipt["inclusion_proof"][0] == bytes(broken[320:352]).hex()  # the sibling is the edited hash
+    with pytest.raises(InclusionProofError) as proof_exc:
+        verify_receipt(receipt, parse_verifier_key(city.signer.verifier_key), offline=True)
+    assert proof_exc.value.evidence.index == 11 and proof_exc.value.evidence.event_id == event_11
+
+
+# --- with a chain (SQLite, a real anvil) ----------------------------------------------------------------------
+def _anvil() -> bool:
+    from anchoring.node import find_anvil_binary
+
+    try:
+        find_anvil_binary()
+    except Exception:
+        return False
+    return True
+
+
+def anchor_now(service: Any) -> None:
+    """Anchor the latest checkpoint and follow it until the ledger records it as mined."""
+    anchorer = service.anchorer
+    for _ in range(100):
+        anchorer.tick(force=True)
+        if not anchorer.status()["in_flight_submissions"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("anchor not mined")
+
+
+@pytest.fixture
+def anchored_city(tmp_path: Path) -> Iterator[tuple[Ledger, Path, ChainAccess]]:
+    from anchoring.anchorer import AnchorerConfig
+    from anchoring.records import anchors_up_to, chain_info
+    from anchoring.service import AnchoringService
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    config = AnchorerConfig(every_seconds=0.0, poll_seconds=0.05, confirmations=1, finality="confirmations")
+    with Ledger(settings) as ledger:
+        service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config,
+                                   environ={})  # fmt: skip
+        service.start()
+        try:
+            service.anchorer.stop_background()  # type: ignore[union-attr]
+
+            class AnchoringDemo(Demo):
+                def checkpoint(self) -> None:
+                    super().checkpoint()
+                    anchor_now(service)
+
+            build_city(ledger, AnchoringDemo)
+            assert service.chain_config is not None
+            with HttpRpc(service.chain_config.rpc_url) as rpc:
+                chain = ChainAccess(rpc, rpc.display)
+
+                def export_anchored(out: Path) -> Path:
+                    return export(ledger, out, anchors=anchors_up_to, chain=chain_info(settings.data_dir))
+
+                bundle = export_anchored(tmp_path / "pristine")
+                report = audit(ledger, bundle, chain)
+                assert report.verified, [f.describe() for f in report.findings()]
+                s3 = next(s for s in report.steps if s.number == 3)
+                assert s3.status is Status.PASSED and s3.stats["anchored_sizes_matching"] == CHECKPOINTS
+                ledger.export_anchored = export_anchored  # type: ignore[attr-defined]
+                yield ledger, bundle, chain
+        finally:
+            service.stop()
+
+
+def with_chain(fn: Any) -> Any:
+    """SQLite only (no database_url parameter), a real anvil, slow."""
+    return pytest.mark.slow(pytest.mark.skipif(not _anvil(), reason="anvil missing: make node-deps")(fn))
+
+
+@with_chain
+def test_resigned_checkpoint_for_an_anchored_size(
+    anchored_city: tuple[Ledger, Path, ChainAccess], tmp_path: Path
+) -> None:
+    """The operator edits event 150 and re-signs every later checkpoint with the log key: the bundle is
+    consistent with its own signatures (step 2 passes), but the chain still holds the old roots."""
+    from ledger.db.schema import checkpoints
+
+    ledger, _, chain = anchored_city
+    with ledger.engine.begin() as conn:
+        all_rows = rows(ledger, conn)
+        row_id, state = all_rows[150]
+        set_state(ledger, conn, row_id, edited(state, selection=[]))
+        leaves = [factory.h_leaf(s) for _, s in rows(ledger, conn)]
+        for size in (200, 300, 331):
+            root = factory.mth(leaves[:size])
+            body = f"{ledger.settings.origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+            conn.execute(update(checkpoints).where(checkpoints.c.tree_size == size)
+                         .values(root=root, note=ledger.signer.sign(body)))  # fmt: skip
+    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
+    mismatch = {f.details["size"]: f for f in findings(report, 3, "anchor_root_mismatch")}
+    assert sorted(mismatch) == [200, 300, 331] and mismatch[200].details["changed range"] == "[100, 200)"
+    contradicts = findings(report, 3, "checkpoint_contradicts_anchor")
+    assert sorted(f.details["note"] for f in contradicts) == ["checkpoints/200", "checkpoints/300", "checkpoints/331"]
+
+
+@with_chain
+def test_dropped_anchor(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_path: Path) -> None:
+    from anchoring.schema import anchors
+
+    ledger, _, chain = anchored_city
+    with ledger.engine.begin() as conn:
+        conn.execute(delete(anchors).where(anchors.c.tree_size == 200))
+    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    hidden = findings(report, 3, "anchor_missing_from_bundle")
+    assert [f.details["size"] for f in hidden] == [200] and len(report.findings()) == 1
+
+
+@with_chain
+def test_altered_anchor(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_path: Path) -> None:
+    from anchoring.schema import anchors
+
+    ledger, _, chain = anchored_city
+    with ledger.engine.begin() as conn:
+        conn.execute(update(anchors).where(anchors.c.tree_size == 300).values(root=b"\x07" * 32))
+    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    differs = findings(report, 3, "anchor_root_differs_from_chain")
+    assert [f.details["size"] for f in differs] == [300] and differs[0].found == "07" * 32
+    assert [f.details["size"] for f in findings(report, 3, "anchor_missing_from_bundle")] == [300]
+
+
+@with_chain
+def test_bundle_lists_an_anchor_not_on_chain(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_path: Path) -> None:
+    ledger, pristine, chain = anchored_city
+    bundle = tmp_path / "b"
+    shutil.copytree(pristine, bundle)
+    lines = (bundle / "anchors.jsonl").read_text().splitlines()
+    forged = dict(json.loads(lines[-1]), tree_size=250, tx="0x" + "ab" * 32)
+    (bundle / "anchors.jsonl").write_text("\n".join([*lines, json.dumps(forged)]) + "\n")
+    report = audit(ledger, bundle, chain)
+    assert [f.details["size"] for f in findings(report, 3, "anchor_not_on_chain")] == [250]
