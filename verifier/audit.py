@@ -856,21 +856,22 @@ class CheckpointStep(Step):
         self.result.stats["checkpoint_sizes_matching"] = sorted(set(agreeing))
 
 
-def default_steps(max_streams_in_memory: int = 200_000) -> list[Step]:
+def default_steps(max_streams_in_memory: int = 200_000, *, rules: bool = True) -> list[Step]:
+    """Steps 1-5. ``rules=False`` (``--no-rules``) reports steps 4 and 5 as NOT RUN instead of running them."""
     return [
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),
         AnchorStep(),
-        *_rule_steps(),
+        *_rule_steps(rules),
     ]
 
 
-def _rule_steps() -> list[Step]:
+def _rule_steps(rules: bool = True) -> list[Step]:
     """Steps 4 (rule replay) and 5 (actor authorisation): :mod:`verifier.rules` (imported here: it builds on
     this module)."""
-    from verifier.rules.steps import AuthorisationStep, RuleReplayStep
+    from verifier.rules.steps import AuthorisationStep, RuleReplayStep, skipped_rule_steps
 
-    return [RuleReplayStep(), AuthorisationStep()]
+    return [RuleReplayStep(), AuthorisationStep()] if rules else skipped_rule_steps()
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from verifier.anchors import ChainAccess
-from verifier.audit import AuditReport, Status, run_audit
+from verifier.audit import AuditReport, Status, default_steps, run_audit
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError, VerifierError
 from verifier.note import VerifierKey, load_verifier_key
 from verifier.receipt import ReceiptReport, load_receipt, verify_receipt
@@ -111,8 +111,16 @@ def audit(
             "--workers", min=0, help="Processes for line checks: 1 = none (default), N, 0 = CPU count on large logs"
         ),
     ] = 1,
+    no_rules: Annotated[
+        bool,
+        typer.Option(
+            "--no-rules",
+            help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN); lets --workers take effect",
+        ),
+    ] = False,
 ) -> None:
-    """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks."""
+    """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks, anchors, the
+    domain rules (docs/domain.md) and the published state.json, and every actor's authorisation."""
     trusted = _key(key, False, "audit", as_json)
     extra: list[tuple[str, bytes]] = []
     for path in checkpoint or []:
@@ -150,9 +158,18 @@ def audit(
                     progress=progress,
                     workers=workers,
                     chain=chain,
+                    steps=default_steps(rules=not no_rules),
                 )
         else:
-            report = run_audit(source, trusted, offline=offline, extra_checkpoints=extra, workers=workers, chain=chain)
+            report = run_audit(
+                source,
+                trusted,
+                offline=offline,
+                extra_checkpoints=extra,
+                workers=workers,
+                chain=chain,
+                steps=default_steps(rules=not no_rules),
+            )
     except CannotVerify as exc:
         raise _fail_to_run("audit", exc, as_json) from exc
     finally:

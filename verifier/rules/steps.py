@@ -16,7 +16,7 @@ from verifier.rules.model import Event, Violation, first_difference
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
 
-__all__ = ["AuthorisationStep", "RuleReplayStep"]
+__all__ = ["AuthorisationStep", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
 
 
 def _finding(step: int, v: Violation) -> Finding:
@@ -127,3 +127,20 @@ class AuthorisationStep(Step):
 
     def finish(self, ctx: AuditContext) -> None:
         self.result.stats.update({"events_checked": self.checked, "services_seen": len(self.auth.services)})
+
+
+class SkippedStep(Step):
+    """A step the auditor chose not to run: reported NOT RUN with the reason, never as passed."""
+
+    def __init__(self, number: int, name: str, reason: str) -> None:
+        self.number = number
+        self.name = name
+        super().__init__()
+        self.reason = reason
+
+    def skip_reason(self, ctx: AuditContext) -> str | None:
+        return self.reason
+
+
+def skipped_rule_steps(reason: str = "skipped: --no-rules (the domain rules were not replayed)") -> list[Step]:
+    return [SkippedStep(4, RuleReplayStep.name, reason), SkippedStep(5, AuthorisationStep.name, reason)]
