@@ -97,10 +97,60 @@ def root_mismatch_at(report: AuditReport, size: int) -> Finding:
     return next(f for f in findings(report, 2, "root_mismatch") if f.details["size"] == size)
 
 
+# The city is written once per backend and copied for each test (a file copy on SQLite, CREATE DATABASE ...
+# TEMPLATE on PostgreSQL), together with its data directory (log key, pseudonym and vault keys).
+_TEMPLATES: dict[str, tuple[Path, str]] = {}
+
+
+def _pg_admin(url: str) -> tuple[str, str]:
+    """(server URL for psycopg, database name) of a SQLAlchemy PostgreSQL URL."""
+    base, name = url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)
+    return base + "/postgres", name
+
+
+def _copy_city(database_url: str, data: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    if backend not in _TEMPLATES:
+        tpl = tmp_path_factory.mktemp(f"city-{backend}")
+        url = f"sqlite:///{tpl / 'ledger.db'}" if backend == "sqlite" else database_url
+        with Ledger(Settings(data_dir=tpl / "data", database_url=url)) as ledger:
+            build_city(ledger)
+        if backend == "postgres":
+            import psycopg
+
+            server, name = _pg_admin(database_url)
+            with psycopg.connect(server, autocommit=True) as conn:
+                # the closed ledger's pools may still hold idle sessions; a template must have none
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                )
+                conn.execute(f'CREATE DATABASE "{name}_city" TEMPLATE "{name}"')
+            url = f"{database_url}_city"
+        _TEMPLATES[backend] = (tpl / "data", url)
+        if backend == "postgres":
+            shutil.copytree(tpl / "data", data)
+            return  # this test's database is the one the city was written to
+    tpl_data, tpl_url = _TEMPLATES[backend]
+    shutil.copytree(tpl_data, data)
+    if backend == "sqlite":
+        copy_sqlite(Path(tpl_url.removeprefix("sqlite:///")), Path(database_url.removeprefix("sqlite:///")))
+    else:
+        import psycopg
+
+        server, name = _pg_admin(database_url)
+        _, template = _pg_admin(tpl_url)
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
 @pytest.fixture
-def city(database_url: str, tmp_path: Path) -> Iterator[Ledger]:
+def city(database_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
+    _copy_city(database_url, tmp_path / "data", tmp_path_factory)
     with Ledger(Settings(data_dir=tmp_path / "data", database_url=database_url)) as ledger:
-        build_city(ledger)
+        assert ledger.status().tree_size == CHECKPOINTS[-1]
         yield ledger
 
 
@@ -248,13 +298,20 @@ def anchor_now(service: Any) -> None:
     raise AssertionError("anchor not mined")
 
 
-@pytest.fixture
-def anchored_city(tmp_path: Path) -> Iterator[tuple[Ledger, Path, ChainAccess]]:
+def copy_sqlite(src: Path, dst: Path) -> None:
+    for f in src.parent.glob(src.name + "*"):  # the database and any -wal/-shm companion
+        shutil.copy(f, dst.parent / (dst.name + f.name[len(src.name) :]))
+
+
+@pytest.fixture(scope="module")
+def anchored_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, ChainAccess]]:
+    """One anchored city per module (every checkpoint anchored on a real anvil that stays up for the module):
+    (its directory, the verified pristine bundle, the chain access)."""
     from anchoring.anchorer import AnchorerConfig
-    from anchoring.records import anchors_up_to, chain_info
     from anchoring.service import AnchoringService
 
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    tpl = tmp_path_factory.mktemp("anchored-city")
+    settings = Settings(data_dir=tpl / "data", database_url=f"sqlite:///{tpl / 'ledger.db'}")
     config = AnchorerConfig(every_seconds=0.0, poll_seconds=0.05, confirmations=1, finality="confirmations")
     with Ledger(settings) as ledger:
         service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config,
@@ -272,19 +329,33 @@ def anchored_city(tmp_path: Path) -> Iterator[tuple[Ledger, Path, ChainAccess]]:
             assert service.chain_config is not None
             with HttpRpc(service.chain_config.rpc_url) as rpc:
                 chain = ChainAccess(rpc, rpc.display)
-
-                def export_anchored(out: Path) -> Path:
-                    return export(ledger, out, anchors=anchors_up_to, chain=chain_info(settings.data_dir))
-
-                bundle = export_anchored(tmp_path / "pristine")
+                bundle = export_anchored(ledger, tpl / "pristine")
                 report = audit(ledger, bundle, chain)
                 assert report.verified, [f.describe() for f in report.findings()]
                 s3 = next(s for s in report.steps if s.number == 3)
                 assert s3.status is Status.PASSED and s3.stats["anchored_sizes_matching"] == CHECKPOINTS
-                ledger.export_anchored = export_anchored  # type: ignore[attr-defined]
-                yield ledger, bundle, chain
+                yield tpl, bundle, chain
         finally:
             service.stop()
+
+
+def export_anchored(ledger: Ledger, out: Path) -> Path:
+    from anchoring.records import anchors_up_to, chain_info
+
+    return export(ledger, out, anchors=anchors_up_to, chain=chain_info(ledger.settings.data_dir))
+
+
+@pytest.fixture
+def anchored_city(
+    anchored_template: tuple[Path, Path, ChainAccess], tmp_path: Path
+) -> Iterator[tuple[Ledger, Path, ChainAccess]]:
+    """A copy of the anchored city (database and data directory); the chain is shared and never changed."""
+    tpl, pristine, chain = anchored_template
+    shutil.copytree(tpl / "data", tmp_path / "data")
+    copy_sqlite(tpl / "ledger.db", tmp_path / "ledger.db")
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    with Ledger(settings) as ledger:
+        yield ledger, pristine, chain
 
 
 def with_chain(fn: Any) -> Any:
@@ -311,7 +382,7 @@ def test_resigned_checkpoint_for_an_anchored_size(
             body = f"{ledger.settings.origin}\n{size}\n{base64.b64encode(root).decode()}\n"
             conn.execute(update(checkpoints).where(checkpoints.c.tree_size == size)
                          .values(root=root, note=ledger.signer.sign(body)))  # fmt: skip
-    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    report = audit(ledger, export_anchored(ledger, tmp_path / "b"), chain)
     assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
     mismatch = {f.details["size"]: f for f in findings(report, 3, "anchor_root_mismatch")}
     assert sorted(mismatch) == [200, 300, 331] and mismatch[200].details["changed range"] == "[100, 200)"
@@ -326,7 +397,7 @@ def test_dropped_anchor(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_pat
     ledger, _, chain = anchored_city
     with ledger.engine.begin() as conn:
         conn.execute(delete(anchors).where(anchors.c.tree_size == 200))
-    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    report = audit(ledger, export_anchored(ledger, tmp_path / "b"), chain)
     hidden = findings(report, 3, "anchor_missing_from_bundle")
     assert [f.details["size"] for f in hidden] == [200] and len(report.findings()) == 1
 
@@ -338,7 +409,7 @@ def test_altered_anchor(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_pat
     ledger, _, chain = anchored_city
     with ledger.engine.begin() as conn:
         conn.execute(update(anchors).where(anchors.c.tree_size == 300).values(root=b"\x07" * 32))
-    report = audit(ledger, ledger.export_anchored(tmp_path / "b"), chain)  # type: ignore[attr-defined]
+    report = audit(ledger, export_anchored(ledger, tmp_path / "b"), chain)
     differs = findings(report, 3, "anchor_root_differs_from_chain")
     assert [f.details["size"] for f in differs] == [300] and differs[0].found == "07" * 32
     assert [f.details["size"] for f in findings(report, 3, "anchor_missing_from_bundle")] == [300]
