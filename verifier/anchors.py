@@ -31,6 +31,7 @@ __all__ = [
     "check_receipt_anchor",
     "decode_anchor_log",
     "get_anchor_logs",
+    "is_address",
     "iter_anchor_logs",
     "log_id_of",
     "parse_anchors_jsonl",
@@ -100,6 +101,10 @@ def _num(v: Any) -> int:
 def _hex(v: Any) -> str:
     text = str(v).lower()
     return text if text.startswith("0x") else "0x" + text
+
+
+def is_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value))
 
 
 def same_address(a: str | None, b: str | None) -> bool:

@@ -43,6 +43,7 @@ from verifier.anchors import (
     ChainAccess,
     block_info,
     get_anchor_logs,
+    is_address,
     log_id_of,
     parse_anchors_jsonl,
     read_chain_id,
@@ -232,6 +233,7 @@ class AnchorStep(Step):
         self.contract = ""
         self.chain_id = 0
         self.ready = False  # the anchors were read
+        self.to_block = 0
 
     def skip_reason(self, ctx: AuditContext) -> str | None:
         if ctx.offline:
@@ -239,6 +241,8 @@ class AnchorStep(Step):
         contract = ctx.chain.contract if ctx.chain is not None else None
         if ctx.log.chain is None and contract is None:
             return "log.json has no 'chain': this bundle claims no anchors, so none can be checked (or pass --contract)"
+        if contract is None and "contract" not in (ctx.log.chain or {}):
+            return "log.json 'chain' names no contract: pass the anchor contract with --contract"
         if ctx.chain is None:
             return "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL, or --offline)"
         return None
@@ -251,6 +255,9 @@ class AnchorStep(Step):
         contract = chain.contract or claimed_contract
         assert contract is not None
         self.contract = contract.lower()
+        if not is_address(contract):
+            self.fail(Finding(3, "chain_info_malformed", "log.json chain.contract is not an address", found=contract))
+            return
         deploy_block = claimed.get("deploy_block", 0)
         if not isinstance(deploy_block, int) or isinstance(deploy_block, bool) or deploy_block < 0:
             self.fail(
@@ -297,6 +304,7 @@ class AnchorStep(Step):
         log_id = log_id_of(ctx.log.origin)
         to_block = _latest_block_number(chain)
         self.result.stats["to_block"] = to_block
+        self.to_block = to_block
         self.on_chain = get_anchor_logs(
             chain.rpc, contract, log_id=log_id, from_block=deploy_block, to_block=to_block, max_range=chain.max_range
         )
@@ -529,7 +537,7 @@ class AnchorStep(Step):
         latest = max(self.on_chain, key=lambda a: (a.block_number, a.log_index))
         covering = [a.tree_size for a in self.on_chain if a.tree_size <= ctx.log.tree_size]
         info = block_info(ctx.chain.rpc, latest.block_number)
-        entry: dict[str, Any] = {**latest.to_json()}
+        entry: dict[str, Any] = {**latest.to_json(), "confirmations": self.to_block - latest.block_number + 1}
         if info is not None:
             entry["timestamp"] = datetime.fromtimestamp(info[1], UTC).isoformat().replace("+00:00", "Z")
             entry["age_seconds"] = max(0, int(time.time()) - info[1])

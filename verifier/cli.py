@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from verifier.anchors import ChainAccess
+from verifier.anchors import ChainAccess, is_address
 from verifier.audit import AuditReport, Status, default_steps, run_audit
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError, VerifierError
 from verifier.note import VerifierKey, load_verifier_key
@@ -74,7 +74,7 @@ ContractOption = Annotated[
 
 
 def _chain(rpc: str | None, contract: str | None, command: str, as_json: bool) -> HttpRpc | None:
-    if contract is not None and not (len(contract) == 42 and contract[:2] == "0x"):
+    if contract is not None and not is_address(contract):
         raise _fail_to_run(
             command, CannotVerify(f"--contract must be a 0x-prefixed address, not {contract!r}"), as_json
         )

@@ -186,3 +186,20 @@ def test_cli_flags(anchored: Anchored) -> None:
         runner.invoke(app, ["audit", path, "--no-rules", "--key", key, "--contract", anchored.chain.contract]).exit_code
         == 2
     )
+
+
+def test_chain_info_without_or_with_a_malformed_contract(anchored: Anchored) -> None:
+    log = json.loads((anchored.path / "log.json").read_text())
+    log["chain"] = {"chain_id": 31337, "deploy_block": 0}
+    (anchored.path / "log.json").write_text(json.dumps(log))
+    s = step3(audit(anchored))
+    assert s.status is Status.NOT_RUN and "--contract" in (s.reason or "")
+    assert step3(audit(anchored, contract=anchored.chain.contract)).status is Status.PASSED
+    anchored.set_chain(contract="not-an-address")
+    assert codes(audit(anchored)) == ["chain_info_malformed"]
+
+
+def test_latest_anchor_confirmations(anchored: Anchored) -> None:
+    before = step3(audit(anchored)).stats["latest_anchor"]["confirmations"]
+    anchored.chain.node.mine(5)
+    assert step3(audit(anchored)).stats["latest_anchor"]["confirmations"] == before + 5
