@@ -241,7 +241,7 @@ class AnchorStep(Step):
         contract = ctx.chain.contract if ctx.chain is not None else None
         if ctx.log.chain is None and contract is None:
             return "log.json has no 'chain': this bundle claims no anchors, so none can be checked (or pass --contract)"
-        if contract is None and "contract" not in (ctx.log.chain or {}):
+        if contract is None and not isinstance((ctx.log.chain or {}).get("contract"), str):
             return "log.json 'chain' names no contract: pass the anchor contract with --contract"
         if ctx.chain is None:
             return "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL, or --offline)"

@@ -190,7 +190,7 @@ def test_cli_flags(anchored: Anchored) -> None:
 
 def test_chain_info_without_or_with_a_malformed_contract(anchored: Anchored) -> None:
     log = json.loads((anchored.path / "log.json").read_text())
-    log["chain"] = {"chain_id": 31337, "deploy_block": 0}
+    log["chain"] = {"chain_id": 31337, "deploy_block": 0, "contract": 7}
     (anchored.path / "log.json").write_text(json.dumps(log))
     s = step3(audit(anchored))
     assert s.status is Status.NOT_RUN and "--contract" in (s.reason or "")
