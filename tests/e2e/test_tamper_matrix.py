@@ -33,7 +33,7 @@ from ledger.selfaudit import StorageTampered, self_audit
 from tests.verifier import factory
 from verifier.anchors import ChainAccess
 from verifier.audit import AuditReport, Finding, Status, run_audit
-from verifier.errors import InclusionProofError
+from verifier.errors import InclusionProofError, VerificationError
 from verifier.note import parse_verifier_key
 from verifier.receipt import verify_receipt
 from verifier.rpc import HttpRpc
@@ -425,3 +425,44 @@ def test_bundle_lists_an_anchor_not_on_chain(anchored_city: tuple[Ledger, Path, 
     (bundle / "anchors.jsonl").write_text("\n".join([*lines, json.dumps(forged)]) + "\n")
     report = audit(ledger, bundle, chain)
     assert [f.details["size"] for f in findings(report, 3, "anchor_not_on_chain")] == [250]
+
+
+@with_chain
+def test_ledger_receipt_confirmed_on_chain_and_a_swapped_anchor_tx(
+    anchored_city: tuple[Ledger, Path, ChainAccess],
+) -> None:
+    """A receipt from the ledger (ledger.receipts + anchoring.records.anchor_covering) is confirmed on chain;
+    pointing its anchor row at another anchor's transaction is caught only by the chain check."""
+    from anchoring.records import anchor_covering
+    from anchoring.schema import anchor_submissions, anchors
+    from ledger.receipts import build_receipt
+
+    ledger, _, chain = anchored_city
+    key = parse_verifier_key(ledger.signer.verifier_key)
+    with ledger.engine.connect() as conn:
+        event_id = json.loads(rows(ledger, conn)[150][1])["id"]
+        receipt = build_receipt(
+            conn, events_table=ledger.integrator.events.name, event_id=uuid.UUID(event_id), anchors=anchor_covering
+        )
+    assert receipt["status"] == "anchored" and receipt["anchor"]["tree_size"] == 200
+    report = verify_receipt(receipt, key, chain=chain)
+    assert {c.name: c.status for c in report.checks}["anchor on chain"] == "passed"
+    with ledger.engine.begin() as conn:  # the 200 anchor's submission now claims the 100 anchor's transaction
+        subs = dict(conn.execute(select(anchors.c.tree_size, anchors.c.submission_id)).tuples().all())
+        other = conn.execute(
+            select(
+                anchor_submissions.c.tx_hash, anchor_submissions.c.block_number, anchor_submissions.c.block_hash
+            ).where(anchor_submissions.c.id == subs[100])
+        ).one()
+        conn.execute(
+            update(anchor_submissions)
+            .where(anchor_submissions.c.id == subs[200])
+            .values(tx_hash=other[0], block_number=other[1], block_hash=other[2])
+        )
+        forged = build_receipt(
+            conn, events_table=ledger.integrator.events.name, event_id=uuid.UUID(event_id), anchors=anchor_covering
+        )
+    assert verify_receipt(forged, key, offline=True).exit_code == 0  # offline, nothing is wrong
+    with pytest.raises(VerificationError) as exc:
+        verify_receipt(forged, key, chain=chain)
+    assert exc.value.code == "anchor_log_mismatch" and "size 100" in str(exc.value.evidence.found)
