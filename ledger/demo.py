@@ -234,7 +234,8 @@ class Demo:
                 self._did()
         expired = app.expire_due_offers(by=EDU, queue_id=q, at=clock.tick(31 * 86400))
         self._did(len(expired))
-        leaving = rng.choice(entries)[0]
+        state = app.get_kindergarten_queue(q).state["entries"]
+        leaving = rng.choice([e for e, _, _ in entries if state[e]["status"] == "waiting"])
         app.withdraw_entry(by=citizen(owners[leaving]), queue_id=q, entry=leaving, at=clock.tick(600))
         self._did()
         self.report.ids["kindergarten"] = str(q)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -201,11 +202,16 @@ def demo(
                     ledger, events, seed=seed, progress=lambda done, total: progress.update(task, completed=done)
                 )
             if chain is not None and chain.anchorer is not None:
-                chain.anchorer.stop_background()
-                for _ in range(5):  # anchor the final checkpoint and follow it to finality
-                    chain.anchorer.tick(force=True)
-                    if not chain.anchorer.status().get("in_flight"):
+                anchorer = chain.anchorer
+                anchorer.stop_background()
+                anchorer.tick(force=True)  # anchor the final checkpoint...
+                for _ in range(50):  # ...and follow it until it is mined and final
+                    if anchorer.status()["in_flight_submissions"] == 0:
                         break
+                    time.sleep(0.2)
+                    anchorer.tick()
+                else:
+                    err.print("[yellow]the last anchor is still in flight; `hromada anchor status` follows it[/yellow]")
         finally:
             if chain is not None:
                 chain.stop()
