@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
 
 from domain.calendar import UA_CALENDAR, UA_MARTIAL_LAW_CALENDAR, WorkingCalendar
 from verifier.rules.calendar import Calendar, orthodox_easter
-from verifier.rules.model import add_days, add_months, first_difference
+from verifier.rules.model import add_days, add_months, first_difference, stream_id
 
 
 def test_orthodox_easter_known_dates() -> None:
@@ -41,6 +42,18 @@ def test_agrees_with_the_domain_over_ten_years(spec: dict[str, object]) -> None:
     while d < date(2031, 1, 1):
         assert mine.is_working_day(d) == theirs.is_working_day(d), d
         d += timedelta(days=1)
+
+
+def test_stream_id_is_uuid5() -> None:
+    ns = uuid.UUID("6f1c3a52-2d7e-5b8c-9a41-0e5b7c9d2f13")
+    for parts in (
+        ("service", "city.council"),
+        ("petition", str(uuid.uuid4()), "signature", "cit:v1:" + "ab" * 32),
+        ("a", 1),
+        ("Київ", "ї"),
+        ("",),
+    ):
+        assert stream_id(*parts) == str(uuid.uuid5(ns, "/".join(str(p) for p in parts)))
 
 
 def test_periods_and_differences() -> None:

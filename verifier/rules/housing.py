@@ -45,6 +45,7 @@ class Register:
     entries: dict[str, Entry] = field(default_factory=dict)
     dwellings: dict[str, str] = field(default_factory=dict)
     registrations: int = 0
+    active_by_applicant: dict[str, str] = field(default_factory=dict)
 
     def order(self, name: str) -> list[str]:
         es = self.entries
@@ -143,13 +144,13 @@ class HousingRules:
                 )
         if registered_at != ev.time:
             self.fail(ev, "registered_at_mismatch", "registered_at = time of the registration", ev.time, registered_at)
-        for other_id, other in r.entries.items():
-            if other.applicant == applicant and other.status == "active" and other_id != eid:
-                self.fail(ev, "duplicate_applicant", "one active entry per applicant", None, other_id)
-                break
+        other_id = r.active_by_applicant.get(applicant)
+        if other_id is not None and other_id != eid and r.entries[other_id].status == "active":
+            self.fail(ev, "duplicate_applicant", "one active entry per applicant", None, other_id)
         if not COMMITMENT_RE.match(commitment):
             self.fail(ev, "invalid_commitment", "household_commitment", "sha256:<64 hex>", commitment)
         r.entries[eid] = Entry(applicant, registered_at)
+        r.active_by_applicant[applicant] = eid
         r.registrations += 1
 
     def _included(self, ev: Event, r: Register, eid: str, e: Entry) -> None:

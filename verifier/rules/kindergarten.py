@@ -9,6 +9,7 @@ can be compared with a fold of the same log.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class Entry:
     benefits: set[str] = field(default_factory=set)
     status: str = "waiting"
     offer: str | None = None
+    rank: int = 0  # benefit rank, kept current by the queue
 
 
 @dataclass(slots=True)
@@ -65,6 +67,10 @@ class Queue:
     children: dict[str, str] = field(default_factory=dict)  # child pseudonym -> its waiting entry
     registrations: int = 0
     offers_issued: int = 0
+    # Per group (institution, birth year): a heap of (benefit rank, registered_at, entry id) with lazy deletion.
+    # Every entry that is or may become eligible has an item with its current key (pushed on registration,
+    # benefit change, preferences change and cleared offer); stale items are dropped when they reach the top.
+    heaps: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
 
     def rank(self, e: Entry) -> int:
         return min(
@@ -74,21 +80,36 @@ class Queue:
 
     def key(self, eid: str) -> tuple[int, str, str]:
         e = self.entries[eid]
-        return (self.rank(e), e.registered_at, eid)
+        return (e.rank, e.registered_at, eid)
+
+    def index(self, eid: str) -> None:
+        """(Re)index an entry in the heaps of its groups after its key or membership may have changed."""
+        e = self.entries[eid]
+        e.rank = self.rank(e)
+        if e.status != "waiting":
+            return
+        item = (e.rank, e.registered_at, eid)
+        for inst in e.institutions:
+            heapq.heappush(self.heaps.setdefault((inst, e.birth_year), []), item)
 
     def first_eligible(self, institution: str, birth_year: int) -> str | None:
-        best: tuple[int, str, str] | None = None
-        for eid, e in self.entries.items():
+        """The first entry of the group without a pending offer (docs/domain.md, kindergarten rule 4)."""
+        heap = self.heaps.get((institution, birth_year))
+        while heap:
+            rank, registered_at, eid = heap[0]
+            e = self.entries.get(eid)
             if (
-                e.status == "waiting"
+                e is not None
+                and e.status == "waiting"
                 and e.offer is None
                 and e.birth_year == birth_year
+                and e.rank == rank
+                and e.registered_at == registered_at
                 and institution in e.institutions
             ):
-                k = self.key(eid)
-                if best is None or k < best:
-                    best = k
-        return None if best is None else best[2]
+                return eid
+            heapq.heappop(heap)
+        return None
 
     def orders(self) -> dict[str, list[str]]:
         groups: dict[tuple[str, int], list[str]] = {}
@@ -205,6 +226,7 @@ class KindergartenRules:
         if not COMMITMENT_RE.match(commitment):
             self.fail(ev, "invalid_commitment", "child_commitment", "sha256:<64 hex>", commitment)
         q.entries[eid] = Entry(applicant, child, birth_year, list(institutions), registered_at)
+        q.index(eid)
         q.children[child] = eid
         q.registrations += 1
 
@@ -247,6 +269,7 @@ class KindergartenRules:
                 document,
             )
         e.benefits.add(code)
+        q.index(eid)
 
     def _benefit_revoked(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         code = as_str(ev.data, "code")
@@ -257,6 +280,7 @@ class KindergartenRules:
         if reason not in REVOKE_REASONS:
             self.fail(ev, "revoke_reason_unknown", "benefit_revoked reason", list(REVOKE_REASONS), reason)
         e.benefits.discard(code)
+        q.index(eid)
 
     def _preferences(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         institutions = as_str_list(ev.data, "institutions")
@@ -273,6 +297,7 @@ class KindergartenRules:
                 institutions,
             )
         e.institutions = list(institutions)
+        q.index(eid)
 
     def _offer_issued(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         d = ev.data
@@ -360,6 +385,7 @@ class KindergartenRules:
             q.children.pop(e.child, None)
         else:
             self._release(q, e, o, "declined")
+            q.index(eid)
 
     def _offer_expired(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         o = self._pending_offer(ev, q, eid)
@@ -370,6 +396,7 @@ class KindergartenRules:
                 ev, "offer_expired_early", "offer_expired only at time >= expires_at", f">= {o.expires_at}", ev.time
             )
         self._release(q, e, o, "expired")
+        q.index(eid)
 
     @staticmethod
     def _release(q: Queue, e: Entry, o: Offer, status: str) -> None:

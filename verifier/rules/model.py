@@ -10,6 +10,7 @@ Written from docs/domain.md, independently of ``domain/`` (the verifier must not
 from __future__ import annotations
 
 import calendar as _stdcal
+import hashlib
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,9 +44,17 @@ COMMITMENT_RE = re.compile(r"sha256:[0-9a-f]{64}\Z")
 _INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+_NS_BYTES = NAMESPACE.bytes
+
+
 def stream_id(*parts: str | int) -> str:
-    """``S(p1, ..., pn)``: lowercase hyphenated uuid5 of the parts joined with ``/``."""
-    return str(uuid.uuid5(NAMESPACE, "/".join(str(p) for p in parts)))
+    """``S(p1, ..., pn)``: lowercase hyphenated uuid5 of the parts joined with ``/`` (RFC 4122 §4.3, computed
+    directly: SHA-1 of namespace ‖ name, version 5, variant 10; equal to ``uuid.uuid5``, tested)."""
+    h = bytearray(hashlib.sha1(_NS_BYTES + "/".join(map(str, parts)).encode()).digest()[:16])  # noqa: S324
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def parse_instant(text: str) -> datetime:

@@ -35,10 +35,14 @@ def _finding(step: int, v: Violation) -> Finding:
 
 
 def _event(ctx: AuditContext, index: int) -> Event | None:
+    """The event of line ``index`` as step 1 parsed it (shared by steps 4 and 5), or None if step 1 rejected it."""
+    cached: tuple[int, Event | None] | None = getattr(ctx, "_rules_event", None)
+    if cached is not None and cached[0] == index:
+        return cached[1]
     checked = ctx.current
-    if checked is None or checked.event is None or checked.problems:
-        return None
-    return Event.of(index, checked.event)
+    ev = None if checked is None or checked.event is None or checked.problems else Event.of(index, checked.event)
+    setattr(ctx, "_rules_event", (index, ev))  # noqa: B010 - a private attribute of the shared context
+    return ev
 
 
 class RuleReplayStep(Step):
