@@ -260,7 +260,8 @@ def receipt(
     rpc: RpcOption = None,
     contract: ContractOption = None,
 ) -> None:
-    """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint (→ ledger consistency)."""
+    """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint → anchor on chain (--rpc)
+    (→ ledger consistency)."""
     trusted = _key(key, True, "receipt", as_json)
     assert trusted is not None
     http_rpc = None if offline else _chain(rpc, contract, "receipt", as_json)
