@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated suites: " + ",".join(SUITES))
     parser.add_argument("--json", default=".bench/results.json", help="where to write the raw rows")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=200)  # a wide table even when piped to a file
     wanted = [s for s in (args.only.split(",") if args.only else SUITES) if s]
     results: dict[str, Any] = {"machine": platform.platform(), "python": platform.python_version(), "suites": {}}
     table = Table(title="Hromada Ledger benchmarks (one run, same machine)")
