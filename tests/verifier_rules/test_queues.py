@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 from tests.verifier_rules.builder import (
@@ -50,9 +51,26 @@ def test_offer_for_a_held_place_and_offer_id(tmp_path: Path) -> None:
     a = h.register_child(q, 1)
     b = h.register_child(q, 2)
     h.offer(q, a, place="p1")
-    h.offer(q, b, place="p1")
-    [f] = findings(audit(h.write(tmp_path / "b")), 4)
-    assert (f.code, f.found) == ("place_held", "p1")
+    held = h.offer(q, b, place="p1")
+    c = h.register_child(q, 3)
+    wrong_id = h.emit(
+        q,
+        "queue.offer_issued",
+        EDU,
+        {
+            **h.events[-2]["data"],
+            "offer": "offer-42",
+            "entry": c,
+            "place": "p9",
+            "expires_at": instant(h.now + timedelta(days=7)),
+        },
+    )
+    got = [(f.code, f.event_id, f.found) for f in findings(audit(h.write(tmp_path / "b")), 4)]
+    assert got == [
+        ("place_held", h.events[4]["id"], "p1"),
+        ("offer_id_mismatch", wrong_id["id"], "offer-42"),
+    ]
+    assert held
 
 
 def test_priority_raised_without_basis(tmp_path: Path) -> None:
@@ -260,3 +278,37 @@ def test_lawful_queue_and_register_pass_steps_4_and_5(tmp_path: Path) -> None:
     assert codes(report, 4) == [] and codes(report, 5) == [], [f.describe() for f in report.findings()]
     assert json.loads((tmp_path / "b" / "state.json").read_text()) == state
     assert instant  # re-exported helper
+
+
+def test_published_petition_count_and_tally_differ_from_the_replay(tmp_path: Path) -> None:
+    h = History()
+    h.city()
+    pid = h.petition(threshold=5)
+    h.publish(pid)
+    h.sign(pid, 1)
+    h.sign(pid, 2)
+    bid = h.ballot(hours=1)
+    h.vote(bid, 1, ["a"])
+    h.wait(hours=1)
+    tally = {"voters": 1, "counts": {"a": 1, "b": 0, "c": 0}, "funded": None}
+    h.close_ballot(bid, tally)
+    petition = {"status": "published", "signatures": 2, "threshold": 5, "threshold_reached": False, "responded": False}
+    state = {
+        "petitions": {pid: petition},
+        "ballots": {bid: {"status": "closed", "tally": tally}},
+        "kindergarten": {},
+        "housing": {},
+    }
+    assert codes(audit(h.write(tmp_path / "ok", state)), 4) == []
+    state["petitions"][pid] = {**petition, "signatures": 3}
+    [f] = findings(audit(h.write(tmp_path / "count", state)), 4)
+    assert (f.code, f.details["path"], f.expected, f.found) == (
+        "state_mismatch",
+        f'$.petitions["{pid}"].signatures',
+        2,
+        3,
+    )
+    state["petitions"][pid] = petition
+    state["ballots"][bid] = {"status": "closed", "tally": {**tally, "counts": {"a": 0, "b": 1, "c": 0}}}
+    [f] = findings(audit(h.write(tmp_path / "tally", state)), 4)
+    assert (f.code, f.details["path"]) == ("state_mismatch", f'$.ballots["{bid}"].tally.counts.a')
