@@ -71,6 +71,7 @@ class Queue:
     # Every entry that is or may become eligible has an item with its current key (pushed on registration,
     # benefit change, preferences change and cleared offer); stale items are dropped when they reach the top.
     heaps: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
+    pushes: int = 0
 
     def rank(self, e: Entry) -> int:
         return min(
@@ -91,6 +92,21 @@ class Queue:
         item = (e.rank, e.registered_at, eid)
         for inst in e.institutions:
             heapq.heappush(self.heaps.setdefault((inst, e.birth_year), []), item)
+        self.pushes += len(e.institutions)
+        if self.pushes > 2 * self.max_preferences * len(self.entries) + 1024:
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Drop the stale heap items (memory stays proportional to the entries, not to the events)."""
+        heaps: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
+        for eid, e in self.entries.items():
+            if e.status == "waiting":
+                for inst in e.institutions:
+                    heaps.setdefault((inst, e.birth_year), []).append((e.rank, e.registered_at, eid))
+        for heap in heaps.values():
+            heapq.heapify(heap)
+        self.heaps = heaps
+        self.pushes = sum(len(h) for h in heaps.values())
 
     def first_eligible(self, institution: str, birth_year: int) -> str | None:
         """The first entry of the group without a pending offer (docs/domain.md, kindergarten rule 4)."""
