@@ -179,3 +179,18 @@ def test_lawful_petition_passes(tmp_path: Path) -> None:
     h.emit(pid, "petition.closed", {"kind": "system", "id": "operator"}, {"reason": "deadline", "signatures": 4})
     report = audit(h.write(tmp_path / "b"))
     assert codes(report, 4) == [] and codes(report, 5) == []
+
+
+def test_signer_pseudonym_of_another_key_version(tmp_path: Path) -> None:
+    h = History()
+    pid = h.petition(threshold=10)
+    h.publish(pid)
+    signer = "cit:v2:" + "ab" * 32  # the petition froze key version 1
+    rotated = h.emit(
+        stream_id("petition", pid, "signature", signer),
+        "petition.signed",
+        {"kind": "citizen", "id": signer},
+        {"petition": pid, "signer": signer, "identity_method": "diia"},
+    )
+    [f] = findings(audit(h.write(tmp_path / "b")), 4)
+    assert (f.code, f.event_id, f.expected, f.found) == ("pseudonym_mismatch", rotated["id"], "cit:v1:<64 hex>", signer)

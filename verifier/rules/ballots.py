@@ -21,6 +21,7 @@ from verifier.rules.model import (
     as_str,
     as_str_list,
     first_difference,
+    pseudonym_problem,
     stream_id,
 )
 
@@ -40,6 +41,7 @@ class Ballot:
     closes_at: str
     identity_methods: frozenset[str]
     districts: frozenset[str] | None
+    key: int = 1
     status: str = "open"
     tally: Any = None
     votes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # voter stream -> last valid selection
@@ -90,7 +92,7 @@ class BallotRules:
         d = ev.data
         as_str(d, "title")
         as_str(d, "kind")
-        as_int(d, "pseudonym_key")
+        key = as_int(d, "pseudonym_key")
         method = as_map(d, "method")
         mtype = as_str(method, "type")
         options: list[str] = []
@@ -134,6 +136,7 @@ class BallotRules:
             closes_at=as_str(d, "closes_at"),
             identity_methods=frozenset(as_str_list(elig, "identity_methods")),
             districts=districts,
+            key=key,
         )
 
     def _vote(self, ev: Event) -> None:
@@ -161,6 +164,9 @@ class BallotRules:
                     ev.stream,
                 )
             )
+        wrong = pseudonym_problem(voter, "vot", b.key)
+        if wrong is not None:
+            errors.append(("pseudonym_mismatch", "voter is a voter pseudonym of the ballot's key", wrong, voter))
         if ev.type == "ballot.vote_cast" and ev.version != 1:
             errors.append(
                 (

@@ -18,6 +18,7 @@ from verifier.rules.model import (
     as_map,
     as_str,
     code_table,
+    pseudonym_problem,
     stream_id,
 )
 
@@ -42,6 +43,7 @@ class Entry:
 class Register:
     removal_reasons: dict[str, str]
     list_bases: dict[str, dict[str, str]]
+    key: int = 1
     entries: dict[str, Entry] = field(default_factory=dict)
     dwellings: dict[str, str] = field(default_factory=dict)
     registrations: int = 0
@@ -86,13 +88,14 @@ class HousingRules:
         d = ev.data
         if t == "housing.register_opened":
             as_str(d, "name")
-            as_int(d, "pseudonym_key")
+            key = as_int(d, "pseudonym_key")
             bases = as_map(d, "list_bases")
             if ev.version != 1:
                 self.fail(ev, "created_not_first", "housing.register_opened opens its stream", "version 1", ev.version)
             self.registers[ev.stream] = Register(
                 removal_reasons=code_table(d, "removal_reasons"),
                 list_bases={name: code_table(bases, name) for name in bases},
+                key=key,
             )
             return
         r = self.registers.get(ev.stream)
@@ -149,6 +152,11 @@ class HousingRules:
             self.fail(ev, "duplicate_applicant", "one active entry per applicant", None, other_id)
         if not COMMITMENT_RE.match(commitment):
             self.fail(ev, "invalid_commitment", "household_commitment", "sha256:<64 hex>", commitment)
+        wrong = pseudonym_problem(applicant, "cit", r.key)
+        if wrong is not None:
+            self.fail(
+                ev, "pseudonym_mismatch", "applicant is a citizen pseudonym of the register's key", wrong, applicant
+            )
         r.entries[eid] = Entry(applicant, registered_at)
         r.active_by_applicant[applicant] = eid
         r.registrations += 1

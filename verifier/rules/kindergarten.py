@@ -23,6 +23,7 @@ from verifier.rules.model import (
     as_str,
     as_str_list,
     code_table,
+    pseudonym_problem,
     stream_id,
 )
 
@@ -61,6 +62,7 @@ class Queue:
     removal_reasons: dict[str, str]
     acceptance_days: int
     max_preferences: int
+    pseudonym_key: int = 1
     entries: dict[str, Entry] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
     held: set[tuple[str, str]] = field(default_factory=set)
@@ -171,7 +173,7 @@ class KindergartenRules:
         d = ev.data
         benefits = code_table(d, "benefits")
         as_str(d, "name")
-        as_int(d, "pseudonym_key")
+        key = as_int(d, "pseudonym_key")
         kind = as_str(d, "kind")
         if kind != "kindergarten":
             self.fail(ev, "invalid_queue", "queue.created kind", "kindergarten", kind)
@@ -184,6 +186,7 @@ class KindergartenRules:
             removal_reasons=code_table(d, "removal_reasons"),
             acceptance_days=as_int(d, "acceptance_days"),
             max_preferences=as_int(d, "max_preferences"),
+            pseudonym_key=key,
         )
 
     def _institutions_problem(self, q: Queue, institutions: list[str]) -> str | None:
@@ -231,6 +234,10 @@ class KindergartenRules:
                 )
         if registered_at != ev.time:
             self.fail(ev, "registered_at_mismatch", "registered_at = time of the registration", ev.time, registered_at)
+        for value, kind in ((applicant, "cit"), (child, "chd")):
+            wrong = pseudonym_problem(value, kind, q.pseudonym_key)
+            if wrong is not None:
+                self.fail(ev, "pseudonym_mismatch", "applicant/child pseudonyms use the queue's key", wrong, value)
         problem = self._institutions_problem(q, institutions)
         if problem is not None:
             self.fail(ev, "invalid_institutions", problem, q.institutions, institutions)

@@ -36,6 +36,7 @@ __all__ = [
     "as_str",
     "format_instant",
     "parse_instant",
+    "pseudonym_problem",
     "stream_id",
 ]
 
@@ -55,6 +56,18 @@ def stream_id(*parts: str | int) -> str:
     h[8] = (h[8] & 0x3F) | 0x80
     x = h.hex()
     return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+_PSEUDONYM = re.compile(r"(cit|vot|chd):v([1-9][0-9]{0,8}):[0-9a-f]{64}\Z")
+
+
+def pseudonym_problem(value: str, kind: str, key: int) -> str | None:
+    """None if ``value`` is a ``<kind>:v<key>:<64 hex>`` pseudonym (docs/domain.md: every aggregate keeps using
+    the key version frozen at its opening), else the expected form."""
+    m = _PSEUDONYM.match(value)
+    if m is None or m.group(1) != kind or int(m.group(2)) != key:
+        return f"{kind}:v{key}:<64 hex>"
+    return None
 
 
 def parse_instant(text: str) -> datetime:

@@ -25,6 +25,7 @@ from verifier.rules.model import (
     as_map,
     as_str,
     local_date,
+    pseudonym_problem,
     stream_id,
 )
 
@@ -41,6 +42,7 @@ class Petition:
     working_days: int
     timezone: str
     calendar: dict[str, Any]
+    key: int = 1
     status: str = "pending"
     deadline: str | None = None
     valid: int = 0  # valid signatures so far
@@ -104,8 +106,11 @@ class PetitionRules:
     def _created(self, ev: Event) -> None:
         d = ev.data
         rules = as_map(d, "rules")
-        as_str(d, "author")
-        as_int(d, "pseudonym_key")
+        author = as_str(d, "author")
+        key = as_int(d, "pseudonym_key")
+        wrong = pseudonym_problem(author, "cit", key)
+        if wrong is not None:
+            self.fail(ev, "pseudonym_mismatch", "author is a citizen pseudonym of the petition's key", wrong, author)
         threshold = as_int(rules, "threshold")
         period = dict(as_map(rules, "period"))
         add_period("2000-01-01T00:00:00.000000Z", period)  # validates the shape
@@ -127,6 +132,7 @@ class PetitionRules:
             working_days=as_int(rules, "response_working_days"),
             timezone=tz,
             calendar=dict(as_map(rules, "calendar")),
+            key=key,
             recorded=self.orphan_signatures.pop(ev.stream, 0),
         )
 
@@ -190,6 +196,10 @@ class PetitionRules:
             self.fail(
                 ev, "signature_after_deadline", "signature at or after the deadline", f"time < {p.deadline}", ev.time
             )
+        wrong = pseudonym_problem(signer, "cit", p.key)
+        if wrong is not None:
+            valid = False
+            self.fail(ev, "pseudonym_mismatch", "signer is a citizen pseudonym of the petition's key", wrong, signer)
         if method not in p.identity_methods:
             valid = False
             self.fail(
