@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import anchoring.schema  # noqa: F401 - registers the anchoring tables on the shared metadata
+import api.schema  # noqa: F401 - and the HTTP layer's
 from ledger.db.engine import make_engine
 from ledger.db.migrate import upgrade
 from ledger.db.schema import metadata

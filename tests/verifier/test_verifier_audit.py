@@ -55,7 +55,7 @@ def test_good_bundle_directory_passes(bundle: factory.BundleInfo) -> None:
         4: Status.NOT_RUN,
         5: Status.NOT_RUN,
     }
-    assert "not yet implemented" in (step(report, 4).reason or "")
+    assert "not a domain history" in (step(report, 4).reason or "")
     assert report.warnings == []
 
 

@@ -24,7 +24,7 @@ def test_audit_ok_human(info: factory.BundleInfo) -> None:
     result = runner.invoke(app, ["audit", str(info.path), "--key", info.key])
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.output
-    assert "NOT RUN" in result.output and "not yet implemented" in result.output
+    assert "NOT RUN" in result.output and "not a domain history" in result.output
 
 
 def test_audit_ok_json_key_from_file(info: factory.BundleInfo, tmp_path: Path) -> None:
