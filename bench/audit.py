@@ -34,12 +34,13 @@ Row = dict[str, Any]
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from verifier.audit import run_audit
+from verifier.audit import default_steps, run_audit
 from verifier.note import parse_verifier_key
 bundle, key, mode, workers = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 wall, cpu = time.perf_counter(), time.process_time()
-if mode == "audit":
-    report = run_audit(bundle, parse_verifier_key(key), workers=workers)
+if mode in ("audit", "audit-rules"):  # steps 1-2 only, or 1-2 + rule replay + authorisation (4, 5)
+    steps = default_steps(rules=mode == "audit-rules")
+    report = run_audit(bundle, parse_verifier_key(key), offline=True, workers=workers, steps=steps)
     events, ok = report.events, report.verified
 else:  # naive peer: rfc8785 re-canonicalisation + leaf hash per line
     import hashlib, rfc8785
@@ -82,6 +83,18 @@ def _bundle(n: int) -> tuple[Path, str]:
     return path, key_file.read_text()
 
 
+def _lawful_bundle(n: int) -> tuple[Path, str]:
+    """A cached lawful city-like bundle (bench/lawful.py) with about n events, and its verifier key."""
+    sources = b"".join(
+        (ROOT / p).read_bytes()
+        for p in ("bench/lawful.py", "tests/verifier_rules/builder.py", "tests/verifier/factory.py")
+    )
+    path = CACHE / f"lawful-bundle-{n}-{hashlib.sha256(sources).hexdigest()[:12]}"
+    if not (path / "log.json").exists():
+        subprocess.run([sys.executable, "-m", "bench.lawful", str(path), str(n)], check=True, cwd=ROOT)
+    return path, str(json.loads((path / "log.json").read_text())["verifier_key"])
+
+
 def _child(path: Path, key: str, mode: str, workers: int = 1) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, str(ROOT), str(path), key, mode, str(workers)],
@@ -121,6 +134,19 @@ def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)
         m = measure(n)
         note = "verified" if m["verified"] else "NOT VERIFIED (bug)"
         rows.append(_row("hromada-verify", "audit (steps 1-2)", n, m["events_per_s"], "events/s", note))
+        lawful, lawful_key = _lawful_bundle(n)
+        full = _child(lawful, lawful_key, "audit-rules")
+        rows.append(
+            _row(
+                "hromada-verify",
+                "full audit (steps 1, 2, 4, 5)",
+                full["events"],
+                full["events"] / full["seconds"],
+                "events/s",
+                ("verified" if full["verified"] else "NOT VERIFIED (bug)") + "; lawful city-like bundle, offline",
+            )
+        )
+        rows.append(_row("hromada-verify", "full audit peak RSS", full["events"], full["rss_kb"] / 1024, "MiB", ""))
         rows.append(_row("hromada-verify", "audit CPU-bound rate", n, m["cpu_events_per_s"], "events/s", ""))
         rows.append(_row("hromada-verify", "audit peak RSS", n, m["peak_rss_mb"], "MiB", "child process"))
         cpus = os.cpu_count() or 1
