@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,15 @@ def measure(rounds: int = 5, batch: int = 100) -> dict[str, Any]:
         return {"deploy": deploy_gas, "single": single, "batch": batch_gas, "batch_size": batch}
 
 
-def _gas(client: ChainClient, tx: str) -> int:
+def _gas(client: ChainClient, tx: str, timeout: float = 10.0) -> int:
+    """Gas used by `tx`, waiting for anvil to mine it (automining answers the send before the block is in)."""
+    deadline = time.monotonic() + timeout
     r = client.receipt(tx)
+    while r is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        r = client.receipt(tx)
     if r is None or r.status != 1:
-        raise RuntimeError(f"transaction {tx} not mined or reverted")
+        raise RuntimeError(f"transaction {tx} not mined within {timeout} s, or reverted")
     return r.gas_used
 
 
