@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
