@@ -4,18 +4,20 @@ scope checks and per-principal rate limits, and the idempotent-write helper."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.idempotency import request_hash
 from api.keys import looks_like_key
 from api.problems import ApiProblem
 from api.ratelimit import retry_after_header
 from api.state import ApiState, CitizenPrincipal, Principal, ServicePrincipal
+from api.tokens import NeedsFetch
 from domain.identity import has_scope
 
 bearer = HTTPBearer(
@@ -24,7 +26,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
 
@@ -48,18 +50,24 @@ def _limit(state: ApiState, principal: Principal) -> None:
         )
 
 
-def authenticate(state: StateDep, credentials: Credentials) -> Principal | None:
+async def authenticate(state: StateDep, credentials: Credentials) -> Principal | None:
+    """Async on purpose: dependencies that are plain functions each cost a thread hop. Only database lookups
+    (an API key not in the cache) and JWKS fetches leave the event loop."""
     if credentials is None:
         return None
     token = credentials.credentials
     principal: Principal
     if looks_like_key(token):
-        key = state.keys.verify(token, time.monotonic())
+        now = time.monotonic()
+        key = state.keys.cached(token, now) or await run_in_threadpool(state.keys.verify, token, now)
         if key is None:
             raise ApiProblem(401, "invalid-token", "Invalid token", "unknown or revoked API key", headers=_UNAUTH)
         principal = ServicePrincipal(key.service, key.scopes, key.key_id)
     else:
-        identity, issuer = state.tokens.verify(token)
+        try:
+            identity, issuer = state.tokens.verify(token, may_fetch=False)
+        except NeedsFetch:
+            identity, issuer = await run_in_threadpool(state.tokens.verify, token)
         principal = CitizenPrincipal(identity, issuer)
     _limit(state, principal)
     return principal
@@ -68,7 +76,7 @@ def authenticate(state: StateDep, credentials: Credentials) -> Principal | None:
 OptionalPrincipal = Annotated[Principal | None, Depends(authenticate)]
 
 
-def require_principal(principal: OptionalPrincipal) -> Principal:
+async def require_principal(principal: OptionalPrincipal) -> Principal:
     if principal is None:
         raise ApiProblem(401, "unauthenticated", "Authentication required", "send a bearer token", headers=_UNAUTH)
     return principal
@@ -77,7 +85,7 @@ def require_principal(principal: OptionalPrincipal) -> Principal:
 AnyPrincipal = Annotated[Principal, Depends(require_principal)]
 
 
-def require_citizen(principal: AnyPrincipal) -> CitizenPrincipal:
+async def require_citizen(principal: AnyPrincipal) -> CitizenPrincipal:
     if not isinstance(principal, CitizenPrincipal):
         raise ApiProblem(403, "forbidden", "Forbidden", "only citizens (with an identity token) may do this")
     return principal
@@ -86,10 +94,10 @@ def require_citizen(principal: AnyPrincipal) -> CitizenPrincipal:
 Citizen = Annotated[CitizenPrincipal, Depends(require_citizen)]
 
 
-def service_scope(scope: str) -> Callable[[Principal], ServicePrincipal]:
+def service_scope(scope: str) -> Callable[[Principal], Awaitable[ServicePrincipal]]:
     """Dependency: a service whose API key holds `scope` (the log's registration is checked by the domain)."""
 
-    def dep(principal: AnyPrincipal) -> ServicePrincipal:
+    async def dep(principal: AnyPrincipal) -> ServicePrincipal:
         if not isinstance(principal, ServicePrincipal):
             raise ApiProblem(403, "forbidden", "Forbidden", f"only services holding {scope!r} may do this")
         if not has_scope(principal.scopes, scope):
@@ -101,10 +109,10 @@ def service_scope(scope: str) -> Callable[[Principal], ServicePrincipal]:
     return dep
 
 
-def scoped_or_citizen(scope: str) -> Callable[[Principal], Principal]:
+def scoped_or_citizen(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency: a citizen (the domain decides which one may act), or a service whose key holds `scope`."""
 
-    def dep(principal: AnyPrincipal) -> Principal:
+    async def dep(principal: AnyPrincipal) -> Principal:
         if isinstance(principal, ServicePrincipal) and not has_scope(principal.scopes, scope):
             raise ApiProblem(
                 403, "missing-scope", "Missing scope", f"the API key lacks the scope {scope!r}", required=scope
@@ -142,7 +150,7 @@ class Writer:
         return self.state.idempotency.run(principal.key, self.key, digest, fn, status_code)
 
 
-def get_writer(request: Request, state: StateDep, key: IdempotencyKey = None) -> Writer:
+async def get_writer(request: Request, state: StateDep, key: IdempotencyKey = None) -> Writer:
     return Writer(request, state, key)
 
 

@@ -90,15 +90,20 @@ class KeyVerifier:
         self.ttl = ttl
         self._cache: dict[str, tuple[float, ServiceKey]] = {}
 
+    def cached(self, token: str, now: float) -> ServiceKey | None:
+        """The key from the cache, without touching the database (None: not cached or expired)."""
+        hit = self._cache.get(token)
+        return hit[1] if hit is not None and hit[0] > now else None
+
     def verify(self, token: str, now: float) -> ServiceKey | None:
         m = _KEY_RE.match(token)
         if m is None:
             return None
         key_id, secret = m.groups()
         digest = _hash(secret)
-        hit = self._cache.get(token)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        hit = self.cached(token, now)
+        if hit is not None:
+            return hit
         with self.engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None or row.revoked_at is not None or not hmac.compare_digest(bytes(row.secret_hash), digest):

@@ -30,6 +30,10 @@ DEV_PREFIX = "dev"
 _WWW = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+class NeedsFetch(Exception):
+    """The issuer's keys must be (re)fetched: retry the verification off the event loop."""
+
+
 def invalid_token(detail: str) -> ApiProblem:
     return ApiProblem(401, "invalid-token", "Invalid token", detail, headers=_WWW)
 
@@ -112,13 +116,15 @@ class JwksCache:
                 continue  # unsupported key types are skipped, not fatal
         return keys
 
-    def key(self, uri: str, kid: str | None) -> jwt.PyJWK:
+    def key(self, uri: str, kid: str | None, *, may_fetch: bool = True) -> jwt.PyJWK:
         now = time.monotonic()
         with self._lock:
             entry = self._keys.get(uri)
             stale = entry is None or entry[0] < now
             unknown = entry is not None and kid is not None and kid not in entry[1]
             if stale or (unknown and now - self._fetched.get(uri, 0.0) > 30.0):
+                if not may_fetch:
+                    raise NeedsFetch(uri)
                 self._keys[uri] = (now + self.ttl, self._fetch(uri))
                 self._fetched[uri] = now
             keys = self._keys[uri][1]
@@ -138,8 +144,9 @@ class TokenVerifier:
         self.dev: DevIssuer | None = DevIssuer(data_dir) if settings.dev_issuer_enabled() else None
         self.jwks = JwksCache(settings.jwks_cache_seconds, client)
 
-    def verify(self, token: str) -> tuple[CitizenIdentity, str]:
-        """Return the citizen identity and the issuer; raise ApiProblem(401) on anything wrong."""
+    def verify(self, token: str, *, may_fetch: bool = True) -> tuple[CitizenIdentity, str]:
+        """Return the citizen identity and the issuer; raise ApiProblem(401) on anything wrong.
+        With `may_fetch=False` (on the event loop) raise NeedsFetch instead of fetching the issuer's keys."""
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -162,7 +169,7 @@ class TokenVerifier:
                 raise invalid_token("untrusted issuer")
             if alg not in cfg.algorithms:
                 raise invalid_token("algorithm not allowed for this issuer")
-            jwk = self.jwks.key(cfg.jwks_uri, kid)
+            jwk = self.jwks.key(cfg.jwks_uri, kid, may_fetch=may_fetch)
             key, algorithms, audience, prefix = jwk.key, [alg], cfg.audience, cfg.subject_prefix
         try:
             claims = jwt.decode(
