@@ -52,7 +52,7 @@ class ApiSettings(BaseSettings):
     anonymous_rate: float = Field(default=200.0, gt=0, description="Unauthenticated requests per second per client.")
     anonymous_burst: int = Field(default=400, ge=1)
     idempotency_hours: float = Field(default=24.0, gt=0, description="How long idempotent answers are kept.")
-    group_commit: bool = Field(default=False, description="Batch concurrent writes into one transaction.")
+    group_commit: bool = Field(default=True, description="Batch concurrent writes into one transaction.")
     group_commit_max: int = Field(default=256, ge=1, le=10_000, description="Most writes in one transaction.")
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
