@@ -9,12 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import capture, problems
+from api.deps import limit_anonymous
 from api.idempotency import IdempotencyStore
 from api.keys import KeyVerifier
 from api.metrics import Metrics
@@ -123,6 +124,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(limit_anonymous)],
         title="Hromada Ledger API",
         version="1.0.0",
         description=DESCRIPTION,

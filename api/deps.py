@@ -155,3 +155,20 @@ async def get_writer(request: Request, state: StateDep, key: IdempotencyKey = No
 
 
 Write = Annotated[Writer, Depends(get_writer)]
+
+
+async def limit_anonymous(request: Request, state: StateDep) -> None:
+    """App-wide: requests without credentials share a token bucket per client address (authenticated ones are
+    limited per principal in `authenticate`)."""
+    if "authorization" in request.headers:
+        return
+    client = request.client.host if request.client else "unknown"
+    wait = state.anonymous_limits.take(f"anonymous:{client}")
+    if wait > 0:
+        raise ApiProblem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"rate limit per client address; retry in {wait:.2f} s",
+            headers=retry_after_header(wait),
+        )

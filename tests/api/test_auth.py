@@ -172,3 +172,13 @@ def test_rate_limits(ledger, service_key, citizen):
         assert c.post("/v1/petitions", json=PETITION, headers=citizen("other")).status_code == 201  # per citizen
         c.post("/v1/petitions/00000000-0000-4000-8000-000000000000/publish", headers=svc)
         problem(c.post("/v1/petitions/00000000-0000-4000-8000-000000000000/publish", headers=svc), 429, "rate-limited")
+
+
+def test_anonymous_rate_limit(ledger):
+    app = create_app(ledger, settings=ApiSettings(anonymous_rate=0.01, anonymous_burst=2), create_tables=False)
+    with TestClient(app) as c:
+        assert c.get("/healthz").status_code == 200
+        assert c.get("/v1/petitions").status_code == 200
+        r = c.get("/v1/petitions")
+        problem(r, 429, "rate-limited")
+        assert int(r.headers["Retry-After"]) >= 1
