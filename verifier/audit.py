@@ -643,7 +643,7 @@ class EnvelopeStep(Step):
         """Like :meth:`on_line`, for a line already checked by a worker process (parallel audit)."""
         ctx.current = None
         if result[1] is None:
-            _, _, stream, version, etime, event_id, event_type = result
+            stream, version, etime, event_id, event_type = result[2:7]
             more = self.sequence.check_valid(index, stream, version, etime)
             if more is None:
                 return
@@ -949,8 +949,10 @@ def run_audit(
     ``workers``: 1 checks every line in this process; N > 1 spreads the stateless line checks over N worker
     processes (the Merkle tree, the order checks and the findings stay here, in log order, so the result is
     identical); 0 picks N = CPU count when the log has at least ``PARALLEL_MIN_EVENTS`` events. The parallel
-    path is used only when no step other than step 1 wants to see the lines. Worker processes are started
-    with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
+    path is used whenever step 1 runs (it is the first line step); later line steps (rule replay,
+    authorisation) still run here, in log order, on the same ``ctx.current`` they would see in the serial path
+    (see :func:`_stream_events_parallel`). Worker processes are started with "spawn", so a calling script needs
+    the usual ``if __name__ == "__main__":`` guard.
     """
     started = time.perf_counter()
     bundle = source if isinstance(source, Bundle) else open_bundle(source)
@@ -974,8 +976,8 @@ def run_audit(
             step.start(ctx)
         line_steps = [s for s in active if s.wants_lines]
         n_workers = workers or ((os.cpu_count() or 1) if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
-        if n_workers > 1 and len(line_steps) == 1 and isinstance(line_steps[0], EnvelopeStep):
-            _stream_events_parallel(ctx, line_steps[0], progress, n_workers)
+        if n_workers > 1 and line_steps and isinstance(line_steps[0], EnvelopeStep):
+            _stream_events_parallel(ctx, line_steps[0], line_steps[1:], progress, n_workers)
         else:
             _stream_events(ctx, line_steps, progress)
         for step in active:
@@ -1024,13 +1026,19 @@ def _stream_events(ctx: AuditContext, line_steps: list[Step], progress: Progress
         progress(tree.size, total)
 
 
-# A worker's verdict on one line: (leaf, None, stream, version, time, id, type) when every stateless check
-# passed, else (leaf, problems, {stream, version, time} subset or None, id, type).
+# A worker's verdict on one line: (leaf, None, stream, version, time, id, type, event-or-None) when every
+# stateless check passed (the parsed envelope is included only when later steps want it), else
+# (leaf, problems, {stream, version, time} subset or None, id, type).
 _LineResult = tuple[Any, ...]
 
 
-def _check_chunk(lines: list[bytes], origin: str) -> list[_LineResult]:
-    """Worker process: leaf hash and stateless checks of a batch of lines."""
+def _check_chunk(lines: list[bytes], origin: str, want_events: bool = False) -> list[_LineResult]:
+    """Worker process: leaf hash and stateless checks of a batch of lines.
+
+    With ``want_events`` the parsed envelope of every line that passed is sent back too (pickling it is cheaper
+    for the main process than parsing the line again), so the rule steps see the very value :func:`check_line`
+    returned.
+    """
     out: list[_LineResult] = []
     sha256 = hashlib.sha256
     for line in lines:
@@ -1038,7 +1046,9 @@ def _check_chunk(lines: list[bytes], origin: str) -> list[_LineResult]:
         checked = check_line(line, origin)
         ev = checked.event
         if ev is not None and not checked.problems:
-            out.append((leaf, None, ev["stream"], ev["version"], ev["time"], ev["id"], ev["type"]))
+            out.append(
+                (leaf, None, ev["stream"], ev["version"], ev["time"], ev["id"], ev["type"], ev if want_events else None)
+            )
         else:
             seq = {k: ev[k] for k in ("stream", "version", "time") if k in ev} if ev is not None else None
             out.append((leaf, checked.problems, seq, checked.event_id, checked.event_type))
@@ -1046,8 +1056,23 @@ def _check_chunk(lines: list[bytes], origin: str) -> list[_LineResult]:
 
 
 def _stream_events_parallel(
-    ctx: AuditContext, step1: EnvelopeStep, progress: ProgressCallback | None, workers: int
+    ctx: AuditContext,
+    step1: EnvelopeStep,
+    later: list[Step],
+    progress: ProgressCallback | None,
+    workers: int,
 ) -> None:
+    """:func:`_stream_events` with step 1's stateless line checks spread over worker processes.
+
+    Equivalent to the serial loop: lines are checked in batches but merged strictly in log order, and for each
+    line the main process does what the serial loop does, in the same order - append the leaf, step 1 (the
+    stateful order checks, from the worker's verdict), then every later line step with the same line bytes and
+    the same ``ctx.current``, then record the root. ``ctx.current`` is ``CheckedLine(event, [])`` for a line
+    that passed (the worker's parsed ``event``, equal to what :func:`check_line` returns here, since it is that
+    function's own result, pickled), and for a line with problems it is recomputed here with
+    :func:`check_line` itself (rare, so it costs nothing). Truncated and oversized lines are handled here in
+    order, exactly as in the serial loop.
+    """
     tree = TreeBuilder()
     wanted = ctx.wanted_sizes
     roots = ctx.roots
@@ -1055,8 +1080,9 @@ def _stream_events_parallel(
         roots[0] = EMPTY_ROOT
     total = ctx.log.tree_size
     origin = ctx.log.origin
-    pending: deque[tuple[int, Future[list[_LineResult]]]] = deque()
+    pending: deque[tuple[int, list[bytes], Future[list[_LineResult]]]] = deque()
     max_pending = 2 * workers
+    want_events = bool(later)
 
     def record(size: int) -> None:
         if size in wanted:
@@ -1065,11 +1091,20 @@ def _stream_events_parallel(
             progress(size, total)
 
     def drain_one() -> None:
-        start, future = pending.popleft()
-        for offset, result in enumerate(future.result()):
+        start, lines, future = pending.popleft()
+        index = start
+        for result, line in zip(future.result(), lines, strict=True):
             tree.append(result[0])
-            step1.on_checked(ctx, start + offset, result)
-            record(start + offset + 1)
+            step1.on_checked(ctx, index, result)
+            if later:
+                if result[1] is None:
+                    ctx.current = CheckedLine(result[7], [])
+                else:
+                    ctx.current = check_line(line, origin)
+                for step in later:
+                    step.on_line(ctx, index, line)
+            index += 1
+            record(index)
 
     context = multiprocessing.get_context("spawn")  # never fork a process that may run threads (rich)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, ctx.bundle.open_events() as f:
@@ -1080,7 +1115,7 @@ def _stream_events_parallel(
         def submit() -> None:
             nonlocal batch, batch_bytes, next_index
             if batch:
-                pending.append((next_index, pool.submit(_check_chunk, batch, origin)))
+                pending.append((next_index, batch, pool.submit(_check_chunk, batch, origin, want_events)))
                 next_index += len(batch)
                 batch, batch_bytes = [], 0
                 while len(pending) > max_pending:
@@ -1104,6 +1139,8 @@ def _stream_events_parallel(
                 assert isinstance(line, Oversize)
                 tree.append(line.leaf_hash)
             step1.on_line(ctx, next_index, line)
+            for step in later:
+                step.on_line(ctx, next_index, line)
             next_index += 1
             record(next_index)
         submit()
