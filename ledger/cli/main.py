@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 import anchoring.cli as anchor_cli
+import api.cli as api_cli
 from ledger.config import Settings
 from ledger.errors import LedgerError
 
@@ -29,6 +30,8 @@ app = typer.Typer(
 log_app = typer.Typer(help="Inspect the Merkle log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 app.add_typer(anchor_cli.app, name="anchor")
+app.add_typer(api_cli.service_app, name="service")
+app.command("dev-token")(api_cli.dev_token)
 
 
 def _anchor_context() -> anchor_cli.AnchorContext:

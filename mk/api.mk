@@ -1,0 +1,7 @@
+# API benchmark: wrk drives the running server over loopback (Debian package, installed when missing).
+.PHONY: wrk-bin
+wrk-bin:
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null; }
+
+bench: wrk-bin
