@@ -48,14 +48,18 @@ _INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _NS_BYTES = NAMESPACE.bytes
 
 
+_VARIANT = "89ab89ab89ab89ab"  # hex digit n of byte 8 -> the digit of (n & 0x3) | 0x8 (variant bits 10)
+
+
 def stream_id(*parts: str | int) -> str:
     """``S(p1, ..., pn)``: lowercase hyphenated uuid5 of the parts joined with ``/`` (RFC 4122 §4.3, computed
-    directly: SHA-1 of namespace ‖ name, version 5, variant 10; equal to ``uuid.uuid5``, tested)."""
-    h = bytearray(hashlib.sha1(_NS_BYTES + "/".join(map(str, parts)).encode()).digest()[:16])  # noqa: S324
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    directly: SHA-1 of namespace ‖ name, version 5, variant 10; equal to ``uuid.uuid5``, tested).
+
+    On the hex digest: byte 6's high nibble (hex digit 12) becomes ``5``, byte 8's high nibble (hex digit 16)
+    ``n`` becomes ``(n & 3) | 8``, i.e. ``_VARIANT[n]``; the other digits are the first 16 bytes unchanged.
+    """
+    x = hashlib.sha1(_NS_BYTES + "/".join(map(str, parts)).encode()).hexdigest()  # noqa: S324
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[int(x[16], 16)]}{x[17:20]}-{x[20:32]}"
 
 
 _PSEUDONYM = re.compile(r"(cit|vot|chd):v([1-9][0-9]{0,8}):[0-9a-f]{64}\Z")
@@ -105,9 +109,11 @@ def local_date(instant: str, tz: Any) -> date:
     return parse_instant(instant).astimezone(tz).date()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
-    """One envelope that passed step 1, with its position in the log."""
+    """One envelope that passed step 1, with its position in the log. Treat as read-only: no rule changes it
+    (not ``frozen``, because a frozen dataclass's ``__init__`` costs a slow ``object.__setattr__`` per field,
+    and one Event is made per line of the log)."""
 
     index: int
     id: str
@@ -152,7 +158,7 @@ _MISSING = object()
 
 
 def _get(data: Mapping[str, Any], key: str) -> Any:
-    value = data.get(key, _MISSING) if isinstance(data, Mapping) else _MISSING
+    value = data.get(key, _MISSING) if type(data) is dict or isinstance(data, Mapping) else _MISSING
     if value is _MISSING:
         raise Malformed(key, "present", "missing")
     return value

@@ -48,8 +48,8 @@ class Replay:
         if not isinstance(ev.data, dict):
             self.report(Violation(ev, "malformed_data", "data must be an object", "an object", ev.data))
             return
-        keys = set(ev.data)
-        if keys != fields:
+        if ev.data.keys() != fields:  # set equality, as set(ev.data) != fields, without building the set
+            keys = set(ev.data)
             self.report(
                 Violation(
                     ev,

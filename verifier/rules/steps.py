@@ -36,12 +36,22 @@ def _finding(step: int, v: Violation) -> Finding:
 
 def _event(ctx: AuditContext, index: int) -> Event | None:
     """The event of line ``index`` as step 1 parsed it (shared by steps 4 and 5), or None if step 1 rejected it."""
-    cached: tuple[int, Event | None] | None = getattr(ctx, "_rules_event", None)
+    cached: tuple[int, Event | None] | None = ctx.__dict__.get("_rules_event")
     if cached is not None and cached[0] == index:
         return cached[1]
     checked = ctx.current
-    ev = None if checked is None or checked.event is None or checked.problems else Event.of(index, checked.event)
-    setattr(ctx, "_rules_event", (index, ev))  # noqa: B010 - a private attribute of the shared context
+    if checked is None or checked.problems:
+        ev = None
+    else:
+        env = checked.event
+        ev = (
+            None
+            if env is None
+            else Event(
+                index, env["id"], env["type"], env["stream"], env["version"], env["time"], env["actor"], env["data"]
+            )
+        )
+    ctx.__dict__["_rules_event"] = (index, ev)  # a private attribute of the shared context
     return ev
 
 
