@@ -324,13 +324,27 @@ def _fast_fields_ok(ev: dict[str, Any], origin: str | None) -> bool:
         and type(ev["data"]) is dict
         and _UUID_RE.match(stream) is not None
         and eid == event_id_for(stream, version)
-        and _TYPE_RE.match(ev["type"]) is not None
+        and (ev["type"] in _valid_types or _valid_type(ev["type"]))
         and _TIME_RE.match(etime) is not None
         and _valid_time(etime)
         and actor.keys() == _ACTOR_KEYS
         and actor["kind"] in ACTOR_KINDS
         and type(actor["id"]) is str
     )
+
+
+_valid_types: set[str] = set()  # event types that matched _TYPE_RE (a log has a few dozen; bounded below)
+_MAX_VALID_TYPES = 4096
+
+
+def _valid_type(etype: str) -> bool:
+    """``_TYPE_RE.match(etype) is not None``, remembering the types that matched (a memo of a pure function:
+    a type is in ``_valid_types`` only if it matched, so the fast path accepts exactly what the regex does)."""
+    if _TYPE_RE.match(etype) is None:
+        return False
+    if len(_valid_types) < _MAX_VALID_TYPES:
+        _valid_types.add(etype)
+    return True
 
 
 def _valid_time(etime: str) -> bool:

@@ -81,3 +81,14 @@ def test_real_sized_lines() -> None:
     for data in (b"a\n" + big + b"\nb\n", b"a\n" + big, big + b"\n" + big, b"x" * 65536 + b"\n", b"x" * 65537 + b"\n"):
         for block in (1000, 65536, 1 << 20):
             _same(data, 65535, block)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.from_regex(r"[a-z_.0-9A-Z]{0,12}", fullmatch=True), max_size=20))
+def test_type_memo_equals_regex(types: list[str]) -> None:
+    from verifier.envelope import _TYPE_RE, _valid_type, _valid_types
+
+    for t in [*types, *types, "petition.signed", "petition.signed", "Petition.signed", "a.", ".a", "a..b"]:
+        want = _TYPE_RE.match(t) is not None
+        assert ((t in _valid_types) or _valid_type(t)) is want
+        assert (t in _valid_types) <= want
