@@ -948,11 +948,11 @@ def run_audit(
 
     ``workers``: 1 checks every line in this process; N > 1 spreads the stateless line checks over N worker
     processes (the Merkle tree, the order checks and the findings stay here, in log order, so the result is
-    identical); 0 picks N = CPU count when the log has at least ``PARALLEL_MIN_EVENTS`` events. The parallel
-    path is used whenever step 1 runs (it is the first line step); later line steps (rule replay,
-    authorisation) still run here, in log order, on the same ``ctx.current`` they would see in the serial path
-    (see :func:`_stream_events_parallel`). Worker processes are started with "spawn", so a calling script needs
-    the usual ``if __name__ == "__main__":`` guard.
+    identical); 0 picks N = CPU count when the log has at least ``PARALLEL_MIN_EVENTS`` events and no step but
+    step 1 wants the lines. With an explicit N > 1 the parallel path is used whenever step 1 runs (it is the
+    first line step); later line steps (rule replay, authorisation) still run here, in log order, on the same
+    ``ctx.current`` they would see in the serial path (see :func:`_stream_events_parallel`). Worker processes
+    are started with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
     """
     started = time.perf_counter()
     bundle = source if isinstance(source, Bundle) else open_bundle(source)
@@ -976,7 +976,10 @@ def run_audit(
             step.start(ctx)
         line_steps = [s for s in active if s.wants_lines]
         n_workers = workers or ((os.cpu_count() or 1) if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
-        if n_workers > 1 and line_steps and isinstance(line_steps[0], EnvelopeStep):
+        # Automatic mode (workers=0) parallelises only the audit without later line steps: with the rule steps on,
+        # the main process (rules, merge, unpickling) is the bottleneck, and on 2 cores that measured no faster.
+        parallel_ok = workers > 1 or len(line_steps) == 1
+        if n_workers > 1 and line_steps and isinstance(line_steps[0], EnvelopeStep) and parallel_ok:
             _stream_events_parallel(ctx, line_steps[0], line_steps[1:], progress, n_workers)
         else:
             _stream_events(ctx, line_steps, progress)

@@ -115,7 +115,7 @@ def audit(
         bool,
         typer.Option(
             "--no-rules",
-            help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN); lets --workers take effect",
+            help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN); lets --workers 0 take effect",
         ),
     ] = False,
 ) -> None:
