@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ledger.db.bulk import bulk_insert
 from ledger.db.schema import event_index, event_records, merkle_state
@@ -66,11 +66,11 @@ class Integrator:
     def pending(self) -> int:
         """How many committed events are not yet leaves (the integration lag, in events)."""
         with self.engine.connect() as conn:
-            st = read_state(conn, self.origin)
-            count = conn.execute(
-                select(self.events.c.id).where(self.events.c.id > st.notification_id).limit(1_000_000)
-            ).all()
-            return len(count)
+            return self.pending_in(conn, read_state(conn, self.origin))
+
+    def pending_in(self, conn: Connection, st: TreeState) -> int:
+        """`pending()` on a given connection and tree state (one snapshot with other reads)."""
+        return int(conn.execute(select(func.count()).where(self.events.c.id > st.notification_id)).scalar_one())
 
     def integrate_once(self, limit: int | None = None) -> int:
         """Integrate up to `limit` (default: batch) committed events; return how many became leaves."""

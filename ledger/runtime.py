@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.application import Application
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from ledger.app import ensure_event_tables, events_table_for, events_table_name, open_application
 from ledger.checkpoints import Checkpoint, Checkpointer, latest_checkpoint
@@ -154,7 +154,7 @@ class Ledger:
             st = read_state(conn, self.settings.origin)
             root = TreeReader(SqlTileStore(conn), st.tree_size).root()
             cp = latest_checkpoint(conn)
-            pending = conn.execute(select(func.count()).where(events.c.id > st.notification_id)).scalar_one()
+            pending = self.integrator.pending_in(conn, st)
             oldest = conn.execute(
                 select(events.c.state).where(events.c.id > st.notification_id).order_by(events.c.id).limit(1)
             ).first()
