@@ -98,6 +98,9 @@ def create_app(
     if create_tables:  # until the Alembic migration for the API tables lands; harmless afterwards
         metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
     capture.install(ledger.app)
+    hot = getattr(ledger.app, "hot", None)
+    if hot is not None:
+        hot.enabled = settings.aggregate_cache
     state = ApiState(
         ledger=ledger,
         settings=settings,

@@ -54,6 +54,11 @@ class ApiSettings(BaseSettings):
     idempotency_hours: float = Field(default=24.0, gt=0, description="How long idempotent answers are kept.")
     group_commit: bool = Field(default=True, description="Batch concurrent writes into one transaction.")
     group_commit_max: int = Field(default=256, ge=1, le=10_000, description="Most writes in one transaction.")
+    aggregate_cache: bool = Field(
+        default=True,
+        description="Decide signatures and votes on cached petitions and ballots. Correct only while this "
+        "process is the one writer of petitions and ballots in its database (one `hromada serve` per database).",
+    )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

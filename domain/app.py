@@ -16,6 +16,7 @@ start-up and fed after each save; a multi-process deployment overrides the hooks
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -39,6 +40,7 @@ from domain.errors import (
     ServiceNotRegistered,
     UnknownList,
 )
+from domain.guards import HotAggregates, StreamGuards
 from domain.identity import AUTHORISATION, RULES, Actor, CitizenIdentity, Pseudonymizer
 from domain.petition import Petition, Signature, signature_stream
 from domain.pii import PersonalDataVault
@@ -56,6 +58,8 @@ from domain.service import Service, service_stream
 
 Principal = Actor | CitizenIdentity
 A = TypeVar("A", bound=LedgerAggregate)
+#: Aggregates that other streams' commands read (signatures read petitions, votes read ballots).
+GUARDED: tuple[type[LedgerAggregate], ...] = (Petition, Ballot)
 R = TypeVar("R")
 
 PSEUDONYM_KEYS_ENV = "HROMADA_PSEUDONYM_KEYS"
@@ -87,8 +91,15 @@ class CityApp(Application[UUID]):
         *,
         pseudonymizer: Pseudonymizer | None = None,
         vault: PersonalDataVault | None = None,
+        single_writer: bool = False,
     ) -> None:
+        """`single_writer`: this process is the only one that changes petitions and ballots in this store,
+        so signatures and votes may decide on cached petitions and ballots (see :mod:`domain.guards`)."""
         super().__init__(env)
+        self.guards = StreamGuards()
+        self.hot = HotAggregates(single_writer)
+        self._inflight: dict[UUID, int] = {}
+        self._inflight_lock = threading.Lock()
         if pseudonymizer is None:
             keys = self.env.get(PSEUDONYM_KEYS_ENV) or os.environ.get(PSEUDONYM_KEYS_ENV)
             if not keys:
@@ -140,7 +151,17 @@ class CityApp(Application[UUID]):
         return any(True for _ in self.events.get(aggregate_id, limit=1))
 
     def _run(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
-        """Load, decide, save; re-decide on a concurrent write."""
+        """Load, decide, save; re-decide on a concurrent write. Petitions and ballots are changed under their
+        exclusive guard, so no signature or vote is decided on the state being replaced."""
+        if cls not in GUARDED:
+            return self._attempt(aggregate_id, cls, what, command)
+        with self.guards.exclusive(aggregate_id):
+            try:
+                return self._attempt(aggregate_id, cls, what, command)
+            finally:
+                self.hot.invalidate([aggregate_id])
+
+    def _attempt(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
         for _ in range(self.MAX_ATTEMPTS):
             agg = self._get(aggregate_id, cls, what)
             result = command(agg)
@@ -150,6 +171,13 @@ class CityApp(Application[UUID]):
                 continue
             return result
         raise ConcurrentModification("aggregate kept changing; try again", id=str(aggregate_id))
+
+    def _hot(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+        """A petition or ballot for reading only (call under its shared guard)."""
+        agg = self.hot.get(aggregate_id, lambda: self._get(aggregate_id, cls, what))
+        if not isinstance(agg, cls):
+            raise NotFound(f"no such {what}", id=str(aggregate_id))
+        return agg
 
     def _service(self, service: str) -> Service:
         try:
@@ -269,31 +297,69 @@ class CityApp(Application[UUID]):
 
     def sign_petition(self, *, by: CitizenIdentity, petition_id: UUID, at: datetime) -> Signature.Signed:
         """Sign; returns the ``petition.signed`` event. Emits ``threshold_reached`` in the same save when
-        this signature brings the count to the threshold."""
+        this signature brings the count to the threshold.
+
+        Signatures are decided and committed under the petition's shared guard, so none lands after a close
+        decided meanwhile. One that may cross the threshold is decided under the exclusive guard instead: with
+        no other signature of that petition in flight, the count it carries is exact."""
         if not isinstance(by, CitizenIdentity):
             raise NotAuthorised("petitions are signed by citizens")
         for _ in range(self.MAX_ATTEMPTS):
-            petition = self._get(petition_id, Petition, "petition")
-            signer = self.pseudonymizer.citizen(by.subject, petition.state["pseudonym_key"])
-            actor = self._authorise(by, "petition.signed", pseudonym=signer)
-            signature = Signature.sign(petition=petition, signer=signer, identity_method=by.method, at=at, actor=actor)
-            event = signature.pending_events[0]
-            touched: list[LedgerAggregate] = [signature]
-            count = self.signature_count(petition_id) + 1
-            if not petition.threshold_reached and count >= petition.threshold:
-                petition.reach_threshold(count=count, signature=signature.id, at=at, actor=RULES.as_dict())
-                touched.append(petition)
-            try:
-                self._save(*touched)
-            except IntegrityError:
-                if self._exists(signature_stream(petition_id, signer)):
-                    raise DuplicateSignature(
-                        "this citizen already signed", petition=str(petition_id), signer=signer
-                    ) from None
-                continue
-            assert isinstance(event, Signature.Signed)
-            return event
+            with self.guards.shared(petition_id):
+                petition = self._hot(petition_id, Petition, "petition")
+                with self._inflight_lock:
+                    inflight = self._inflight.get(petition_id, 0)
+                    crossing = (
+                        not petition.threshold_reached
+                        and self.signature_count(petition_id) + inflight + 1 >= petition.threshold
+                    )
+                    if not crossing:
+                        self._inflight[petition_id] = inflight + 1
+                if not crossing:
+                    try:
+                        event = self._sign(by, petition, at, may_cross=False)
+                    finally:
+                        with self._inflight_lock:
+                            left = self._inflight[petition_id] - 1
+                            if left:
+                                self._inflight[petition_id] = left
+                            else:
+                                del self._inflight[petition_id]
+                    if event is not None:
+                        return event
+                    continue
+            with self.guards.exclusive(petition_id):
+                try:
+                    event = self._sign(by, self._get(petition_id, Petition, "petition"), at, may_cross=True)
+                finally:
+                    self.hot.invalidate([petition_id])
+                if event is not None:
+                    return event
         raise ConcurrentModification("petition kept changing; try again", id=str(petition_id))
+
+    def _sign(
+        self, by: CitizenIdentity, petition: Petition, at: datetime, *, may_cross: bool
+    ) -> Signature.Signed | None:
+        """One attempt: the event, or None when a concurrent write means deciding again."""
+        signer = self.pseudonymizer.citizen(by.subject, petition.state["pseudonym_key"])
+        actor = self._authorise(by, "petition.signed", pseudonym=signer)
+        signature = Signature.sign(petition=petition, signer=signer, identity_method=by.method, at=at, actor=actor)
+        event = signature.pending_events[0]
+        touched: list[LedgerAggregate] = [signature]
+        count = self.signature_count(petition.id) + 1
+        if may_cross and not petition.threshold_reached and count >= petition.threshold:
+            petition.reach_threshold(count=count, signature=signature.id, at=at, actor=RULES.as_dict())
+            touched.append(petition)
+        try:
+            self._save(*touched)
+        except IntegrityError:
+            if self._exists(signature_stream(petition.id, signer)):
+                raise DuplicateSignature(
+                    "this citizen already signed", petition=str(petition.id), signer=signer
+                ) from None
+            return None
+        assert isinstance(event, Signature.Signed)
+        return event
 
     def respond_to_petition(self, *, by: Principal, petition_id: UUID, response: str, at: datetime) -> None:
         actor = self._authorise(by, "petition.responded")
@@ -312,18 +378,23 @@ class CityApp(Application[UUID]):
         """Close every published petition whose deadline has passed, in one save."""
         actor = self._authorise(by, "petition.closed")
         now = rfc3339(at)
-        for _ in range(self.MAX_ATTEMPTS):
-            touched = []
-            for pid in self.open_petition_ids():
-                p = self._get(pid, Petition, "petition")
-                if p.status == "published" and p.state["deadline"] <= now:
-                    p.close(signatures=self.signature_count(pid), at=at, actor=actor)
-                    touched.append(p)
+        ids = self.open_petition_ids()
+        with self.guards.exclusive(*ids):
             try:
-                self._save(*touched)
-            except IntegrityError:
-                continue
-            return [p.id for p in touched]
+                for _ in range(self.MAX_ATTEMPTS):
+                    touched = []
+                    for pid in ids:
+                        p = self._get(pid, Petition, "petition")
+                        if p.status == "published" and p.state["deadline"] <= now:
+                            p.close(signatures=self.signature_count(pid), at=at, actor=actor)
+                            touched.append(p)
+                    try:
+                        self._save(*touched)
+                    except IntegrityError:
+                        continue
+                    return [p.id for p in touched]
+            finally:
+                self.hot.invalidate(ids)
         raise ConcurrentModification("petitions kept changing; try again")
 
     def get_petition(self, petition_id: UUID) -> Petition:
@@ -366,38 +437,51 @@ class CityApp(Application[UUID]):
     def cast_vote(
         self, *, by: CitizenIdentity, ballot_id: UUID, selection: list[str], at: datetime
     ) -> VoteRecord.VoteCast | VoteRecord.VoteChanged:
-        """Record a vote (or a revote). Returns the vote event: its leaf hash is the voter's tracker."""
+        """Record a vote (or a revote). Returns the vote event: its leaf hash is the voter's tracker.
+
+        Decided and committed under the ballot's shared guard, so no vote lands after a close (and its tally)
+        decided meanwhile."""
         if not isinstance(by, CitizenIdentity):
             raise NotAuthorised("votes are cast by citizens")
-        ballot = self._get(ballot_id, Ballot, "ballot")
-        voter = self.voter_pseudonym(ballot, by.subject)
-        norm, district = ballot.check_vote(
-            selection=selection, identity_method=by.method, age=by.age, district=by.district, at=at
-        )
-        actor = self._authorise(by, "ballot.vote_cast", pseudonym=voter)
-        record_id = vote_stream(ballot_id, voter)
-        for _ in range(self.MAX_ATTEMPTS):
-            try:
-                record: Any = self.repository.get(record_id, projector_func=project)
-                assert isinstance(record, VoteRecord)
-                record.change(selection=norm, district=district, identity_method=by.method, at=at, actor=actor)
-            except AggregateNotFoundError:
-                record = VoteRecord.cast(
-                    ballot=ballot,
-                    voter=voter,
-                    selection=norm,
-                    district=district,
-                    identity_method=by.method,
-                    at=at,
-                    actor=actor,
-                )
-            event = record.pending_events[-1]
-            try:
-                self._save(record)
-            except IntegrityError:
-                continue
-            assert isinstance(event, VoteRecord.VoteCast | VoteRecord.VoteChanged)
-            return event
+        with self.guards.shared(ballot_id):
+            ballot = self._hot(ballot_id, Ballot, "ballot")
+            voter = self.voter_pseudonym(ballot, by.subject)
+            norm, district = ballot.check_vote(
+                selection=selection, identity_method=by.method, age=by.age, district=by.district, at=at
+            )
+            actor = self._authorise(by, "ballot.vote_cast", pseudonym=voter)
+            record_id = vote_stream(ballot_id, voter)
+            # The projection knows who voted: a first vote needs no read (a wrong guess is a conflict, and then
+            # the record is read).
+            first_vote = voter not in self.projections.votes.get(str(ballot_id), {})
+            for _ in range(self.MAX_ATTEMPTS):
+                record: Any = None
+                if not first_vote:
+                    try:
+                        record = self.repository.get(record_id, projector_func=project)
+                    except AggregateNotFoundError:
+                        record = None
+                if record is None:
+                    record = VoteRecord.cast(
+                        ballot=ballot,
+                        voter=voter,
+                        selection=norm,
+                        district=district,
+                        identity_method=by.method,
+                        at=at,
+                        actor=actor,
+                    )
+                else:
+                    assert isinstance(record, VoteRecord)
+                    record.change(selection=norm, district=district, identity_method=by.method, at=at, actor=actor)
+                event = record.pending_events[-1]
+                try:
+                    self._save(record)
+                except IntegrityError:
+                    first_vote = False
+                    continue
+                assert isinstance(event, VoteRecord.VoteCast | VoteRecord.VoteChanged)
+                return event
         raise ConcurrentModification("vote record kept changing; try again", ballot=str(ballot_id))
 
     def close_ballot(self, *, by: Principal, ballot_id: UUID, at: datetime) -> dict[str, Any]:
