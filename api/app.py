@@ -133,14 +133,20 @@ def create_app(
         description=DESCRIPTION,
         openapi_tags=TAGS,
         license_info={"name": "Apache-2.0"},
+        telemetry={
+            "tracing": settings.opentelemetry,
+            "metrics": settings.opentelemetry,
+            "logs": settings.opentelemetry,
+            "operation_spans": settings.opentelemetry,
+        },
     )
     app.state.api = state
     problems.install(app)
     problems.install_openapi(app)
 
-    from api.routers import ballots, log, ops, petitions, queues, receipts
+    from api.routers import ballots, housing, log, ops, petitions, queues, receipts
 
-    for module in (petitions, ballots, queues, receipts, log, ops):
+    for module in (petitions, ballots, queues, housing, receipts, log, ops):
         app.include_router(module.router)
 
     if settings.receipt_page:

@@ -59,6 +59,11 @@ class ApiSettings(BaseSettings):
         description="Decide signatures and votes on cached petitions and ballots. Correct only while this "
         "process is the one writer of petitions and ballots in its database (one `hromada serve` per database).",
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry spans and metrics (needs a configured provider); off by default: "
+        "/metrics serves Prometheus, and the per-request checks cost CPU.",
+    )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
