@@ -130,10 +130,15 @@ class Ledger:
         return n
 
     def start_worker(self, idle_sleep: float = 0.05) -> None:
+        """Integrate and checkpoint in a background thread. A round that did not fill a batch is followed by
+        `idle_sleep`: under a steady trickle of writes, rounds of a few leaves each would pay the per-round cost
+        (state row, partial tiles rewritten, checkpoint policy) per leaf; waiting lets a round collect more
+        leaves at the price of at most `idle_sleep` extra integration lag."""
+
         def loop() -> None:
             while not self._stop.is_set():
                 try:
-                    if self.step() == 0:
+                    if self.step() < self.integrator.batch:
                         self._stop.wait(idle_sleep)
                 except Exception:  # keep serving; the error is logged and retried
                     log.exception("integrator/checkpointer round failed; retrying")
