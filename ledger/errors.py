@@ -36,3 +36,11 @@ class InconsistentCheckpointError(CheckpointError):
         self.new_size = new_size
         self.old_root = old_root
         self.new_root = new_root
+
+
+class WriterBusyError(LedgerError):
+    """Another process already serves (writes) this database; two servers would each trust their own cache."""
+
+    def __init__(self, message: str, *, database: str) -> None:
+        super().__init__(message)
+        self.database = database

@@ -271,8 +271,14 @@ def serve(
 
     from anchoring.service import AnchoringService
     from api.app import create_app
+    from ledger.writerlock import WriterLock
 
     with _open(data_dir) as ledger:
+        try:
+            writer_lock = WriterLock(ledger.engine).acquire()
+        except LedgerError as e:
+            err.print(f"[red]cannot serve:[/red] {e}")
+            raise typer.Exit(2) from e
         ledger.start_worker()
         settings = ledger.settings
         chain: AnchoringService | None = None
@@ -292,6 +298,7 @@ def serve(
         finally:
             if chain is not None:
                 chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)
+            writer_lock.release()
 
 
 def main() -> None:  # pragma: no cover
