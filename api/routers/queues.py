@@ -15,9 +15,8 @@ from api.deps import StateDep, Write, by, scoped_or_citizen, service_scope
 from api.models import Body, FlatData, Written
 from api.problems import problem_responses
 from api.routers.common import command
-from api.state import CitizenPrincipal, Principal, ServicePrincipal
-from domain.errors import InvalidInput, NotAuthorised
-from domain.identity import CitizenIdentity
+from api.routers.queue_common import WRITE_ERRORS, Applicant, Code, CodeRow, EntryId, registrant_identity
+from api.state import Principal, ServicePrincipal
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -27,17 +26,8 @@ OfferService = Annotated[ServicePrincipal, Depends(service_scope("queue:kinderga
 RemoveService = Annotated[ServicePrincipal, Depends(service_scope("queue:kindergarten:remove"))]
 Registrant = Annotated[Principal, Depends(scoped_or_citizen("queue:kindergarten:register"))]
 OfferParty = Annotated[Principal, Depends(scoped_or_citizen("queue:kindergarten:offer"))]
-WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
-EntryId = Annotated[str, Path(min_length=1, max_length=64, description="Entry id (from the registration)")]
 OfferId = Annotated[str, Path(min_length=1, max_length=64, description="Offer id (from the offer)")]
-Code = Annotated[str, Field(min_length=1, max_length=64)]
 Inst = Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class CodeRow(BaseModel):
-    code: Code
-    title: Annotated[str, Field(min_length=1, max_length=500)]
-    statute: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class CreateQueue(Body):
@@ -55,11 +45,6 @@ class CreateQueue(Body):
 
 class QueueCreated(Written):
     queue_id: UUID
-
-
-class Applicant(BaseModel):
-    subject: Annotated[str, Field(min_length=1, max_length=512, description="Identity provider subject, e.g. diia:…")]
-    method: Annotated[str, Field(min_length=1, max_length=32, examples=["cnap"])]
 
 
 class RegisterEntry(Body):
@@ -144,16 +129,6 @@ class Position(BaseModel):
     offer: dict[str, Any] | None = Field(default=None, description="The pending offer, if any")
 
 
-def _registrant_identity(principal: Principal, applicant: Applicant | None) -> CitizenIdentity | None:
-    if isinstance(principal, CitizenPrincipal):
-        if applicant is not None:
-            raise NotAuthorised("a citizen registers only for themself")
-        return None
-    if applicant is None:
-        raise InvalidInput("a service registering an entry must name the applicant")
-    return CitizenIdentity(subject=applicant.subject, method=applicant.method)
-
-
 @router.post(
     "",
     status_code=201,
@@ -191,7 +166,7 @@ def create(body: CreateQueue, service: Admin, state: StateDep, write: Write) -> 
     responses=WRITE_ERRORS,
 )
 def register(queue_id: UUID, body: RegisterEntry, principal: Registrant, state: StateDep, write: Write) -> Response:
-    applicant = _registrant_identity(principal, body.applicant)
+    applicant = registrant_identity(principal, body.applicant)
 
     def run() -> EntryRegistered:
         entry, events = command(
