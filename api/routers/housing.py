@@ -1,0 +1,348 @@
+"""Social-housing registers: a housing department opens a register with its rules, includes entries in (and
+excludes them from) the first-priority and out-of-turn lists, proposes removals for missed re-registrations,
+removes entries with a legal reason and allocates dwellings to the first entry of a list; citizens (or a service
+for them) register and re-register. The public lists carry no personal data: entry ids and times only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from api.deps import StateDep, Write, by, scoped_or_citizen, service_scope
+from api.housing_models import (
+    AllocateDwelling,
+    DwellingAllocated,
+    ExcludeFromList,
+    HousingEntryRegistered,
+    HousingListBases,
+    HousingListedEntry,
+    HousingPosition,
+    HousingRegister,
+    HousingRegisterOpened,
+    HousingRemovalsProposed,
+    IncludedInList,
+    IncludeInList,
+    ListName,
+    OpenHousingRegister,
+    ProposeHousingRemovals,
+    RegisterHousingEntry,
+    RemoveHousingEntry,
+    ReregisterHousingEntry,
+    SpecialList,
+)
+from api.models import Written
+from api.problems import problem_responses
+from api.routers.common import command
+from api.routers.queue_common import WRITE_ERRORS, CodeRow, EntryId, registrant_identity
+from api.state import Principal, ServicePrincipal
+from domain.queue_housing import list_order
+from domain.rules import HOUSING_LISTS
+
+router = APIRouter(prefix="/v1/housing-registers", tags=["housing"])
+
+Admin = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:admin"))]
+ListsService = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:lists"))]
+RemoveService = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:remove"))]
+AllocateService = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:allocate"))]
+Registrant = Annotated[Principal, Depends(scoped_or_citizen("queue:housing:register"))]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=HousingRegisterOpened,
+    summary="Open a housing register with its rules (service: queue:housing:admin)",
+    responses=WRITE_ERRORS,
+)
+def open_register(body: OpenHousingRegister, service: Admin, state: StateDep, write: Write) -> Response:
+    def run() -> HousingRegisterOpened:
+        rid, events = command(
+            state,
+            lambda: state.app.open_housing_register(
+                by=service.actor,
+                name=body.name,
+                at=state.clock(),
+                removal_reasons=[r.model_dump() for r in body.removal_reasons]
+                if body.removal_reasons is not None
+                else None,
+                list_bases=body.list_bases.model_dump() if body.list_bases is not None else None,
+            ),
+        )
+        return HousingRegisterOpened(register_id=rid, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{register_id}/entries",
+    status_code=201,
+    response_model=HousingEntryRegistered,
+    summary="Register a household (citizen, or a service with queue:housing:register for an applicant)",
+    responses=WRITE_ERRORS,
+)
+def register(
+    register_id: UUID, body: RegisterHousingEntry, principal: Registrant, state: StateDep, write: Write
+) -> Response:
+    applicant = registrant_identity(principal, body.applicant)
+
+    def run() -> HousingEntryRegistered:
+        entry, events = command(
+            state,
+            lambda: state.app.register_housing_entry(
+                by=by(principal),
+                register_id=register_id,
+                household_data=body.household_data,
+                at=state.clock(),
+                applicant=applicant,
+            ),
+        )
+        return HousingEntryRegistered(entry=entry, events=events)
+
+    return write(principal, body, run)
+
+
+@router.post(
+    "/{register_id}/entries/{entry}/lists",
+    status_code=201,
+    response_model=IncludedInList,
+    summary="Include an entry in a special list on a legal basis (service: queue:housing:lists)",
+    responses=WRITE_ERRORS,
+)
+def include(
+    register_id: UUID, entry: EntryId, body: IncludeInList, service: ListsService, state: StateDep, write: Write
+) -> Response:
+    def run() -> IncludedInList:
+        commitment, events = command(
+            state,
+            lambda: state.app.include_in_list(
+                by=service.actor,
+                register_id=register_id,
+                entry=entry,
+                list_name=body.list,
+                code=body.code,
+                document=body.document,
+                at=state.clock(),
+            ),
+        )
+        return IncludedInList(document_commitment=commitment, events=events)
+
+    return write(service, body, run)
+
+
+@router.post(
+    "/{register_id}/entries/{entry}/lists/{list_name}/exclude",
+    status_code=200,
+    response_model=Written,
+    summary="Exclude an entry from a special list with a reason (service: queue:housing:lists)",
+    responses=WRITE_ERRORS,
+)
+def exclude(
+    register_id: UUID,
+    entry: EntryId,
+    list_name: SpecialList,
+    body: ExcludeFromList,
+    service: ListsService,
+    state: StateDep,
+    write: Write,
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.exclude_from_list(
+                by=service.actor,
+                register_id=register_id,
+                entry=entry,
+                list_name=list_name,
+                reason=body.reason,
+                at=state.clock(),
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.post(
+    "/{register_id}/entries/{entry}/reregister",
+    status_code=200,
+    response_model=Written,
+    summary="Annual re-registration of an entry (the applicant, or a service with queue:housing:register)",
+    responses=WRITE_ERRORS,
+)
+def reregister(
+    register_id: UUID,
+    entry: EntryId,
+    body: ReregisterHousingEntry,
+    principal: Registrant,
+    state: StateDep,
+    write: Write,
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.reregister_housing_entry(
+                by=by(principal), register_id=register_id, entry=entry, year=body.year, at=state.clock()
+            ),
+        )
+        return Written(events=events)
+
+    return write(principal, body, run, 200)
+
+
+@router.post(
+    "/{register_id}/removal-proposals",
+    status_code=200,
+    response_model=HousingRemovalsProposed,
+    summary="Propose removing every entry that missed a year's re-registration (service: queue:housing:remove)",
+    responses=WRITE_ERRORS,
+)
+def propose_removals(
+    register_id: UUID, body: ProposeHousingRemovals, service: RemoveService, state: StateDep, write: Write
+) -> Response:
+    def run() -> HousingRemovalsProposed:
+        entries, events = command(
+            state,
+            lambda: state.app.propose_housing_removals(
+                by=service.actor, register_id=register_id, year=body.year, at=state.clock()
+            ),
+        )
+        return HousingRemovalsProposed(entries=entries, events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.post(
+    "/{register_id}/entries/{entry}/remove",
+    status_code=200,
+    response_model=Written,
+    summary="Remove an entry with a legal reason (service: queue:housing:remove)",
+    responses=WRITE_ERRORS,
+)
+def remove(
+    register_id: UUID, entry: EntryId, body: RemoveHousingEntry, service: RemoveService, state: StateDep, write: Write
+) -> Response:
+    def run() -> Written:
+        _, events = command(
+            state,
+            lambda: state.app.remove_housing_entry(
+                by=service.actor,
+                register_id=register_id,
+                entry=entry,
+                reason_code=body.reason_code,
+                at=state.clock(),
+            ),
+        )
+        return Written(events=events)
+
+    return write(service, body, run, 200)
+
+
+@router.post(
+    "/{register_id}/allocations",
+    status_code=201,
+    response_model=DwellingAllocated,
+    summary="Allocate a dwelling to the first entry of a list (service: queue:housing:allocate)",
+    responses=WRITE_ERRORS,
+)
+def allocate(
+    register_id: UUID, body: AllocateDwelling, service: AllocateService, state: StateDep, write: Write
+) -> Response:
+    def run() -> DwellingAllocated:
+        entry, events = command(
+            state,
+            lambda: state.app.allocate_dwelling(
+                by=service.actor,
+                register_id=register_id,
+                list_name=body.list,
+                dwelling=body.dwelling,
+                entry=body.entry,
+                at=state.clock(),
+            ),
+        )
+        return DwellingAllocated(entry=entry, events=events)
+
+    return write(service, body, run)
+
+
+@router.get(
+    "/{register_id}",
+    response_model=HousingRegister,
+    summary="A housing register, its frozen rules and counts",
+    responses=problem_responses(404),
+)
+def read(register_id: UUID, state: StateDep) -> HousingRegister:
+    s = state.app.get_housing_register(register_id).state
+    statuses = [e["status"] for e in s["entries"].values()]
+    return HousingRegister(
+        id=register_id,
+        name=s["name"],
+        removal_reasons=[CodeRow(**r) for r in s["removal_reasons"]],
+        list_bases=HousingListBases(**s["list_bases"]),
+        registrations=s["registrations"],
+        active=statuses.count("active"),
+        allocated=statuses.count("allocated"),
+        lists={name: len(list_order(s, name)) for name in HOUSING_LISTS},
+    )
+
+
+@router.get(
+    "/{register_id}/lists/{list_name}",
+    response_model=list[HousingListedEntry],
+    summary="The public ordered list (general, first_priority or out_of_turn); no personal data",
+    responses=problem_responses(404, 422),
+)
+def public_list(
+    register_id: UUID,
+    list_name: ListName,
+    state: StateDep,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[HousingListedEntry]:
+    s = state.app.get_housing_register(register_id).state
+    order = list_order(s, list_name)
+    return [
+        _listed(offset + i + 1, eid, s["entries"][eid], list_name)
+        for i, eid in enumerate(order[offset : offset + limit])
+    ]
+
+
+def _listed(position: int, entry: str, e: dict[str, Any], list_name: str) -> HousingListedEntry:
+    return HousingListedEntry(
+        position=position,
+        entry=entry,
+        registered_at=e["registered_at"],
+        included_at=None if list_name == "general" else e["lists"][list_name]["included_at"],
+        removal_proposed=bool(e["proposed"]),
+    )
+
+
+@router.get(
+    "/{register_id}/entries/{entry}/position",
+    response_model=HousingPosition,
+    summary="An entry's status and its position in each list it is in",
+    responses=problem_responses(404),
+)
+def position(register_id: UUID, entry: EntryId, state: StateDep) -> HousingPosition:
+    reg = state.app.get_housing_register(register_id)
+    e = reg.entry(entry)
+    positions = {}
+    if e["status"] == "active":
+        for name in HOUSING_LISTS:
+            order = list_order(reg.state, name)
+            if entry in order:
+                positions[name] = order.index(entry) + 1
+    return HousingPosition(
+        entry=entry,
+        status=e["status"],
+        registered_at=e["registered_at"],
+        positions=positions,
+        included_at={name: inc["included_at"] for name, inc in e["lists"].items()},
+        reregistered=e["reregistered"],
+        removal_proposed=e["proposed"],
+        removal_reason=e.get("removal_reason"),
+        allocated_from=e.get("allocated_from"),
+        dwelling=e.get("dwelling"),
+    )
