@@ -42,6 +42,7 @@ TAGS = [
     {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."},
     {"name": "ballots", "description": "Polls, local votes and participatory budgets."},
     {"name": "queues", "description": "Kindergarten queues: entries, benefits, offers; the public order."},
+    {"name": "housing", "description": "Social-housing registers: lists, re-registration, removals, allocations."},
     {"name": "receipts", "description": "Receipts: the proof that an event is in the log."},
     {"name": "log", "description": "The Merkle log for tlog clients and auditors."},
     {"name": "operations", "description": "Health, readiness and metrics."},

@@ -72,6 +72,10 @@ class CitizenIdentity:
     def __post_init__(self) -> None:
         if not isinstance(self.subject, str) or not self.subject or len(self.subject) > 512:
             raise InvalidInput("identity subject must be a non-empty string")
+        if not self.subject.isprintable() or self.subject.strip() != self.subject:
+            # a subject is an identifier from the identity provider: control characters or padding in it are
+            # a malformed assertion, and would make two spellings of one person two pseudonyms
+            raise InvalidInput("identity subject must be printable, without surrounding spaces")
         if not isinstance(self.method, str) or not self.method:
             raise InvalidInput("identity method must be a non-empty string")
         if self.age is not None and (not isinstance(self.age, int) or isinstance(self.age, bool) or self.age < 0):

@@ -67,6 +67,10 @@ def test_actor() -> None:
         Actor.service("has space")
     with pytest.raises(errors.InvalidInput):
         CitizenIdentity(subject="", method="diia")
+    for bad in ("\x00", "diia:1\n", " diia:1", "diia:\u200b1"):
+        with pytest.raises(errors.InvalidInput, match="printable"):
+            CitizenIdentity(subject=bad, method="diia")
+    assert CitizenIdentity(subject="diia:Іван Петренко", method="diia").subject  # inner spaces, Cyrillic: fine
     with pytest.raises(errors.InvalidInput):
         CitizenIdentity(subject="x", method="diia", age=-1)
 
