@@ -12,5 +12,7 @@ from verifier.rules.steps import skipped_rule_steps
 @pytest.fixture(autouse=True)
 def _no_rule_replay_on_factory_bundles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        verifier.audit, "_rule_steps", lambda rules=True: skipped_rule_steps("skipped: not a domain history")
+        verifier.audit,
+        "_rule_steps",
+        lambda rules=True, cache_items=None: skipped_rule_steps("skipped: not a domain history"),
     )

@@ -1,5 +1,5 @@
-"""The parallel audit (worker processes for step 1's line checks) with the rule steps on gives exactly the
-serial report: every finding, every stat, the exit code."""
+"""The parallel audits with the rule steps on - worker processes for step 1's line checks, or the rule steps in
+a worker process of their own - give exactly the serial report: every finding, every stat, the exit code."""
 
 from __future__ import annotations
 
@@ -35,9 +35,10 @@ def _history() -> History:
     return h
 
 
-def _report(path: Path, workers: int) -> AuditReport:
+def _report(path: Path, workers: int, rule_worker: bool = False) -> AuditReport:
     key = parse_verifier_key(factory.make_signer(ORIGIN).verifier_key)
-    return run_audit(path, key, offline=True, workers=workers, steps=default_steps(rules=True))
+    steps = default_steps(rules=True)
+    return run_audit(path, key, offline=True, workers=workers, steps=steps, rule_worker=rule_worker)
 
 
 def _comparable(report: AuditReport) -> dict[str, Any]:
@@ -46,11 +47,15 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("mode", ["step1_workers", "rule_worker"])
 @pytest.mark.parametrize("damage", ["none", "lines"])
-def test_parallel_with_rules_equals_serial(tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_with_rules_equals_serial(
+    tmp_path: Path, damage: str, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import verifier.audit as audit_module
 
     monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
+    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
     path = _history().write(tmp_path / "b")
     if damage == "lines":
         lines = factory.read_lines(path)
@@ -65,7 +70,7 @@ def test_parallel_with_rules_equals_serial(tmp_path: Path, damage: str, monkeypa
         with (path / "events.jsonl").open("ab") as f:
             f.write(b'{"unterminated":')
     serial = _report(path, 1)
-    parallel = _report(path, 2)
+    parallel = _report(path, 2) if mode == "step1_workers" else _report(path, 1, rule_worker=True)
     assert _comparable(serial) == _comparable(parallel)
     assert serial.exit_code == parallel.exit_code
     if damage == "none":

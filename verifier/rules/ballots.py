@@ -1,11 +1,13 @@
 """Ballots (docs/domain.md "Ballots"): window, eligibility, selection per method, last vote counts, tally.
 
-Per ballot the replay keeps the last valid selection of each voter stream until ``ballot.closed`` (state grows
-with the number of voters, i.e. of streams, not of events), then only the published tally.
+Per ballot the replay keeps its frozen rules and the running tally over the counted votes (O(options)); the
+last valid selection of each voter stream (needed when the voter votes again) is in a spill map keyed by the
+voter stream, which is unique per ballot and voter (:mod:`verifier.rules.store`).
 """
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.store import Scratch, SpillMap
 
 __all__ = ["BallotRules", "compute_tally"]
 
@@ -44,15 +47,17 @@ class Ballot:
     key: int = 1
     status: str = "open"
     tally: Any = None
-    votes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # voter stream -> last valid selection
+    counts: dict[str, int] = field(default_factory=dict)  # option -> counted votes selecting it
+    voters: int = 0  # voter streams with a counted vote
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = dict.fromkeys(self.options, 0)
 
 
 def compute_tally(b: Ballot) -> dict[str, Any]:
     """Tally over the counted votes (docs/domain.md "Closing"), greedy per-district budget rule."""
-    counts = dict.fromkeys(b.options, 0)
-    for selection in b.votes.values():
-        for oid in selection:
-            counts[oid] += 1
+    counts = dict(b.counts)
     funded: dict[str, list[str]] | None = None
     if b.method == "budget":
         funded = {}
@@ -66,13 +71,16 @@ def compute_tally(b: Ballot) -> dict[str, Any]:
                     chosen.append(o)
                     remaining -= b.cost[o]
             funded[district] = chosen
-    return {"voters": len(b.votes), "counts": counts, "funded": funded}
+    return {"voters": b.voters, "counts": counts, "funded": funded}
 
 
 class BallotRules:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
         self.report = report
-        self.ballots: dict[str, Ballot] = {}
+        self.scratch = Scratch() if scratch is None else scratch
+        self.ballots: dict[str, Ballot] = {}  # one header per ballot (a service opens them): in memory
+        # voter stream S('ballot', B, 'voter', voter) -> the last valid selection (a tuple of option ids)
+        self.votes: SpillMap[tuple[str, ...]] = self.scratch.map("ballot_votes", (marshal.dumps, marshal.loads))
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -206,7 +214,16 @@ class BallotRules:
         for code, message, expected, found in errors:
             self.fail(ev, code, message, expected, found)
         if not errors:
-            b.votes[ev.stream] = tuple(selection)
+            counts = b.counts
+            old = self.votes.get(ev.stream)
+            if old is None:
+                b.voters += 1
+            else:
+                for oid in old:
+                    counts[oid] -= 1
+            for oid in selection:
+                counts[oid] += 1
+            self.votes[ev.stream] = tuple(selection)
 
     @staticmethod
     def _selection_problem(b: Ballot, selection: list[str], district: str | None) -> str | None:
@@ -260,7 +277,6 @@ class BallotRules:
             )
         b.status = "closed"
         b.tally = dict(d)
-        b.votes = {}  # memory: nothing counts after the close
 
     def public_state(self) -> dict[str, Any]:
         return {bid: {"status": b.status, "tally": b.tally} for bid, b in sorted(self.ballots.items())}

@@ -21,6 +21,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
 __all__ = ["HousingRules"]
 
@@ -39,46 +40,60 @@ class Entry:
     proposed: set[int] = field(default_factory=set)
 
 
+_Row = tuple[str, int, str, str, str]  # (register, 0 general | 1 named list, list name, time, entry id)
+
+
 @dataclass
 class Register:
+    """One register's frozen rules and counters (in memory); its entries, dwellings and active applicants are
+    slices of the rule step's spill maps, its lists rows of the shared ordered index."""
+
+    id: str
     removal_reasons: dict[str, str]
     list_bases: dict[str, dict[str, str]]
+    entries: Slice[Entry]
+    dwellings: Slice[str]  # dwelling -> entry
+    active_by_applicant: Slice[str]
+    # Rows (register, 0, "", registered_at, entry) of every active entry (the general list) and (register, 1,
+    # list, time of inclusion, entry) per list it is in: a group read in order is that list's order.
+    lists: OrderedIndex
     key: int = 1
-    entries: dict[str, Entry] = field(default_factory=dict)
-    dwellings: dict[str, str] = field(default_factory=dict)
     registrations: int = 0
-    active_by_applicant: dict[str, str] = field(default_factory=dict)
+
+    def rows(self, eid: str, e: Entry | None) -> frozenset[_Row]:
+        if e is None or e.status != "active":
+            return frozenset()
+        rid = self.id
+        return frozenset([(rid, 0, "", e.registered_at, eid), *((rid, 1, n, t, eid) for n, t in e.lists.items())])
+
+    def reindex(self, eid: str, e: Entry, before: frozenset[_Row]) -> None:
+        after = self.rows(eid, e)
+        if after != before:
+            for row in before - after:
+                self.lists.discard(row)
+            for row in after - before:
+                self.lists.add(row)
+
+    def _group(self, name: str) -> tuple[str, int, str]:
+        return (self.id, 0, "") if name == "general" else (self.id, 1, name)
 
     def order(self, name: str) -> list[str]:
-        es = self.entries
-        if name == "general":
-            ids = [eid for eid, e in es.items() if e.status == "active"]
-            ids.sort(key=lambda eid: (es[eid].registered_at, eid))
-        else:
-            ids = [eid for eid, e in es.items() if e.status == "active" and name in e.lists]
-            ids.sort(key=lambda eid: (es[eid].lists[name], eid))
-        return ids
+        return [eid for _t, eid in self.lists.iter_group(self._group(name))]
 
     def first(self, name: str) -> str | None:
-        best: tuple[str, str] | None = None
-        for eid, e in self.entries.items():
-            if e.status != "active":
-                continue
-            if name == "general":
-                k = (e.registered_at, eid)
-            elif name in e.lists:
-                k = (e.lists[name], eid)
-            else:
-                continue
-            if best is None or k < best:
-                best = k
-        return None if best is None else best[1]
+        row = self.lists.first(self._group(name))
+        return None if row is None else str(row[1])
 
 
 class HousingRules:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
         self.report = report
-        self.registers: dict[str, Register] = {}
+        self.scratch = Scratch() if scratch is None else scratch
+        self.registers: dict[str, Register] = {}  # one header per register (a service opens them): in memory
+        self.entries: SpillMap[Entry] = self.scratch.map("hs_entries", slots_codec(Entry))
+        self.dwellings: SpillMap[str] = self.scratch.map("hs_dwellings")
+        self.active_by_applicant: SpillMap[str] = self.scratch.map("hs_applicants")
+        self.lists = self.scratch.index("hs_lists", ("r", "general", "list"), ("t", "id"))
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -92,7 +107,13 @@ class HousingRules:
             bases = as_map(d, "list_bases")
             if ev.version != 1:
                 self.fail(ev, "created_not_first", "housing.register_opened opens its stream", "version 1", ev.version)
-            self.registers[ev.stream] = Register(
+            rid = ev.stream
+            self.registers[rid] = Register(
+                id=rid,
+                entries=Slice(self.entries, rid),
+                dwellings=Slice(self.dwellings, rid),
+                active_by_applicant=Slice(self.active_by_applicant, rid),
+                lists=self.lists,
                 removal_reasons=code_table(d, "removal_reasons"),
                 list_bases={name: code_table(bases, name) for name in bases},
                 key=key,
@@ -115,7 +136,9 @@ class HousingRules:
             return
         if e.status != "active":
             self.fail(ev, "entry_not_active", f"entry {eid} is not active", "active", e.status)
+        before = r.rows(eid, e)
         _HANDLERS[t](self, ev, r, eid, e)
+        r.reindex(eid, e, before)
 
     def _registered(self, ev: Event, r: Register) -> None:
         d = ev.data
@@ -157,7 +180,9 @@ class HousingRules:
             self.fail(
                 ev, "pseudonym_mismatch", "applicant is a citizen pseudonym of the register's key", wrong, applicant
             )
-        r.entries[eid] = Entry(applicant, registered_at)
+        e = Entry(applicant, registered_at)
+        r.entries[eid] = e
+        r.reindex(eid, e, r.rows(eid, old))
         r.active_by_applicant[applicant] = eid
         r.registrations += 1
 

@@ -9,7 +9,6 @@ can be compared with a fold of the same log.
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
 __all__ = ["KindergartenRules"]
 
@@ -56,24 +56,26 @@ class Offer:
 
 @dataclass
 class Queue:
+    """One queue's frozen rules and counters (in memory); its entries, offers, held places and children are
+    slices of the rule step's spill maps, its waiting entries rows of the shared ordered index."""
+
+    id: str
     institutions: list[str]
     benefit_rank: dict[str, int]  # code -> 1-based position in the table
     benefit_statute: dict[str, str]
     removal_reasons: dict[str, str]
     acceptance_days: int
     max_preferences: int
+    entries: Slice[Entry]
+    offers: Slice[Offer]
+    held: Slice[int]  # _held_key(institution, place) -> 1
+    children: Slice[str]  # child pseudonym -> its waiting entry
+    # Rows (queue, institution, birth year, benefit rank, registered_at, entry id) of every waiting entry, one
+    # per institution it names: read in order, a group's rows are its queue order (docs/domain.md).
+    waiting: OrderedIndex
     pseudonym_key: int = 1
-    entries: dict[str, Entry] = field(default_factory=dict)
-    offers: dict[str, Offer] = field(default_factory=dict)
-    held: set[tuple[str, str]] = field(default_factory=set)
-    children: dict[str, str] = field(default_factory=dict)  # child pseudonym -> its waiting entry
     registrations: int = 0
     offers_issued: int = 0
-    # Per group (institution, birth year): a heap of (benefit rank, registered_at, entry id) with lazy deletion.
-    # Every entry that is or may become eligible has an item with its current key (pushed on registration,
-    # benefit change, preferences change and cleared offer); stale items are dropped when they reach the top.
-    heaps: dict[tuple[str, int], list[tuple[int, str, str]]] = field(default_factory=dict)
-    pushes: int = 0
 
     def rank(self, e: Entry) -> int:
         return min(
@@ -85,63 +87,52 @@ class Queue:
         e = self.entries[eid]
         return (e.rank, e.registered_at, eid)
 
-    def index(self, eid: str) -> None:
-        """(Re)index an entry in the heaps of its groups after its key or membership may have changed."""
-        e = self.entries[eid]
-        e.rank = self.rank(e)
-        if e.status != "waiting":
-            return
-        item = (e.rank, e.registered_at, eid)
-        for inst in e.institutions:
-            heapq.heappush(self.heaps.setdefault((inst, e.birth_year), []), item)
-        self.pushes += len(e.institutions)
-        if self.pushes > 2 * self.max_preferences * len(self.entries) + 1024:
-            self.rebuild()
+    def rows(self, eid: str, e: Entry | None) -> frozenset[tuple[str, str, int, int, str, str]]:
+        """The index rows of an entry as it is now (none unless it is waiting)."""
+        if e is None or e.status != "waiting":
+            return frozenset()
+        return frozenset((self.id, inst, e.birth_year, e.rank, e.registered_at, eid) for inst in e.institutions)
 
-    def rebuild(self) -> None:
-        """Drop the stale heap items (memory stays proportional to the entries, not to the events)."""
-        heaps: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
-        for eid, e in self.entries.items():
-            if e.status == "waiting":
-                for inst in e.institutions:
-                    heaps.setdefault((inst, e.birth_year), []).append((e.rank, e.registered_at, eid))
-        for heap in heaps.values():
-            heapq.heapify(heap)
-        self.heaps = heaps
-        self.pushes = sum(len(h) for h in heaps.values())
+    def reindex(self, eid: str, e: Entry, before: frozenset[tuple[str, str, int, int, str, str]]) -> None:
+        """After an event changed entry ``eid``: its current rank, and its index rows replace ``before``."""
+        e.rank = self.rank(e)
+        after = self.rows(eid, e)
+        if after != before:
+            for row in before - after:
+                self.waiting.discard(row)
+            for row in after - before:
+                self.waiting.add(row)
 
     def first_eligible(self, institution: str, birth_year: int) -> str | None:
         """The first entry of the group without a pending offer (docs/domain.md, kindergarten rule 4)."""
-        heap = self.heaps.get((institution, birth_year))
-        while heap:
-            rank, registered_at, eid = heap[0]
+        for _rank, _registered_at, eid in self.waiting.iter_group((self.id, institution, birth_year)):
             e = self.entries.get(eid)
-            if (
-                e is not None
-                and e.status == "waiting"
-                and e.offer is None
-                and e.birth_year == birth_year
-                and e.rank == rank
-                and e.registered_at == registered_at
-                and institution in e.institutions
-            ):
-                return eid
-            heapq.heappop(heap)
+            if e is not None and e.offer is None:
+                return str(eid)
         return None
 
     def orders(self) -> dict[str, list[str]]:
-        groups: dict[tuple[str, int], list[str]] = {}
-        for eid, e in self.entries.items():
-            if e.status == "waiting":
-                for inst in e.institutions:
-                    groups.setdefault((inst, e.birth_year), []).append(eid)
-        return {f"{i}/{y}": sorted(ids, key=self.key) for (i, y), ids in sorted(groups.items())}
+        w = self.waiting
+        return {
+            f"{inst}/{year}": [row[2] for row in w.iter_group((qid, inst, year))]
+            for qid, inst, year in w.groups((self.id,))
+        }
+
+
+def _held_key(institution: str, place: str) -> str:
+    return f"{len(institution)}:{institution}{place}"
 
 
 class KindergartenRules:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
         self.report = report
-        self.queues: dict[str, Queue] = {}
+        self.scratch = Scratch() if scratch is None else scratch
+        self.queues: dict[str, Queue] = {}  # one header per queue (a service opens them): in memory
+        self.entries: SpillMap[Entry] = self.scratch.map("kg_entries", slots_codec(Entry))
+        self.offers: SpillMap[Offer] = self.scratch.map("kg_offers", slots_codec(Offer))
+        self.held: SpillMap[int] = self.scratch.map("kg_held")
+        self.children: SpillMap[str] = self.scratch.map("kg_children")
+        self.waiting = self.scratch.index("kg_waiting", ("q", "inst", "year"), ("rank", "t", "id"))
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -166,7 +157,9 @@ class KindergartenRules:
         if e is None:
             self.fail(ev, "unknown_entry", "no such entry in this queue", None, eid)
             return
+        before = q.rows(eid, e)
         _HANDLERS[t](self, ev, q, eid, e)
+        q.reindex(eid, e, before)
 
     # -- opening and registration ---------------------------------------------------------------------------
     def _created(self, ev: Event) -> None:
@@ -179,13 +172,20 @@ class KindergartenRules:
             self.fail(ev, "invalid_queue", "queue.created kind", "kindergarten", kind)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "queue.created opens its stream", "version 1", ev.version)
-        self.queues[ev.stream] = Queue(
+        qid = ev.stream
+        self.queues[qid] = Queue(
+            id=qid,
             institutions=as_str_list(d, "institutions"),
             benefit_rank={c: i + 1 for i, c in enumerate(benefits)},
             benefit_statute=benefits,
             removal_reasons=code_table(d, "removal_reasons"),
             acceptance_days=as_int(d, "acceptance_days"),
             max_preferences=as_int(d, "max_preferences"),
+            entries=Slice(self.entries, qid),
+            offers=Slice(self.offers, qid),
+            held=Slice(self.held, qid),
+            children=Slice(self.children, qid),
+            waiting=self.waiting,
             pseudonym_key=key,
         )
 
@@ -248,8 +248,10 @@ class KindergartenRules:
             self.fail(ev, "duplicate_child", "the child already has a waiting entry", None, other)
         if not COMMITMENT_RE.match(commitment):
             self.fail(ev, "invalid_commitment", "child_commitment", "sha256:<64 hex>", commitment)
-        q.entries[eid] = Entry(applicant, child, birth_year, list(institutions), registered_at)
-        q.index(eid)
+        before = q.rows(eid, old)
+        e = Entry(applicant, child, birth_year, list(institutions), registered_at)
+        q.entries[eid] = e
+        q.reindex(eid, e, before)
         q.children[child] = eid
         q.registrations += 1
 
@@ -292,7 +294,6 @@ class KindergartenRules:
                 document,
             )
         e.benefits.add(code)
-        q.index(eid)
 
     def _benefit_revoked(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         code = as_str(ev.data, "code")
@@ -303,7 +304,6 @@ class KindergartenRules:
         if reason not in REVOKE_REASONS:
             self.fail(ev, "revoke_reason_unknown", "benefit_revoked reason", list(REVOKE_REASONS), reason)
         e.benefits.discard(code)
-        q.index(eid)
 
     def _preferences(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         institutions = as_str_list(ev.data, "institutions")
@@ -320,7 +320,6 @@ class KindergartenRules:
                 institutions,
             )
         e.institutions = list(institutions)
-        q.index(eid)
 
     def _offer_issued(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         d = ev.data
@@ -338,7 +337,7 @@ class KindergartenRules:
             self.fail(
                 ev, "unknown_institution", "offer for an institution not in the queue", q.institutions, institution
             )
-        if (institution, place) in q.held:
+        if _held_key(institution, place) in q.held:
             self.fail(
                 ev,
                 "place_held",
@@ -374,12 +373,12 @@ class KindergartenRules:
             )
         q.offers[oid] = Offer(eid, institution, place, expires_at)
         e.offer = oid
-        q.held.add((institution, place))
+        q.held[_held_key(institution, place)] = 1
         q.offers_issued += 1
 
     def _pending_offer(self, ev: Event, q: Queue, eid: str) -> Offer | None:
         oid = as_str(ev.data, "offer")
-        o = q.offers.get(oid)
+        o: Offer | None = q.offers.get(oid)
         if o is None:
             self.fail(ev, "unknown_offer", "no such offer in this queue", None, oid)
             return None
@@ -408,7 +407,6 @@ class KindergartenRules:
             q.children.pop(e.child, None)
         else:
             self._release(q, e, o, "declined")
-            q.index(eid)
 
     def _offer_expired(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         o = self._pending_offer(ev, q, eid)
@@ -419,14 +417,13 @@ class KindergartenRules:
                 ev, "offer_expired_early", "offer_expired only at time >= expires_at", f">= {o.expires_at}", ev.time
             )
         self._release(q, e, o, "expired")
-        q.index(eid)
 
     @staticmethod
     def _release(q: Queue, e: Entry, o: Offer, status: str) -> None:
         o.status = status
         e.offer = None
         e.institutions = [i for i in e.institutions if i != o.institution]
-        q.held.discard((o.institution, o.place))
+        q.held.pop(_held_key(o.institution, o.place))
 
     def _left(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         self._waiting(ev, e, eid)
@@ -443,7 +440,7 @@ class KindergartenRules:
         if e.offer is not None:
             o = q.offers[e.offer]
             o.status = "cancelled"
-            q.held.discard((o.institution, o.place))
+            q.held.pop(_held_key(o.institution, o.place))
         e.status = "withdrawn" if ev.type == "queue.entry_withdrawn" else "removed"
         e.offer = None
         q.children.pop(e.child, None)

@@ -28,6 +28,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.store import Scratch, SpillMap, pickle_codec
 
 __all__ = ["PetitionRules"]
 
@@ -56,10 +57,13 @@ class Petition:
 
 
 class PetitionRules:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
         self.report = report
-        self.petitions: dict[str, Petition] = {}
-        self.orphan_signatures: dict[str, int] = {}
+        self.scratch = Scratch() if scratch is None else scratch
+        # Citizens create petitions: their number grows with the log, so they spill (pickled: a petition holds
+        # the Event that reached its threshold).
+        self.petitions: SpillMap[Petition] = self.scratch.map("petitions", pickle_codec())
+        self.orphan_signatures: SpillMap[int] = self.scratch.map("orphan_signatures")
         self.late_responses: list[dict[str, Any]] = []
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
@@ -319,7 +323,7 @@ class PetitionRules:
         p.status = "closed"
 
     def finish(self) -> None:
-        for p in self.petitions.values():
+        for _pid, p in self.petitions.items():
             if p.reached_by is not None and not p.threshold_event:
                 self.fail(
                     p.reached_by,
@@ -338,5 +342,5 @@ class PetitionRules:
                 "threshold_reached": p.threshold_event,
                 "responded": p.responded,
             }
-            for pid, p in sorted(self.petitions.items())
+            for pid, p in self.petitions.items()  # in key order
         }

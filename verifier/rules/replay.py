@@ -15,18 +15,23 @@ from verifier.rules.kindergarten import KindergartenRules
 from verifier.rules.model import DATA_FIELDS, Event, Malformed, Report, Violation
 from verifier.rules.petitions import PetitionRules
 from verifier.rules.services import ServiceRules
+from verifier.rules.store import Scratch
 
 __all__ = ["Replay"]
 
 
 class Replay:
-    def __init__(self, report: Report) -> None:
+    """The rule replay. State per citizen-made item lives in ``scratch`` (bounded caches in front of a temporary
+    SQLite file, :mod:`verifier.rules.store`); :meth:`close` removes it."""
+
+    def __init__(self, report: Report, cache_items: int | None = None) -> None:
         self.report = report
+        self.scratch = scratch = Scratch(cache_items)
         self.services = ServiceRules(report)
-        self.petitions = PetitionRules(report)
-        self.ballots = BallotRules(report)
-        self.kindergarten = KindergartenRules(report)
-        self.housing = HousingRules(report)
+        self.petitions = PetitionRules(report, scratch)
+        self.ballots = BallotRules(report, scratch)
+        self.kindergarten = KindergartenRules(report, scratch)
+        self.housing = HousingRules(report, scratch)
         self.by_prefix = {
             "service": self.services.handle,
             "petition": self.petitions.handle,
@@ -69,9 +74,14 @@ class Replay:
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             self.report(Violation(ev, "malformed_data", f"data does not fit {ev.type}: {exc!r}", None, None))
+        if self.scratch.overfull:
+            self.scratch.maintain()
 
     def finish(self) -> None:
         self.petitions.finish()
+
+    def close(self) -> None:
+        self.scratch.close()
 
     def public_state(self) -> dict[str, Any]:
         """The published state the replay implies: same shape as ``state.json``."""

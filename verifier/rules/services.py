@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier.rules.model import Event, Malformed, Report, Violation, as_str, as_str_list, stream_id
+from verifier.rules.store import Scratch, SpillMap
 
 __all__ = ["AUTHORISATION", "Authorisation", "Permission", "ServiceRules", "scope_matches"]
 
@@ -144,10 +145,12 @@ class ServiceRules:
 class Authorisation:
     """Step 5: the actor of each event was allowed to cause it at that point of the log."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, cache_items: int | None = None) -> None:
         self.report = report
         self.services: dict[str, Service] = {}
-        self.applicants: dict[str, str] = {}  # queue/register entry id -> applicant pseudonym
+        self.scratch = Scratch(cache_items)
+        # queue/register entry id -> applicant pseudonym (grows with the entries: a spill map)
+        self.applicants: SpillMap[str] = self.scratch.map("applicants")
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -183,6 +186,11 @@ class Authorisation:
         else:
             self.fail(ev, "unknown_actor_kind", "actor kind", "service | citizen | system", kind)
         self._learn(ev)
+        if self.scratch.overfull:
+            self.scratch.maintain()
+
+    def close(self) -> None:
+        self.scratch.close()
 
     def _service(self, ev: Event, perm: Permission, sid: str) -> None:
         if perm.scope is None:

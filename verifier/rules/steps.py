@@ -60,9 +60,10 @@ class RuleReplayStep(Step):
     name = "rule replay (petitions, ballots, queues; state.json)"
     wants_lines = True
 
-    def __init__(self) -> None:
+    def __init__(self, cache_items: int | None = None) -> None:
         super().__init__()
-        self.replay = Replay(lambda v: self.fail(_finding(4, v)))
+        self.replay = Replay(lambda v: self.fail(_finding(4, v)), cache_items)
+        self.cache_items = self.replay.scratch.cache_items  # resolved (a rule worker process gets the same)
         self.not_replayed = 0
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
@@ -74,21 +75,25 @@ class RuleReplayStep(Step):
 
     def finish(self, ctx: AuditContext) -> None:
         r = self.replay
-        r.finish()
-        self.result.stats.update(
-            {
-                "events_replayed": r.events,
-                "events_not_replayed (rejected by step 1)": self.not_replayed,
-                "services": len(r.services.services),
-                "petitions": len(r.petitions.petitions),
-                "ballots": len(r.ballots.ballots),
-                "kindergarten_queues": len(r.kindergarten.queues),
-                "housing_registers": len(r.housing.registers),
-            }
-        )
-        if r.petitions.late_responses:
-            self.result.stats["late_petition_responses (on_time: false)"] = r.petitions.late_responses
-        self._compare_state(ctx)
+        try:
+            r.finish()
+            self.result.stats.update(
+                {
+                    "events_replayed": r.events,
+                    "events_not_replayed (rejected by step 1)": self.not_replayed,
+                    "services": len(r.services.services),
+                    "petitions": len(r.petitions.petitions),
+                    "ballots": len(r.ballots.ballots),
+                    "kindergarten_queues": len(r.kindergarten.queues),
+                    "housing_registers": len(r.housing.registers),
+                    "rule_state_values_spilled_to_disk": r.scratch.evicted,
+                }
+            )
+            if r.petitions.late_responses:
+                self.result.stats["late_petition_responses (on_time: false)"] = r.petitions.late_responses
+            self._compare_state(ctx)
+        finally:
+            r.close()
 
     def _compare_state(self, ctx: AuditContext) -> None:
         published: Any = None
@@ -127,9 +132,10 @@ class AuthorisationStep(Step):
     name = "actor authorisation (scopes, citizens, system)"
     wants_lines = True
 
-    def __init__(self) -> None:
+    def __init__(self, cache_items: int | None = None) -> None:
         super().__init__()
-        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)))
+        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)), cache_items)
+        self.cache_items = self.auth.scratch.cache_items
         self.checked = 0
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
@@ -141,6 +147,7 @@ class AuthorisationStep(Step):
 
     def finish(self, ctx: AuditContext) -> None:
         self.result.stats.update({"events_checked": self.checked, "services_seen": len(self.auth.services)})
+        self.auth.close()
 
 
 class SkippedStep(Step):
