@@ -50,7 +50,7 @@ from verifier.anchors import (
     same_address,
 )
 from verifier.bundle import Bundle, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
-from verifier.envelope import CheckedLine, Problem, SequenceChecker, check_line
+from verifier.envelope import MAX_STREAMS_IN_MEMORY, CheckedLine, Problem, SequenceChecker, check_line
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError
 from verifier.merkle import EMPTY_ROOT, TreeBuilder
 from verifier.note import Checkpoint, VerifierKey, open_checkpoint, parse_verifier_key
@@ -583,7 +583,7 @@ class EnvelopeStep(Step):
     name = "envelopes + leaf hashes"
     wants_lines = True
 
-    def __init__(self, max_streams_in_memory: int = 200_000) -> None:
+    def __init__(self, max_streams_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
         super().__init__()
         self.sequence = SequenceChecker(max_streams_in_memory)
         self.bytes = 0
@@ -864,22 +864,26 @@ class CheckpointStep(Step):
         self.result.stats["checkpoint_sizes_matching"] = sorted(set(agreeing))
 
 
-def default_steps(max_streams_in_memory: int = 200_000, *, rules: bool = True) -> list[Step]:
-    """Steps 1-5. ``rules=False`` (``--no-rules``) reports steps 4 and 5 as NOT RUN instead of running them."""
+def default_steps(
+    max_streams_in_memory: int = MAX_STREAMS_IN_MEMORY, *, rules: bool = True, rule_cache_items: int | None = None
+) -> list[Step]:
+    """Steps 1-5. ``rules=False`` (``--no-rules``) reports steps 4 and 5 as NOT RUN instead of running them.
+    ``rule_cache_items``: rule-state values kept in memory per map (default
+    :data:`verifier.rules.store.DEFAULT_CACHE_ITEMS`; the rest spills to a temporary file)."""
     return [
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),
         AnchorStep(),
-        *_rule_steps(rules),
+        *_rule_steps(rules, rule_cache_items),
     ]
 
 
-def _rule_steps(rules: bool = True) -> list[Step]:
+def _rule_steps(rules: bool = True, cache_items: int | None = None) -> list[Step]:
     """Steps 4 (rule replay) and 5 (actor authorisation): :mod:`verifier.rules` (imported here: it builds on
     this module)."""
     from verifier.rules.steps import AuthorisationStep, RuleReplayStep, skipped_rule_steps
 
-    return [RuleReplayStep(), AuthorisationStep()] if rules else skipped_rule_steps()
+    return [RuleReplayStep(cache_items), AuthorisationStep(cache_items)] if rules else skipped_rule_steps()
 
 
 @dataclass
@@ -943,6 +947,7 @@ def run_audit(
     progress: ProgressCallback | None = None,
     workers: int = 1,
     chain: ChainAccess | None = None,
+    rule_worker: bool | None = None,
 ) -> AuditReport:
     """Audit a bundle. Raises :class:`~verifier.errors.CannotVerify` when it cannot be read at all.
 
@@ -953,6 +958,11 @@ def run_audit(
     first line step); later line steps (rule replay, authorisation) still run here, in log order, on the same
     ``ctx.current`` they would see in the serial path (see :func:`_stream_events_parallel`). Worker processes
     are started with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
+
+    ``rule_worker``: run the rule steps (4, 5) in one worker process of their own, which reads ``events.jsonl``
+    itself while this process runs steps 1-3, and is told which lines step 1 rejected (those are not replayed,
+    as in the serial path); the report is identical (tested). None (default) chooses it when ``workers`` is 0,
+    the log has at least ``PARALLEL_MIN_EVENTS`` events and there are 2 or more CPUs.
     """
     started = time.perf_counter()
     bundle = source if isinstance(source, Bundle) else open_bundle(source)
@@ -975,16 +985,33 @@ def run_audit(
         for step in active:
             step.start(ctx)
         line_steps = [s for s in active if s.wants_lines]
-        n_workers = workers or ((os.cpu_count() or 1) if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
-        # Automatic mode (workers=0) parallelises only the audit without later line steps: with the rule steps on,
-        # the main process (rules, merge, unpickling) is the bottleneck, and on 2 cores that measured no faster.
-        parallel_ok = workers > 1 or len(line_steps) == 1
-        if n_workers > 1 and line_steps and isinstance(line_steps[0], EnvelopeStep) and parallel_ok:
-            _stream_events_parallel(ctx, line_steps[0], line_steps[1:], progress, n_workers)
+        rule_steps = [s for s in line_steps if _is_rule_step(s)]
+        cpus = os.cpu_count() or 1
+        if rule_worker is None:  # automatic: only for large logs with the rule steps on, on 2+ CPUs, --workers 0
+            rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1
+        feed: _RuleFeed | None = None
+        if rule_worker and rule_steps and isinstance(line_steps[0], EnvelopeStep):
+            feed = _RuleFeed(bundle.source, rule_steps)
+            line_steps = [s for s in line_steps if s not in rule_steps] + [feed]
+            n_workers = workers if workers > 1 else 1
         else:
-            _stream_events(ctx, line_steps, progress)
+            n_workers = workers or (cpus if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
+        # Automatic mode (workers=0) parallelises step 1 only for the audit without later line steps: with the
+        # rule steps on, they go to one rule worker process instead (above), and step 1 stays here.
+        parallel_ok = workers > 1 or len(line_steps) == 1
+        try:
+            if n_workers > 1 and line_steps and isinstance(line_steps[0], EnvelopeStep) and parallel_ok:
+                _stream_events_parallel(ctx, line_steps[0], line_steps[1:], progress, n_workers)
+            else:
+                _stream_events(ctx, line_steps, progress)
+            if feed is not None:
+                ctx.warnings.extend(feed.collect(ctx.events_seen))
+        finally:
+            if feed is not None:
+                feed.stop()
         for step in active:
-            step.finish(ctx)
+            if feed is None or step not in rule_steps:
+                step.finish(ctx)
     finally:
         if not isinstance(source, Bundle):
             bundle.close()
@@ -1152,3 +1179,116 @@ def _stream_events_parallel(
     ctx.events_seen = tree.size
     if progress is not None:
         progress(tree.size, total)
+
+
+# -- the rule steps in a worker process ------------------------------------------------------------------------
+RULE_FEED_EVERY = 4096  # lines per message to the rule worker
+
+
+def _is_rule_step(step: Step) -> bool:
+    from verifier.rules.steps import AuthorisationStep, RuleReplayStep
+
+    return type(step) in (RuleReplayStep, AuthorisationStep)
+
+
+class _RuleFeed(Step):
+    """Main-process side of the rule worker: tells it, every ``RULE_FEED_EVERY`` lines, up to which line step 1
+    is done and which of those lines it rejected (``ctx.current`` None or with problems: not replayed)."""
+
+    wants_lines = True
+
+    def __init__(self, source: str, rule_steps: list[Step]) -> None:
+        super().__init__()
+        self.rule_steps = rule_steps
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_rule_worker,
+            args=(source, [(type(s), getattr(s, "cache_items", None)) for s in rule_steps], child),
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.rejected: list[int] = []
+
+    def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
+        current = ctx.current
+        if current is None or current.problems:
+            self.rejected.append(index)
+        if (index + 1) % RULE_FEED_EVERY == 0:
+            self.conn.send((index + 1, self.rejected))
+            self.rejected = []
+
+    def collect(self, events: int) -> list[str]:
+        """After the stream: the last lines, then the rule steps' results (which replace this process's)."""
+        self.conn.send((events, self.rejected))
+        self.conn.send(None)
+        try:
+            answer = self.conn.recv()
+        except EOFError as exc:
+            raise RuntimeError("the rule worker process ended without a result") from exc
+        if answer[0] == "error":
+            raise RuntimeError(f"the rule worker process failed:\n{answer[1]}")
+        _, results, warnings = answer
+        for step, result in zip(self.rule_steps, results, strict=True):
+            step.result = result
+        return list(warnings)
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: Any) -> None:
+    """Worker process: the rule steps over this process's own read of ``events.jsonl``, in log order.
+
+    A line step 1 accepted is parsed here with :func:`json.loads`, which for a line that passed every stateless
+    check (canonical JCS, no floats, no big integers, no duplicate keys) gives the same value as step 1's parser.
+    """
+    import json
+    import traceback
+
+    try:
+        bundle = open_bundle(source)
+        try:
+            log = bundle.log_info()
+            ctx = AuditContext(bundle=bundle, log=log, auditor_key=None, offline=True, extra_checkpoints=())
+            steps: list[Step] = [t(cache_items) for t, cache_items in step_types]
+            for step in steps:
+                step.start(ctx)
+            upto = 0
+            rejected: set[int] = set()
+            loads = json.loads
+            index = -1
+            with bundle.open_events() as f:
+                for index, line in enumerate(iter_event_lines(f)):
+                    while index >= upto:
+                        message = conn.recv()
+                        if message is None:
+                            raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
+                        upto = message[0]
+                        rejected.update(message[1])
+                    if index in rejected:
+                        rejected.discard(index)
+                        ctx.current = None
+                    else:
+                        raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
+                        ctx.current = CheckedLine(loads(raw), [])
+                    for step in steps:
+                        step.on_line(ctx, index, line)
+            ctx.events_seen = index + 1
+            while (message := conn.recv()) is not None:
+                if message[0] != ctx.events_seen:
+                    raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {ctx.events_seen}")
+            for step in steps:
+                step.finish(ctx)
+            conn.send(("ok", [s.result for s in steps], ctx.warnings))
+        finally:
+            bundle.close()
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()

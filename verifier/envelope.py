@@ -40,6 +40,7 @@ __all__ = [
     "ENVELOPE_FIELDS",
     "FORMAT_VERSION",
     "MAX_ENVELOPE_BYTES",
+    "MAX_STREAMS_IN_MEMORY",
     "CheckedLine",
     "Problem",
     "SequenceChecker",
@@ -432,11 +433,16 @@ def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
     return CheckedLine(value, problems)
 
 
+#: Streams whose last version stays in memory before all are spilled to the scratch file (a log with this many
+#: streams reaches its peak memory here already, so memory does not grow further with the log).
+MAX_STREAMS_IN_MEMORY = 65_536
+
+
 class StreamVersions:
     """Last version seen per stream. Kept in a dict up to ``max_in_memory`` streams, then spilled to a temporary
     SQLite file, so memory stays bounded however many streams the log has."""
 
-    def __init__(self, max_in_memory: int = 200_000) -> None:
+    def __init__(self, max_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
         self._mem: dict[str, int] = {}
         self._max = max_in_memory
         self._db: sqlite3.Connection | None = None
@@ -483,7 +489,7 @@ class StreamVersions:
 class SequenceChecker:
     """Order checks across lines: gapless versions per stream from 1; ``time`` never goes backwards."""
 
-    def __init__(self, max_streams_in_memory: int = 200_000) -> None:
+    def __init__(self, max_streams_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
         self.versions = StreamVersions(max_streams_in_memory)
         self.last_time: str | None = None
         self.last_time_index: int | None = None
