@@ -57,7 +57,11 @@ try:
     rss_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 except (OSError, StopIteration):
     pass
-print(json.dumps({"events": events, "seconds": wall, "cpu": cpu, "rss_kb": rss_kb, "verified": bool(ok)}))
+# A rule worker process (--workers 0 with the rules on) is a waited-for child: its peak RSS (an upper bound:
+# Linux carries ru_maxrss over fork+exec) is RUSAGE_CHILDREN's.
+child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"events": events, "seconds": wall, "cpu": cpu, "rss_kb": rss_kb, "child_rss_kb": child_kb,
+                  "verified": bool(ok)}))
 """
 
 
@@ -147,6 +151,29 @@ def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)
             )
         )
         rows.append(_row("hromada-verify", "full audit peak RSS", full["events"], full["rss_kb"] / 1024, "MiB", ""))
+        if (os.cpu_count() or 1) > 1:  # --workers 0: the rule steps in one worker process of their own
+            rw = _child(lawful, lawful_key, "audit-rules", 0)
+            note = "verified" if rw["verified"] else "NOT VERIFIED (bug)"
+            rows.append(
+                _row(
+                    "hromada-verify",
+                    "full audit, rule worker",
+                    rw["events"],
+                    rw["events"] / rw["seconds"],
+                    "events/s",
+                    note + "; --workers 0",
+                )
+            )
+            rows.append(
+                _row(
+                    "hromada-verify",
+                    "full audit, rule worker: peak RSS main + worker",
+                    rw["events"],
+                    (rw["rss_kb"] + rw.get("child_rss_kb", 0)) / 1024,
+                    "MiB",
+                    f"main {rw['rss_kb'] / 1024:.0f}, worker <= {rw.get('child_rss_kb', 0) / 1024:.0f}",
+                )
+            )
         rows.append(_row("hromada-verify", "audit CPU-bound rate", n, m["cpu_events_per_s"], "events/s", ""))
         rows.append(_row("hromada-verify", "audit peak RSS", n, m["peak_rss_mb"], "MiB", "child process"))
         cpus = os.cpu_count() or 1
