@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from tests.verifier_rules.builder import History, audit, codes, findings
+from verifier.envelope import KeyFilter
 from verifier.rules.kindergarten import Entry
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
@@ -128,3 +129,15 @@ def test_duplicate_child_found_after_the_first_entry_was_evicted(tmp_path: Path)
     h.events[-1]["data"]["child"] = first["data"]["child"]  # a second waiting entry for child 1
     report = audit(h.write(tmp_path / "b"))
     assert "duplicate_child" in codes(report, 4)
+
+
+def test_key_filter_never_misses_a_written_key_across_growth() -> None:
+    written: list[str] = []
+    f = KeyFilter(lambda: iter(written), bits=64)
+    for i in range(0, 5000, 250):
+        batch = [f"stream-{j}" for j in range(i, i + 250)]
+        written.extend(batch)
+        f.add_all(batch)
+        assert all(k in f for k in written)
+    false = sum(f"other-{j}" in f for j in range(10_000))
+    assert false < 1000  # about 2% expected

@@ -26,6 +26,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from verifier.envelope import KeyFilter
+
 __all__ = [
     "DEFAULT_CACHE_ITEMS",
     "Codec",
@@ -39,8 +41,6 @@ __all__ = [
 
 #: Values kept in memory per map (the least recently used beyond this are written to the scratch file).
 DEFAULT_CACHE_ITEMS = 16_384
-#: SQLite's page cache for the scratch file (bounded: part of the flat memory figure).
-SQLITE_CACHE_KIB = 16_384
 #: Buffered index changes before they are written (they are also written before every query).
 INDEX_BUFFER = 8_192
 
@@ -87,7 +87,7 @@ class Scratch:
             self._tmp = tempfile.TemporaryDirectory(prefix="hromada-verify-rules-")
             db = sqlite3.connect(Path(self._tmp.name) / "rules.db", isolation_level=None)
             pragmas = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
-            for pragma in (*pragmas, f"cache_size=-{SQLITE_CACHE_KIB}"):
+            for pragma in pragmas:
                 db.execute(f"PRAGMA {pragma}")
             self._db = db
         return self._db
@@ -133,6 +133,7 @@ class SpillMap(Generic[V]):
         self._mem: dict[str, V] = {}
         self._cap = scratch.cache_items
         self._on_disk = False  # the table exists (something was evicted)
+        self._filter: KeyFilter | None = None  # the keys on disk (a miss needs no query)
         self._flagged = False
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ class SpillMap(Generic[V]):
         if value is not _MISSING:
             mem[key] = value  # most recently used last
             return value
-        if not self._on_disk:
+        if self._filter is None or key not in self._filter:
             return default
         row = self._scratch.db.execute(f"SELECT v FROM {self._name} WHERE k = ?", (key,)).fetchone()
         if row is None:
@@ -200,11 +201,13 @@ class SpillMap(Generic[V]):
         if not self._on_disk:
             db.execute(f"CREATE TABLE {self._name} (k TEXT PRIMARY KEY, v) WITHOUT ROWID")
             self._on_disk = True
+            query = f"SELECT k FROM {self._name}"
+            self._filter = KeyFilter(lambda: (k for (k,) in db.execute(query)))
         encode = self._encode
-        db.executemany(
-            f"INSERT OR REPLACE INTO {self._name} (k, v) VALUES (?, ?)",
-            [(k, encode(v)) for k, v in items],
-        )
+        rows = [(k, encode(v)) for k, v in items]
+        db.executemany(f"INSERT OR REPLACE INTO {self._name} (k, v) VALUES (?, ?)", rows)
+        assert self._filter is not None
+        self._filter.add_all(k for k, _ in rows)
 
     # -- whole map (finish, public state, tests) ------------------------------------------------------------
     def items(self, prefix: str = "") -> Iterator[tuple[str, V]]:
