@@ -18,10 +18,14 @@ _INSTALLED = "_hromada_api_capture"
 
 
 def install(app: Any) -> None:
-    """Wrap `app.save` (idempotent). The wrapper only observes; the save itself is unchanged."""
+    """Wrap `app.save` (idempotent). The wrapper only observes; the save itself is unchanged. While a capture
+    is open, the mapper's output is kept too, so the answer's leaf hashes reuse the bytes the save stored
+    instead of canonicalising every event a second time."""
     if getattr(app, _INSTALLED, False):
         return
     original = app.save
+    mapper = app.mapper
+    to_stored = mapper.to_stored_event
 
     def save(*objs: Any, **kwargs: Any) -> Any:
         events = [e for o in objs if o is not None for e in getattr(o, "pending_events", ())]
@@ -31,24 +35,35 @@ def install(app: Any) -> None:
             sink.extend(events)
         return result
 
+    def to_stored_event(event: Any) -> Any:
+        stored = to_stored(event)
+        seen: dict[int, tuple[Any, Any]] | None = getattr(_local, "stored", None)
+        if seen is not None:
+            seen[id(event)] = (event, stored)  # the event is kept alive with its id for the capture's lifetime
+        return stored
+
     app.save = save
+    mapper.to_stored_event = to_stored_event
     setattr(app, _INSTALLED, True)
 
 
 @contextmanager
 def capture() -> Iterator[list[Any]]:
-    previous = getattr(_local, "sink", None)
+    previous = getattr(_local, "sink", None), getattr(_local, "stored", None)
     sink: list[Any] = []
     _local.sink = sink
+    _local.stored = {}
     try:
         yield sink
     finally:
-        _local.sink = previous
+        _local.sink, _local.stored = previous
 
 
 def describe(app: Any, event: Any) -> dict[str, Any]:
     """Public facts of a stored domain event: id, type, stream, version and leaf hash."""
-    stored = app.mapper.to_stored_event(event)
+    seen: dict[int, tuple[Any, Any]] | None = getattr(_local, "stored", None)
+    found = seen.get(id(event)) if seen is not None else None
+    stored = found[1] if found is not None and found[0] is event else app.mapper.to_stored_event(event)
     stream = event.originator_id if isinstance(event.originator_id, UUID) else UUID(str(event.originator_id))
     return {
         "id": str(event_id(stream, event.originator_version)),
