@@ -108,14 +108,17 @@ def audit(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", min=0, help="Processes for line checks: 1 = none (default), N, 0 = CPU count on large logs"
+            "--workers",
+            min=0,
+            help="Worker processes: 1 = none (default); N = N processes for the line checks; 0 = automatic on "
+            "large logs (the CPU count with --no-rules, else one process for the rule steps 4-5)",
         ),
     ] = 1,
     no_rules: Annotated[
         bool,
         typer.Option(
             "--no-rules",
-            help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN); lets --workers 0 take effect",
+            help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN)",
         ),
     ] = False,
 ) -> None:

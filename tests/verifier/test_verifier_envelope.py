@@ -180,3 +180,18 @@ def test_stream_versions_spill_to_disk() -> None:
     assert all(versions.get(f"s{i}") == i + 1 for i in range(100))
     assert versions.get("unknown") == 0
     versions.close()
+
+
+def test_stream_versions_keep_the_recently_written_half_and_update_spilled_streams() -> None:
+    versions = E.StreamVersions(max_in_memory=8)
+    for i in range(8):
+        versions.set(f"s{i}", 1)
+    versions.set("s0", 2)  # rewritten: now the most recent
+    versions.set("s8", 1)  # full: the least recently written half (s1..s4) goes to disk
+    assert versions.spilled and set(versions._mem) == {"s5", "s6", "s7", "s0", "s8"}
+    versions.set("s1", 2)  # a spilled stream comes back with a newer version...
+    for i in range(9, 30):  # ...and is spilled again, over its older row
+        versions.set(f"s{i}", 1)
+    assert versions.get("s1") == 2 and versions.get("s0") == 2 and versions.get("s2") == 1
+    assert all(versions.get(f"s{i}") == 1 for i in range(2, 30))
+    versions.close()
