@@ -35,3 +35,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     server_url: str = request.getfixturevalue("pg_server_url")
     return create_database(server_url).replace("postgresql://", "postgresql+psycopg://")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The RFC 6962, signed-note and tiles vectors live beside the repository (../shared/testvectors). Without
+    them whole test modules would find nothing to check: stop loudly instead of passing fewer tests."""
+    if not (TESTVECTORS / "rfc6962.json").is_file():
+        raise pytest.UsageError(f"test vectors not found at {TESTVECTORS}: clone the repository beside ../shared")
