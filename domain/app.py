@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
@@ -155,11 +156,18 @@ class CityApp(Application[UUID]):
         exclusive guard, so no signature or vote is decided on the state being replaced."""
         if cls not in GUARDED:
             return self._attempt(aggregate_id, cls, what, command)
-        with self.guards.exclusive(aggregate_id):
+        with self._changing(aggregate_id):
+            return self._attempt(aggregate_id, cls, what, command)
+
+    @contextmanager
+    def _changing(self, *aggregate_ids: UUID) -> Iterator[None]:
+        """Hold the exclusive guards of petitions/ballots being changed; their cached copies are dropped on the
+        way out (still under the guard, so no reader can cache the replaced state)."""
+        with self.guards.exclusive(*aggregate_ids):
             try:
-                return self._attempt(aggregate_id, cls, what, command)
+                yield
             finally:
-                self.hot.invalidate([aggregate_id])
+                self.hot.invalidate(aggregate_ids)
 
     def _attempt(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
         for _ in range(self.MAX_ATTEMPTS):
@@ -328,13 +336,10 @@ class CityApp(Application[UUID]):
                     if event is not None:
                         return event
                     continue
-            with self.guards.exclusive(petition_id):
-                try:
-                    event = self._sign(by, self._get(petition_id, Petition, "petition"), at, may_cross=True)
-                finally:
-                    self.hot.invalidate([petition_id])
-                if event is not None:
-                    return event
+            with self._changing(petition_id):
+                event = self._sign(by, self._get(petition_id, Petition, "petition"), at, may_cross=True)
+            if event is not None:
+                return event
         raise ConcurrentModification("petition kept changing; try again", id=str(petition_id))
 
     def _sign(
@@ -379,22 +384,19 @@ class CityApp(Application[UUID]):
         actor = self._authorise(by, "petition.closed")
         now = rfc3339(at)
         ids = self.open_petition_ids()
-        with self.guards.exclusive(*ids):
-            try:
-                for _ in range(self.MAX_ATTEMPTS):
-                    touched = []
-                    for pid in ids:
-                        p = self._get(pid, Petition, "petition")
-                        if p.status == "published" and p.state["deadline"] <= now:
-                            p.close(signatures=self.signature_count(pid), at=at, actor=actor)
-                            touched.append(p)
-                    try:
-                        self._save(*touched)
-                    except IntegrityError:
-                        continue
-                    return [p.id for p in touched]
-            finally:
-                self.hot.invalidate(ids)
+        with self._changing(*ids):
+            for _ in range(self.MAX_ATTEMPTS):
+                touched = []
+                for pid in ids:
+                    p = self._get(pid, Petition, "petition")
+                    if p.status == "published" and p.state["deadline"] <= now:
+                        p.close(signatures=self.signature_count(pid), at=at, actor=actor)
+                        touched.append(p)
+                try:
+                    self._save(*touched)
+                except IntegrityError:
+                    continue
+                return [p.id for p in touched]
         raise ConcurrentModification("petitions kept changing; try again")
 
     def get_petition(self, petition_id: UUID) -> Petition:
@@ -453,7 +455,7 @@ class CityApp(Application[UUID]):
             record_id = vote_stream(ballot_id, voter)
             # The projection knows who voted: a first vote needs no read (a wrong guess is a conflict, and then
             # the record is read).
-            first_vote = voter not in self.projections.votes.get(str(ballot_id), {})
+            first_vote = not self.projections.has_voted(str(ballot_id), voter)
             for _ in range(self.MAX_ATTEMPTS):
                 record: Any = None
                 if not first_vote:

@@ -115,6 +115,10 @@ class Projections:
     def signature_count(self, petition_id: str) -> int:
         return self.signatures.get(petition_id, 0)
 
+    def has_voted(self, ballot_id: str, voter: str) -> bool:
+        with self._lock:
+            return voter in self.votes.get(ballot_id, {})
+
     def counted_votes(self, ballot_id: str) -> list[list[str]]:
         with self._lock:
             return [selection for _, selection in self.votes.get(ballot_id, {}).values()]
