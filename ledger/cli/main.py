@@ -267,38 +267,46 @@ def serve(
     no_chain: Annotated[bool, typer.Option("--no-chain", help="Do not anchor (no chain is started).")] = False,
 ) -> None:
     """Run the ledger: HTTP API, integrator, checkpointer and anchorer (a local anvil chain by default)."""
+    from ledger.writerlock import WriterLock
+
+    with _open(data_dir) as ledger:
+        writer_lock = WriterLock(ledger.engine)
+        try:
+            writer_lock.acquire()
+        except LedgerError as e:
+            err.print(f"[red]cannot serve:[/red] {e}")
+            raise typer.Exit(2) from e
+        try:  # released on every way out, a failed chain start included
+            _serve_locked(ledger, host, port, no_chain)
+        finally:
+            writer_lock.release()
+
+
+def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: bool) -> None:
     import uvicorn
 
     from anchoring.service import AnchoringService
     from api.app import create_app
-    from ledger.writerlock import WriterLock
 
-    with _open(data_dir) as ledger:
+    ledger.start_worker()
+    settings = ledger.settings
+    chain: AnchoringService | None = None
+    if not no_chain:
+        chain = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir)
         try:
-            writer_lock = WriterLock(ledger.engine).acquire()
-        except LedgerError as e:
-            err.print(f"[red]cannot serve:[/red] {e}")
+            chain.start()  # the local anvil chain unless HROMADA_CHAIN_RPC_URL is set
+        except Exception as e:
+            err.print(f"[red]cannot start anchoring:[/red] {e}")
             raise typer.Exit(2) from e
-        ledger.start_worker()
-        settings = ledger.settings
-        chain: AnchoringService | None = None
-        if not no_chain:
-            chain = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir)
-            try:
-                chain.start()  # the local anvil chain unless HROMADA_CHAIN_RPC_URL is set
-            except Exception as e:
-                err.print(f"[red]cannot start anchoring:[/red] {e}")
-                raise typer.Exit(2) from e
-        console.print(
-            f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
-        )
-        typer.echo(f"verifier key: {ledger.signer.verifier_key}")
-        try:
-            uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
-        finally:
-            if chain is not None:
-                chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)
-            writer_lock.release()
+    console.print(
+        f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
+    )
+    typer.echo(f"verifier key: {ledger.signer.verifier_key}")
+    try:
+        uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
+    finally:
+        if chain is not None:
+            chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)
 
 
 def main() -> None:  # pragma: no cover
