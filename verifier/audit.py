@@ -50,7 +50,14 @@ from verifier.anchors import (
     same_address,
 )
 from verifier.bundle import Bundle, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
-from verifier.envelope import MAX_STREAMS_IN_MEMORY, CheckedLine, Problem, SequenceChecker, check_line
+from verifier.envelope import (
+    MAX_STREAMS_IN_MEMORY,
+    CheckedLine,
+    Problem,
+    SequenceChecker,
+    check_line,
+    parse_accepted,
+)
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError
 from verifier.merkle import EMPTY_ROOT, TreeBuilder
 from verifier.note import Checkpoint, VerifierKey, open_checkpoint, parse_verifier_key
@@ -1245,10 +1252,10 @@ class _RuleFeed(Step):
 def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: Any) -> None:
     """Worker process: the rule steps over this process's own read of ``events.jsonl``, in log order.
 
-    A line step 1 accepted is parsed here with :func:`json.loads`, which for a line that passed every stateless
-    check (canonical JCS, no floats, no big integers, no duplicate keys) gives the same value as step 1's parser.
+    A line step 1 accepted is parsed here with :func:`verifier.envelope.parse_accepted`, which for a line that
+    passed every stateless check (canonical JCS, no floats, no big integers, no duplicate keys) gives the same
+    value as step 1's parser, parsing only its ``data`` when the line has the envelope's plain shape.
     """
-    import json
     import traceback
 
     try:
@@ -1261,7 +1268,7 @@ def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: An
                 step.start(ctx)
             upto = 0
             rejected: set[int] = set()
-            loads = json.loads
+            origin = log.origin
             index = -1
             with bundle.open_events() as f:
                 for index, line in enumerate(iter_event_lines(f)):
@@ -1276,7 +1283,7 @@ def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: An
                         ctx.current = None
                     else:
                         raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
-                        ctx.current = CheckedLine(loads(raw), [])
+                        ctx.current = CheckedLine(parse_accepted(raw, origin), [])
                     for step in steps:
                         step.on_line(ctx, index, line)
             ctx.events_seen = index + 1

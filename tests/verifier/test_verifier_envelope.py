@@ -195,3 +195,68 @@ def test_stream_versions_keep_the_recently_written_half_and_update_spilled_strea
     assert versions.get("s1") == 2 and versions.get("s0") == 2 and versions.get("s2") == 1
     assert all(versions.get(f"s{i}") == 1 for i in range(2, 30))
     versions.close()
+
+
+def _mutations(rng: random.Random, line: str) -> list[str]:
+    """Small edits of a canonical line: characters swapped in, dropped or doubled anywhere, and targeted edits
+    of the fields the structural path matches by pattern."""
+    out = []
+    alphabet = '0123456789abcdefABCDEF-:."\\{},[] \x00\x1fzї\U0001f333'
+    for _ in range(12):
+        i = rng.randrange(len(line))
+        c = rng.choice(alphabet)
+        out += [line[:i] + c + line[i + 1 :], line[:i] + line[i + 1 :], line[:i] + c + line[i:]]
+    for old, new in (
+        ('"format":1', '"format":01'),
+        ('"format":1', '"format":2'),
+        ('"version":1}', '"version":01}'),
+        ('"version":1}', '"version":0}'),
+        ('"version":1}', '"version":1000000000000000}'),
+        ('"version":1}', '"version":999999999999999}'),
+        ('"kind":"', '"kind":"x'),
+        ("T", "t"),
+        ("Z", "z"),
+        ('"data":{', '"data":{"a":1,'),
+        ('"data":{', '"data":{"zz":1.5,'),
+        ('"data":{', '"data":{"zz":12345678901234567,'),
+        ('"data":{', '"data":{"a":1,"a":1,'),
+        ('"data":{', '"data":{"\\u00e9":"\\u00e9",'),
+        ('"id":"', '"id":"\\u0061'),
+        ("}", " }"),
+    ):
+        out.append(line.replace(old, new, 1))
+    return out
+
+
+@pytest.mark.parametrize("origin", [ORIGIN, None, "other.example/log"])
+def test_structural_path_accepts_only_what_the_general_path_accepts(origin: str | None) -> None:
+    """The structural path (only ``data`` parsed) returns an envelope only for a line the general fast path also
+    accepts, and then the very same value; on canonical lines it is the path taken."""
+    rng = random.Random(11)
+    taken = 0
+    for i, event in enumerate(factory.generate_events(300)):
+        if i % 3 == 0:
+            event["actor"] = {"kind": "citizen", "id": rng.choice(["cit:v1:é€", 'a"b', "a\\b", "\x7f", "", "x\ue000"])}
+        if i % 5 == 0:
+            event["data"] = {"v": _random_value(rng), "w": [1, {"b": None, "a": "\n"}]}
+        line = rfc8785.dumps(event).decode()
+        for text in [line, *_mutations(rng, line)]:
+            raw = text.encode()
+            value = E._structural(text, origin) if len(raw) <= E.MAX_ENVELOPE_BYTES else None
+            general = E._check_line_general(raw, text, origin)
+            if value is not None:
+                assert general.problems == [], text
+                assert value == general.event and list(value) == list(general.event or {}), text
+                assert E.parse_accepted(raw, origin) == value
+                taken += text == line
+            elif text == line and not general.problems:
+                assert rng is not None  # a canonical line the pattern does not cover (e.g. an escaped actor id)
+            if not general.problems:
+                assert E.parse_accepted(raw, origin) == general.event
+            assert E.check_line(raw, origin).problems == ([] if not general.problems else general.problems)
+    assert taken >= 150 if origin in (ORIGIN, None) else taken == 0
+
+
+def test_a_float_before_broken_json_is_not_json() -> None:
+    line = rfc8785.dumps(good()).replace(b'"data":{', b'"data":{"a":1.5 "b":1,', 1)
+    assert codes(line) == {"not_json"}
