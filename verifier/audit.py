@@ -966,10 +966,12 @@ def run_audit(
     ``ctx.current`` they would see in the serial path (see :func:`_stream_events_parallel`). Worker processes
     are started with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
 
-    ``rule_worker``: run the rule steps (4, 5) in one worker process of their own, which reads ``events.jsonl``
-    itself while this process runs steps 1-3, and is told which lines step 1 rejected (those are not replayed,
-    as in the serial path); the report is identical (tested). None (default) chooses it when ``workers`` is 0,
-    the log has at least ``PARALLEL_MIN_EVENTS`` events and there are 2 or more CPUs.
+    ``rule_worker``: share step 4 with one worker process, which reads ``events.jsonl`` itself and replays the
+    aggregates of ``RULE_WORKER_PREFIXES`` while this process runs steps 1-3, the other aggregates' replay and
+    step 5; it is told which lines step 1 rejected (those are not replayed, as in the serial path) and sends its
+    findings, counters and state parts back, merged in log order: the report is identical (tested). None
+    (default) chooses it when ``workers`` is 0, the log has at least ``PARALLEL_MIN_EVENTS`` events and there are
+    2 or more CPUs.
     """
     started = time.perf_counter()
     bundle = source if isinstance(source, Bundle) else open_bundle(source)
@@ -997,9 +999,12 @@ def run_audit(
         if rule_worker is None:  # automatic: only for large logs with the rule steps on, on 2+ CPUs, --workers 0
             rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1
         feed: _RuleFeed | None = None
-        if rule_worker and rule_steps and isinstance(line_steps[0], EnvelopeStep):
-            feed = _RuleFeed(bundle.source, rule_steps)
-            line_steps = [s for s in line_steps if s not in rule_steps] + [feed]
+        replay_steps = [s for s in rule_steps if s.number == 4]
+        if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):
+            replay_step = replay_steps[0]
+            replay_step.exclude = RULE_WORKER_PREFIXES  # type: ignore[attr-defined]
+            feed = _RuleFeed(bundle.source, replay_step)
+            line_steps = [*line_steps, feed]
             n_workers = workers if workers > 1 else 1
         else:
             n_workers = workers or (cpus if log.tree_size >= PARALLEL_MIN_EVENTS else 1)
@@ -1017,8 +1022,7 @@ def run_audit(
             if feed is not None:
                 feed.stop()
         for step in active:
-            if feed is None or step not in rule_steps:
-                step.finish(ctx)
+            step.finish(ctx)
     finally:
         if not isinstance(source, Bundle):
             bundle.close()
@@ -1190,6 +1194,10 @@ def _stream_events_parallel(
 
 # -- the rule steps in a worker process ------------------------------------------------------------------------
 RULE_FEED_EVERY = 4096  # lines per message to the rule worker
+#: The event type prefixes whose rule replay (step 4) the rule worker process does; the main process replays the
+#: others and runs step 5, beside steps 1-3. Chosen so both processes have about as much to do (each event's
+#: aggregate kind is replayed in one process only: the kinds share no rule state).
+RULE_WORKER_PREFIXES = frozenset({"queue", "housing", "ballot"})
 
 
 def _is_rule_step(step: Step) -> bool:
@@ -1200,19 +1208,19 @@ def _is_rule_step(step: Step) -> bool:
 
 class _RuleFeed(Step):
     """Main-process side of the rule worker: tells it, every ``RULE_FEED_EVERY`` lines, up to which line step 1
-    is done and which of those lines it rejected (``ctx.current`` None or with problems: not replayed)."""
+    is done and which of those lines it rejected (``ctx.current`` None or with problems: not replayed). The worker
+    replays the events of ``RULE_WORKER_PREFIXES`` for ``step`` (which replays the rest here) and sends back its
+    share of the report."""
 
     wants_lines = True
 
-    def __init__(self, source: str, rule_steps: list[Step]) -> None:
+    def __init__(self, source: str, step: Any) -> None:
         super().__init__()
-        self.rule_steps = rule_steps
+        self.step = step
         context = multiprocessing.get_context("spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_rule_worker,
-            args=(source, [(type(s), getattr(s, "cache_items", None)) for s in rule_steps], child),
-            daemon=True,
+            target=_rule_worker, args=(source, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
         )
         self.process.start()
         child.close()
@@ -1227,7 +1235,7 @@ class _RuleFeed(Step):
             self.rejected = []
 
     def collect(self, events: int) -> list[str]:
-        """After the stream: the last lines, then the rule steps' results (which replace this process's)."""
+        """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes."""
         self.conn.send((events, self.rejected))
         self.conn.send(None)
         try:
@@ -1236,9 +1244,8 @@ class _RuleFeed(Step):
             raise RuntimeError("the rule worker process ended without a result") from exc
         if answer[0] == "error":
             raise RuntimeError(f"the rule worker process failed:\n{answer[1]}")
-        _, results, warnings = answer
-        for step, result in zip(self.rule_steps, results, strict=True):
-            step.result = result
+        _, part, warnings = answer
+        self.step.merge(part)
         return list(warnings)
 
     def stop(self) -> None:
@@ -1249,23 +1256,28 @@ class _RuleFeed(Step):
             self.process.join()
 
 
-def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: Any) -> None:
-    """Worker process: the rule steps over this process's own read of ``events.jsonl``, in log order.
+def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
+    """Worker process: step 4's replay of the events whose type prefix is in ``prefixes``, over this process's own
+    read of ``events.jsonl``, in log order.
 
-    A line step 1 accepted is parsed here with :func:`verifier.envelope.parse_accepted`, which for a line that
-    passed every stateless check (canonical JCS, no floats, no big integers, no duplicate keys) gives the same
-    value as step 1's parser, parsing only its ``data`` when the line has the envelope's plain shape.
+    A line step 1 accepted is canonical JCS, so its last ``,"type":"`` is its type field, read here without
+    parsing; only the lines of ``prefixes`` are parsed, with :func:`verifier.envelope.parse_accepted`, which for a
+    line that passed every stateless check gives the same value as step 1's parser (parsing only its ``data``
+    when the line has the envelope's plain shape).
     """
     import traceback
+
+    from verifier.rules.model import Event
+    from verifier.rules.steps import STATE_PART, RuleReplayStep
 
     try:
         bundle = open_bundle(source)
         try:
             log = bundle.log_info()
             ctx = AuditContext(bundle=bundle, log=log, auditor_key=None, offline=True, extra_checkpoints=())
-            steps: list[Step] = [t(cache_items) for t, cache_items in step_types]
-            for step in steps:
-                step.start(ctx)
+            step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
+            apply = step.replay.apply
+            wanted = {p.encode() for p in prefixes}
             upto = 0
             rejected: set[int] = set()
             origin = log.origin
@@ -1278,21 +1290,20 @@ def _rule_worker(source: str, step_types: list[tuple[Any, int | None]], conn: An
                             raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
                         upto = message[0]
                         rejected.update(message[1])
-                    if index in rejected:
+                    if rejected and index in rejected:
                         rejected.discard(index)
-                        ctx.current = None
-                    else:
-                        raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
-                        ctx.current = CheckedLine(parse_accepted(raw, origin), [])
-                    for step in steps:
-                        step.on_line(ctx, index, line)
+                        continue
+                    raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
+                    at = raw.rfind(b',"type":"') + 9
+                    if raw[at : raw.find(b".", at)] not in wanted:
+                        continue
+                    e = parse_accepted(raw, origin)
+                    apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
             ctx.events_seen = index + 1
             while (message := conn.recv()) is not None:
                 if message[0] != ctx.events_seen:
                     raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {ctx.events_seen}")
-            for step in steps:
-                step.finish(ctx)
-            conn.send(("ok", [s.result for s in steps], ctx.warnings))
+            conn.send(("ok", step.part(ctx), ctx.warnings))
         finally:
             bundle.close()
     except BaseException:

@@ -13,6 +13,7 @@ from tests.verifier import factory
 from tests.verifier_rules.builder import ORIGIN, History
 from verifier.audit import AuditReport, default_steps, run_audit
 from verifier.note import parse_verifier_key
+from verifier.rules.steps import RuleReplayStep
 
 
 def _history() -> History:
@@ -30,14 +31,31 @@ def _history() -> History:
     queue = h.queue(institutions=("k1",))
     for c in range(4):
         h.register_child(queue, c, ("k1",), 2023)
+        h.sign(pid, 1, version=3 + c)  # step 4 findings of the main process between the rule worker's
+    entry = h.register_child(queue, 9, ("k1",), 2023)
+    h.grant(queue, entry, basis="no such statute")  # step 4 in the rule worker: benefit_basis_mismatch
+    h.sign(pid, 1, version=7)
+    h.offer(queue, entry, birth_year=2024)  # offer_out_of_turn, rule worker
     register = h.register()
     h.register_household(register, 1)
+    h.register_household(register, 1)  # duplicate_applicant, rule worker
     return h
 
 
-def _report(path: Path, workers: int, rule_worker: bool = False) -> AuditReport:
+def _report(path: Path, workers: int, rule_worker: bool = False, state_of: bool = False) -> Any:
     key = parse_verifier_key(factory.make_signer(ORIGIN).verifier_key)
     steps = default_steps(rules=True)
+    if state_of:  # the replayed public state, with one value changed in the petitions and the housing parts
+        replay = steps[3]
+        assert isinstance(replay, RuleReplayStep)
+        states: list[dict[str, Any]] = []
+        replay._compare_state = lambda ctx: states.append(replay.replay.public_state())  # type: ignore[method-assign]
+        run_audit(path, key, offline=True, steps=steps)
+        state = states[0]
+        first = next(iter(state["petitions"].values()))
+        first["signatures"] += 1
+        state["housing"]["extra"] = {}
+        return state
     return run_audit(path, key, offline=True, workers=workers, steps=steps, rule_worker=rule_worker)
 
 
@@ -47,16 +65,22 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.parametrize("cap", [200, 3])
 @pytest.mark.parametrize("mode", ["step1_workers", "rule_worker"])
 @pytest.mark.parametrize("damage", ["none", "lines"])
 def test_parallel_with_rules_equals_serial(
-    tmp_path: Path, damage: str, mode: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, damage: str, mode: str, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import verifier.audit as audit_module
 
+    monkeypatch.setattr(audit_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
     monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
     monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
-    path = _history().write(tmp_path / "b")
+    history = _history()
+    path = history.write(tmp_path / "b")
+    if damage == "none":  # a published state that differs from the replay in a part of each process
+        published = _report(path, 1, state_of=True)
+        (path / "state.json").write_text(json.dumps(published), encoding="utf-8")
     if damage == "lines":
         lines = factory.read_lines(path)
         lines[3] = lines[3].replace(b'"format":1', b'"format":1,"x":2')  # step 1 rejects: not replayed
@@ -73,7 +97,16 @@ def test_parallel_with_rules_equals_serial(
     parallel = _report(path, 2) if mode == "step1_workers" else _report(path, 1, rule_worker=True)
     assert _comparable(serial) == _comparable(parallel)
     assert serial.exit_code == parallel.exit_code
-    if damage == "none":
-        assert {f.code for f in parallel.findings()} >= {"duplicate_signature", "signature_stream_mismatch"}
-    else:
+    if damage == "none" and cap > 3:
+        codes = [f.code for f in parallel.findings()]
+        assert set(codes) >= {"duplicate_signature", "signature_stream_mismatch", "state_mismatch"}
+        assert {"benefit_basis_mismatch", "offer_out_of_turn", "duplicate_applicant"} <= set(codes)
+        # log order across the two processes: main, worker, main, worker
+        worker_first = codes.index("benefit_basis_mismatch")
+        assert (
+            codes.index("duplicate_signature")
+            < worker_first
+            < max(i for i, c in enumerate(codes) if c == "duplicate_signature")
+        )
+    elif damage == "lines" and cap > 3:
         assert {"extra_field", "not_canonical", "too_large", "truncated"} <= {f.code for f in parallel.findings()}

@@ -51,6 +51,10 @@ _NS_BYTES = NAMESPACE.bytes
 _VARIANT = "89ab89ab89ab89ab"  # hex digit n of byte 8 -> the digit of (n & 0x3) | 0x8 (variant bits 10)
 
 
+_sha1_ns = hashlib.sha1(_NS_BYTES).copy  # noqa: S324 - a hash object fed the namespace; copied per id
+_hexdigit_variant = {c: _VARIANT[int(c, 16)] for c in "0123456789abcdef"}
+
+
 def stream_id(*parts: str | int) -> str:
     """``S(p1, ..., pn)``: lowercase hyphenated uuid5 of the parts joined with ``/`` (RFC 4122 §4.3, computed
     directly: SHA-1 of namespace ‖ name, version 5, variant 10; equal to ``uuid.uuid5``, tested).
@@ -58,23 +62,43 @@ def stream_id(*parts: str | int) -> str:
     On the hex digest: byte 6's high nibble (hex digit 12) becomes ``5``, byte 8's high nibble (hex digit 16)
     ``n`` becomes ``(n & 3) | 8``, i.e. ``_VARIANT[n]``; the other digits are the first 16 bytes unchanged.
     """
-    x = hashlib.sha1(_NS_BYTES + "/".join(map(str, parts)).encode()).hexdigest()  # noqa: S324
-    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[int(x[16], 16)]}{x[17:20]}-{x[20:32]}"
+    h = _sha1_ns()
+    h.update("/".join(map(str, parts)).encode())
+    x = h.hexdigest()
+    return x[:8] + "-" + x[8:12] + "-5" + x[13:16] + "-" + _hexdigit_variant[x[16]] + x[17:20] + "-" + x[20:32]
 
 
 _PSEUDONYM = re.compile(r"(cit|vot|chd):v([1-9][0-9]{0,8}):[0-9a-f]{64}\Z")
+_pseudonym_patterns: dict[tuple[str, int], re.Pattern[str] | None] = {}
 
 
 def pseudonym_problem(value: str, kind: str, key: int) -> str | None:
     """None if ``value`` is a ``<kind>:v<key>:<64 hex>`` pseudonym (docs/domain.md: every aggregate keeps using
     the key version frozen at its opening), else the expected form."""
-    m = _PSEUDONYM.match(value)
-    if m is None or m.group(1) != kind or int(m.group(2)) != key:
+    try:
+        pattern = _pseudonym_patterns[kind, key]
+    except KeyError:
+        pattern = _pseudonym_pattern(kind, key)
+    if pattern is None or pattern.match(value) is None:
         return f"{kind}:v{key}:<64 hex>"
     return None
 
 
+def _pseudonym_pattern(kind: str, key: int) -> re.Pattern[str] | None:
+    """The pattern of exactly the values :data:`_PSEUDONYM` matches with this kind and key (None: none can)."""
+    ok = kind in ("cit", "vot", "chd") and type(key) is int and 1 <= key < 10**9
+    pattern = re.compile(rf"{kind}:v{key}:[0-9a-f]{{64}}\Z") if ok else None
+    if len(_pseudonym_patterns) < 1024:
+        _pseudonym_patterns[kind, key] = pattern
+    return pattern
+
+
+_INSTANT_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
+
+
 def parse_instant(text: str) -> datetime:
+    if _INSTANT_RE.match(text) is not None:  # the only form strptime accepts that fromisoformat parses alike
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, _INSTANT_FORMAT).replace(tzinfo=UTC)
 
 
@@ -165,7 +189,14 @@ def _get(data: Mapping[str, Any], key: str) -> Any:
 
 
 def as_str(data: Mapping[str, Any], key: str) -> str:
-    value = _get(data, key)
+    if type(data) is dict:  # the common case, without a second call
+        value = data.get(key, _MISSING)
+        if type(value) is str:
+            return value
+        if value is _MISSING:
+            raise Malformed(key, "present", "missing")
+    else:
+        value = _get(data, key)
     if not isinstance(value, str):
         raise Malformed(key, "a string", value)
     return value
@@ -194,6 +225,11 @@ def as_list(data: Mapping[str, Any], key: str) -> list[Any]:
 
 def as_str_list(data: Mapping[str, Any], key: str) -> list[str]:
     value = as_list(data, key)
+    for v in value:
+        if type(v) is not str and not isinstance(v, str):
+            break
+    else:
+        return value
     if not all(isinstance(v, str) for v in value):
         raise Malformed(key, "a list of strings", value)
     return value

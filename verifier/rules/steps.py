@@ -7,16 +7,23 @@ with the number of aggregates, queue/register entries and ballot voters, never w
 
 from __future__ import annotations
 
+import heapq
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from verifier.audit import AuditContext, Finding, Step
+from verifier import audit
+from verifier.audit import AuditContext, Finding, Status, Step
 from verifier.bundle import Oversize, Unterminated
 from verifier.rules.model import Event, Violation, first_difference
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
 
-__all__ = ["AuthorisationStep", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
+__all__ = ["STATE_PART", "AuthorisationStep", "ReplayPart", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
+
+
+def _index(f: Finding) -> int:
+    return -1 if f.index is None else f.index
 
 
 def _finding(step: int, v: Violation) -> Finding:
@@ -55,42 +62,118 @@ def _event(ctx: AuditContext, index: int) -> Event | None:
     return ev
 
 
+#: Which part of ``state.json`` (``public_state``) the aggregates of each type prefix make.
+STATE_PART = {"petition": "petitions", "ballot": "ballots", "queue": "kindergarten", "housing": "housing"}
+
+
+@dataclass
+class ReplayPart:
+    """What a rule worker process replayed (the events whose type prefix is in its share), to be merged into
+    the main process's step 4 (:meth:`RuleReplayStep.merge`): its findings during the stream and at the end,
+    with their uncapped counts, its counters, and its parts of the replayed public state."""
+
+    stream: list[Finding]
+    stream_total: int
+    tail: list[Finding]
+    tail_total: int
+    counts: dict[str, int]
+    late_responses: list[dict[str, Any]]
+    state: dict[str, Any] | None
+
+
 class RuleReplayStep(Step):
+    """Step 4. ``exclude``: type prefixes this instance does not replay (a rule worker process replays them,
+    and :meth:`merge` takes its :class:`ReplayPart` in before :meth:`finish`)."""
+
     number = 4
     name = "rule replay (petitions, ballots, queues; state.json)"
     wants_lines = True
 
-    def __init__(self, cache_items: int | None = None) -> None:
+    def __init__(self, cache_items: int | None = None, exclude: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.replay = Replay(lambda v: self.fail(_finding(4, v)), cache_items)
         self.cache_items = self.replay.scratch.cache_items  # resolved (a rule worker process gets the same)
         self.not_replayed = 0
+        self.exclude = exclude
+        self.other: ReplayPart | None = None
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         ev = _event(ctx, index)
         if ev is None:
             self.not_replayed += 1
             return
+        if self.exclude and ev.type.partition(".")[0] in self.exclude:
+            return
         self.replay.apply(ev)
+
+    def _counts(self) -> dict[str, int]:
+        r = self.replay
+        return {
+            "events_replayed": r.events,
+            "services": len(r.services.services),
+            "petitions": len(r.petitions.petitions),
+            "ballots": len(r.ballots.ballots),
+            "kindergarten_queues": len(r.kindergarten.queues),
+            "housing_registers": len(r.housing.registers),
+            "rule_state_values_spilled_to_disk": r.scratch.evicted,
+        }
+
+    def part(self, ctx: AuditContext) -> ReplayPart:
+        """In a rule worker process, after the stream: this share's :class:`ReplayPart` (closes the replay)."""
+        r = self.replay
+        try:
+            stream, stream_total = self.result.findings, self.result.findings_total
+            self.result.findings, self.result.findings_total = [], 0
+            r.finish()
+            state = None
+            if ctx.bundle.has("state.json"):
+                full = r.public_state()
+                state = {part: full[part] for prefix, part in STATE_PART.items() if prefix not in self.exclude}
+            return ReplayPart(
+                stream,
+                stream_total,
+                self.result.findings,
+                self.result.findings_total,
+                self._counts(),
+                r.petitions.late_responses,
+                state,
+            )
+        finally:
+            r.close()
+
+    def merge(self, other: ReplayPart) -> None:
+        """Take in the share a rule worker replayed; :meth:`finish` then reports as if one replay had seen all."""
+        self.other = other
 
     def finish(self, ctx: AuditContext) -> None:
         r = self.replay
         try:
+            other = self.other
+            if other is not None:  # the stream findings of both shares, in log order (each event is in one)
+                mine = self.result.findings
+                merged = heapq.merge(mine, other.stream, key=_index)
+                self.result.findings = list(merged)[: audit.MAX_FINDINGS_PER_STEP]
+                self.result.findings_total += other.stream_total
             r.finish()
+            if other is not None:
+                for f in other.tail:
+                    self.fail(f)
+                self.result.findings_total += other.tail_total - len(other.tail)
+                if other.stream_total or other.tail_total:
+                    self.result.status = Status.FAILED
+            counts = self._counts()
+            if other is not None:
+                counts = {k: v + other.counts[k] for k, v in counts.items()}
             self.result.stats.update(
                 {
-                    "events_replayed": r.events,
+                    "events_replayed": counts.pop("events_replayed"),
                     "events_not_replayed (rejected by step 1)": self.not_replayed,
-                    "services": len(r.services.services),
-                    "petitions": len(r.petitions.petitions),
-                    "ballots": len(r.ballots.ballots),
-                    "kindergarten_queues": len(r.kindergarten.queues),
-                    "housing_registers": len(r.housing.registers),
-                    "rule_state_values_spilled_to_disk": r.scratch.evicted,
+                    **counts,
                 }
             )
-            if r.petitions.late_responses:
-                self.result.stats["late_petition_responses (on_time: false)"] = r.petitions.late_responses
+            late = r.petitions.late_responses + (other.late_responses if other is not None else [])
+            if late:
+                self.result.stats["late_petition_responses (on_time: false)"] = late
             self._compare_state(ctx)
         finally:
             r.close()
@@ -109,6 +192,8 @@ class RuleReplayStep(Step):
             ctx.warnings.append("state.json is absent or empty: the published state was not compared with the replay")
             return
         replayed = self.replay.public_state()
+        if self.other is not None and self.other.state is not None:
+            replayed.update(self.other.state)
         diff = first_difference(replayed, published)
         if diff is None:
             self.result.stats["state_json"] = "equal to the replay"
