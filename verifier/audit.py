@@ -596,6 +596,9 @@ class EnvelopeStep(Step):
         self.bytes = 0
         self.truncated = False
 
+    def start(self, ctx: AuditContext) -> None:
+        self.sequence.versions.expected_streams = ctx.log.tree_size
+
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         if type(line) is bytes:
             self.bytes += len(line) + 1

@@ -557,12 +557,16 @@ def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
 MAX_STREAMS_IN_MEMORY = 262_144
 
 
+#: A scratch file is private to one audit and thrown away after it: no journal, no fsync.
+SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
+
+
 class KeyFilter:
     """A Bloom filter of the keys a spill table holds: "not there" is certain, so looking up a key that was never
     written (most look-ups, in logs where most events open a new stream) costs no disk read. About one byte
     per key (8 bits, 4 probes: ~2% false positives); it doubles, re-reading the keys, when it gets fuller."""
 
-    def __init__(self, keys: Callable[[], Iterable[str]], bits: int = 1 << 16) -> None:
+    def __init__(self, keys: Callable[[], Iterable[str]], bits: int = 1 << 20) -> None:
         self._keys = keys  # every key written so far (for a rebuild)
         self._size(bits)
 
@@ -575,12 +579,17 @@ class KeyFilter:
     def add_all(self, keys: Iterable[str]) -> None:
         bits, mask = self._bits, self._mask
         n = 0
-        for key in keys:
+        for key in keys:  # the 4 probes (a + i * b) & mask, i = 0..3, unrolled
             h = hash(key)
             a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-            for i in range(4):
-                p = (a + i * b) & mask
-                bits[p >> 3] |= 1 << (p & 7)
+            p = a & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + 2 * b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + 3 * b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
             n += 1
         self.count += n
         if self.count > self._room:
@@ -602,11 +611,17 @@ class KeyFilter:
         h = hash(key)
         a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
         bits, mask = self._bits, self._mask
-        for i in range(4):
-            p = (a + i * b) & mask
-            if not bits[p >> 3] & (1 << (p & 7)):
-                return False
-        return True
+        p = a & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + b) & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + 2 * b) & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + 3 * b) & mask
+        return bool(bits[p >> 3] & (1 << (p & 7)))
 
 
 class StreamVersions:
@@ -620,6 +635,7 @@ class StreamVersions:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._filter: KeyFilter | None = None
         self.count = 0
+        self.expected_streams = 0  # a bound on the streams to come, if known (the log's size): sizes the filter
 
     def get(self, stream: str) -> int:
         v = self._mem.get(stream)
@@ -642,11 +658,16 @@ class StreamVersions:
         if self._db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hromada-verify-")
             self._db = sqlite3.connect(Path(self._tmp.name) / "streams.db")
+            for pragma in SCRATCH_PRAGMAS:
+                self._db.execute(f"PRAGMA {pragma}")
             self._db.execute("CREATE TABLE s (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID")
             db = self._db
-            self._filter = KeyFilter(lambda: (k for (k,) in db.execute("SELECT k FROM s")))
+            bits = 1 << 20
+            while bits < min(8 * self.expected_streams, 1 << 27):  # sized once (~1 byte per stream), not regrown
+                bits <<= 1
+            self._filter = KeyFilter(lambda: (k for (k,) in db.execute("SELECT k FROM s")), bits)
         out = list(itertools.islice(self._mem.items(), max(1, len(self._mem) // 2)))  # least recently written half
-        self._db.executemany("INSERT OR REPLACE INTO s (k, v) VALUES (?, ?)", out)
+        self._db.executemany("INSERT OR REPLACE INTO s (k, v) VALUES (?, ?)", sorted(out))  # key order: fewer pages
         assert self._filter is not None
         self._filter.add_all(k for k, _ in out)
         self._db.commit()

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from verifier.errors import BadArgument, NetworkError
 
@@ -69,12 +70,16 @@ class HttpRpc:
             raise BadArgument(f"--rpc must be an http:// or https:// URL, not {display_url(url)!r}")
         self.url = url
         self.display = display_url(url)
+        import httpx  # here, not at module level: an offline audit (and its worker processes) never loads it
+
         self._client = httpx.Client(timeout=timeout, transport=transport)
         self._id = 0
 
     def __call__(self, method: str, params: list[Any]) -> Any:
         self._id += 1
         body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params}
+        import httpx
+
         try:
             response = self._client.post(self.url, json=body)
         except httpx.TimeoutException as exc:
