@@ -198,25 +198,18 @@ _HTTP_SLUGS = {
 }
 
 
-def install(app: FastAPI) -> None:
-    """Register the exception handlers that make every error a problem response."""
-
-    async def on_domain(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, de.DomainError)
-        return domain_problem(exc, request.url.path)
-
-    async def on_ledger(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, LedgerError)
-        return ledger_problem(exc, request.url.path)
-
-    async def on_api(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiProblem)
+def problem_for(exc: BaseException, instance: str | None = None) -> JSONResponse:
+    """The problem response for any error raised while answering a request for `instance` (the path). The
+    HTTP app's exception handlers and the writer's command server (api/commands.py) both answer with it."""
+    if isinstance(exc, de.DomainError):
+        return domain_problem(exc, instance)
+    if isinstance(exc, LedgerError):
+        return ledger_problem(exc, instance)
+    if isinstance(exc, ApiProblem):
         return problem_response(
-            exc.status, exc.slug, exc.title, exc.detail, instance=request.url.path, headers=exc.headers, **exc.extra
+            exc.status, exc.slug, exc.title, exc.detail, instance=instance, headers=exc.headers, **exc.extra
         )
-
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
@@ -226,41 +219,46 @@ def install(app: FastAPI) -> None:
             "validation-error",
             "Validation error",
             "the request does not match the schema",
-            instance=request.url.path,
+            instance=instance,
             code="validation_error",
             errors=errors,
         )
-
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, StarletteHTTPException):
         slug = _HTTP_SLUGS.get(exc.status_code, "http-error" if exc.status_code < 500 else "internal-error")
         title = API_PROBLEMS.get(slug, (exc.status_code, "HTTP error"))[1]
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
-            exc.status_code, slug, title, detail, instance=request.url.path, headers=getattr(exc, "headers", None)
+            exc.status_code, slug, title, detail, instance=instance, headers=getattr(exc, "headers", None)
         )
-
-    async def on_integrity(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, IntegrityError):
         return problem_response(
             409,
             "concurrent-modification",
             "Concurrent modification",
             "another request changed the same record; try again",
-            instance=request.url.path,
+            instance=instance,
             code="concurrent_modification",
         )
+    log.exception("unhandled error on %s", instance, exc_info=exc)
+    return problem_response(500, "internal-error", "Internal error", None, instance=instance)
 
-    async def on_any(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(500, "internal-error", "Internal error", None, instance=request.url.path)
 
-    app.add_exception_handler(de.DomainError, on_domain)
-    app.add_exception_handler(LedgerError, on_ledger)
-    app.add_exception_handler(ApiProblem, on_api)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(IntegrityError, on_integrity)
-    app.add_exception_handler(Exception, on_any)
+def install(app: FastAPI) -> None:
+    """Register the exception handlers that make every error a problem response."""
+
+    async def on_error(request: Request, exc: Exception) -> JSONResponse:
+        return problem_for(exc, request.url.path)
+
+    for cls in (
+        de.DomainError,
+        LedgerError,
+        ApiProblem,
+        RequestValidationError,
+        StarletteHTTPException,
+        IntegrityError,
+        Exception,
+    ):
+        app.add_exception_handler(cls, on_error)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
