@@ -37,7 +37,8 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 _UNAUTH = {"WWW-Authenticate": "Bearer"}
 
 
-def _limit(state: ApiState, principal: Principal) -> None:
+def enforce_rate_limit(state: ApiState, principal: Principal) -> None:
+    """Take one request from the principal's token bucket, or refuse with 429 and Retry-After."""
     limiter = state.service_limits if isinstance(principal, ServicePrincipal) else state.citizen_limits
     wait = limiter.take(principal.key)
     if wait > 0:
@@ -69,7 +70,7 @@ async def authenticate(state: StateDep, credentials: Credentials) -> Principal |
         except NeedsFetch:
             identity, issuer = await run_in_threadpool(state.tokens.verify, token)
         principal = CitizenPrincipal(identity, issuer)
-    _limit(state, principal)
+    enforce_rate_limit(state, principal)
     return principal
 
 
@@ -145,9 +146,12 @@ class Writer:
         self.state = state
         self.key = key
 
+    def digest(self, body: Any) -> bytes:
+        """What a retry must repeat: the method, the path and the body."""
+        return request_hash(self.request.method, self.request.url.path, body)
+
     def __call__(self, principal: Principal, body: Any, fn: Callable[[], Any], status_code: int = 201) -> Response:
-        digest = request_hash(self.request.method, self.request.url.path, body)
-        return self.state.idempotency.run(principal.key, self.key, digest, fn, status_code)
+        return self.state.idempotency.run(principal.key, self.key, self.digest(body), fn, status_code)
 
 
 async def get_writer(request: Request, state: StateDep, key: IdempotencyKey = None) -> Writer:

@@ -16,7 +16,7 @@ from api.deps import Citizen, StateDep, Write, service_scope
 from api.models import Body, Written
 from api.problems import ApiProblem, problem_responses
 from api.routers.common import command
-from api.state import ServicePrincipal
+from api.state import ApiState, CitizenPrincipal, ServicePrincipal
 from domain.ballot import vote_stream
 
 router = APIRouter(prefix="/v1/ballots", tags=["ballots"])
@@ -149,6 +149,15 @@ def open_ballot(body: OpenBallot, service: Opener, state: StateDep, write: Write
     responses=WRITE_ERRORS,
 )
 def vote(ballot_id: UUID, body: Vote, citizen: Citizen, state: StateDep, write: Write) -> Response:
+    return cast_vote(state, citizen, ballot_id, body, write.key, write.digest(body))
+
+
+def cast_vote(
+    state: ApiState, citizen: CitizenPrincipal, ballot_id: UUID, body: Vote, idempotency_key: str | None, digest: bytes
+) -> Response:
+    """A vote by a verified citizen. The route above calls it, and so does the writer's command server for a
+    vote a front process verified (api/commands.py): one code path either way."""
+
     def run() -> VoteRecorded:
         event, events = command(
             state,
@@ -159,7 +168,7 @@ def vote(ballot_id: UUID, body: Vote, citizen: Citizen, state: StateDep, write: 
         tracker = capture.describe(state.app, event)["leaf_hash"]
         return VoteRecorded(ballot_id=ballot_id, tracker=tracker, revote=event.originator_version > 1, events=events)
 
-    return write(citizen, body, run)
+    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from api.deps import Citizen, StateDep, Write, service_scope
 from api.models import Body, ShortText, Text, Written
 from api.problems import problem_responses
 from api.routers.common import command
-from api.state import ServicePrincipal
+from api.state import ApiState, CitizenPrincipal, ServicePrincipal
 from domain.errors import InvalidInput
 from domain.rules import PETITION_RULE_SETS
 
@@ -177,13 +177,22 @@ class Signed(Written):
     responses=WRITE_ERRORS,
 )
 def sign(petition_id: UUID, citizen: Citizen, state: StateDep, write: Write) -> Response:
+    return sign_petition(state, citizen, petition_id, write.key, write.digest(None))
+
+
+def sign_petition(
+    state: ApiState, citizen: CitizenPrincipal, petition_id: UUID, idempotency_key: str | None, digest: bytes
+) -> Response:
+    """A signature by a verified citizen. The route above calls it, and so does the writer's command server
+    for a signature a front process verified (api/commands.py): one code path either way."""
+
     def run() -> Signed:
         _, events = command(
             state, lambda: state.app.sign_petition(by=citizen.identity, petition_id=petition_id, at=state.clock())
         )
         return Signed(petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events)
 
-    return write(citizen, None, run)
+    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
 
 
 @router.post(
