@@ -64,6 +64,14 @@ class ApiSettings(BaseSettings):
         description="FastAPI's native OpenTelemetry spans and metrics (needs a configured provider); off by default: "
         "/metrics serves Prometheus, and the per-request checks cost CPU.",
     )
+    fronts: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="HTTP front processes (`hromada serve --fronts N`): 0 = the writer process serves HTTP itself; "
+        "N >= 1 = N processes terminate HTTP and verify citizen tokens, hand signatures and votes to the writer as "
+        "verified commands and pass every other request through (docs/api.md).",
+    )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -265,6 +265,15 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default $HROMADA_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default $HROMADA_PORT or 8000).")] = None,
     no_chain: Annotated[bool, typer.Option("--no-chain", help="Do not anchor (no chain is started).")] = False,
+    fronts: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="HTTP front processes (default $HROMADA_FRONTS or 0: this process serves HTTP itself). With N >= 1, "
+            "N processes parse HTTP and verify citizen tokens; this one only decides.",
+        ),
+    ] = None,
 ) -> None:
     """Run the ledger: HTTP API, integrator, checkpointer and anchorer (a local anvil chain by default)."""
     from ledger.writerlock import WriterLock
@@ -277,16 +286,18 @@ def serve(
             err.print(f"[red]cannot serve:[/red] {e}")
             raise typer.Exit(2) from e
         try:  # released on every way out, a failed chain start included
-            _serve_locked(ledger, host, port, no_chain)
+            _serve_locked(ledger, host, port, no_chain, fronts)
         finally:
             writer_lock.release()
 
 
-def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: bool) -> None:
+def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: bool, fronts: int | None) -> None:
     import uvicorn
 
     from anchoring.service import AnchoringService
     from api.app import create_app
+    from api.fronts import serve_with_fronts
+    from api.settings import ApiSettings
 
     ledger.start_worker()
     settings = ledger.settings
@@ -302,8 +313,25 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
         f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
     )
     typer.echo(f"verifier key: {ledger.signer.verifier_key}")
+    api_settings = ApiSettings()
+    n_fronts = api_settings.fronts if fronts is None else fronts
     try:
-        uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port, log_level="info")
+        if n_fronts:
+            console.print(f"{n_fronts} HTTP front processes; this process decides every write")
+            serve_with_fronts(
+                create_app(ledger, settings=api_settings),
+                data_dir=Path(settings.data_dir),
+                host=host or settings.host,
+                port=port or settings.port,
+                fronts=n_fronts,
+            )
+        else:
+            uvicorn.run(
+                create_app(ledger, settings=api_settings),
+                host=host or settings.host,
+                port=port or settings.port,
+                log_level="info",
+            )
     finally:
         if chain is not None:
             chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)

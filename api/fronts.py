@@ -1,0 +1,149 @@
+"""`hromada serve --fronts N`: the writer process serves its HTTP app and its command server on private Unix
+sockets, and N front processes (api/front.py) share the public listening socket.
+
+Why: one process decides every write (the ordering guards, the petition/ballot cache, the rate limits and the
+group commit live there; see docs/api.md), and under load its core was spent more on HTTP parsing, routing and
+ID-token signatures than on deciding. Fronts move that work to other cores; the writer keeps only the deciding.
+
+The writer binds the public socket itself (so a taken port fails before anything starts) and hands it to each
+front by file descriptor. A front that dies is restarted; stopping the writer stops the fronts first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("hromada.api.fronts")
+
+
+class FrontSupervisor:
+    """Starts N front processes on an inherited socket and restarts any that exits while serving."""
+
+    def __init__(self, n: int, listener: socket.socket, data_dir: Path, writer_http: Path, commands: Path) -> None:
+        self.n = n
+        self.listener = listener
+        self.args = [
+            "--fd",
+            str(listener.fileno()),
+            "--data-dir",
+            str(data_dir),
+            "--writer-http",
+            str(writer_http),
+            "--writer-commands",
+            str(commands),
+            "--parent",
+            str(os.getpid()),
+        ]
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="hromada-fronts", daemon=True)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "api.front", *self.args], pass_fds=(self.listener.fileno(),), close_fds=True
+        )
+
+    def start(self) -> None:
+        self.procs = [self._spawn() for _ in range(self.n)]
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            for i, proc in enumerate(self.procs):
+                code = proc.poll()
+                if code is not None and not self._stop.is_set():
+                    log.error("front process %d exited with %s; starting another", proc.pid, code)
+                    time.sleep(1.0)  # no busy loop if a front cannot start at all
+                    self.procs[i] = self._spawn()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after it stops, which would end the process before the fronts are
+    stopped and the sockets removed; here a signal only asks the server to exit, and the cleanup runs."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def serve_with_fronts(app: Any, *, data_dir: Path, host: str, port: int, fronts: int, log_level: str = "info") -> None:
+    """Serve `app` (the writer's FastAPI app, from `create_app`) behind `fronts` front processes until SIGTERM or
+    SIGINT; then stop the fronts and remove the private sockets."""
+    from api.commands import CommandServer
+
+    listener = socket.create_server((host, port), backlog=2048)
+    listener.set_inheritable(True)
+    rundir = Path(tempfile.mkdtemp(prefix="hromada-"))  # mode 0700: the trust boundary of the command socket
+    writer_http, commands_path = rundir / "http.sock", rundir / "commands.sock"
+    commands = CommandServer(app.state.api, commands_path)
+    supervisor = FrontSupervisor(fronts, listener, data_dir, writer_http, commands_path)
+    config = uvicorn.Config(
+        app, uds=str(writer_http), log_level=log_level, proxy_headers=True, forwarded_allow_ips="*", lifespan="on"
+    )
+    server = _Server(config)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.request_exit)
+        await commands.start()
+        starting = asyncio.create_task(server.serve())
+        while not server.started and not starting.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            supervisor.start()
+            log.info("%d front processes on http://%s:%d", fronts, host, port)
+        try:
+            await starting
+        finally:
+            supervisor.stop()
+            await commands.stop()
+
+    try:
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a pinned dependency; plain asyncio works too
+            asyncio.run(run())
+        else:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(run())
+    finally:
+        supervisor.stop()
+        listener.close()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(rundir)

@@ -1,0 +1,111 @@
+"""`hromada serve --fronts 2` as an operator runs it (SQLite, no chain): the fronts serve the port, a killed
+front is replaced, and SIGTERM stops the writer and every front and removes the private sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.cli import add_service
+from api.tokens import DevIssuer
+from ledger.config import Settings
+from ledger.runtime import Ledger
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return {int(x) for x in out.split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def _wait(predicate, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.2)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.timeout(180)
+def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HROMADA_")}
+    env.update(HROMADA_DATA_DIR=str(tmp_path), HROMADA_CITIZEN_BURST="100")
+    with Ledger(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")) as ledger:
+        council = {"Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*"])}
+    issuer = DevIssuer(tmp_path)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--fronts", "2", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: _ready(url) or proc.poll() is not None)
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        fronts = _children(proc.pid)
+        assert len(fronts) == 2
+        author = {"Authorization": f"Bearer {issuer.issue('author')}"}
+        pid = httpx.post(url + "/v1/petitions", json={"title": "T", "text": "x"}, headers=author).json()["petition_id"]
+        assert httpx.post(f"{url}/v1/petitions/{pid}/publish", headers=council).status_code == 200
+        for i in range(6):
+            r = httpx.post(
+                f"{url}/v1/petitions/{pid}/signatures", headers={"Authorization": f"Bearer {issuer.issue(f's{i}')}"}
+            )
+            assert r.status_code == 201, r.text
+        assert httpx.get(f"{url}/v1/petitions/{pid}").json()["signatures"] == 6
+
+        victim = min(fronts)
+        os.kill(victim, signal.SIGKILL)
+        _wait(lambda: len(_children(proc.pid) - {victim}) == 2 and not _alive(victim), 30)
+        _wait(lambda: _ready(url), 30)
+        now = _children(proc.pid)
+        r = httpx.post(
+            f"{url}/v1/petitions/{pid}/signatures", headers={"Authorization": f"Bearer {issuer.issue('late')}"}
+        )
+        assert r.status_code == 201 and r.json()["signatures"] == 7
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out = proc.communicate(timeout=60)[0].decode()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, out
+    _wait(lambda: not any(_alive(p) for p in now | fronts), 20)
+    rundirs = [
+        line.split("unix socket ")[1].split("/http.sock")[0] for line in out.splitlines() if "unix socket" in line
+    ]
+    assert rundirs and not any(Path(d).exists() for d in rundirs)
+    with socket.socket() as s:  # the port is free again
+        s.bind(("127.0.0.1", port))
