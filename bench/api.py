@@ -82,12 +82,26 @@ def serve_ledger(port: int) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.fronts import serve_with_fronts
+    from api.settings import ApiSettings
     from ledger.config import Settings
     from ledger.runtime import Ledger
 
     ledger = Ledger(Settings())
     ledger.start_worker()
-    uvicorn.run(create_app(ledger), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    settings = ApiSettings()
+    app = create_app(ledger, settings=settings)
+    if settings.fronts:  # as `hromada serve --fronts N`
+        serve_with_fronts(
+            app,
+            data_dir=ledger.settings.data_dir,
+            host="127.0.0.1",
+            port=port,
+            fronts=settings.fronts,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def serve_minimal(port: int, url: str) -> None:
