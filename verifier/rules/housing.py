@@ -68,7 +68,11 @@ class Register:
 
     def reindex(self, eid: str, e: Entry, before: frozenset[_Row]) -> None:
         after = self.rows(eid, e)
-        if after != before:
+        if not before:  # e.g. a new entry: every row is new
+            add = self.lists.add
+            for row in after:
+                add(row)
+        elif after != before:
             for row in before - after:
                 self.lists.discard(row)
             for row in after - before:

@@ -78,6 +78,8 @@ class Queue:
     offers_issued: int = 0
 
     def rank(self, e: Entry) -> int:
+        if not e.benefits:
+            return len(self.benefit_rank) + 1
         return min(
             (self.benefit_rank.get(c, len(self.benefit_rank) + 1) for c in e.benefits),
             default=len(self.benefit_rank) + 1,
@@ -97,7 +99,11 @@ class Queue:
         """After an event changed entry ``eid``: its current rank, and its index rows replace ``before``."""
         e.rank = self.rank(e)
         after = self.rows(eid, e)
-        if after != before:
+        if not before:  # e.g. a new entry: every row is new
+            add = self.waiting.add
+            for row in after:
+                add(row)
+        elif after != before:
             for row in before - after:
                 self.waiting.discard(row)
             for row in after - before:

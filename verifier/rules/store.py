@@ -314,9 +314,16 @@ class OrderedIndex:
             db.execute(f"CREATE TABLE {self._name} ({', '.join(cols)}, PRIMARY KEY ({', '.join(cols)})) WITHOUT ROWID")
             self._created = True
         gone = [row for row, present in pending.items() if not present]
+        new = [row for row, present in pending.items() if present]
+        try:
+            new.sort()  # in key order: neighbouring rows land on the same B-tree pages
+        except TypeError:  # pragma: no cover - each column keeps one type; unsorted is merely slower
+            pass
+        db.execute("BEGIN")
         if gone:
             db.executemany(self._delete, gone)
-        db.executemany(self._insert, [row for row, present in pending.items() if present])
+        db.executemany(self._insert, new)
+        db.execute("COMMIT")
         pending.clear()
 
     def iter_group(self, group: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
