@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
+from sqlalchemy import insert
 
 from api.metrics import Metrics
 
@@ -33,10 +34,38 @@ class _Write:
         self.error: BaseException | None = None
 
 
+def batch_inserter(recorder: Any) -> Callable[[Sequence[Any]], None]:
+    """Insert stored events in one transaction with one Core `INSERT ... VALUES` for all rows.
+
+    The same rows, table and transaction as the recorder's own `insert_events` (which builds one ORM object per
+    event and flushes a unit of work: about twice the CPU per batch). Kept from it: the recorder's transaction
+    (and so its locks) and, on PostgreSQL, its `LOCK TABLE ... IN EXCLUSIVE MODE`, which makes commit order the
+    notification-id order the integrator relies on. Left out: its `NOTIFY` (nothing here LISTENs)."""
+    table = recorder.events_record_cls.__table__
+    statement = insert(table)
+
+    def insert_batch(stored_events: Sequence[Any]) -> None:
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for e in stored_events
+        ]
+        with recorder.transaction(commit=True) as session:
+            recorder._lock_table(session)  # a no-op but on PostgreSQL
+            session.execute(statement, rows)
+
+    return insert_batch
+
+
 class GroupCommitter:
     def __init__(self, recorder: Any, max_batch: int, metrics: Metrics | None = None) -> None:
         self.recorder = recorder
-        self.insert = recorder.insert_events  # the original bound method
+        self.original_insert = recorder.insert_events  # the original bound method (restored by stop())
+        self.insert = batch_inserter(recorder)
         self.max_batch = max_batch
         self.metrics = metrics
         self._queue: deque[_Write] = deque()
@@ -47,10 +76,10 @@ class GroupCommitter:
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Any:
         if any(v is not None for v in kwargs.values()) or threading.current_thread() is self._thread:
-            return self.insert(stored_events, **kwargs)  # tracking records etc.: not batched
+            return self.original_insert(stored_events, **kwargs)  # tracking records etc.: not batched
         with self._cond:
             if self._stopping:
-                return self.insert(stored_events, **kwargs)
+                return self.original_insert(stored_events, **kwargs)
             write = _Write(stored_events)
             self._queue.append(write)
             self._cond.notify()
@@ -95,7 +124,7 @@ class GroupCommitter:
             self._stopping = True
             self._cond.notify_all()
         self._thread.join(timeout=10)
-        self.recorder.insert_events = self.insert
+        self.recorder.insert_events = self.original_insert
 
 
 def install(app: Any, max_batch: int, metrics: Metrics | None = None) -> GroupCommitter:
