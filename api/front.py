@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     import uvicorn
 
     parser = argparse.ArgumentParser(description="A Hromada front process (started by `hromada serve --fronts N`).")
-    parser.add_argument("--fd", type=int, required=True, help="The inherited listening socket")
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--writer-http", type=Path, required=True)
     parser.add_argument("--writer-commands", type=Path, required=True)
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     _die_with(args.parent)
     app = FrontApp(ApiSettings(), args.data_dir, args.writer_http, args.writer_commands)
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[socket.socket(fileno=args.fd)])
+    listener = socket.create_server((args.host, args.port), reuse_port=True, backlog=2048)
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,8 +5,10 @@ Why: one process decides every write (the ordering guards, the petition/ballot c
 group commit live there; see docs/api.md), and under load its core was spent more on HTTP parsing, routing and
 ID-token signatures than on deciding. Fronts move that work to other cores; the writer keeps only the deciding.
 
-The writer binds the public socket itself (so a taken port fails before anything starts) and hands it to each
-front by file descriptor. A front that dies is restarted; stopping the writer stops the fronts first.
+Each front listens on the public port with SO_REUSEPORT, so the kernel spreads connections evenly over the fronts
+(one inherited socket would let whichever front is awake accept nearly all of them). The writer first binds
+the port itself without listening, so a port in use fails before anything starts and stays reserved. A front
+that dies is restarted; stopping the writer stops the fronts first.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ import uvicorn
 log = logging.getLogger("hromada.api.fronts")
 
 
+class ListenError(Exception):
+    """The public address cannot be bound (in use, or not ours)."""
+
+
 class FrontSupervisor:
     """Starts N front processes on an inherited socket and restarts any that exits while serving."""
 
-    def __init__(self, n: int, listener: socket.socket, data_dir: Path, writer_http: Path, commands: Path) -> None:
+    def __init__(self, n: int, host: str, port: int, data_dir: Path, writer_http: Path, commands: Path) -> None:
         self.n = n
-        self.listener = listener
         self.args = [
-            "--fd",
-            str(listener.fileno()),
+            "--host",
+            host,
+            "--port",
+            str(port),
             "--data-dir",
             str(data_dir),
             "--writer-http",
@@ -55,9 +62,7 @@ class FrontSupervisor:
         self._thread = threading.Thread(target=self._watch, name="hromada-fronts", daemon=True)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "api.front", *self.args], pass_fds=(self.listener.fileno(),), close_fds=True
-        )
+        return subprocess.Popen([sys.executable, "-m", "api.front", *self.args], close_fds=True)
 
     def start(self) -> None:
         self.procs = [self._spawn() for _ in range(self.n)]
@@ -106,12 +111,17 @@ def serve_with_fronts(app: Any, *, data_dir: Path, host: str, port: int, fronts:
     SIGINT; then stop the fronts and remove the private sockets."""
     from api.commands import CommandServer
 
-    listener = socket.create_server((host, port), backlog=2048)
-    listener.set_inheritable(True)
+    reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        reserved.bind((host, port))  # bound, never listening: it receives no connections
+    except OSError as e:
+        reserved.close()
+        raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
     rundir = Path(tempfile.mkdtemp(prefix="hromada-"))  # mode 0700: the trust boundary of the command socket
     writer_http, commands_path = rundir / "http.sock", rundir / "commands.sock"
     commands = CommandServer(app.state.api, commands_path)
-    supervisor = FrontSupervisor(fronts, listener, data_dir, writer_http, commands_path)
+    supervisor = FrontSupervisor(fronts, host, port, data_dir, writer_http, commands_path)
     config = uvicorn.Config(
         app, uds=str(writer_http), log_level=log_level, proxy_headers=True, forwarded_allow_ips="*", lifespan="on"
     )
@@ -144,6 +154,6 @@ def serve_with_fronts(app: Any, *, data_dir: Path, host: str, port: int, fronts:
                 runner.run(run())
     finally:
         supervisor.stop()
-        listener.close()
+        reserved.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(rundir)

@@ -296,7 +296,7 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
 
     from anchoring.service import AnchoringService
     from api.app import create_app
-    from api.fronts import serve_with_fronts
+    from api.fronts import ListenError, serve_with_fronts
     from api.settings import ApiSettings
 
     ledger.start_worker()
@@ -318,13 +318,17 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
     try:
         if n_fronts:
             console.print(f"{n_fronts} HTTP front processes; this process decides every write")
-            serve_with_fronts(
-                create_app(ledger, settings=api_settings),
-                data_dir=Path(settings.data_dir),
-                host=host or settings.host,
-                port=port or settings.port,
-                fronts=n_fronts,
-            )
+            try:
+                serve_with_fronts(
+                    create_app(ledger, settings=api_settings),
+                    data_dir=Path(settings.data_dir),
+                    host=host or settings.host,
+                    port=port or settings.port,
+                    fronts=n_fronts,
+                )
+            except ListenError as e:
+                err.print(f"[red]cannot serve:[/red] {e}")
+                raise typer.Exit(2) from e
         else:
             uvicorn.run(
                 create_app(ledger, settings=api_settings),

@@ -109,3 +109,20 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
     assert rundirs and not any(Path(d).exists() for d in rundirs)
     with socket.socket() as s:  # the port is free again
         s.bind(("127.0.0.1", port))
+
+
+def test_serve_with_fronts_on_a_port_in_use_exits_2_with_a_diagnosis(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HROMADA_")}
+    env["HROMADA_DATA_DIR"] = str(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--fronts", "2", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
