@@ -26,15 +26,14 @@ import itertools
 import json
 import json.scanner
 import re
-import sqlite3
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import rfc8785
+
+from verifier.spill import ABSENT, DiskTable, KeyFilter, ScratchFile
 
 __all__ = [
     "ACTOR_KINDS",
@@ -409,7 +408,7 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
     m = _pattern_for(origin).fullmatch(text)
     if m is None:
         return None
-    aid, kind, data_text, eid, log, stream, etime, etype, version_text = m.groups()
+    _, _, data_text, eid, _, stream, etime, _, version_text = m.groups()
     try:
         data, end = _scan_strict(data_text, 0)
     except (_FloatFound, _BigInt, ValueError, StopIteration):
@@ -423,6 +422,13 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
         or not _valid_time(etime)
     ):
         return None
+    return _assemble(m.groups(), data, version, origin)
+
+
+def _assemble(groups: tuple[Any, ...], data: dict[str, Any], version: int, origin: str | None) -> dict[str, Any]:
+    """The envelope of a line :func:`split_envelope` split into ``groups`` (keys in the line's order, as a parser
+    builds it; ``log`` is a string with nothing escaped when ``origin`` is None)."""
+    aid, kind, _, eid, log, stream, etime, etype, _ = groups
     return {
         "actor": {"id": aid, "kind": kind},
         "data": data,
@@ -444,18 +450,8 @@ def parse_accepted(line: bytes, origin: str | None) -> dict[str, Any]:
     if m is None:
         value: dict[str, Any] = json.loads(text)
         return value
-    aid, kind, data_text, eid, log, stream, etime, etype, version_text = m.groups()
-    return {
-        "actor": {"id": aid, "kind": kind},
-        "data": json.loads(data_text),
-        "format": 1,
-        "id": eid,
-        "log": origin if origin is not None else log[1:-1],
-        "stream": stream,
-        "time": etime,
-        "type": etype,
-        "version": int(version_text),
-    }
+    groups = m.groups()
+    return _assemble(groups, json.loads(groups[2]), int(groups[8]), origin)
 
 
 def check_line(line: bytes, origin: str | None) -> CheckedLine:
@@ -557,96 +553,24 @@ def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
 MAX_STREAMS_IN_MEMORY = 262_144
 
 
-#: A scratch file is private to one audit and thrown away after it: no journal, no fsync.
-SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
-
-
-class KeyFilter:
-    """A Bloom filter of the keys a spill table holds: "not there" is certain, so looking up a key that was never
-    written (most look-ups, in logs where most events open a new stream) costs no disk read. About one byte
-    per key (8 bits, 4 probes: ~2% false positives); it doubles, re-reading the keys, when it gets fuller."""
-
-    def __init__(self, keys: Callable[[], Iterable[str]], bits: int = 1 << 20) -> None:
-        self._keys = keys  # every key written so far (for a rebuild)
-        self._size(bits)
-
-    def _size(self, bits: int) -> None:
-        self._bits = bytearray(bits >> 3)
-        self._mask = bits - 1
-        self._room = bits >> 3  # keys before it doubles
-        self.count = 0
-
-    def add_all(self, keys: Iterable[str]) -> None:
-        bits, mask = self._bits, self._mask
-        n = 0
-        for key in keys:  # the 4 probes (a + i * b) & mask, i = 0..3, unrolled
-            h = hash(key)
-            a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-            p = a & mask
-            bits[p >> 3] |= 1 << (p & 7)
-            p = (a + b) & mask
-            bits[p >> 3] |= 1 << (p & 7)
-            p = (a + 2 * b) & mask
-            bits[p >> 3] |= 1 << (p & 7)
-            p = (a + 3 * b) & mask
-            bits[p >> 3] |= 1 << (p & 7)
-            n += 1
-        self.count += n
-        if self.count > self._room:
-            self._size((mask + 1) * 2)
-            while True:
-                self.add_all_no_grow(self._keys())
-                if self.count <= self._room:
-                    return
-                self._size((self._mask + 1) * 2)
-
-    def add_all_no_grow(self, keys: Iterable[str]) -> None:
-        room, self._room = self._room, 1 << 62
-        try:
-            self.add_all(keys)
-        finally:
-            self._room = room
-
-    def __contains__(self, key: str) -> bool:
-        h = hash(key)
-        a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
-        bits, mask = self._bits, self._mask
-        p = a & mask
-        if not bits[p >> 3] & (1 << (p & 7)):
-            return False
-        p = (a + b) & mask
-        if not bits[p >> 3] & (1 << (p & 7)):
-            return False
-        p = (a + 2 * b) & mask
-        if not bits[p >> 3] & (1 << (p & 7)):
-            return False
-        p = (a + 3 * b) & mask
-        return bool(bits[p >> 3] & (1 << (p & 7)))
-
-
 class StreamVersions:
-    """Last version seen per stream. Kept in a dict up to ``max_in_memory`` streams, then spilled to a temporary
-    SQLite file, so memory stays bounded however many streams the log has."""
+    """Last version seen per stream. Kept in a dict up to ``max_in_memory`` streams (the least recently written
+    half then goes to a :class:`~verifier.spill.DiskTable`), so memory stays bounded however many streams the log
+    has. ``_mem`` is read directly by :meth:`SequenceChecker.check_valid` (the fast path)."""
 
     def __init__(self, max_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
         self._mem: dict[str, int] = {}
         self._max = max_in_memory
-        self._db: sqlite3.Connection | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._filter: KeyFilter | None = None
-        self.count = 0
+        self._file = ScratchFile("hromada-verify-", "streams.db")
+        self._disk = DiskTable(self._file, "s", "INTEGER NOT NULL")
         self.expected_streams = 0  # a bound on the streams to come, if known (the log's size): sizes the filter
 
     def get(self, stream: str) -> int:
         v = self._mem.get(stream)
         if v is not None:
             return v
-        if self._filter is not None and stream in self._filter:
-            assert self._db is not None
-            row = self._db.execute("SELECT v FROM s WHERE k = ?", (stream,)).fetchone()
-            if row is not None:
-                return int(row[0])
-        return 0
+        v = self._disk.get(stream)
+        return 0 if v is ABSENT else int(v)
 
     def set(self, stream: str, version: int) -> None:
         mem = self._mem
@@ -655,36 +579,23 @@ class StreamVersions:
         mem[stream] = version  # (re)inserted last: the dict's order is least recently written first
 
     def _spill(self) -> None:
-        if self._db is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="hromada-verify-")
-            self._db = sqlite3.connect(Path(self._tmp.name) / "streams.db")
-            for pragma in SCRATCH_PRAGMAS:
-                self._db.execute(f"PRAGMA {pragma}")
-            self._db.execute("CREATE TABLE s (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID")
-            db = self._db
+        disk = self._disk
+        if not disk.exists:
             bits = 1 << 20
             while bits < min(8 * self.expected_streams, 1 << 27):  # sized once (~1 byte per stream), not regrown
                 bits <<= 1
-            self._filter = KeyFilter(lambda: (k for (k,) in db.execute("SELECT k FROM s")), bits)
+            disk.filter_bits = bits
         out = list(itertools.islice(self._mem.items(), max(1, len(self._mem) // 2)))  # least recently written half
-        self._db.executemany("INSERT OR REPLACE INTO s (k, v) VALUES (?, ?)", sorted(out))  # key order: fewer pages
-        assert self._filter is not None
-        self._filter.add_all(k for k, _ in out)
-        self._db.commit()
+        disk.write(out)
         for k, _ in out:
             del self._mem[k]
 
     @property
     def spilled(self) -> bool:
-        return self._db is not None
+        return self._disk.exists
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self._file.close()
 
 
 class SequenceChecker:

@@ -7,9 +7,9 @@ import random
 from pathlib import Path
 
 from tests.verifier_rules.builder import History, audit, codes, findings
-from verifier.envelope import KeyFilter
 from verifier.rules.kindergarten import Entry
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
+from verifier.spill import KeyFilter
 
 
 def test_lru_evicts_beyond_the_bound_and_reads_back_live_values() -> None:

@@ -16,17 +16,16 @@ scratch, so it runs without a journal and without fsync.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import pickle
 import sqlite3
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from verifier.envelope import SCRATCH_PRAGMAS, KeyFilter
+from verifier.spill import ABSENT, DiskTable, ScratchFile
 
 __all__ = [
     "DEFAULT_CACHE_ITEMS",
@@ -75,26 +74,19 @@ class Scratch:
 
     def __init__(self, cache_items: int | None = None) -> None:
         self.cache_items = max(1, DEFAULT_CACHE_ITEMS if cache_items is None else cache_items)
-        self._db: sqlite3.Connection | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.file = ScratchFile("hromada-verify-rules-", "rules.db")
         self.overfull: list[SpillMap[Any]] = []
         self._names: set[str] = set()
         self.evicted = 0  # values written to the scratch file (stats)
 
     @property
     def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="hromada-verify-rules-")
-            db = sqlite3.connect(Path(self._tmp.name) / "rules.db", isolation_level=None)
-            for pragma in SCRATCH_PRAGMAS:
-                db.execute(f"PRAGMA {pragma}")
-            self._db = db
-        return self._db
+        return self.file.db
 
     @property
     def used(self) -> bool:
         """Whether anything was written to the scratch file."""
-        return self._db is not None
+        return self.file.used
 
     def _table(self, name: str) -> str:
         if not name.isidentifier() or name in self._names:
@@ -114,25 +106,19 @@ class Scratch:
             self.overfull.pop().evict()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self.file.close()
 
 
 class SpillMap(Generic[V]):
-    """A str -> value map: the ``scratch.cache_items`` most recently used values in a dict, the rest on disk."""
+    """A str -> value map: the ``scratch.cache_items`` most recently used values in a dict, the rest in a
+    :class:`~verifier.spill.DiskTable` of the scratch file (encoded with ``codec``)."""
 
     def __init__(self, scratch: Scratch, table: str, codec: Codec = IDENTITY) -> None:
         self._scratch = scratch
-        self._name = table
+        self._disk = DiskTable(scratch.file, table)
         self._encode, self._decode = codec
         self._mem: dict[str, V] = {}
         self._cap = scratch.cache_items
-        self._on_disk = False  # the table exists (something was evicted)
-        self._filter: KeyFilter | None = None  # the keys on disk (a miss needs no query)
         self._flagged = False
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -142,12 +128,10 @@ class SpillMap(Generic[V]):
         if value is not _MISSING:
             mem[key] = value  # most recently used last
             return value
-        if self._filter is None or key not in self._filter:
+        raw = self._disk.get(key)
+        if raw is ABSENT:
             return default
-        row = self._scratch.db.execute(f"SELECT v FROM {self._name} WHERE k = ?", (key,)).fetchone()
-        if row is None:
-            return default
-        value = self._decode(row[0])
+        value = self._decode(raw)
         self._cache(key, value)
         return value
 
@@ -178,8 +162,7 @@ class SpillMap(Generic[V]):
         if value is _MISSING:
             return default
         del self._mem[key]
-        if self._on_disk:
-            self._scratch.db.execute(f"DELETE FROM {self._name} WHERE k = ?", (key,))
+        self._disk.delete(key)
         return value
 
     def evict(self) -> None:
@@ -195,43 +178,28 @@ class SpillMap(Generic[V]):
             del mem[k]
         self._scratch.evicted += n
 
-    def _write(self, items: Iterator[tuple[str, V]] | Sequence[tuple[str, V]]) -> None:
-        db = self._scratch.db
-        if not self._on_disk:
-            db.execute(f"CREATE TABLE {self._name} (k TEXT PRIMARY KEY, v) WITHOUT ROWID")
-            self._on_disk = True
-            query = f"SELECT k FROM {self._name}"
-            self._filter = KeyFilter(lambda: (k for (k,) in db.execute(query)))
+    def _write(self, items: Iterable[tuple[str, V]]) -> None:
         encode = self._encode
-        rows = [(k, encode(v)) for k, v in items]
-        rows.sort()  # in key order: neighbouring rows land on the same B-tree pages (fewer page reads)
-        db.execute("BEGIN")
-        db.executemany(f"INSERT OR REPLACE INTO {self._name} (k, v) VALUES (?, ?)", rows)
-        db.execute("COMMIT")
-        assert self._filter is not None
-        self._filter.add_all(k for k, _ in rows)
+        self._disk.write([(k, encode(v)) for k, v in items])
 
     # -- whole map (finish, public state, tests) ------------------------------------------------------------
     def items(self, prefix: str = "") -> Iterator[tuple[str, V]]:
         """Every (key, value) whose key starts with ``prefix``, in key order; cached values are the live objects."""
         mem = self._mem
-        if not self._on_disk:
+        if not self._disk.exists:
             for k in sorted(k for k in mem if k.startswith(prefix)):
                 yield k, mem[k]
             return
         self._write(list(mem.items()))  # the disk copy is now complete
-        query = f"SELECT k, v FROM {self._name} WHERE k >= ? ORDER BY k"
-        for k, v in self._scratch.db.execute(query, (prefix,)):
-            if not k.startswith(prefix):
-                return
+        for k, v in self._disk.scan(prefix):
             value = mem.get(k, _MISSING)
             yield k, (self._decode(v) if value is _MISSING else value)
 
     def __len__(self) -> int:
-        if not self._on_disk:
+        if not self._disk.exists:
             return len(self._mem)
         self._write(list(self._mem.items()))
-        return int(self._scratch.db.execute(f"SELECT count(*) FROM {self._name}").fetchone()[0])
+        return self._disk.count()
 
     @property
     def cached(self) -> int:
@@ -315,10 +283,8 @@ class OrderedIndex:
             self._created = True
         gone = [row for row, present in pending.items() if not present]
         new = [row for row, present in pending.items() if present]
-        try:
+        with contextlib.suppress(TypeError):  # each column keeps one type; unsorted would merely be slower
             new.sort()  # in key order: neighbouring rows land on the same B-tree pages
-        except TypeError:  # pragma: no cover - each column keeps one type; unsorted is merely slower
-            pass
         db.execute("BEGIN")
         if gone:
             db.executemany(self._delete, gone)

@@ -1,0 +1,181 @@
+"""Spill tables: the on-disk half of the verifier's bounded maps (step 1's stream versions, the rule steps'
+state), one implementation for both.
+
+A :class:`DiskTable` is one ``k TEXT PRIMARY KEY, v`` table in a scratch SQLite file (private to one audit, in a
+temporary directory removed at the end; no journal, no fsync) plus a :class:`KeyFilter` (a Bloom filter) of the
+keys written to it, so looking up a key that was never spilled - most look-ups - needs no query. Rows are
+written in batches, in key order, in one transaction. What stays in memory, and when it is spilled, is the
+owner's policy (:class:`verifier.envelope.StreamVersions`, :class:`verifier.rules.store.SpillMap`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ABSENT", "SCRATCH_PRAGMAS", "DiskTable", "KeyFilter", "ScratchFile"]
+
+#: A scratch file is private to one audit and thrown away after it: no journal, no fsync.
+SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
+ABSENT: Any = object()  # what DiskTable.get returns for a key it does not hold
+
+
+class ScratchFile:
+    """One temporary SQLite file, created on first use (:attr:`db`), removed by :meth:`close`. Autocommit: the
+    tables write in explicit transactions."""
+
+    def __init__(self, prefix: str, name: str) -> None:
+        self._prefix = prefix
+        self._name = name
+        self._db: sqlite3.Connection | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=self._prefix)
+            db = sqlite3.connect(Path(self._tmp.name) / self._name, isolation_level=None)
+            for pragma in SCRATCH_PRAGMAS:
+                db.execute(f"PRAGMA {pragma}")
+            self._db = db
+        return self._db
+
+    @property
+    def used(self) -> bool:
+        return self._db is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+class KeyFilter:
+    """A Bloom filter of the keys a spill table holds: "not there" is certain, so looking up a key that was never
+    written (most look-ups, in logs where most events open a new stream) costs no disk read. About one byte
+    per key (8 bits, 4 probes: ~2% false positives); it doubles, re-reading the keys, when it gets fuller."""
+
+    def __init__(self, keys: Callable[[], Iterable[str]], bits: int = 1 << 20) -> None:
+        self._keys = keys  # every key written so far (for a rebuild)
+        self._size(bits)
+
+    def _size(self, bits: int) -> None:
+        self._bits = bytearray(bits >> 3)
+        self._mask = bits - 1
+        self._room = bits >> 3  # keys before it doubles
+        self.count = 0
+
+    def add_all(self, keys: Iterable[str]) -> None:
+        bits, mask = self._bits, self._mask
+        n = 0
+        for key in keys:  # the 4 probes (a + i * b) & mask, i = 0..3, unrolled
+            h = hash(key)
+            a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+            p = a & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + 2 * b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            p = (a + 3 * b) & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            n += 1
+        self.count += n
+        if self.count > self._room:
+            self._size((mask + 1) * 2)
+            while True:
+                self.add_all_no_grow(self._keys())
+                if self.count <= self._room:
+                    return
+                self._size((self._mask + 1) * 2)
+
+    def add_all_no_grow(self, keys: Iterable[str]) -> None:
+        room, self._room = self._room, 1 << 62
+        try:
+            self.add_all(keys)
+        finally:
+            self._room = room
+
+    def __contains__(self, key: str) -> bool:
+        h = hash(key)
+        a, b = h & 0xFFFFFFFF, ((h >> 32) & 0xFFFFFFFF) | 1
+        bits, mask = self._bits, self._mask
+        p = a & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + b) & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + 2 * b) & mask
+        if not bits[p >> 3] & (1 << (p & 7)):
+            return False
+        p = (a + 3 * b) & mask
+        return bool(bits[p >> 3] & (1 << (p & 7)))
+
+
+class DiskTable:
+    """A str -> value table in a :class:`ScratchFile` (created on the first :meth:`write`), with a Bloom filter
+    of its keys. Values are SQLite values (int, str, bytes, ...): encoding objects is the owner's business.
+    ``filter_bits`` (a power of two) sizes the filter when the table is created; it doubles when it fills."""
+
+    def __init__(self, scratch: ScratchFile, name: str, value_type: str = "") -> None:
+        if not name.isidentifier():
+            raise ValueError(f"table name {name!r} is not an identifier")
+        self._scratch = scratch
+        self._name = name
+        self._value_type = value_type
+        self.filter_bits = 1 << 20
+        self._filter: KeyFilter | None = None
+        self._get = f"SELECT v FROM {name} WHERE k = ?"
+        self._put = f"INSERT OR REPLACE INTO {name} (k, v) VALUES (?, ?)"
+
+    @property
+    def exists(self) -> bool:
+        """Whether anything was ever written (the table exists)."""
+        return self._filter is not None
+
+    def get(self, key: str) -> Any:
+        """The stored value, or :data:`ABSENT`."""
+        f = self._filter
+        if f is None or key not in f:
+            return ABSENT
+        row = self._scratch.db.execute(self._get, (key,)).fetchone()
+        return ABSENT if row is None else row[0]
+
+    def write(self, rows: list[tuple[str, Any]]) -> None:
+        """Insert or replace ``rows`` (sorted here: neighbouring keys share B-tree pages), in one transaction."""
+        db = self._scratch.db
+        if self._filter is None:
+            db.execute(f"CREATE TABLE {self._name} (k TEXT PRIMARY KEY, v {self._value_type}) WITHOUT ROWID")
+            query = f"SELECT k FROM {self._name}"
+            self._filter = KeyFilter(lambda: (k for (k,) in db.execute(query)), self.filter_bits)
+        rows.sort()
+        db.execute("BEGIN")
+        db.executemany(self._put, rows)
+        db.execute("COMMIT")
+        self._filter.add_all(k for k, _ in rows)
+
+    def delete(self, key: str) -> None:
+        if self._filter is not None:
+            self._scratch.db.execute(f"DELETE FROM {self._name} WHERE k = ?", (key,))
+
+    def scan(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """Every (key, value) whose key starts with ``prefix``, in key order."""
+        if self._filter is None:
+            return
+        query = f"SELECT k, v FROM {self._name} WHERE k >= ? ORDER BY k"
+        for k, v in self._scratch.db.execute(query, (prefix,)):
+            if not k.startswith(prefix):
+                return
+            yield k, v
+
+    def count(self) -> int:
+        if self._filter is None:
+            return 0
+        return int(self._scratch.db.execute(f"SELECT count(*) FROM {self._name}").fetchone()[0])
