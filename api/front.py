@@ -16,7 +16,6 @@ takes. The front holds no state that matters: no rate limit, no cache, no databa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import re
@@ -36,6 +35,7 @@ from api.problems import ApiProblem, problem_response
 from api.routers.ballots import Vote
 from api.settings import ApiSettings
 from api.tokens import NeedsFetch, TokenVerifier
+from ledger.worker import die_with_parent
 
 log = logging.getLogger("hromada.api.front")
 
@@ -271,20 +271,6 @@ class FrontApp:
             await response.aclose()
 
 
-def _die_with(parent: int | None) -> None:  # pragma: no cover - run in the child process
-    """A front must not outlive its writer (it would answer 503 forever and hold the port)."""
-    if parent is None:
-        return
-    import ctypes
-    import os
-    import signal
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
-    if os.getppid() != parent:  # the writer died before prctl took effect
-        raise SystemExit(1)
-
-
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a child process by api/fronts.py
     import argparse
     import socket
@@ -300,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--parent", type=int, help="The writer's pid: this front stops when the writer is gone")
     args = parser.parse_args(argv)
-    _die_with(args.parent)
+    die_with_parent(args.parent)
     app = FrontApp(ApiSettings(), args.data_dir, args.writer_http, args.writer_commands)
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on")
     listener = socket.create_server((args.host, args.port), reuse_port=True, backlog=2048)

@@ -38,34 +38,17 @@ class ListenError(Exception):
     """The public address cannot be bound (in use, or not ours)."""
 
 
-class FrontSupervisor:
-    """Starts N front processes on an inherited socket and restarts any that exits while serving."""
+class ChildSupervisor:
+    """Starts child processes and starts another in place of any that exits while serving."""
 
-    def __init__(self, n: int, host: str, port: int, data_dir: Path, writer_http: Path, commands: Path) -> None:
-        self.n = n
-        self.args = [
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--writer-http",
-            str(writer_http),
-            "--writer-commands",
-            str(commands),
-            "--parent",
-            str(os.getpid()),
-        ]
+    def __init__(self, commands: list[list[str]]) -> None:
+        self.commands = commands
         self.procs: list[subprocess.Popen[bytes]] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="hromada-fronts", daemon=True)
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "api.front", *self.args], close_fds=True)
+        self._thread = threading.Thread(target=self._watch, name="hromada-children", daemon=True)
 
     def start(self) -> None:
-        self.procs = [self._spawn() for _ in range(self.n)]
+        self.procs = [subprocess.Popen(c, close_fds=True) for c in self.commands]
         self._thread.start()
 
     def _watch(self) -> None:
@@ -73,9 +56,11 @@ class FrontSupervisor:
             for i, proc in enumerate(self.procs):
                 code = proc.poll()
                 if code is not None and not self._stop.is_set():
-                    log.error("front process %d exited with %s; starting another", proc.pid, code)
-                    time.sleep(1.0)  # no busy loop if a front cannot start at all
-                    self.procs[i] = self._spawn()
+                    log.error(
+                        "child process %d (%s) exited with %s; starting another", proc.pid, self.commands[i][2], code
+                    )
+                    time.sleep(1.0)  # no busy loop if a child cannot start at all
+                    self.procs[i] = subprocess.Popen(self.commands[i], close_fds=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -86,10 +71,20 @@ class FrontSupervisor:
                 proc.terminate()
         for proc in self.procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def child_commands(
+    n: int, host: str, port: int, data_dir: Path, writer_http: Path, commands: Path, *, worker: bool
+) -> list[list[str]]:
+    """The command lines of N fronts and, with `worker`, of the integrator/checkpointer process."""
+    parent = ["--parent", str(os.getpid())]
+    front = [sys.executable, "-m", "api.front", "--host", host, "--port", str(port), "--data-dir", str(data_dir)]
+    front += ["--writer-http", str(writer_http), "--writer-commands", str(commands), *parent]
+    return [front] * n + ([[sys.executable, "-m", "ledger.worker", *parent]] if worker else [])
 
 
 class _Server(uvicorn.Server):
@@ -106,9 +101,12 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
-def serve_with_fronts(app: Any, *, data_dir: Path, host: str, port: int, fronts: int, log_level: str = "info") -> None:
+def serve_with_fronts(
+    app: Any, *, data_dir: Path, host: str, port: int, fronts: int, worker: bool = True, log_level: str = "info"
+) -> None:
     """Serve `app` (the writer's FastAPI app, from `create_app`) behind `fronts` front processes until SIGTERM or
-    SIGINT; then stop the fronts and remove the private sockets."""
+    SIGINT; then stop the fronts and remove the private sockets. With `worker`, the integrator/checkpointer runs
+    as a child process too (ledger/worker.py); the caller must not also run `ledger.start_worker()`."""
     from api.commands import CommandServer
 
     reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -121,7 +119,9 @@ def serve_with_fronts(app: Any, *, data_dir: Path, host: str, port: int, fronts:
     rundir = Path(tempfile.mkdtemp(prefix="hromada-"))  # mode 0700: the trust boundary of the command socket
     writer_http, commands_path = rundir / "http.sock", rundir / "commands.sock"
     commands = CommandServer(app.state.api, commands_path)
-    supervisor = FrontSupervisor(fronts, host, port, data_dir, writer_http, commands_path)
+    supervisor = ChildSupervisor(
+        child_commands(fronts, host, port, data_dir, writer_http, commands_path, worker=worker)
+    )
     config = uvicorn.Config(
         app, uds=str(writer_http), log_level=log_level, proxy_headers=True, forwarded_allow_ips="*", lifespan="on"
     )

@@ -6,7 +6,8 @@ Rows, for SQLite and PostgreSQL:
   token, verified per request), group commit on (and, in the full run, off for comparison);
 - votes: POST /v1/ballots/{id}/votes, every request a different citizen.
 Each scenario reports requests/s, p50 and p99 latency and the number of non-2xx answers. The ledger server runs
-as `hromada serve` does: one process, the integrator/checkpointer worker on, uvicorn with uvloop + httptools.
+as `hromada serve` does: one process, the integrator/checkpointer worker on, uvicorn with uvloop + httptools;
+and again as `hromada serve --fronts 2` (two front processes beside the writer, api/fronts.py).
 
 Usage beside the other suites: `python -m bench --only api [--quick]`; alone: `python -m bench.api`.
 """
@@ -88,8 +89,9 @@ def serve_ledger(port: int) -> None:
     from ledger.runtime import Ledger
 
     ledger = Ledger(Settings())
-    ledger.start_worker()
     settings = ApiSettings()
+    if not settings.fronts:
+        ledger.start_worker()
     app = create_app(ledger, settings=settings)
     if settings.fronts:  # as `hromada serve --fronts N`
         serve_with_fronts(
@@ -297,9 +299,12 @@ def _backend(wrk: str, backend: str, pg: Any, quick: bool, connections: int, sec
             )
         finally:
             srv.stop()
-        modes = [("on", True)] if quick else [("on", True), ("off", False)]
-        for label, group in modes:
-            data = d / f"ledger-{label}"
+        # (label, group commit, front processes): `hromada serve` as one process, and with `--fronts 2`
+        modes = [("on", True, 0), ("on, 2 fronts", True, 2)]
+        if not quick:
+            modes.append(("off", False, 0))
+        for label, group, fronts in modes:
+            data = d / f"ledger-{len(rows)}"
             data.mkdir()
             db = f"sqlite:///{data / 'ledger.db'}" if backend == "sqlite" else _pg_url(pg)
             env = {
@@ -308,6 +313,7 @@ def _backend(wrk: str, backend: str, pg: Any, quick: bool, connections: int, sec
                 "HROMADA_ORIGIN": "bench.hromada.local/api",
                 "HROMADA_GROUP_COMMIT": "true" if group else "false",
                 "HROMADA_CITIZEN_BURST": "100",
+                "HROMADA_FRONTS": str(fronts),
             }
             old = {k: os.environ.get(k) for k in env}
             os.environ.update(env)

@@ -299,8 +299,11 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
     from api.fronts import ListenError, serve_with_fronts
     from api.settings import ApiSettings
 
-    ledger.start_worker()
     settings = ledger.settings
+    api_settings = ApiSettings()
+    n_fronts = api_settings.fronts if fronts is None else fronts
+    if not n_fronts:
+        ledger.start_worker()  # with fronts, the integrator/checkpointer is a child process (ledger/worker.py)
     chain: AnchoringService | None = None
     if not no_chain:
         chain = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir)
@@ -313,8 +316,6 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
         f"[bold]Hromada Ledger[/bold] {settings.origin} on http://{host or settings.host}:{port or settings.port}"
     )
     typer.echo(f"verifier key: {ledger.signer.verifier_key}")
-    api_settings = ApiSettings()
-    n_fronts = api_settings.fronts if fronts is None else fronts
     try:
         if n_fronts:
             console.print(f"{n_fronts} HTTP front processes; this process decides every write")

@@ -1,5 +1,6 @@
-"""`hromada serve --fronts 2` as an operator runs it (SQLite, no chain): the fronts serve the port, a killed
-front is replaced, and SIGTERM stops the writer and every front and removes the private sockets."""
+"""`hromada serve --fronts 2` as an operator runs it (SQLite, no chain): the fronts serve the port, the
+integrator/checkpointer process integrates, a killed front is replaced, and SIGTERM stops the writer and every
+child and removes the private sockets."""
 
 from __future__ import annotations
 
@@ -29,6 +30,13 @@ def _free_port() -> int:
 def _children(pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
     return {int(x) for x in out.split()}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _alive(pid: int) -> bool:
@@ -73,8 +81,10 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
     try:
         _wait(lambda: _ready(url) or proc.poll() is not None)
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        fronts = _children(proc.pid)
-        assert len(fronts) == 2
+        children = _children(proc.pid)
+        fronts = {p for p in children if "api.front" in _cmdline(p)}
+        workers = {p for p in children if "ledger.worker" in _cmdline(p)}
+        assert len(fronts) == 2 and len(workers) == 1, [_cmdline(p) for p in children]
         author = {"Authorization": f"Bearer {issuer.issue('author')}"}
         pid = httpx.post(url + "/v1/petitions", json={"title": "T", "text": "x"}, headers=author).json()["petition_id"]
         assert httpx.post(f"{url}/v1/petitions/{pid}/publish", headers=council).status_code == 200
@@ -84,10 +94,13 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
             )
             assert r.status_code == 201, r.text
         assert httpx.get(f"{url}/v1/petitions/{pid}").json()["signatures"] == 6
+        # 1 service registration + created + published + 6 signatures, integrated by the worker process
+        _wait(lambda: httpx.get(url + "/readyz").json()["tree_size"] >= 9, 30)
+        assert httpx.get(url + "/readyz").json()["pending_events"] == 0
 
         victim = min(fronts)
         os.kill(victim, signal.SIGKILL)
-        _wait(lambda: len(_children(proc.pid) - {victim}) == 2 and not _alive(victim), 30)
+        _wait(lambda: len(_children(proc.pid) - {victim}) == 3 and not _alive(victim), 30)
         _wait(lambda: _ready(url), 30)
         now = _children(proc.pid)
         r = httpx.post(
@@ -102,7 +115,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
             proc.kill()
             raise
     assert proc.returncode == 0, out
-    _wait(lambda: not any(_alive(p) for p in now | fronts), 20)
+    _wait(lambda: not any(_alive(p) for p in now | children), 20)
     rundirs = [
         line.split("unix socket ")[1].split("/http.sock")[0] for line in out.splitlines() if "unix socket" in line
     ]
