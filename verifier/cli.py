@@ -111,7 +111,7 @@ def audit(
             "--workers",
             min=0,
             help="Worker processes: 1 = none (default); N = N processes for the line checks; 0 = automatic on "
-            "large logs (the CPU count with --no-rules, else one process for the rule steps 4-5)",
+            "large logs (the CPU count with --no-rules, else one process sharing the rule replay of step 4)",
         ),
     ] = 1,
     no_rules: Annotated[
