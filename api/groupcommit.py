@@ -45,6 +45,8 @@ def batch_inserter(recorder: Any) -> Callable[[Sequence[Any]], None]:
     statement = insert(table)
 
     def insert_batch(stored_events: Sequence[Any]) -> None:
+        if not stored_events:  # an empty parameter list would run `INSERT ... DEFAULT VALUES`
+            return
         rows = [
             {
                 "originator_id": e.originator_id,

@@ -41,6 +41,8 @@ def test_a_batch_is_inserted_in_order_and_a_conflict_fails_it_whole(recorder: An
     with pytest.raises(IntegrityError):
         insert([_event(uuid.uuid4()), _event(b)])  # b v1 exists: nothing of this batch is kept
     assert len(_stored(recorder)) == 3
+    insert([])  # a command that decided to store nothing
+    assert len(_stored(recorder)) == 3
 
 
 def test_only_the_conflicting_write_of_a_batch_fails(recorder: Any) -> None:
