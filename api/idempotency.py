@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
@@ -30,6 +31,14 @@ MAX_KEY_CHARS = 200
 def request_hash(method: str, path: str, body: Any) -> bytes:
     raw = json.dumps(jsonable_encoder(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{method}\n{path}\n{raw}".encode()).digest()
+
+
+def _json(result: Any) -> Any:
+    """A route's result as JSON data: a pydantic model dumps itself in one call (what `jsonable_encoder` would
+    produce, without walking the dumped dict again)."""
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    return jsonable_encoder(result)
 
 
 class IdempotencyStore:
@@ -55,7 +64,7 @@ class IdempotencyStore:
     ) -> Response:
         """Run `fn` (returning a JSON-able result) at most once per (principal, key)."""
         if key is None:
-            return JSONResponse(jsonable_encoder(fn()), status_code=status_code)
+            return JSONResponse(_json(fn()), status_code=status_code)
         if not key or len(key) > MAX_KEY_CHARS or not key.isprintable():
             raise ApiProblem(
                 422, "validation-error", "Validation error", "Idempotency-Key must be 1-200 printable characters"
@@ -98,7 +107,7 @@ class IdempotencyStore:
             )
         response: Response
         try:
-            response = JSONResponse(jsonable_encoder(fn()), status_code=status_code)
+            response = JSONResponse(_json(fn()), status_code=status_code)
         except DomainError as e:
             response = domain_problem(e)
         except LedgerError as e:

@@ -147,11 +147,11 @@ class TokenVerifier:
     def verify(self, token: str, *, may_fetch: bool = True) -> tuple[CitizenIdentity, str]:
         """Return the citizen identity and the issuer; raise ApiProblem(401) on anything wrong.
         With `may_fetch=False` (on the event loop) raise NeedsFetch instead of fetching the issuer's keys."""
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # one parse for the header and the claims that choose the key (verified below)
+            parts = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as e:
             raise invalid_token("malformed token") from e
+        header, unverified = parts["header"], parts["payload"]
         iss = unverified.get("iss")
         alg = header.get("alg")
         kid = header.get("kid")
