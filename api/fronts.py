@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,35 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency; plain asyncio works too
+        asyncio.run(main)
+    else:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
+
+
+def serve_alone(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve `app` in this process until SIGTERM or SIGINT, then return (so the caller's cleanup runs: plain
+    `uvicorn.run` re-raises SIGTERM after stopping, which ends the process before any `finally`)."""
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, server.request_exit)
+        await server.serve()
+
+    try:
+        _run(run())
+    except SystemExit as e:  # uvicorn exits when it cannot bind, after logging why
+        if server.started:
+            raise
+        raise ListenError(f"cannot listen on {host}:{port} (see the error above)") from e
+
+
 def serve_with_fronts(
     app: Any, *, data_dir: Path, host: str, port: int, fronts: int, worker: bool = True, log_level: str = "info"
 ) -> None:
@@ -145,13 +174,7 @@ def serve_with_fronts(
             await commands.stop()
 
     try:
-        try:
-            import uvloop
-        except ImportError:  # pragma: no cover - uvloop is a pinned dependency; plain asyncio works too
-            asyncio.run(run())
-        else:
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(run())
+        _run(run())
     finally:
         supervisor.stop()
         reserved.close()

@@ -292,11 +292,9 @@ def serve(
 
 
 def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: bool, fronts: int | None) -> None:
-    import uvicorn
-
     from anchoring.service import AnchoringService
     from api.app import create_app
-    from api.fronts import ListenError, serve_with_fronts
+    from api.fronts import ListenError, serve_alone, serve_with_fronts
     from api.settings import ApiSettings
 
     settings = ledger.settings
@@ -331,12 +329,13 @@ def _serve_locked(ledger: Ledger, host: str | None, port: int | None, no_chain: 
                 err.print(f"[red]cannot serve:[/red] {e}")
                 raise typer.Exit(2) from e
         else:
-            uvicorn.run(
-                create_app(ledger, settings=api_settings),
-                host=host or settings.host,
-                port=port or settings.port,
-                log_level="info",
-            )
+            try:
+                serve_alone(
+                    create_app(ledger, settings=api_settings), host=host or settings.host, port=port or settings.port
+                )
+            except ListenError as e:
+                err.print(f"[red]cannot serve:[/red] {e}")
+                raise typer.Exit(2) from e
     finally:
         if chain is not None:
             chain.stop()  # the anchorer first, then anvil with SIGTERM (its state file is written)

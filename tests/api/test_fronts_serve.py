@@ -124,13 +124,43 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
         s.bind(("127.0.0.1", port))
 
 
-def test_serve_with_fronts_on_a_port_in_use_exits_2_with_a_diagnosis(tmp_path: Path) -> None:
+@pytest.mark.timeout(120)
+def test_serve_in_one_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """Plain `uvicorn.run` re-raises SIGTERM after stopping, which killed the process before its cleanup (chain,
+    writer lock, ledger) ran; `serve` now returns and exits 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HROMADA_")}
+    env["HROMADA_DATA_DIR"] = str(tmp_path)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: _ready(f"http://127.0.0.1:{port}") or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0, out
+
+
+@pytest.mark.parametrize("fronts", ["0", "2"])
+def test_serve_on_a_port_in_use_exits_2_with_a_diagnosis(tmp_path: Path, fronts: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HROMADA_")}
     env["HROMADA_DATA_DIR"] = str(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--fronts", "2", "--port", str(port)],
+            [
+                str(Path(sys.executable).parent / "hromada"),
+                "serve",
+                "--no-chain",
+                "--fronts",
+                fronts,
+                "--port",
+                str(port),
+            ],
             env=env,
             capture_output=True,
             text=True,
