@@ -12,8 +12,8 @@ order, is the queue order.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,11 +26,15 @@ log = logging.getLogger("hromada.api.groupcommit")
 
 
 class _Write:
+    """One caller's events. `done` is a lock taken at creation and released by the committer: the caller blocks
+    on acquiring it, in C, without the Condition an Event would build for every wait."""
+
     __slots__ = ("done", "error", "events")
 
     def __init__(self, events: Sequence[Any]) -> None:
         self.events = events
-        self.done = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.error: BaseException | None = None
 
 
@@ -70,8 +74,8 @@ class GroupCommitter:
         self.insert = batch_inserter(recorder)
         self.max_batch = max_batch
         self.metrics = metrics
-        self._queue: deque[_Write] = deque()
-        self._cond = threading.Condition()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()  # None: stop after what is queued
+        self._enqueue = threading.Lock()  # orders `stop()` against writers: nothing is queued after the None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="hromada-group-commit", daemon=True)
         self._thread.start()
@@ -79,26 +83,34 @@ class GroupCommitter:
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Any:
         if any(v is not None for v in kwargs.values()) or threading.current_thread() is self._thread:
             return self.original_insert(stored_events, **kwargs)  # tracking records etc.: not batched
-        with self._cond:
+        write = _Write(stored_events)
+        with self._enqueue:
             if self._stopping:
                 return self.original_insert(stored_events, **kwargs)
-            write = _Write(stored_events)
-            self._queue.append(write)
-            self._cond.notify()
-        write.done.wait()
+            self._queue.put(write)
+        write.done.acquire()
         if write.error is not None:
             raise write.error
         return None
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                if not self._queue and self._stopping:
-                    return
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            self._commit(batch)
+            first = self._queue.get()
+            batch = [] if first is None else [first]
+            stop = first is None
+            while not stop and len(batch) < self.max_batch:
+                try:
+                    write = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if write is None:
+                    stop = True
+                else:
+                    batch.append(write)
+            if batch:
+                self._commit(batch)
+            if stop:
+                return
 
     def _commit(self, batch: list[_Write]) -> None:
         try:
@@ -119,12 +131,13 @@ class GroupCommitter:
         if self.metrics is not None:
             self.metrics.batch(len(batch))
         for w in batch:
-            w.done.set()
+            w.done.release()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
+        with self._enqueue:
+            if not self._stopping:
+                self._stopping = True
+                self._queue.put(None)
         self._thread.join(timeout=10)
         self.recorder.insert_events = self.original_insert
 
