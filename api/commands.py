@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,6 @@ from typing import Any
 from uuid import UUID
 
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from api import wire
 from api.deps import enforce_rate_limit
@@ -83,13 +84,61 @@ def answer(message_id: Any, response: Response) -> dict[str, Any]:
     }
 
 
-class CommandServer:
-    """Listens on a Unix socket (mode 0600) in the writer's event loop; runs each command in the thread pool
-    the HTTP routes use, so group commit batches them with every other write."""
+class _Threads:
+    """A fixed set of threads taking calls from one C-level queue and handing results back to the event loop.
 
-    def __init__(self, state: ApiState, path: Path) -> None:
+    Commands block until their group commit, so many must run at once; the handoffs are a real share of the
+    writer's CPU per signature, and this is the least Python between the loop and a thread and back (no capacity
+    limiter or cancel scopes, no Condition per call)."""
+
+    def __init__(self, n: int) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.AbstractEventLoop, asyncio.Future[Any]] | None]
+        self._calls = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"hromada-command-{i}", daemon=True) for i in range(n)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, loop, future = call
+            try:
+                result = fn()
+            except BaseException as e:  # delivered to the awaiting coroutine
+                loop.call_soon_threadsafe(_settle, future, None, e)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+
+    def run(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._calls.put((fn, loop, future))
+        return future
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._calls.put(None)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class CommandServer:
+    """Listens on a Unix socket (mode 0600) in the writer's event loop and runs each command on one of its own
+    threads (a command blocks until its group commit, so concurrent commands share transactions, also with the
+    HTTP routes' writes)."""
+
+    def __init__(self, state: ApiState, path: Path, threads: int = 64) -> None:
         self.state = state
         self.path = path
+        self._threads = _Threads(threads)
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.answered = 0  # commands answered (any status), for tests and diagnostics
@@ -110,6 +159,7 @@ class CommandServer:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+        self._threads.stop()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
@@ -129,7 +179,7 @@ class CommandServer:
         path = str(message.get("path", ""))
         route = ROUTES.get(str(message.get("op")), "unmatched")
         try:
-            response = await run_in_threadpool(_call(self.state, message))
+            response = await self._threads.run(_call(self.state, message))
         except BadCommand as e:
             log.error("bad command from a front: %s", e)
             response = problem_for(e, path)  # logged and answered as an internal error (500)
