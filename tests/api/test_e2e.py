@@ -4,6 +4,7 @@ are driven only through HTTP; receipts are verified and the audit bundle is down
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -19,9 +20,11 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.cli import dev_token, service_app
+from api.front import FrontApp
 from api.settings import ApiSettings
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.writer_server import writer
 from verifier.audit import run_audit
 from verifier.note import parse_verifier_key
 from verifier.receipt import verify_receipt
@@ -33,29 +36,39 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+@pytest.fixture(params=["one process", "fronts"])
+def server(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """The app served on a TCP port: directly (`hromada serve`), or behind a front (`hromada serve --fronts N`:
+    the app and its command server on Unix sockets, a front on the port)."""
     monkeypatch.setenv("HROMADA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HROMADA_DATABASE_URL", database_url)
     monkeypatch.setenv("HROMADA_ORIGIN", "e2e.hromada.local/city")
     settings = Settings(checkpoint_every_events=5, checkpoint_every_seconds=0.2)
     ledger = Ledger(settings)
-    app = create_app(ledger, settings=ApiSettings(group_commit=True))
+    api_settings = ApiSettings(group_commit=True)
+    app = create_app(ledger, settings=api_settings)
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    ledger.start_worker(idle_sleep=0.02)
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield {"url": f"http://127.0.0.1:{port}", "ledger": ledger, "data_dir": tmp_path}
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        ledger.close()
+    with contextlib.ExitStack() as stack:
+        served: Any = app
+        if request.param == "fronts":
+            http_sock, cmd_sock, _ = stack.enter_context(writer(app, lifespan="on"))
+            served = FrontApp(api_settings, tmp_path, http_sock, cmd_sock)
+        srv = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=srv.run, daemon=True)
+        thread.start()
+        ledger.start_worker(idle_sleep=0.02)
+        deadline = time.monotonic() + 20
+        while not srv.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        try:
+            yield {"url": f"http://127.0.0.1:{port}", "ledger": ledger, "data_dir": tmp_path}
+        finally:
+            srv.should_exit = True
+            thread.join(timeout=10)
+    ledger.close()
 
 
 def _cli_key(*args: str) -> dict[str, str]:
