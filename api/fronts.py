@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,8 @@ class ChildSupervisor:
                     log.error(
                         "child process %d (%s) exited with %s; starting another", proc.pid, self.commands[i][2], code
                     )
-                    time.sleep(1.0)  # no busy loop if a child cannot start at all
+                    if self._stop.wait(1.0):  # no busy loop if a child cannot start at all
+                        return
                     self.procs[i] = subprocess.Popen(self.commands[i], close_fds=True)
 
     def stop(self) -> None:
@@ -95,6 +95,12 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    def exit_on_signals(self) -> None:
+        """From the running loop: SIGTERM and SIGINT ask the server to exit (a second SIGINT forces it)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_exit)
+
     def request_exit(self) -> None:
         if self.should_exit:
             self.force_exit = True
@@ -117,9 +123,7 @@ def serve_alone(app: Any, *, host: str, port: int, log_level: str = "info") -> N
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.request_exit)
+        server.exit_on_signals()
         await server.serve()
 
     try:
@@ -157,9 +161,7 @@ def serve_with_fronts(
     server = _Server(config)
 
     async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.request_exit)
+        server.exit_on_signals()
         await commands.start()
         starting = asyncio.create_task(server.serve())
         while not server.started and not starting.done():
