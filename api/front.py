@@ -56,6 +56,7 @@ class CommandClient:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer: asyncio.StreamWriter | None = None
+        self._reader: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
@@ -70,7 +71,7 @@ class CommandClient:
                 except OSError as e:
                     raise WriterUnavailable(f"cannot reach the writer at {self.path}: {e}") from e
                 self._writer = writer
-                asyncio.get_running_loop().create_task(self._read(reader, writer))
+                self._reader = asyncio.get_running_loop().create_task(self._read(reader, writer))  # keep a reference
             return self._writer
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
