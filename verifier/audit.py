@@ -1020,7 +1020,7 @@ def run_audit(
             else:
                 _stream_events(ctx, line_steps, progress)
             if feed is not None:
-                ctx.warnings.extend(feed.collect(ctx.events_seen))
+                ctx.warnings.extend(feed.collect(ctx))
         finally:
             if feed is not None:
                 feed.stop()
@@ -1237,10 +1237,11 @@ class _RuleFeed(Step):
             self.conn.send((index + 1, self.rejected))
             self.rejected = []
 
-    def collect(self, events: int) -> list[str]:
-        """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes."""
-        self.conn.send((events, self.rejected))
-        self.conn.send(None)
+    def collect(self, ctx: AuditContext) -> list[str]:
+        """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes (with
+        its parts of the replayed state only if step 4 will compare a published one)."""
+        self.conn.send((ctx.events_seen, self.rejected))
+        self.conn.send(("end", self.step.compares_state(ctx)))
         try:
             answer = self.conn.recv()
         except EOFError as exc:
@@ -1289,7 +1290,7 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
                 for index, line in enumerate(iter_event_lines(f)):
                     while index >= upto:
                         message = conn.recv()
-                        if message is None:
+                        if message[0] == "end":
                             raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
                         upto = message[0]
                         rejected.update(message[1])
@@ -1303,10 +1304,10 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
                     e = parse_accepted(raw, origin)
                     apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
             ctx.events_seen = index + 1
-            while (message := conn.recv()) is not None:
+            while (message := conn.recv())[0] != "end":
                 if message[0] != ctx.events_seen:
                     raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {ctx.events_seen}")
-            conn.send(("ok", step.part(ctx), ctx.warnings))
+            conn.send(("ok", step.part(with_state=message[1]), ctx.warnings))
         finally:
             bundle.close()
     except BaseException:

@@ -4,7 +4,7 @@ state), one implementation for both.
 A :class:`DiskTable` is one ``k TEXT PRIMARY KEY, v`` table in a scratch SQLite file (private to one audit, in a
 temporary directory removed at the end; no journal, no fsync) plus a :class:`KeyFilter` (a Bloom filter) of the
 keys written to it, so looking up a key that was never spilled - most look-ups - needs no query. Rows are
-written in batches, in key order, in one transaction. What stays in memory, and when it is spilled, is the
+written in batches, in key order, in short transactions. What stays in memory, and when it is spilled, is the
 owner's policy (:class:`verifier.envelope.StreamVersions`, :class:`verifier.rules.store.SpillMap`).
 """
 
@@ -16,11 +16,32 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ABSENT", "SCRATCH_PRAGMAS", "DiskTable", "KeyFilter", "ScratchFile"]
+__all__ = [
+    "ABSENT",
+    "ROWS_PER_TRANSACTION",
+    "SCRATCH_PRAGMAS",
+    "DiskTable",
+    "KeyFilter",
+    "ScratchFile",
+    "write_in_transactions",
+]
 
 #: A scratch file is private to one audit and thrown away after it: no journal, no fsync.
 SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
 ABSENT: Any = object()  # what DiskTable.get returns for a key it does not hold
+
+
+#: Rows per write transaction: enough to save most of the per-statement commit, few enough that the pages one
+#: transaction dirties (at most one per row, kept in memory until it commits) stay within about 1 MiB.
+ROWS_PER_TRANSACTION = 256
+
+
+def write_in_transactions(db: sqlite3.Connection, statement: str, rows: list[Any]) -> None:
+    """``executemany(statement, rows)`` on an autocommit connection, :data:`ROWS_PER_TRANSACTION` rows a time."""
+    for at in range(0, len(rows), ROWS_PER_TRANSACTION):
+        db.execute("BEGIN")
+        db.executemany(statement, rows[at : at + ROWS_PER_TRANSACTION])
+        db.execute("COMMIT")
 
 
 class ScratchFile:
@@ -149,16 +170,15 @@ class DiskTable:
         return ABSENT if row is None else row[0]
 
     def write(self, rows: list[tuple[str, Any]]) -> None:
-        """Insert or replace ``rows`` (sorted here: neighbouring keys share B-tree pages), in one transaction."""
+        """Insert or replace ``rows`` (sorted here: neighbouring keys share B-tree pages), in transactions of at
+        most :data:`ROWS_PER_TRANSACTION` rows (the pages a transaction dirties stay in memory until it ends)."""
         db = self._scratch.db
         if self._filter is None:
             db.execute(f"CREATE TABLE {self._name} (k TEXT PRIMARY KEY, v {self._value_type}) WITHOUT ROWID")
             query = f"SELECT k FROM {self._name}"
             self._filter = KeyFilter(lambda: (k for (k,) in db.execute(query)), self.filter_bits)
         rows.sort()
-        db.execute("BEGIN")
-        db.executemany(self._put, rows)
-        db.execute("COMMIT")
+        write_in_transactions(db, self._put, rows)
         self._filter.add_all(k for k, _ in rows)
 
     def delete(self, key: str) -> None:

@@ -110,3 +110,14 @@ def test_parallel_with_rules_equals_serial(
         )
     elif damage == "lines" and cap > 3:
         assert {"extra_field", "not_canonical", "too_large", "truncated"} <= {f.code for f in parallel.findings()}
+
+
+@pytest.mark.parametrize("state", ["{}", "not json", None])
+def test_rule_worker_with_an_empty_unreadable_or_absent_state(tmp_path: Path, state: str | None) -> None:
+    path = _history().write(tmp_path / "b")
+    if state is not None:
+        (path / "state.json").write_text(state, encoding="utf-8")
+    serial, parallel = _report(path, 1), _report(path, 1, rule_worker=True)
+    assert _comparable(serial) == _comparable(parallel)
+    step4 = parallel.steps[3]
+    assert step4.stats["state_json"] if state != "not json" else "state_unreadable" in {f.code for f in step4.findings}

@@ -96,6 +96,7 @@ class RuleReplayStep(Step):
         self.not_replayed = 0
         self.exclude = exclude
         self.other: ReplayPart | None = None
+        self._published_state: tuple[Any, Exception | None] | None = None
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         ev = _event(ctx, index)
@@ -118,15 +119,16 @@ class RuleReplayStep(Step):
             "rule_state_values_spilled_to_disk": r.scratch.evicted,
         }
 
-    def part(self, ctx: AuditContext) -> ReplayPart:
-        """In a rule worker process, after the stream: this share's :class:`ReplayPart` (closes the replay)."""
+    def part(self, with_state: bool) -> ReplayPart:
+        """In a rule worker process, after the stream: this share's :class:`ReplayPart` (closes the replay), with
+        its parts of the replayed public state if ``with_state`` (the main process compares a published one)."""
         r = self.replay
         try:
             stream, stream_total = self.result.findings, self.result.findings_total
             self.result.findings, self.result.findings_total = [], 0
             r.finish()
             state = None
-            if ctx.bundle.has("state.json"):
+            if with_state:
                 full = r.public_state()
                 state = {part: full[part] for prefix, part in STATE_PART.items() if prefix not in self.exclude}
             return ReplayPart(
@@ -178,15 +180,31 @@ class RuleReplayStep(Step):
         finally:
             r.close()
 
+    def _published(self, ctx: AuditContext) -> tuple[Any, Exception | None]:
+        """``state.json`` parsed (None when absent), or the reason it cannot be read; read once."""
+        if self._published_state is None:
+            published: Any = None
+            error: Exception | None = None
+            if ctx.bundle.has("state.json"):
+                try:
+                    with ctx.bundle.open_member("state.json") as f:
+                        published = json.loads(f.read().decode("utf-8"))
+                except (UnicodeDecodeError, ValueError) as exc:
+                    error = exc
+            self._published_state = (published, error)
+        return self._published_state
+
+    def compares_state(self, ctx: AuditContext) -> bool:
+        """Whether :meth:`finish` will compare a published state with the replay (so a rule worker must send
+        its parts of the replayed state)."""
+        published, error = self._published(ctx)
+        return error is None and bool(published)
+
     def _compare_state(self, ctx: AuditContext) -> None:
-        published: Any = None
-        if ctx.bundle.has("state.json"):
-            try:
-                with ctx.bundle.open_member("state.json") as f:
-                    published = json.loads(f.read().decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                self.fail(Finding(4, "state_unreadable", f"state.json is not valid UTF-8 JSON: {exc}"))
-                return
+        published, error = self._published(ctx)
+        if error is not None:
+            self.fail(Finding(4, "state_unreadable", f"state.json is not valid UTF-8 JSON: {error}"))
+            return
         if not published:
             self.result.stats["state_json"] = "absent or empty: the bundle publishes no state, nothing compared"
             ctx.warnings.append("state.json is absent or empty: the published state was not compared with the replay")

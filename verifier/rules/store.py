@@ -25,7 +25,7 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from verifier.spill import ABSENT, DiskTable, ScratchFile
+from verifier.spill import ABSENT, DiskTable, ScratchFile, write_in_transactions
 
 __all__ = [
     "DEFAULT_CACHE_ITEMS",
@@ -285,11 +285,9 @@ class OrderedIndex:
         new = [row for row, present in pending.items() if present]
         with contextlib.suppress(TypeError):  # each column keeps one type; unsorted would merely be slower
             new.sort()  # in key order: neighbouring rows land on the same B-tree pages
-        db.execute("BEGIN")
         if gone:
-            db.executemany(self._delete, gone)
-        db.executemany(self._insert, new)
-        db.execute("COMMIT")
+            write_in_transactions(db, self._delete, gone)
+        write_in_transactions(db, self._insert, new)
         pending.clear()
 
     def iter_group(self, group: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
