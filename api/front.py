@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
 
     import uvicorn
 
+    from api.fronts import freeze_startup_heap
+
     parser = argparse.ArgumentParser(description="A Hromada front process (started by `hromada serve --fronts N`).")
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
@@ -291,6 +293,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     app = FrontApp(ApiSettings(), args.data_dir, args.writer_http, args.writer_commands)
     config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on")
     listener = socket.create_server((args.host, args.port), reuse_port=True, backlog=2048)
+    freeze_startup_heap()
     uvicorn.Server(config).run(sockets=[listener])
 
 

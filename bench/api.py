@@ -80,10 +80,9 @@ def ensure_wrk() -> str | None:
 
 # -- servers (run in a child process: `python -m bench.api serve|minimal ...`) ---------------------------------
 def serve_ledger(port: int) -> None:
-    import uvicorn
 
     from api.app import create_app
-    from api.fronts import serve_with_fronts
+    from api.fronts import serve_alone, serve_with_fronts
     from api.settings import ApiSettings
     from ledger.config import Settings
     from ledger.runtime import Ledger
@@ -103,7 +102,7 @@ def serve_ledger(port: int) -> None:
             log_level="warning",
         )
     else:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        serve_alone(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def serve_minimal(port: int, url: str) -> None:
