@@ -67,16 +67,7 @@ class Register:
         return frozenset([(rid, 0, "", e.registered_at, eid), *((rid, 1, n, t, eid) for n, t in e.lists.items())])
 
     def reindex(self, eid: str, e: Entry, before: frozenset[_Row]) -> None:
-        after = self.rows(eid, e)
-        if not before:  # e.g. a new entry: every row is new
-            add = self.lists.add
-            for row in after:
-                add(row)
-        elif after != before:
-            for row in before - after:
-                self.lists.discard(row)
-            for row in after - before:
-                self.lists.add(row)
+        self.lists.replace(before, self.rows(eid, e))
 
     def _group(self, name: str) -> tuple[str, int, str]:
         return (self.id, 0, "") if name == "general" else (self.id, 1, name)

@@ -98,16 +98,7 @@ class Queue:
     def reindex(self, eid: str, e: Entry, before: frozenset[tuple[str, str, int, int, str, str]]) -> None:
         """After an event changed entry ``eid``: its current rank, and its index rows replace ``before``."""
         e.rank = self.rank(e)
-        after = self.rows(eid, e)
-        if not before:  # e.g. a new entry: every row is new
-            add = self.waiting.add
-            for row in after:
-                add(row)
-        elif after != before:
-            for row in before - after:
-                self.waiting.discard(row)
-            for row in after - before:
-                self.waiting.add(row)
+        self.waiting.replace(before, self.rows(eid, e))
 
     def first_eligible(self, institution: str, birth_year: int) -> str | None:
         """The first entry of the group without a pending offer (docs/domain.md, kindergarten rule 4)."""

@@ -272,6 +272,17 @@ class OrderedIndex:
         if len(self._pending) >= INDEX_BUFFER:
             self.flush()
 
+    def replace(self, before: frozenset[tuple[Any, ...]], after: frozenset[tuple[Any, ...]]) -> None:
+        """An entry's rows changed from ``before`` to ``after``: drop the ones gone, add the new ones."""
+        if not before:  # e.g. a new entry: every row is new
+            for row in after:
+                self.add(row)
+        elif after != before:
+            for row in before - after:
+                self.discard(row)
+            for row in after - before:
+                self.add(row)
+
     def flush(self) -> None:
         pending = self._pending
         if not pending and self._created:
