@@ -32,28 +32,8 @@ CACHE = ROOT / ".bench"
 Row = dict[str, Any]
 
 _CHILD = r"""
-import json, os, resource, sys, threading, time
+import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-worker_hwm_kb = {}  # peak RSS (VmHWM) of each child process (the rule worker), polled while it runs
-
-def _poll_children():
-    me = os.getpid()
-    while True:
-        try:
-            with open(f"/proc/{me}/task/{me}/children") as f:
-                pids = f.read().split()
-        except OSError:
-            return
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    kb = int(next(l for l in f if l.startswith("VmHWM")).split()[1])
-                worker_hwm_kb[pid] = max(worker_hwm_kb.get(pid, 0), kb)
-            except (OSError, StopIteration, ValueError):
-                pass
-        time.sleep(0.05)
-
-threading.Thread(target=_poll_children, daemon=True).start()
 from verifier.audit import default_steps, run_audit
 from verifier.note import parse_verifier_key
 bundle, key, mode, workers = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
@@ -77,13 +57,11 @@ try:
     rss_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 except (OSError, StopIteration):
     pass
-# A rule worker process (--workers 0 with the rules on): its peak RSS is its own VmHWM, polled above (the last
-# reading may miss a final rise of less than 50 ms); RUSAGE_CHILDREN's ru_maxrss is the fallback (an upper bound:
-# Linux carries ru_maxrss over fork+exec).
+# The rule worker's (--workers 0) peak RSS is polled from outside by the bench (no thread here: the audit forks its
+# worker only from a single-threaded process); RUSAGE_CHILDREN's ru_maxrss is the fallback (an upper bound: a forked
+# child's counts start from this process's size).
 children = resource.getrusage(resource.RUSAGE_CHILDREN)
 child_kb, child_cpu = children.ru_maxrss, children.ru_utime + children.ru_stime
-if worker_hwm_kb:  # measured (the waited child's ru_maxrss can include what it inherited from this process)
-    child_kb = max(worker_hwm_kb.values())
 print(json.dumps({"events": events, "seconds": wall, "cpu": cpu, "rss_kb": rss_kb, "child_rss_kb": child_kb,
                   "child_cpu": child_cpu, "verified": bool(ok)}))
 """
@@ -123,14 +101,41 @@ def _lawful_bundle(n: int) -> tuple[Path, str]:
     return path, str(json.loads((path / "log.json").read_text())["verifier_key"])
 
 
+def _peak_rss_kb(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(line for line in f if line.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
 def _child(path: Path, key: str, mode: str, workers: int = 1) -> dict[str, Any]:
-    out = subprocess.run(
+    """Runs one audit in a fresh process; meanwhile polls the peak RSS (VmHWM) of that process's children (the rule
+    worker) every 50 ms from here (the last reading may miss a final rise of less than 50 ms)."""
+    with subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(ROOT), str(path), key, mode, str(workers)],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    ) as proc:
+        worker_hwm_kb: dict[str, int] = {}
+        while proc.poll() is None:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    pids = f.read().split()
+            except OSError:
+                pids = []
+            for pid in pids:
+                kb = _peak_rss_kb(int(pid))
+                if kb is not None:
+                    worker_hwm_kb[pid] = max(worker_hwm_kb.get(pid, 0), kb)
+            time.sleep(0.05)
+        out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, out, err)
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    if worker_hwm_kb:  # measured (the waited child's ru_maxrss can include what it inherited from its parent)
+        result["child_rss_kb"] = max(worker_hwm_kb.values())
     return result
 
 

@@ -110,10 +110,11 @@ def audit(
         typer.Option(
             "--workers",
             min=0,
-            help="Worker processes: 1 = none (default); N = N processes for the line checks; 0 = automatic on "
-            "large logs (the CPU count with --no-rules, else one process sharing the rule replay of step 4)",
+            help="Worker processes: 0 = automatic (default): on logs of 100,000 events or more on 2+ CPUs, the CPU "
+            "count with --no-rules, else one process sharing the rule replay of step 4; 1 = none; N = N processes "
+            "for the line checks",
         ),
-    ] = 1,
+    ] = 0,
     no_rules: Annotated[
         bool,
         typer.Option(
@@ -145,13 +146,14 @@ def audit(
                 TimeElapsedColumn(),
                 console=progress_console,
                 transient=True,
+                auto_refresh=False,  # no refresh thread: the audit may fork its rule worker (audit._worker_context)
             ) as bar:
                 task = bar.add_task("audit", total=None, rate="")
 
                 def progress(done: int, total: int) -> None:
                     speed = bar.tasks[0].speed if bar.tasks else None
                     rate = f"{speed:,.0f} events/s" if speed else ""
-                    bar.update(task, completed=done, total=total if total >= done else None, rate=rate)
+                    bar.update(task, completed=done, total=total if total >= done else None, rate=rate, refresh=True)
 
                 report = run_audit(
                     source,

@@ -4,6 +4,8 @@ a worker process of their own - give exactly the serial report: every finding, e
 from __future__ import annotations
 
 import json
+import multiprocessing
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +68,16 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cap", [200, 3])
-@pytest.mark.parametrize("mode", ["step1_workers", "rule_worker"])
+@pytest.mark.parametrize("mode", ["step1_workers", "rule_worker", "rule_worker_spawned"])
 @pytest.mark.parametrize("damage", ["none", "lines"])
 def test_parallel_with_rules_equals_serial(
     tmp_path: Path, damage: str, mode: str, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import verifier.audit as audit_module
 
+    # the rule worker forked (what a single-threaded auditor gets on Linux), or spawned (another thread runs)
+    start = "spawn" if mode == "rule_worker_spawned" else "fork"
+    monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context(start))
     monkeypatch.setattr(audit_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
     monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
     monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
@@ -95,6 +100,8 @@ def test_parallel_with_rules_equals_serial(
             f.write(b'{"unterminated":')
     serial = _report(path, 1)
     parallel = _report(path, 2) if mode == "step1_workers" else _report(path, 1, rule_worker=True)
+    if mode != "step1_workers":
+        assert audit_module._worker_context().get_start_method() == start
     assert _comparable(serial) == _comparable(parallel)
     assert serial.exit_code == parallel.exit_code
     if damage == "none" and cap > 3:
@@ -121,3 +128,17 @@ def test_rule_worker_with_an_empty_unreadable_or_absent_state(tmp_path: Path, st
     assert _comparable(serial) == _comparable(parallel)
     step4 = parallel.steps[3]
     assert step4.stats["state_json"] if state != "not json" else "state_unreadable" in {f.code for f in step4.findings}
+
+
+def test_the_rule_worker_is_forked_only_from_a_single_threaded_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork while another thread runs (e.g. a progress bar's refresher) could copy a lock that thread holds,
+    held forever in the child: then the worker is spawned (a fresh interpreter) instead."""
+    import verifier.audit as audit_module
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert audit_module._worker_context().get_start_method() == "fork"
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert audit_module._worker_context().get_start_method() == "spawn"
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # e.g. Windows
+    assert audit_module._worker_context().get_start_method() == "spawn"
