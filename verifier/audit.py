@@ -25,6 +25,7 @@ Later work plugs a step in by subclassing :class:`Step` and adding it to :func:`
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import threading
@@ -1198,6 +1199,7 @@ def _stream_events_parallel(
 
 # -- the rule steps in a worker process ------------------------------------------------------------------------
 RULE_FEED_EVERY = 4096  # lines per message to the rule worker
+STATE_BATCH = 4096  # rows (verifier.rules.statecmp) of the replayed public state per message from the worker
 #: The event type prefixes whose rule replay (step 4) the rule worker process does; the main process replays the
 #: others and runs step 5, beside steps 1-3. Chosen so both processes have about as much to do (each event's
 #: aggregate kind is replayed in one process only: the kinds share no rule state).
@@ -1250,19 +1252,29 @@ class _RuleFeed(Step):
             self.rejected = []
 
     def collect(self, ctx: AuditContext) -> list[str]:
-        """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes (with
-        its parts of the replayed state only if step 4 will compare a published one)."""
+        """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes; then,
+        only if step 4 will compare a published state, the worker's parts of the replayed state, a batch of
+        aggregates per message, written to step 4's table as they come (never held whole)."""
         self.conn.send((ctx.events_seen, self.rejected))
-        self.conn.send(("end", self.step.compares_state(ctx)))
-        try:
-            answer = self.conn.recv()
-        except EOFError as exc:
-            raise RuntimeError("the rule worker process ended without a result") from exc
-        if answer[0] == "error":
-            raise RuntimeError(f"the rule worker process failed:\n{answer[1]}")
+        with_state = self.step.compares_state(ctx)
+        self.conn.send(("end", with_state))
+        answer = self._receive()
         _, part, warnings = answer
         self.step.merge(part)
+        if with_state:
+            table = self.step.replayed_state()
+            while (message := self._receive())[0] != "state_end":
+                table.add(message[1])
         return list(warnings)
+
+    def _receive(self) -> Any:
+        try:
+            message = self.conn.recv()
+        except EOFError as exc:
+            raise RuntimeError("the rule worker process ended without a result") from exc
+        if message[0] == "error":
+            raise RuntimeError(f"the rule worker process failed:\n{message[1]}")
+        return message
 
     def stop(self) -> None:
         self.conn.close()
@@ -1288,10 +1300,10 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
 
     try:
         bundle = open_bundle(source)
+        step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
         try:
             log = bundle.log_info()
             ctx = AuditContext(bundle=bundle, log=log, auditor_key=None, offline=True, extra_checkpoints=())
-            step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
             apply = step.replay.apply
             wanted = {p.encode() for p in prefixes}
             upto = 0
@@ -1319,8 +1331,14 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
             while (message := conn.recv())[0] != "end":
                 if message[0] != ctx.events_seen:
                     raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {ctx.events_seen}")
-            conn.send(("ok", step.part(with_state=message[1]), ctx.warnings))
+            conn.send(("ok", step.part(), ctx.warnings))
+            if message[1]:  # the main process compares a published state: this share's parts, rows in batches
+                rows = step.own_state_rows()
+                while batch := list(itertools.islice(rows, STATE_BATCH)):
+                    conn.send(("rows", batch))
+                conn.send(("state_end",))
         finally:
+            step.replay.close()
             bundle.close()
     except BaseException:
         conn.send(("error", traceback.format_exc()))

@@ -8,7 +8,7 @@ voter stream, which is unique per ballot and voter (:mod:`verifier.rules.store`)
 from __future__ import annotations
 
 import marshal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -278,5 +278,10 @@ class BallotRules:
         b.status = "closed"
         b.tally = dict(d)
 
+    def state_items(self) -> Iterator[tuple[str, Any]]:
+        """``state.json``'s ``ballots`` part, in key order."""
+        for bid, b in sorted(self.ballots.items()):
+            yield bid, {"status": b.status, "tally": b.tally}
+
     def public_state(self) -> dict[str, Any]:
-        return {bid: {"status": b.status, "tally": b.tally} for bid, b in sorted(self.ballots.items())}
+        return dict(self.state_items())

@@ -5,6 +5,7 @@ proposals, allocations to the first entry of the named list. State grows with th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.statecmp import LazyArray, LazyObject
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
 __all__ = ["HousingRules"]
@@ -73,7 +75,10 @@ class Register:
         return (self.id, 0, "") if name == "general" else (self.id, 1, name)
 
     def order(self, name: str) -> list[str]:
-        return [eid for _t, eid in self.lists.iter_group(self._group(name))]
+        return list(self.iter_order(name))
+
+    def iter_order(self, name: str) -> Iterator[str]:
+        return (eid for _t, eid in self.lists.iter_group(self._group(name)))
 
     def first(self, name: str) -> str | None:
         row = self.lists.first(self._group(name))
@@ -291,6 +296,11 @@ class HousingRules:
             )
         e.status = "allocated"
         r.dwellings[dwelling] = eid
+
+    def state_items(self) -> Iterator[tuple[str, Any]]:
+        """``state.json``'s ``housing`` part in key order, each list read from the index as it is consumed."""
+        for rid, r in sorted(self.registers.items()):
+            yield rid, LazyObject((name, LazyArray(r.iter_order(name))) for name in sorted(LISTS))
 
     def public_state(self) -> dict[str, Any]:
         return {rid: {name: r.order(name) for name in LISTS} for rid, r in sorted(self.registers.items())}

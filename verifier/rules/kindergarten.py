@@ -9,6 +9,7 @@ can be compared with a fold of the same log.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.statecmp import LazyArray, LazyObject
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
 __all__ = ["KindergartenRules"]
@@ -107,6 +109,13 @@ class Queue:
             if e is not None and e.offer is None:
                 return str(eid)
         return None
+
+    def lazy_orders(self) -> LazyObject:
+        """:meth:`orders` read as consumed: groups in key order (``"<institution>/<year>"`` as text), each group's
+        entry ids straight from the index."""
+        w = self.waiting
+        groups = sorted((f"{inst}/{year}", (qid, inst, year)) for qid, inst, year in w.groups((self.id,)))
+        return LazyObject((key, LazyArray(row[2] for row in w.iter_group(group))) for key, group in groups)
 
     def orders(self) -> dict[str, list[str]]:
         w = self.waiting
@@ -441,6 +450,12 @@ class KindergartenRules:
         e.status = "withdrawn" if ev.type == "queue.entry_withdrawn" else "removed"
         e.offer = None
         q.children.pop(e.child, None)
+
+    def state_items(self) -> Iterator[tuple[str, Any]]:
+        """``state.json``'s ``kindergarten`` part in key order, each queue's orders read from the index as they
+        are consumed (:class:`LazyObject`: never a whole order in memory)."""
+        for qid, q in sorted(self.queues.items()):
+            yield qid, q.lazy_orders()
 
     def public_state(self) -> dict[str, Any]:
         return {qid: q.orders() for qid, q in sorted(self.queues.items())}

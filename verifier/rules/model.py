@@ -34,7 +34,9 @@ __all__ = [
     "as_list",
     "as_map",
     "as_str",
+    "first_difference",
     "format_instant",
+    "json_path",
     "parse_instant",
     "pseudonym_problem",
     "stream_id",
@@ -294,11 +296,19 @@ DATA_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def json_path(path: str, key: Any) -> str:
+    """``path`` extended by an object key: ``$.name``, or ``$["key"]`` for a key that is not an identifier."""
+    return f"{path}.{key}" if _IDENTIFIER.fullmatch(str(key)) else f'{path}["{key}"]'
+
+
 def first_difference(expected: Any, found: Any, path: str = "$") -> tuple[str, Any, Any] | None:
     """The first JSON path (in sorted key order) where two JSON values differ, with both values there."""
     if isinstance(expected, Mapping) and isinstance(found, Mapping):
         for key in sorted(set(expected) | set(found)):
-            sub = f"{path}.{key}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)) else f'{path}["{key}"]'
+            sub = json_path(path, key)
             if key not in found:
                 return sub, expected[key], "<missing>"
             if key not in expected:

@@ -8,6 +8,7 @@ one would be version 2 of the same stream.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -333,14 +334,19 @@ class PetitionRules:
                     "none",
                 )
 
+    def state_items(self) -> Iterator[tuple[str, Any]]:
+        """``state.json``'s ``petitions`` part, in key order (read from the spill map a petition at a time)."""
+        for pid, p in self.petitions.items():  # in key order
+            yield (
+                pid,
+                {
+                    "status": p.status,
+                    "signatures": p.recorded,
+                    "threshold": p.threshold,
+                    "threshold_reached": p.threshold_event,
+                    "responded": p.responded,
+                },
+            )
+
     def public_state(self) -> dict[str, Any]:
-        return {
-            pid: {
-                "status": p.status,
-                "signatures": p.recorded,
-                "threshold": p.threshold,
-                "threshold_reached": p.threshold_event,
-                "responded": p.responded,
-            }
-            for pid, p in self.petitions.items()  # in key order
-        }
+        return dict(self.state_items())

@@ -7,6 +7,7 @@ turns a missing or mistyped field into a ``malformed_data`` violation, and compu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from verifier.rules.ballots import BallotRules
@@ -15,6 +16,7 @@ from verifier.rules.kindergarten import KindergartenRules
 from verifier.rules.model import DATA_FIELDS, Event, Malformed, Report, Violation
 from verifier.rules.petitions import PetitionRules
 from verifier.rules.services import ServiceRules
+from verifier.rules.statecmp import materialize
 from verifier.rules.store import Scratch
 
 __all__ = ["Replay"]
@@ -85,11 +87,18 @@ class Replay:
     def close(self) -> None:
         self.scratch.close()
 
-    def public_state(self) -> dict[str, Any]:
-        """The published state the replay implies: same shape as ``state.json``."""
-        return {
-            "petitions": self.petitions.public_state(),
-            "ballots": self.ballots.public_state(),
-            "kindergarten": self.kindergarten.public_state(),
-            "housing": self.housing.public_state(),
+    def state_items(self, part: str) -> Iterator[tuple[str, Any]]:
+        """One part of the published state the replay implies (``state.json``'s shape), one aggregate at a time,
+        in key order: ``petitions``, ``ballots``, ``kindergarten`` or ``housing``."""
+        parts: dict[str, Callable[[], Iterator[tuple[str, Any]]]] = {
+            "petitions": self.petitions.state_items,
+            "ballots": self.ballots.state_items,
+            "kindergarten": self.kindergarten.state_items,
+            "housing": self.housing.state_items,
         }
+        return parts[part]()
+
+    def public_state(self) -> dict[str, Any]:
+        """The published state the replay implies, whole (tests; the audit streams :meth:`state_items`)."""
+        parts = ("petitions", "ballots", "kindergarten", "housing")
+        return {part: {k: materialize(v) for k, v in self.state_items(part)} for part in parts}

@@ -8,16 +8,29 @@ with the number of aggregates, queue/register entries and ballot voters, never w
 from __future__ import annotations
 
 import heapq
-import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from verifier import audit
 from verifier.audit import AuditContext, Finding, Status, Step
 from verifier.bundle import Oversize, Unterminated
-from verifier.rules.model import Event, Violation, first_difference
+from verifier.rules.model import Event, Violation
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
+from verifier.rules.statecmp import (
+    OBJECT,
+    SCALAR,
+    LazyObject,
+    Row,
+    StateTable,
+    StateUnreadable,
+    first_state_difference,
+    flatten,
+    key_path,
+    read_published,
+)
+from verifier.spill import ScratchFile
 
 __all__ = ["STATE_PART", "AuthorisationStep", "ReplayPart", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
 
@@ -70,7 +83,8 @@ STATE_PART = {"petition": "petitions", "ballot": "ballots", "queue": "kindergart
 class ReplayPart:
     """What a rule worker process replayed (the events whose type prefix is in its share), to be merged into
     the main process's step 4 (:meth:`RuleReplayStep.merge`): its findings during the stream and at the end,
-    with their uncapped counts, its counters, and its parts of the replayed public state."""
+    with their uncapped counts and its counters. Its parts of the replayed public state follow separately, as
+    rows in batches (:meth:`RuleReplayStep.own_state_rows`, :meth:`RuleReplayStep.replayed_state`)."""
 
     stream: list[Finding]
     stream_total: int
@@ -78,7 +92,6 @@ class ReplayPart:
     tail_total: int
     counts: dict[str, int]
     late_responses: list[dict[str, Any]]
-    state: dict[str, Any] | None
 
 
 class RuleReplayStep(Step):
@@ -96,7 +109,10 @@ class RuleReplayStep(Step):
         self.not_replayed = 0
         self.exclude = exclude
         self.other: ReplayPart | None = None
-        self._published_state: tuple[Any, Exception | None] | None = None
+        self._published_state: tuple[Any, StateUnreadable | None] | None = None
+        self._state_file: ScratchFile | None = None  # the two sides of the state.json comparison
+        self._replayed: StateTable | None = None
+        self._published_table: StateTable | None = None
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         ev = _event(ctx, index)
@@ -119,29 +135,41 @@ class RuleReplayStep(Step):
             "rule_state_values_spilled_to_disk": r.scratch.evicted,
         }
 
-    def part(self, with_state: bool) -> ReplayPart:
-        """In a rule worker process, after the stream: this share's :class:`ReplayPart` (closes the replay), with
-        its parts of the replayed public state if ``with_state`` (the main process compares a published one)."""
+    def part(self) -> ReplayPart:
+        """In a rule worker process, after the stream: this share's :class:`ReplayPart` (then, if the main process
+        compares a published state, :meth:`own_state_rows`; then ``replay.close()``)."""
         r = self.replay
-        try:
-            stream, stream_total = self.result.findings, self.result.findings_total
-            self.result.findings, self.result.findings_total = [], 0
-            r.finish()
-            state = None
-            if with_state:
-                full = r.public_state()
-                state = {part: full[part] for prefix, part in STATE_PART.items() if prefix not in self.exclude}
-            return ReplayPart(
-                stream,
-                stream_total,
-                self.result.findings,
-                self.result.findings_total,
-                self._counts(),
-                r.petitions.late_responses,
-                state,
-            )
-        finally:
-            r.close()
+        stream, stream_total = self.result.findings, self.result.findings_total
+        self.result.findings, self.result.findings_total = [], 0
+        r.finish()
+        return ReplayPart(
+            stream,
+            stream_total,
+            self.result.findings,
+            self.result.findings_total,
+            self._counts(),
+            r.petitions.late_responses,
+        )
+
+    def own_state_rows(self) -> Iterator[Row]:
+        """The rows (:mod:`verifier.rules.statecmp`) of the parts of the replayed public state this instance
+        replays (not those of ``exclude``), made as they are consumed."""
+        for prefix, part in STATE_PART.items():
+            if prefix not in self.exclude:
+                yield from flatten(key_path(part), LazyObject(self.replay.state_items(part)))
+
+    def _tables(self) -> tuple[StateTable, StateTable]:
+        if self._state_file is None:
+            self._state_file = ScratchFile("hromada-verify-state-", "state.db")
+            self._replayed = StateTable(self._state_file, "replayed")
+            self._published_table = StateTable(self._state_file, "published")
+        assert self._replayed is not None and self._published_table is not None
+        return self._replayed, self._published_table
+
+    def replayed_state(self) -> StateTable:
+        """Where the replayed public state is collected for the comparison (a rule worker's rows are written
+        here by the main process as they arrive)."""
+        return self._tables()[0]
 
     def merge(self, other: ReplayPart) -> None:
         """Take in the share a rule worker replayed; :meth:`finish` then reports as if one replay had seen all."""
@@ -179,40 +207,51 @@ class RuleReplayStep(Step):
             self._compare_state(ctx)
         finally:
             r.close()
+            if self._state_file is not None:
+                self._state_file.close()
 
-    def _published(self, ctx: AuditContext) -> tuple[Any, Exception | None]:
-        """``state.json`` parsed (None when absent), or the reason it cannot be read; read once."""
+    def _published(self, ctx: AuditContext) -> tuple[bool, StateUnreadable | None]:
+        """``state.json`` read once into the published table: (whether the bundle has one, or why it cannot be
+        read)."""
         if self._published_state is None:
-            published: Any = None
-            error: Exception | None = None
+            present, error = False, None
             if ctx.bundle.has("state.json"):
+                present = True
                 try:
                     with ctx.bundle.open_member("state.json") as f:
-                        published = json.loads(f.read().decode("utf-8"))
-                except (UnicodeDecodeError, ValueError) as exc:
+                        read_published(f, self._tables()[1])
+                except StateUnreadable as exc:
                     error = exc
-            self._published_state = (published, error)
+            self._published_state = (present, error)
         return self._published_state
 
     def compares_state(self, ctx: AuditContext) -> bool:
         """Whether :meth:`finish` will compare a published state with the replay (so a rule worker must send
-        its parts of the replayed state)."""
-        published, error = self._published(ctx)
-        return error is None and bool(published)
+        its parts of the replayed state): ``state.json`` is readable and not empty (``{}``, ``[]``, ``null``,
+        ``false``, ``0`` or ``""``)."""
+        present, error = self._published(ctx)
+        if not present or error is not None:
+            return False
+        published = self._tables()[1]
+        root = published.root()
+        if root is None:
+            return False
+        kind, value = root
+        return bool(value) if kind == SCALAR else not published.is_empty_container()
 
     def _compare_state(self, ctx: AuditContext) -> None:
-        published, error = self._published(ctx)
+        _, error = self._published(ctx)
         if error is not None:
             self.fail(Finding(4, "state_unreadable", f"state.json is not valid UTF-8 JSON: {error}"))
             return
-        if not published:
+        if not self.compares_state(ctx):
             self.result.stats["state_json"] = "absent or empty: the bundle publishes no state, nothing compared"
             ctx.warnings.append("state.json is absent or empty: the published state was not compared with the replay")
             return
-        replayed = self.replay.public_state()
-        if self.other is not None and self.other.state is not None:
-            replayed.update(self.other.state)
-        diff = first_difference(replayed, published)
+        replayed, published = self._tables()
+        replayed.add([(b"", OBJECT, None)])  # the top-level object; the rule worker's parts are already in
+        replayed.add(self.own_state_rows())
+        diff = first_state_difference(replayed, published)
         if diff is None:
             self.result.stats["state_json"] = "equal to the replay"
             return
