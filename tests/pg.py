@@ -10,13 +10,14 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import psycopg
+
+from tests.ports import free_port
 
 
 def _bin_dir() -> Path:
@@ -29,17 +30,11 @@ def _bin_dir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found: run `make test` (it installs the Debian package)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PostgresServer:
     def __init__(self) -> None:
         self.bin = _bin_dir()
         self.dir = Path(tempfile.mkdtemp(prefix="hromada-pg-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.run_as: list[str] = []
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")

@@ -5,7 +5,6 @@ are driven only through HTTP; receipts are verified and the audit bundle is down
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,15 +24,10 @@ from api.settings import ApiSettings
 from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.api.writer_server import writer
+from tests.ports import free_port
 from verifier.audit import run_audit
 from verifier.note import parse_verifier_key
 from verifier.receipt import verify_receipt
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["one process", "fronts"])
@@ -49,7 +43,7 @@ def server(
     ledger = Ledger(settings)
     api_settings = ApiSettings(group_commit=True)
     app = create_app(ledger, settings=api_settings)
-    port = _free_port()
+    port = free_port()
     with contextlib.ExitStack() as stack:
         served: Any = app
         if request.param == "fronts":

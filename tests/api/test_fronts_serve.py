@@ -19,12 +19,7 @@ from api.cli import add_service
 from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.ports import free_port
 
 
 def _children(pid: int) -> set[int]:
@@ -70,7 +65,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
     with Ledger(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")) as ledger:
         council = {"Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*"])}
     issuer = DevIssuer(tmp_path)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--fronts", "2", "--port", str(port)],
@@ -130,7 +125,7 @@ def test_serve_in_one_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     writer lock, ledger) ran; `serve` now returns and exits 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HROMADA_")}
     env["HROMADA_DATA_DIR"] = str(tmp_path)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "hromada"), "serve", "--no-chain", "--port", str(port)],
         env=env,
