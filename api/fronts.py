@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,28 @@ def serve_alone(app: Any, *, host: str, port: int, log_level: str = "info") -> N
         raise ListenError(f"cannot listen on {host}:{port} (see the error above)") from e
 
 
+RUNDIR_PREFIX = "hromada-serve-"
+
+
+def remove_stale_rundirs(tmp: Path | None = None) -> list[Path]:
+    """Remove the private socket directories of writers that are gone (this user's ``hromada-serve-<pid>-*`` whose
+    pid runs no process); returns them. A reused pid keeps its directory: the safe way to be wrong."""
+    removed: list[Path] = []
+    for d in Path(tmp or tempfile.gettempdir()).glob(f"{RUNDIR_PREFIX}*-*"):
+        pid_text = d.name[len(RUNDIR_PREFIX) :].split("-", 1)[0]
+        try:
+            st = d.lstat()
+            if not pid_text.isdigit() or st.st_uid != os.getuid() or not stat.S_ISDIR(st.st_mode):
+                continue
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except OSError:  # PermissionError: a live process of another user; or the directory vanished
+            continue
+    return removed
+
+
 def serve_with_fronts(
     app: Any, *, data_dir: Path, host: str, port: int, fronts: int, worker: bool = True, log_level: str = "info"
 ) -> None:
@@ -159,7 +182,10 @@ def serve_with_fronts(
     except OSError as e:
         reserved.close()
         raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
-    rundir = Path(tempfile.mkdtemp(prefix="hromada-"))  # mode 0700: the trust boundary of the command socket
+    remove_stale_rundirs()
+    # mode 0700: the trust boundary of the command socket; the pid in the name lets a later start clean up after a
+    # writer that was killed (SIGKILL leaves no chance to remove it)
+    rundir = Path(tempfile.mkdtemp(prefix=f"{RUNDIR_PREFIX}{os.getpid()}-"))
     writer_http, commands_path = rundir / "http.sock", rundir / "commands.sock"
     commands = CommandServer(app.state.api, commands_path)
     supervisor = ChildSupervisor(
