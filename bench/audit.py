@@ -89,6 +89,38 @@ def _bundle(n: int) -> tuple[Path, str]:
     return path, key_file.read_text()
 
 
+_PUBLISH_STATE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from verifier.audit import default_steps, run_audit
+from verifier.note import parse_verifier_key
+from verifier.rules.steps import RuleReplayStep
+src, dst, key = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+steps = default_steps(rules=True)
+replay = steps[3]
+assert isinstance(replay, RuleReplayStep)
+states = []
+replay._compare_state = lambda ctx: states.append(replay.replay.public_state())
+run_audit(src, parse_verifier_key(key), offline=True, steps=steps, workers=1)
+(dst / "state.json").write_text(json.dumps(states[0], indent=2, sort_keys=True), encoding="utf-8")
+"""
+
+
+def _with_state(path: Path, key: str) -> Path:
+    """The lawful bundle with its replayed public state published as ``state.json`` (as ``hromada export``
+    writes it: sorted keys, indented), so step 4's comparison runs in full; cached beside it. The state comes from
+    the verifier's own serial replay: this measures the comparison's cost, not whether it is right (the tests do)."""
+    out = path.with_name(path.name + "-state")
+    if not (out / "state.json").exists():
+        out.mkdir(exist_ok=True)
+        for member in path.iterdir():
+            if member.name != "state.json" and not (out / member.name).exists():
+                (out / member.name).symlink_to(member.resolve())
+        subprocess.run([sys.executable, "-c", _PUBLISH_STATE, str(ROOT), str(path), str(out), key], check=True)
+    return out
+
+
 def _lawful_bundle(n: int) -> tuple[Path, str]:
     """A cached lawful city-like bundle (bench/lawful.py) with about n events, and its verifier key."""
     sources = b"".join(
@@ -203,6 +235,30 @@ def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)
                     (rw["rss_kb"] + rw.get("child_rss_kb", 0)) / 1024,
                     "MiB",
                     f"main {rw['rss_kb'] / 1024:.0f}, worker {rw.get('child_rss_kb', 0) / 1024:.0f}",
+                )
+            )
+            published = _with_state(lawful, lawful_key)
+            size = (published / "state.json").stat().st_size / 1e6
+            ps = _child(published, lawful_key, "audit-rules", 0)
+            note = "verified" if ps["verified"] else "NOT VERIFIED (bug)"
+            rows.append(
+                _row(
+                    "hromada-verify",
+                    "full audit, rule worker, state.json published",
+                    ps["events"],
+                    ps["events"] / ps["seconds"],
+                    "events/s",
+                    f"{note}; the replayed state published ({size:.1f} MB), compared streaming",
+                )
+            )
+            rows.append(
+                _row(
+                    "hromada-verify",
+                    "full audit, state.json published: peak RSS main + worker",
+                    ps["events"],
+                    (ps["rss_kb"] + ps.get("child_rss_kb", 0)) / 1024,
+                    "MiB",
+                    f"main {ps['rss_kb'] / 1024:.0f}, worker {ps.get('child_rss_kb', 0) / 1024:.0f}",
                 )
             )
         rows.append(_row("hromada-verify", "audit CPU-bound rate", n, m["cpu_events_per_s"], "events/s", ""))
