@@ -519,6 +519,12 @@ class AnchorStep(Step):
                         details=line,
                     )
                 )
+        if not ctx.bundle.lists_anchors:  # a ledger URL: the chain alone is the list
+            self.result.stats["anchor_listing"] = (
+                "none in this source (a ledger URL serves no anchors.jsonl): the anchors on chain were checked "
+                "against the recomputed roots alone"
+            )
+            return
         for a in self.on_chain:
             if a.tree_size <= ctx.log.tree_size and (a.tree_size, a.root) not in listed_keys:
                 self.fail(
@@ -1002,7 +1008,7 @@ def run_audit(
         rule_steps = [s for s in line_steps if _is_rule_step(s)]
         cpus = os.cpu_count() or 1
         if rule_worker is None:  # automatic: only for large logs with the rule steps on, on 2+ CPUs, --workers 0
-            rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1
+            rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1 and bundle.local
         feed: _RuleFeed | None = None
         replay_steps = [s for s in rule_steps if s.number == 4]
         if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):

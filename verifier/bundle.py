@@ -88,9 +88,11 @@ def parse_log_json(content: bytes) -> LogInfo:
 
 
 class Bundle:
-    """Common interface of directory and tar bundles."""
+    """Common interface of directory and tar bundles (and of a ledger URL: :class:`verifier.remote.LedgerSource`)."""
 
     source: str
+    local = True  # a file a second process can read too (the rule worker)
+    lists_anchors = True  # anchors.jsonl is part of the source: it must list every anchor on chain
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
         """A small member's bytes, or None when absent."""
@@ -256,7 +258,12 @@ class TarBundle(Bundle):
 
 
 def open_bundle(source: str | Path) -> Bundle:
-    """Open a bundle directory or archive. Raises UnreadableInput when it is neither."""
+    """Open a bundle directory or archive, or a running ledger's base URL (``http://`` / ``https://``). Raises
+    UnreadableInput when it is none of these (NetworkError when the ledger cannot be read)."""
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        from verifier.remote import LedgerSource
+
+        return LedgerSource(source)
     path = Path(source)
     if path.is_dir():
         return DirectoryBundle(path)

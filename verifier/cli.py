@@ -90,7 +90,13 @@ def _chain(rpc: str | None, contract: str | None, command: str, as_json: bool) -
 
 @app.command()
 def audit(
-    source: Annotated[str, typer.Argument(help="Audit bundle: a directory or a .tar.gz")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Audit bundle (a directory or a .tar.gz), or a running ledger's base URL (http/https): its latest "
+            "checkpoint and its entry tiles are read"
+        ),
+    ],
     key: Annotated[
         str | None,
         typer.Option("--key", help="The log's verifier key (name+hex8+base64), or a file holding it"),

@@ -14,6 +14,7 @@ from tests.verifier import factory
 from tests.verifier_anchors.conftest import Anchored, Chain, make_anchored, needs_anvil
 from verifier.anchors import ChainAccess
 from verifier.audit import AuditReport, Status, StepResult, default_steps, run_audit
+from verifier.bundle import DirectoryBundle
 from verifier.cli import app
 from verifier.errors import NetworkError
 from verifier.note import parse_verifier_key
@@ -203,3 +204,25 @@ def test_latest_anchor_confirmations(anchored: Anchored) -> None:
     before = step3(audit(anchored)).stats["latest_anchor"]["confirmations"]
     anchored.chain.node.mine(5)
     assert step3(audit(anchored)).stats["latest_anchor"]["confirmations"] == before + 5
+
+
+class _NoListing(DirectoryBundle):
+    """A source that, like a ledger URL (verifier/remote.py), serves no anchors.jsonl."""
+
+    lists_anchors = False
+
+    def read_small(self, name: str, limit: int = 16 * 1024 * 1024) -> bytes | None:
+        return None if name == "anchors.jsonl" else super().read_small(name, limit)
+
+
+def test_a_source_without_a_listing_is_checked_against_the_chain_alone(anchored: Anchored) -> None:
+    """No anchors.jsonl to compare: no anchor is "hidden", but every anchored root is still checked."""
+    with HttpRpc(anchored.chain.url) as rpc:
+        chain = ChainAccess(rpc, rpc.display, None)
+        key = parse_verifier_key(anchored.info.key)
+        report = run_audit(_NoListing(anchored.path), key, chain=chain, steps=default_steps(rules=False))
+        assert report.verified and step3(report).stats["anchors_on_chain"] == 2, report.findings()
+        assert "serves no anchors.jsonl" in step3(report).stats["anchor_listing"]
+        factory.edit_event(anchored.path, 3, lambda e: e["data"].update(rewritten=True))  # an anchored event
+        report = run_audit(_NoListing(anchored.path), key, chain=chain, steps=default_steps(rules=False))
+    assert "anchor_root_mismatch" in codes(report)

@@ -1,0 +1,134 @@
+"""`hromada-verify audit URL`: a running ledger audited through its checkpoint and entry tiles (verifier/remote.py),
+on SQLite and PostgreSQL; the tile paths and entry bundles against the shared C2SP vectors; a tampered stored event
+and an unreachable ledger."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.settings import ApiSettings
+from ledger.config import Settings
+from ledger.demo import Demo
+from ledger.export import write_bundle
+from ledger.runtime import Ledger
+from tests.ports import free_port
+from verifier.audit import AuditReport, Status, default_steps, run_audit
+from verifier.cli import app as verify_cli
+from verifier.note import parse_verifier_key
+from verifier.remote import LedgerSource, encode_index, entries_path, parse_entry_bundle
+
+VECTORS = json.loads(
+    (Path(__file__).resolve().parents[2] / ".." / "shared" / "testvectors" / "tlog_tiles.json").read_text()
+)
+
+
+def test_index_paths_are_the_spec_examples() -> None:
+    for ex in VECTORS["index_path_examples"]:
+        assert encode_index(ex["index"]) == ex["encoded"]
+    tree = VECTORS["eight_leaf_tree"]
+    assert entries_path(0, 8) == tree["entry_bundle_path"]
+    assert entries_path(1234067) == "tile/entries/x001/x234/067"
+
+
+def test_entry_bundle_of_the_spec_tree() -> None:
+    data = bytes.fromhex(VECTORS["eight_leaf_tree"]["entry_bundle_hex"])
+    entries = parse_entry_bundle(data, 8)
+    assert entries[0] == b"" and entries[1] == b"\x00" and entries[7] == bytes(range(0x60, 0x70))
+
+
+@pytest.mark.parametrize(
+    ("data", "width"),
+    [(b"\x00\x01a\x00", 1), (b"\x00\x05ab", 1), (b"\x00\x01a", 2), (b"\x00\x01a\x00\x01b", 1)],
+    ids=["cut length", "short entry", "too few", "too many"],
+)
+def test_a_malformed_entry_bundle_is_refused(data: bytes, width: int) -> None:
+    with pytest.raises(ValueError):
+        parse_entry_bundle(data, width)
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A demo city of 600 events (3 entry bundles: two full, one partial), integrated, checkpointed and served."""
+    monkeypatch.setenv("HROMADA_DATA_DIR", str(tmp_path / "data"))
+    ledger = Ledger(Settings(data_dir=tmp_path / "data", database_url=database_url))
+    Demo(ledger, events=600, seed=5).run()
+    ledger.integrate_and_checkpoint()
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(ledger, settings=ApiSettings()), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "ledger": ledger}
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        ledger.close()
+
+
+def _statuses(report: AuditReport) -> dict[int, Status]:
+    return {s.number: s.status for s in report.steps}
+
+
+def test_a_ledger_url_audits_like_its_bundle(served: dict[str, Any], tmp_path: Path) -> None:
+    ledger: Ledger = served["ledger"]
+    key = parse_verifier_key(ledger.signer.verifier_key)
+    remote = run_audit(served["url"], key, offline=True, steps=default_steps(rules=True))
+    assert remote.verified, remote.findings()
+    with LedgerSource(served["url"]) as source:
+        size = source.tree_size
+    assert remote.events == size > 512  # two full entry bundles and a partial one
+    write_bundle(
+        ledger.engine,
+        events_table=ledger.integrator.events.name,
+        origin=ledger.settings.origin,
+        verifier_key=ledger.signer.verifier_key,
+        out=tmp_path / "bundle",
+        tree_size=size,
+    )
+    local = run_audit(tmp_path / "bundle", key, offline=True, steps=default_steps(rules=True))
+    assert _statuses(remote) == _statuses(local)
+    for n in (1, 4, 5):  # the same events checked, replayed and authorised
+        assert remote.steps[n - 1].stats == local.steps[n - 1].stats
+    assert remote.steps[1].stats["checkpoints_verified"] == 1
+
+
+def test_an_event_changed_in_the_database_is_caught_through_the_url(served: dict[str, Any]) -> None:
+    ledger: Ledger = served["ledger"]
+    events = ledger.integrator.events
+    with ledger.engine.begin() as conn:  # a data field added to event 300, still canonical JSON
+        row = conn.execute(select(events.c.id, events.c.state).order_by(events.c.id).offset(300).limit(1)).one()
+        env = json.loads(bytes(row.state))
+        env["data"] = {**env["data"], "~added": True}  # "~" sorts last: the line stays canonical
+        changed = json.dumps(env, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        conn.execute(update(events).where(events.c.id == row.id).values(state=changed))
+    report = run_audit(served["url"], parse_verifier_key(ledger.signer.verifier_key), offline=True)
+    assert not report.verified
+    step2 = [f.code for f in report.steps[1].findings]
+    assert step2 == ["root_mismatch"], report.findings()
+
+
+def test_cli_exit_codes(served: dict[str, Any]) -> None:
+    key = served["ledger"].signer.verifier_key
+    ok = CliRunner().invoke(verify_cli, ["audit", served["url"], "--key", key, "--offline", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["verified"] is True
+    down = CliRunner().invoke(verify_cli, ["audit", f"http://127.0.0.1:{free_port()}", "--key", key, "--offline"])
+    assert down.exit_code == 2, down.output
+    assert "GET http://127.0.0.1" in down.output

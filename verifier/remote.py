@@ -1,0 +1,182 @@
+"""A running ledger as the audit's source: ``hromada-verify audit https://ledger.example --key ...``.
+
+The ledger's public transparency-log endpoints take the place of a bundle's files:
+
+- ``GET /checkpoint``: the latest signed checkpoint (C2SP signed note) - the bundle's only checkpoint; its origin
+  and size make ``log.json``; its signature is checked by step 2 with the auditor's key, like a bundle's;
+- ``GET /tile/entries/<N>[.p/<W>]``: the C2SP tlog-tiles entry bundles (``uint16 big-endian length || entry``,
+  256 entries per full bundle) up to the checkpoint's size, streamed one bundle at a time, as ``events.jsonl``;
+- ``GET /v1/log``: the verifier key the ledger names, compared with yours as a bundle's ``log.json`` key is.
+
+A ledger serves no ``anchors.jsonl`` and no ``state.json`` for a given size: step 3 reads the anchors from the chain
+alone (with ``--contract``: the ledger names none) and does not check a listing; step 4 reports the state
+comparison as not done. Save the checkpoints you audit and pass them back with ``--checkpoint``: step 2 then
+proves that the ledger's new tree extends them (or shows the fork).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import httpx
+
+from verifier.bundle import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
+from verifier.errors import NetworkError, UnreadableInput, VerificationError
+from verifier.note import parse_checkpoint_body, parse_note
+
+__all__ = ["TILE_WIDTH", "LedgerSource", "entries_path", "is_ledger_url", "parse_entry_bundle"]
+
+TILE_WIDTH = 256
+
+
+def is_ledger_url(source: object) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+def encode_index(n: int) -> str:
+    """A tile index as C2SP path elements: 3-digit groups, ``x`` before all but the last (1234067 ->
+    ``x001/x234/067``)."""
+    groups = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n > 0:
+        groups.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(groups))
+
+
+def entries_path(index: int, width: int = TILE_WIDTH) -> str:
+    """``tile/entries/<N>[.p/<W>]`` (``.p/<W>`` for a partial bundle of ``W`` < 256 entries)."""
+    return f"tile/entries/{encode_index(index)}" + ("" if width == TILE_WIDTH else f".p/{width}")
+
+
+def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
+    """The ``width`` entries of an entry bundle; ValueError if it holds another number or trailing bytes."""
+    entries: list[bytes] = []
+    at = 0
+    while at < len(data):
+        if at + 2 > len(data):
+            raise ValueError(f"a length prefix is cut off at byte {at}")
+        n = int.from_bytes(data[at : at + 2], "big")
+        if at + 2 + n > len(data):
+            raise ValueError(f"entry {len(entries)} claims {n} bytes, {len(data) - at - 2} remain")
+        entries.append(data[at + 2 : at + 2 + n])
+        at += 2 + n
+    if len(entries) != width:
+        raise ValueError(f"{len(entries)} entries, expected {width}")
+    return entries
+
+
+class LedgerSource(Bundle):
+    """A ledger's base URL read as an audit bundle (see the module docstring)."""
+
+    local = False  # no second reader: the rule worker process would download every entry again
+    lists_anchors = False
+
+    def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
+        self.source = base_url.rstrip("/")
+        self._own = client is None
+        self._client = client if client is not None else httpx.Client(timeout=60.0, follow_redirects=False)
+        try:
+            note = self._get("checkpoint", CHECKPOINT_LIMIT)
+            try:
+                cp = parse_checkpoint_body(parse_note(note).text)
+            except VerificationError as exc:
+                raise UnreadableInput(f"{self.source}/checkpoint is not a checkpoint note: {exc.message}") from exc
+            try:
+                key = json.loads(self._get("v1/log", SMALL_FILE_LIMIT)).get("verifier_key")
+            except (ValueError, AttributeError) as exc:
+                raise UnreadableInput(f"{self.source}/v1/log is not the ledger's JSON log status") from exc
+        except BaseException:
+            self.close()
+            raise
+        self.tree_size = cp.size
+        self._checkpoint = note
+        log = {"format": 1, "origin": cp.origin, "verifier_key": key, "tree_size": cp.size}
+        self._log_json = json.dumps(log).encode()
+
+    def _get(self, path: str, limit: int) -> bytes:
+        url = f"{self.source}/{path}"
+        try:
+            with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise NetworkError(f"GET {url} answered HTTP {response.status_code}")
+                out = bytearray()
+                for chunk in response.iter_bytes():
+                    out += chunk
+                    if len(out) > limit:
+                        raise UnreadableInput(f"GET {url}: the answer is larger than {limit} bytes")
+                return bytes(out)
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"GET {url} failed: {exc}") from exc
+
+    # -- the bundle's files ------------------------------------------------------------------------------------
+    def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
+        if name == "log.json":
+            return self._log_json
+        if name == f"checkpoints/{self.tree_size}":
+            return self._checkpoint
+        return None
+
+    def has(self, name: str) -> bool:
+        return name in ("log.json", "events.jsonl", f"checkpoints/{self.tree_size}")
+
+    def checkpoint_names(self) -> list[str]:
+        return [f"checkpoints/{self.tree_size}"]
+
+    @contextmanager
+    def open_member(self, name: str) -> Iterator[IO[bytes]]:
+        if name != "events.jsonl":
+            raise UnreadableInput(f"{self.source}: a ledger serves no {name}")
+        stream = io.BufferedReader(_ChunkReader(self._event_lines()), buffer_size=1 << 16)
+        try:
+            yield stream
+        finally:
+            stream.close()
+
+    def _event_lines(self) -> Iterator[bytes]:
+        """``events.jsonl``'s bytes: the entries up to the checkpoint's size, one bundle at a time."""
+        size = self.tree_size
+        for index in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+            path = entries_path(index, width)
+            try:
+                entries = parse_entry_bundle(self._get(path, width * (2 + 65535)), width)
+            except ValueError as exc:
+                raise UnreadableInput(f"{self.source}/{path} is not an entry bundle: {exc}") from exc
+            for offset, entry in enumerate(entries):
+                if b"\n" in entry:  # a canonical envelope has none: this could not be a line of events.jsonl
+                    raise UnreadableInput(
+                        f"{self.source}/{path}: entry {index * TILE_WIDTH + offset} holds a newline, so it is no "
+                        "canonical envelope (the ledger serves a log that is not this format)"
+                    )
+            yield b"".join(entry + b"\n" for entry in entries)
+
+    def close(self) -> None:
+        if self._own:
+            self._client.close()
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable raw stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = chunk
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
