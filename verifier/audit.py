@@ -848,6 +848,23 @@ class CheckpointStep(Step):
 
     def finish(self, ctx: AuditContext) -> None:
         self.result.stats["checkpoints_verified"] = len(self.notes)
+        tiles = ctx.bundle.served_tiles()
+        if tiles is not None:  # a ledger URL: the hash tiles it serves against the tree recomputed from its entries
+            checked, problems = tiles
+            self.result.stats["hash_tiles_checked"] = checked
+            for p in problems:
+                self.fail(
+                    Finding(
+                        2,
+                        "tile_mismatch",
+                        f"the ledger serves a hash tile that its entries do not make: {p.path}, hash {p.index}"
+                        if p.index >= 0
+                        else f"the ledger does not serve the hash tile {p.path}",
+                        expected=p.expected,
+                        found=p.found,
+                        details={"tile": p.path},
+                    )
+                )
         agreeing: list[int] = []
         for n in sorted(self.notes, key=lambda x: x.checkpoint.size):
             cp = n.checkpoint

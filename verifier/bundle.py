@@ -111,6 +111,11 @@ class Bundle:
     def close(self) -> None:
         return None
 
+    def served_tiles(self) -> tuple[int, list[Any]] | None:
+        """For a source that serves hash tiles (a ledger URL), after the events were read: how many tiles were
+        compared with the recomputed ones, and the problems found (:class:`verifier.remote.TileProblem`)."""
+        return None
+
     def __enter__(self) -> Bundle:
         return self
 

@@ -6,7 +6,10 @@ The ledger's public transparency-log endpoints take the place of a bundle's file
   and size make ``log.json``; its signature is checked by step 2 with the auditor's key, like a bundle's;
 - ``GET /tile/entries/<N>[.p/<W>]``: the C2SP tlog-tiles entry bundles (``uint16 big-endian length || entry``,
   256 entries per full bundle) up to the checkpoint's size, streamed one bundle at a time, as ``events.jsonl``;
-- ``GET /v1/log``: the verifier key the ledger names, compared with yours as a bundle's ``log.json`` key is.
+- ``GET /v1/log``: the verifier key the ledger names, compared with yours as a bundle's ``log.json`` key is;
+- ``GET /tile/<L>/<N>[.p/<W>]``: the hash tiles a tlog client builds proofs from. Each is compared with the tile
+  recomputed from the entries (level 0: the leaf hashes; level L: the roots of the level L-1 tiles), holding at most
+  256 hashes per level; a tile that differs, or is not served, is a step 2 finding (``tile_mismatch``).
 
 A ledger serves no ``anchors.jsonl`` and no ``state.json`` for a given size: step 3 reads the anchors from the chain
 alone (with ``--contract``: the ledger names none) and does not check a listing; step 4 reports the state
@@ -16,19 +19,30 @@ proves that the ledger's new tree extends them (or shows the fork).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO, Any
 
 import httpx
 
 from verifier.bundle import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
 from verifier.errors import NetworkError, UnreadableInput, VerificationError
+from verifier.merkle import root_of
 from verifier.note import parse_checkpoint_body, parse_note
 
-__all__ = ["TILE_WIDTH", "LedgerSource", "entries_path", "is_ledger_url", "parse_entry_bundle"]
+__all__ = [
+    "TILE_WIDTH",
+    "LedgerSource",
+    "TileProblem",
+    "entries_path",
+    "is_ledger_url",
+    "parse_entry_bundle",
+    "tile_path",
+]
 
 TILE_WIDTH = 256
 
@@ -51,6 +65,70 @@ def encode_index(n: int) -> str:
 def entries_path(index: int, width: int = TILE_WIDTH) -> str:
     """``tile/entries/<N>[.p/<W>]`` (``.p/<W>`` for a partial bundle of ``W`` < 256 entries)."""
     return f"tile/entries/{encode_index(index)}" + ("" if width == TILE_WIDTH else f".p/{width}")
+
+
+def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
+    """``tile/<L>/<N>[.p/<W>]``: the hash tile of level ``L`` (tree height ``8 L``)."""
+    return f"tile/{level}/{encode_index(index)}" + ("" if width == TILE_WIDTH else f".p/{width}")
+
+
+@dataclass(frozen=True)
+class TileProblem:
+    """A hash tile the ledger serves that is not the one its entries make."""
+
+    path: str
+    index: int  # of the first differing hash in the tile (or -1: the tile was not served)
+    expected: str
+    found: str
+
+
+class _TileCheck:
+    """Recomputes the hash tiles from the leaf hashes, a tile at a time, and compares the served ones."""
+
+    def __init__(self, fetch: Callable[[str], bytes | None]) -> None:
+        self._fetch = fetch
+        self._pending: dict[int, list[bytes]] = {}  # level -> hashes of its unfinished tile (fewer than 256)
+        self._full: dict[int, int] = {}  # level -> full tiles seen
+        self.checked = 0
+        self.problems: list[TileProblem] = []
+
+    def add_leaves(self, hashes: list[bytes]) -> None:
+        """The leaf hashes of one entry bundle (256, or fewer for the last)."""
+        self._add(0, hashes)
+
+    def _add(self, level: int, hashes: list[bytes]) -> None:
+        pending = self._pending.setdefault(level, [])
+        pending.extend(hashes)
+        while len(pending) >= TILE_WIDTH:
+            tile, rest = pending[:TILE_WIDTH], pending[TILE_WIDTH:]
+            index = self._full.get(level, 0)
+            self._full[level] = index + 1
+            self._compare(tile_path(level, index), tile)
+            self._pending[level] = pending = rest
+            self._add(level + 1, [root_of(tile)])
+            pending = self._pending[level]
+
+    def finish(self) -> None:
+        """The partial tiles at the right edge of the tree, at every level that has one."""
+        for level in sorted(self._pending):
+            tile = self._pending[level]
+            if tile:
+                self._compare(tile_path(level, self._full.get(level, 0), len(tile)), tile)
+
+    def _compare(self, path: str, hashes: list[bytes]) -> None:
+        self.checked += 1
+        expected = b"".join(hashes)
+        served = self._fetch(path)
+        if served == expected:
+            return
+        if served is None:
+            self.problems.append(TileProblem(path, -1, expected.hex(), "not served"))
+            return
+        n = min(len(served), len(expected))
+        i = next((k for k in range(0, n, 32) if served[k : k + 32] != expected[k : k + 32]), n) // 32
+        want = expected[i * 32 : i * 32 + 32].hex() or f"no hash {i}: the recomputed tile holds {len(expected) // 32}"
+        got = served[i * 32 : i * 32 + 32].hex() or f"no hash {i}: the served tile holds {len(served) / 32:g}"
+        self.problems.append(TileProblem(path, i, want, got))
 
 
 def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
@@ -94,22 +172,39 @@ class LedgerSource(Bundle):
             self.close()
             raise
         self.tree_size = cp.size
+        self.tiles = _TileCheck(self._tile)
         self._checkpoint = note
         log = {"format": 1, "origin": cp.origin, "verifier_key": key, "tree_size": cp.size}
         self._log_json = json.dumps(log).encode()
 
+    def _tile(self, path: str) -> bytes | None:
+        """A hash tile's bytes (at most one byte more than a full tile), or None if the ledger answers 404; a
+        transport failure stops the audit."""
+        status, body = self._fetch(path, TILE_WIDTH * 32)
+        return None if status == 404 else body
+
     def _get(self, path: str, limit: int) -> bytes:
+        status, body = self._fetch(path, limit)
+        if status != 200:
+            raise NetworkError(f"GET {self.source}/{path} answered HTTP {status}")
+        if len(body) > limit:
+            raise UnreadableInput(f"GET {self.source}/{path}: the answer is larger than {limit} bytes")
+        return body
+
+    def _fetch(self, path: str, limit: int) -> tuple[int, bytes]:
+        """(status, body) of ``GET <base>/<path>``; a body is read up to ``limit + 1`` bytes (so a caller can see
+        it is too large). Transport failures raise NetworkError."""
         url = f"{self.source}/{path}"
         try:
             with self._client.stream("GET", url) as response:
                 if response.status_code != 200:
-                    raise NetworkError(f"GET {url} answered HTTP {response.status_code}")
+                    return response.status_code, b""
                 out = bytearray()
                 for chunk in response.iter_bytes():
                     out += chunk
                     if len(out) > limit:
-                        raise UnreadableInput(f"GET {url}: the answer is larger than {limit} bytes")
-                return bytes(out)
+                        break
+                return 200, bytes(out[: limit + 1])
         except httpx.HTTPError as exc:
             raise NetworkError(f"GET {url} failed: {exc}") from exc
 
@@ -153,7 +248,12 @@ class LedgerSource(Bundle):
                         f"{self.source}/{path}: entry {index * TILE_WIDTH + offset} holds a newline, so it is no "
                         "canonical envelope (the ledger serves a log that is not this format)"
                     )
+            self.tiles.add_leaves([hashlib.sha256(b"\x00" + entry).digest() for entry in entries])
             yield b"".join(entry + b"\n" for entry in entries)
+        self.tiles.finish()
+
+    def served_tiles(self) -> tuple[int, list[Any]] | None:
+        return self.tiles.checked, self.tiles.problems
 
     def close(self) -> None:
         if self._own:

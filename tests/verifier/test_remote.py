@@ -4,6 +4,7 @@ and an unreachable ledger."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.settings import ApiSettings
 from ledger.config import Settings
+from ledger.db.schema import merkle_tiles
 from ledger.demo import Demo
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
@@ -26,7 +28,7 @@ from tests.ports import free_port
 from verifier.audit import AuditReport, Status, default_steps, run_audit
 from verifier.cli import app as verify_cli
 from verifier.note import parse_verifier_key
-from verifier.remote import LedgerSource, encode_index, entries_path, parse_entry_bundle
+from verifier.remote import LedgerSource, _TileCheck, encode_index, entries_path, parse_entry_bundle
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[2] / ".." / "shared" / "testvectors" / "tlog_tiles.json").read_text()
@@ -45,6 +47,39 @@ def test_entry_bundle_of_the_spec_tree() -> None:
     data = bytes.fromhex(VECTORS["eight_leaf_tree"]["entry_bundle_hex"])
     entries = parse_entry_bundle(data, 8)
     assert entries[0] == b"" and entries[1] == b"\x00" and entries[7] == bytes(range(0x60, 0x70))
+
+
+def test_hash_tiles_recomputed_are_the_spec_tiles() -> None:
+    """The 8-leaf tree's level-0 tile, recomputed from its entry bundle; a served tile that differs is named at
+    its first differing hash."""
+    tree = VECTORS["eight_leaf_tree"]
+    entries = parse_entry_bundle(bytes.fromhex(tree["entry_bundle_hex"]), 8)
+    leaves = [hashlib.sha256(b"\x00" + e).digest() for e in entries]
+    good = bytes.fromhex(tree["level0_tile_hex"])
+    for served, problems in ((good, []), (good[:96] + bytes(32) + good[128:], [(tree["level0_tile_path"], 3)])):
+        check = _TileCheck(lambda path, served=served: served)
+        check.add_leaves(leaves)
+        check.finish()
+        assert [(p.path, p.index) for p in check.problems] == problems
+        assert check.checked == 1
+
+
+@pytest.mark.parametrize("size", [70000, 256])
+def test_the_tiles_compared_are_the_spec_geometry(size: int) -> None:
+    """Every full tile and the partial tiles of the spec's examples, at every level, and nothing else."""
+    asked: list[str] = []
+    check = _TileCheck(lambda path: asked.append(path))  # returns None: "not served"
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size)]
+    for at in range(0, size, 256):
+        check.add_leaves(leaves[at : at + 256])
+    check.finish()
+    expected = set()
+    for level in VECTORS["tiles_for_tree_size"][str(size)]:
+        expected |= {f"tile/{level['level']}/{encode_index(n)}" for n in range(level["full_tiles"])}
+        if level["partial_path"]:
+            expected.add(level["partial_path"])
+    assert sorted(asked) == sorted(expected) and len(asked) == len(expected)
+    assert {p.path for p in check.problems} == expected
 
 
 @pytest.mark.parametrize(
@@ -107,6 +142,7 @@ def test_a_ledger_url_audits_like_its_bundle(served: dict[str, Any], tmp_path: P
     for n in (1, 4, 5):  # the same events checked, replayed and authorised
         assert remote.steps[n - 1].stats == local.steps[n - 1].stats
     assert remote.steps[1].stats["checkpoints_verified"] == 1
+    assert remote.steps[1].stats["hash_tiles_checked"] == 4  # level 0: 2 full + 1 partial; level 1: 1 partial
 
 
 def test_an_event_changed_in_the_database_is_caught_through_the_url(served: dict[str, Any]) -> None:
@@ -120,8 +156,29 @@ def test_an_event_changed_in_the_database_is_caught_through_the_url(served: dict
         conn.execute(update(events).where(events.c.id == row.id).values(state=changed))
     report = run_audit(served["url"], parse_verifier_key(ledger.signer.verifier_key), offline=True)
     assert not report.verified
-    step2 = [f.code for f in report.steps[1].findings]
-    assert step2 == ["root_mismatch"], report.findings()
+    step2 = report.steps[1].findings
+    assert [f.code for f in step2 if f.code != "tile_mismatch"] == ["root_mismatch"], report.findings()
+    # the tiles it serves were made from the original event: the changed leaf's tile and the one above it
+    assert {f.details["tile"] for f in step2 if f.code == "tile_mismatch"} == {"tile/0/001", "tile/1/000.p/2"}
+
+
+def test_a_hash_tile_changed_in_the_database_is_caught(served: dict[str, Any]) -> None:
+    """The entries are intact, so the recomputed tree matches the checkpoint; the level-0 tile the ledger serves
+    (what a tlog client builds proofs from) no longer does."""
+    ledger: Ledger = served["ledger"]
+    with ledger.engine.begin() as conn:
+        hashes = conn.execute(
+            select(merkle_tiles.c.hashes).where(merkle_tiles.c.level == 0, merkle_tiles.c.idx == 1)
+        ).scalar_one()
+        hashes = hashes[:64] + bytes(32) + hashes[96:]
+        conn.execute(
+            update(merkle_tiles).where(merkle_tiles.c.level == 0, merkle_tiles.c.idx == 1).values(hashes=hashes)
+        )
+    report = run_audit(served["url"], parse_verifier_key(ledger.signer.verifier_key), offline=True)
+    assert not report.verified
+    [f] = report.steps[1].findings
+    assert (f.code, f.details["tile"], f.found) == ("tile_mismatch", "tile/0/001", "00" * 32)
+    assert "hash 2" in f.message and report.steps[0].status is Status.PASSED
 
 
 def test_cli_exit_codes(served: dict[str, Any]) -> None:
