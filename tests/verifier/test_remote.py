@@ -8,10 +8,11 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from sqlalchemy import select, update
@@ -25,8 +26,10 @@ from ledger.demo import Demo
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.ports import free_port
+from tests.verifier import factory
 from verifier.audit import AuditReport, Status, default_steps, run_audit
 from verifier.cli import app as verify_cli
+from verifier.errors import UnreadableInput
 from verifier.note import parse_verifier_key
 from verifier.remote import LedgerSource, _TileCheck, encode_index, entries_path, parse_entry_bundle
 
@@ -189,3 +192,63 @@ def test_cli_exit_codes(served: dict[str, Any]) -> None:
     down = CliRunner().invoke(verify_cli, ["audit", f"http://127.0.0.1:{free_port()}", "--key", key, "--offline"])
     assert down.exit_code == 2, down.output
     assert "GET http://127.0.0.1" in down.output
+
+
+def _mock_ledger(tmp_path: Path, change: Callable[[dict[str, bytes]], None] | None = None) -> LedgerSource:
+    """A ledger of 300 factory events (entry bundles 000 and 001.p/44) served by an in-process transport."""
+    info = factory.write_bundle(tmp_path / "b", n=300, exotic=False)
+    lines = factory.read_lines(info.path)
+    leaves = info.leaves
+    routes = {
+        "/checkpoint": (info.path / "checkpoints" / "300").read_bytes(),
+        "/v1/log": json.dumps({"verifier_key": info.key}).encode(),
+        "/tile/entries/000": b"".join(len(x).to_bytes(2, "big") + x for x in lines[:256]),
+        "/tile/entries/001.p/44": b"".join(len(x).to_bytes(2, "big") + x for x in lines[256:]),
+        "/tile/0/000": b"".join(leaves[:256]),
+        "/tile/0/001.p/44": b"".join(leaves[256:]),
+        "/tile/1/000.p/1": factory.mth(leaves[:256]),
+    }
+    if change is not None:
+        change(routes)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = routes.get(request.url.path)
+        return httpx.Response(404) if body is None else httpx.Response(200, content=body)
+
+    return LedgerSource("http://ledger.test", client=httpx.Client(transport=httpx.MockTransport(answer)))
+
+
+def _audit(source: LedgerSource, key: str) -> AuditReport:
+    return run_audit(source, parse_verifier_key(key), offline=True, steps=default_steps(rules=False))
+
+
+def test_a_served_log_with_every_tile_right_verifies(tmp_path: Path) -> None:
+    source = _mock_ledger(tmp_path)
+    report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
+    assert report.verified, report.findings()
+    assert report.events == 300 and report.steps[1].stats["hash_tiles_checked"] == 3
+
+
+def test_a_tile_not_served_is_a_finding(tmp_path: Path) -> None:
+    source = _mock_ledger(tmp_path, lambda routes: routes.pop("/tile/1/000.p/1"))
+    report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
+    [f] = report.steps[1].findings
+    assert (f.code, f.found, f.details["tile"]) == ("tile_mismatch", "not served", "tile/1/000.p/1")
+
+
+@pytest.mark.parametrize("damage", ["newline in an entry", "an entry too few", "a length cut off"])
+def test_a_malformed_entry_bundle_stops_the_audit(tmp_path: Path, damage: str) -> None:
+    def change(routes: dict[str, bytes]) -> None:
+        bundle = routes["/tile/entries/001.p/44"]
+        if damage == "newline in an entry":
+            n = int.from_bytes(bundle[:2], "big")
+            routes["/tile/entries/001.p/44"] = (n + 1).to_bytes(2, "big") + bundle[2 : 2 + n] + b"\n" + bundle[2 + n :]
+        elif damage == "an entry too few":
+            n = int.from_bytes(bundle[:2], "big")
+            routes["/tile/entries/001.p/44"] = bundle[2 + n :]
+        else:
+            routes["/tile/entries/001.p/44"] = bundle + b"\x00"
+
+    source = _mock_ledger(tmp_path, change)
+    with pytest.raises(UnreadableInput, match=r"001\.p/44"):
+        _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
