@@ -56,7 +56,9 @@ def _back(table: StateTable) -> Any:
 
 
 _keys = st.sampled_from(["a", "b", "x-y", "é", "k1/2023", "0", "", "a\x00", "a\x01", "😀"])
-_scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.5, 1.0, "s", "t", ""])
+_scalars = (
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([0.5, 1.0, "s", "t", ""]) | st.text(max_size=3)
+)
 _values = st.recursive(
     _scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4), max_leaves=12
 )

@@ -28,7 +28,7 @@ from typing import IO, Any
 import ijson
 
 from verifier.rules.model import json_path
-from verifier.spill import ScratchFile, write_in_transactions
+from verifier.spill import ScratchFile
 
 __all__ = [
     "ARRAY",
@@ -126,20 +126,34 @@ def flatten(path: bytes, value: Any) -> Iterator[Row]:
     if isinstance(value, dict):
         yield path, OBJECT, None
         for k in sorted(value):
-            yield from flatten(path + key_path(k), value[k])
+            yield from _children(path + key_path(k), value[k])
     elif isinstance(value, LazyObject):
         yield path, OBJECT, None
         for k, v in value.items:
-            yield from flatten(path + key_path(k), v)
+            yield from _children(path + key_path(k), v)
     elif isinstance(value, list | LazyArray):
         yield path, ARRAY, None
         for i, v in enumerate(value.values if isinstance(value, LazyArray) else value):
-            yield from flatten(path + _index_path(i), v)
+            yield from _children(path + _index_path(i), v)
     else:
         yield path, SCALAR, _dumps(value)
 
 
+def _children(path: bytes, value: Any) -> Iterator[Row]:
+    """:func:`flatten`, with a scalar's row made here (no nested generator per value: the long lists are of
+    strings)."""
+    if type(value) is str:
+        yield path, SCALAR, _encode_string(value)
+    else:
+        yield from flatten(path, value)
+
+
+_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str (C)
+
+
 def _dumps(value: Any) -> str:
+    if type(value) is str:
+        return _encode_string(value)
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -171,8 +185,11 @@ class StateTable:
         self._db.execute(f"DELETE FROM {self._name} WHERE path >= ? AND path < ?", (path, path + b"\x03"))
 
     def flush(self) -> None:
+        """Write the buffered rows in one transaction (at most 1,024, mostly in path order: few pages each)."""
         if self._pending:
-            write_in_transactions(self._db, self._insert, self._pending)
+            self._db.execute("BEGIN")
+            self._db.executemany(self._insert, self._pending)
+            self._db.execute("COMMIT")
             self._pending = []
 
     def rows(self, start: bytes = b"") -> Iterator[Row]:
