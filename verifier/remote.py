@@ -19,7 +19,6 @@ proves that the ledger's new tree extends them (or shows the fork).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ import httpx
 
 from verifier.bundle import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
 from verifier.errors import NetworkError, UnreadableInput, VerificationError
-from verifier.merkle import root_of
+from verifier.merkle import leaf_hash, root_of
 from verifier.note import parse_checkpoint_body, parse_note
 
 __all__ = [
@@ -39,16 +38,11 @@ __all__ = [
     "LedgerSource",
     "TileProblem",
     "entries_path",
-    "is_ledger_url",
     "parse_entry_bundle",
     "tile_path",
 ]
 
 TILE_WIDTH = 256
-
-
-def is_ledger_url(source: object) -> bool:
-    return isinstance(source, str) and source.startswith(("http://", "https://"))
 
 
 def encode_index(n: int) -> str:
@@ -100,13 +94,12 @@ class _TileCheck:
         pending = self._pending.setdefault(level, [])
         pending.extend(hashes)
         while len(pending) >= TILE_WIDTH:
-            tile, rest = pending[:TILE_WIDTH], pending[TILE_WIDTH:]
+            tile = pending[:TILE_WIDTH]
+            del pending[:TILE_WIDTH]
             index = self._full.get(level, 0)
             self._full[level] = index + 1
             self._compare(tile_path(level, index), tile)
-            self._pending[level] = pending = rest
-            self._add(level + 1, [root_of(tile)])
-            pending = self._pending[level]
+            self._add(level + 1, [root_of(tile)])  # one more hash for the level above (never this level's list)
 
     def finish(self) -> None:
         """The partial tiles at the right edge of the tree, at every level that has one."""
@@ -248,7 +241,7 @@ class LedgerSource(Bundle):
                         f"{self.source}/{path}: entry {index * TILE_WIDTH + offset} holds a newline, so it is no "
                         "canonical envelope (the ledger serves a log that is not this format)"
                     )
-            self.tiles.add_leaves([hashlib.sha256(b"\x00" + entry).digest() for entry in entries])
+            self.tiles.add_leaves([leaf_hash(entry) for entry in entries])
             yield b"".join(entry + b"\n" for entry in entries)
         self.tiles.finish()
 

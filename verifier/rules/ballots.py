@@ -282,6 +282,3 @@ class BallotRules:
         """``state.json``'s ``ballots`` part, in key order."""
         for bid, b in sorted(self.ballots.items()):
             yield bid, {"status": b.status, "tally": b.tally}
-
-    def public_state(self) -> dict[str, Any]:
-        return dict(self.state_items())

@@ -74,9 +74,6 @@ class Register:
     def _group(self, name: str) -> tuple[str, int, str]:
         return (self.id, 0, "") if name == "general" else (self.id, 1, name)
 
-    def order(self, name: str) -> list[str]:
-        return list(self.iter_order(name))
-
     def iter_order(self, name: str) -> Iterator[str]:
         return (eid for _t, eid in self.lists.iter_group(self._group(name)))
 
@@ -301,9 +298,6 @@ class HousingRules:
         """``state.json``'s ``housing`` part in key order, each list read from the index as it is consumed."""
         for rid, r in sorted(self.registers.items()):
             yield rid, LazyObject((name, LazyArray(r.iter_order(name))) for name in sorted(LISTS))
-
-    def public_state(self) -> dict[str, Any]:
-        return {rid: {name: r.order(name) for name in LISTS} for rid, r in sorted(self.registers.items())}
 
 
 _HANDLERS = {

@@ -26,7 +26,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
-from verifier.rules.statecmp import LazyArray, LazyObject
+from verifier.rules.statecmp import LazyArray, LazyObject, materialize
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
 __all__ = ["KindergartenRules"]
@@ -111,18 +111,16 @@ class Queue:
         return None
 
     def lazy_orders(self) -> LazyObject:
-        """:meth:`orders` read as consumed: groups in key order (``"<institution>/<year>"`` as text), each group's
-        entry ids straight from the index."""
+        """The queue's published orders (``"<institution>/<year>"`` -> entry ids in queue order), read as they are
+        consumed: groups in key order (as text), each group's entry ids straight from the index."""
         w = self.waiting
         groups = sorted((f"{inst}/{year}", (qid, inst, year)) for qid, inst, year in w.groups((self.id,)))
         return LazyObject((key, LazyArray(row[2] for row in w.iter_group(group))) for key, group in groups)
 
     def orders(self) -> dict[str, list[str]]:
-        w = self.waiting
-        return {
-            f"{inst}/{year}": [row[2] for row in w.iter_group((qid, inst, year))]
-            for qid, inst, year in w.groups((self.id,))
-        }
+        """:meth:`lazy_orders`, whole (tests)."""
+        orders: dict[str, list[str]] = materialize(self.lazy_orders())
+        return orders
 
 
 def _held_key(institution: str, place: str) -> str:
@@ -456,9 +454,6 @@ class KindergartenRules:
         are consumed (:class:`LazyObject`: never a whole order in memory)."""
         for qid, q in sorted(self.queues.items()):
             yield qid, q.lazy_orders()
-
-    def public_state(self) -> dict[str, Any]:
-        return {qid: q.orders() for qid, q in sorted(self.queues.items())}
 
 
 _HANDLERS = {

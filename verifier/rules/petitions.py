@@ -347,6 +347,3 @@ class PetitionRules:
                     "responded": p.responded,
                 },
             )
-
-    def public_state(self) -> dict[str, Any]:
-        return dict(self.state_items())

@@ -107,6 +107,12 @@ def _components(path: bytes) -> list[tuple[bool, bytes]]:
     return out
 
 
+def _after_subtree(path: bytes) -> bytes:
+    """The least path above every path under ``path`` (a child's path is ``path`` + ``01``/``02`` + ...): the
+    value at ``path`` and its descendants are exactly the paths in ``[path, _after_subtree(path))``."""
+    return path + b"\x03"
+
+
 def _json_path(path: bytes) -> str:
     """``$``-rooted JSON path text of an encoded path (as ``first_difference`` writes it)."""
     out = "$"
@@ -182,7 +188,7 @@ class StateTable:
     def drop_subtree(self, path: bytes) -> None:
         """Remove the value at ``path`` and everything under it (a duplicate key replaces the earlier value)."""
         self.flush()
-        self._db.execute(f"DELETE FROM {self._name} WHERE path >= ? AND path < ?", (path, path + b"\x03"))
+        self._db.execute(f"DELETE FROM {self._name} WHERE path >= ? AND path < ?", (path, _after_subtree(path)))
 
     def flush(self) -> None:
         """Write the buffered rows in one transaction (at most 1,024, mostly in path order: few pages each)."""
@@ -192,11 +198,10 @@ class StateTable:
             self._db.execute("COMMIT")
             self._pending = []
 
-    def rows(self, start: bytes = b"") -> Iterator[Row]:
+    def rows(self) -> Iterator[Row]:
+        """Every row, in path order."""
         self.flush()
-        return iter(
-            self._db.execute(f"SELECT path, kind, value FROM {self._name} WHERE path >= ? ORDER BY path", (start,))
-        )
+        return iter(self._db.execute(f"SELECT path, kind, value FROM {self._name} ORDER BY path"))
 
     def root(self) -> tuple[int, Any] | None:
         """The top-level value's kind and (for a scalar) value; None for an empty table."""
@@ -207,7 +212,7 @@ class StateTable:
     def is_empty_container(self, path: bytes = b"") -> bool:
         self.flush()
         query = f"SELECT 1 FROM {self._name} WHERE path > ? AND path < ? LIMIT 1"
-        return self._db.execute(query, (path, path + b"\x03")).fetchone() is None
+        return self._db.execute(query, (path, _after_subtree(path))).fetchone() is None
 
     def value(self, path: bytes, kind: int, text: str | None) -> Any:
         """The value at ``path`` for a report: a scalar, or a container rebuilt if it holds at most
@@ -215,11 +220,11 @@ class StateTable:
         if kind == SCALAR:
             return None if text is None else json.loads(text)
         query = f"SELECT path, kind, value FROM {self._name} WHERE path > ? AND path < ? ORDER BY path LIMIT ?"
-        rows = self._db.execute(query, (path, path + b"\x03", SHOW_ROWS + 1)).fetchall()
+        end = _after_subtree(path)
+        rows = self._db.execute(query, (path, end, SHOW_ROWS + 1)).fetchall()
         if len(rows) > SHOW_ROWS:
-            n = self._db.execute(
-                f"SELECT count(*) FROM {self._name} WHERE path > ? AND path < ?", (path, path + b"\x03")
-            ).fetchone()[0]
+            count = f"SELECT count(*) FROM {self._name} WHERE path > ? AND path < ?"
+            n = self._db.execute(count, (path, end)).fetchone()[0]
             return f"{'an object' if kind == OBJECT else 'an array'} of {n:,} values"
         return _rebuild(path, kind, rows)
 
