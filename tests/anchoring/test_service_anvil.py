@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,30 +16,11 @@ from anchoring.anchorer import AnchorerConfig, read_back
 from anchoring.chain import ChainClient
 from anchoring.service import AnchoringService, running_local_chain
 from tests.anchoring.conftest import ORIGIN, add_checkpoint, needs_anvil
+from tests.processes import alive, wait_until
 
 pytestmark = [pytest.mark.slow, needs_anvil]
 
 FAST = AnchorerConfig(every_seconds=0.0, poll_seconds=0.1, confirmations=1, finality="confirmations")
-
-
-def _wait(pred, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def test_serve_restart_keeps_chain_and_anchors(engine: Engine, tmp_path: Path) -> None:
@@ -50,16 +29,16 @@ def test_serve_restart_keeps_chain_and_anchors(engine: Engine, tmp_path: Path) -
     svc = AnchoringService(engine, origin=ORIGIN, data_dir=data, config=FAST, environ=env)
     a = svc.start()
     pid = svc.local.node.pid if svc.local else None
-    assert pid and _alive(pid)
+    assert pid and alive(pid)
     st = svc.status()
     assert st["local_chain"] and "NO public guarantee" in st["warning"]
     contract = st["chain"]["contract"]
     root = add_checkpoint(engine, 12)
     a.request_now()
-    _wait(lambda: (svc.status()["latest_final"] or {}).get("tree_size") == 12)
+    wait_until(lambda: (svc.status()["latest_final"] or {}).get("tree_size") == 12)
     assert running_local_chain(data) is not None
     svc.stop()
-    assert not _alive(pid)  # SIGTERM, waited
+    assert not alive(pid)  # SIGTERM, waited
     assert (data / "chain" / "anvil-state.json").stat().st_size > 0
     assert running_local_chain(data) is None
 
@@ -76,7 +55,7 @@ def test_serve_restart_keeps_chain_and_anchors(engine: Engine, tmp_path: Path) -
         add_checkpoint(engine, 13)
         assert svc2.anchorer is not None
         svc2.anchorer.request_now()
-        _wait(lambda: (svc2.status()["latest_final"] or {}).get("tree_size") == 13)
+        wait_until(lambda: (svc2.status()["latest_final"] or {}).get("tree_size") == 13)
         # the CLI sees the anchors and the local-chain warning
         res = CliRunner().invoke(
             cli.app,
@@ -123,7 +102,7 @@ def test_anvil_dies_with_its_parent_on_sigkill(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     anvil_pid = int(proc.stdout.readline())
-    assert _alive(anvil_pid)
+    assert alive(anvil_pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    _wait(lambda: not _alive(anvil_pid), timeout=10)
+    wait_until(lambda: not alive(anvil_pid), timeout=10)

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.ports import free_port
+from tests.processes import alive, wait_until
 
 
 def _children(pid: int) -> set[int]:
@@ -32,23 +32,6 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
-def _wait(predicate, seconds: float = 60) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.2)
 
 
 def _ready(url: str) -> bool:
@@ -74,7 +57,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: _ready(url) or proc.poll() is not None)
+        wait_until(lambda: _ready(url) or proc.poll() is not None, 60, poll=0.2)
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
         children = _children(proc.pid)
         fronts = {p for p in children if "api.front" in _cmdline(p)}
@@ -90,13 +73,13 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
             assert r.status_code == 201, r.text
         assert httpx.get(f"{url}/v1/petitions/{pid}").json()["signatures"] == 6
         # 1 service registration + created + published + 6 signatures, integrated by the worker process
-        _wait(lambda: httpx.get(url + "/readyz").json()["tree_size"] >= 9, 30)
+        wait_until(lambda: httpx.get(url + "/readyz").json()["tree_size"] >= 9, 30, poll=0.2)
         assert httpx.get(url + "/readyz").json()["pending_events"] == 0
 
         victim = min(fronts)
         os.kill(victim, signal.SIGKILL)
-        _wait(lambda: len(_children(proc.pid) - {victim}) == 3 and not _alive(victim), 30)
-        _wait(lambda: _ready(url), 30)
+        wait_until(lambda: len(_children(proc.pid) - {victim}) == 3 and not alive(victim), 30, poll=0.2)
+        wait_until(lambda: _ready(url), 30, poll=0.2)
         now = _children(proc.pid)
         r = httpx.post(
             f"{url}/v1/petitions/{pid}/signatures", headers={"Authorization": f"Bearer {issuer.issue('late')}"}
@@ -110,7 +93,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
             proc.kill()
             raise
     assert proc.returncode == 0, out
-    _wait(lambda: not any(_alive(p) for p in now | children), 20)
+    wait_until(lambda: not any(alive(p) for p in now | children), 20, poll=0.2)
     rundirs = [
         line.split("unix socket ")[1].split("/http.sock")[0] for line in out.splitlines() if "unix socket" in line
     ]
@@ -133,7 +116,7 @@ def test_serve_in_one_process_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: _ready(f"http://127.0.0.1:{port}") or proc.poll() is not None)
+        wait_until(lambda: _ready(f"http://127.0.0.1:{port}") or proc.poll() is not None, 60, poll=0.2)
     finally:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=60)[0].decode()
