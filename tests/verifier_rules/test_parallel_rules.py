@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +69,24 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cap", [200, 3])
-@pytest.mark.parametrize("mode", ["step1_workers", "rule_worker", "rule_worker_spawned"])
+@pytest.mark.parametrize("mode", ["step1_workers", "step1_workers_spawned", "rule_worker", "rule_worker_spawned"])
 @pytest.mark.parametrize("damage", ["none", "lines"])
 def test_parallel_with_rules_equals_serial(
     tmp_path: Path, damage: str, mode: str, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import verifier.audit as audit_module
 
-    # the rule worker forked (what a single-threaded auditor gets on Linux), or spawned (another thread runs)
-    start = "spawn" if mode == "rule_worker_spawned" else "fork"
+    # the workers forked (what a single-threaded auditor gets on Linux), or spawned (another thread runs)
+    start = "spawn" if mode.endswith("_spawned") else "fork"
     monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context(start))
+    pools: list[str] = []
+
+    class Pool(ProcessPoolExecutor):
+        def __init__(self, max_workers: int, mp_context: Any) -> None:
+            pools.append(mp_context.get_start_method())
+            super().__init__(max_workers=max_workers, mp_context=mp_context)
+
+    monkeypatch.setattr(audit_module, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(audit_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
     monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
     monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
@@ -99,8 +108,10 @@ def test_parallel_with_rules_equals_serial(
         with (path / "events.jsonl").open("ab") as f:
             f.write(b'{"unterminated":')
     serial = _report(path, 1)
-    parallel = _report(path, 2) if mode == "step1_workers" else _report(path, 1, rule_worker=True)
-    if mode != "step1_workers":
+    step1_workers = mode.startswith("step1_workers")
+    parallel = _report(path, 2) if step1_workers else _report(path, 1, rule_worker=True)
+    assert pools == ([start] if step1_workers else [])
+    if not step1_workers:
         assert audit_module._worker_context().get_start_method() == start
     assert _comparable(serial) == _comparable(parallel)
     assert serial.exit_code == parallel.exit_code
