@@ -194,8 +194,13 @@ def test_cli_exit_codes(served: dict[str, Any]) -> None:
     assert "GET http://127.0.0.1" in down.output
 
 
-def _mock_ledger(tmp_path: Path, change: Callable[[dict[str, bytes]], None] | None = None) -> LedgerSource:
-    """A ledger of 300 factory events (entry bundles 000 and 001.p/44) served by an in-process transport."""
+def _mock_ledger(
+    tmp_path: Path,
+    change: Callable[[dict[str, bytes]], None] | None = None,
+    before: Callable[[str], None] | None = None,
+) -> LedgerSource:
+    """A ledger of 300 factory events (entry bundles 000 and 001.p/44) served by an in-process transport;
+    ``before(path)`` runs at each request, in the thread that made it."""
     info = factory.write_bundle(tmp_path / "b", n=300, exotic=False)
     lines = factory.read_lines(info.path)
     leaves = info.leaves
@@ -212,6 +217,8 @@ def _mock_ledger(tmp_path: Path, change: Callable[[dict[str, bytes]], None] | No
         change(routes)
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if before is not None:
+            before(request.url.path)
         body = routes.get(request.url.path)
         return httpx.Response(404) if body is None else httpx.Response(200, content=body)
 
@@ -219,7 +226,10 @@ def _mock_ledger(tmp_path: Path, change: Callable[[dict[str, bytes]], None] | No
 
 
 def _audit(source: LedgerSource, key: str) -> AuditReport:
-    return run_audit(source, parse_verifier_key(key), offline=True, steps=default_steps(rules=False))
+    try:
+        return run_audit(source, parse_verifier_key(key), offline=True, steps=default_steps(rules=False))
+    finally:
+        source.close()
 
 
 def test_a_served_log_with_every_tile_right_verifies(tmp_path: Path) -> None:
@@ -227,6 +237,39 @@ def test_a_served_log_with_every_tile_right_verifies(tmp_path: Path) -> None:
     report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
     assert report.verified, report.findings()
     assert report.events == 300 and report.steps[1].stats["hash_tiles_checked"] == 3
+
+
+def test_the_next_bundles_are_requested_while_one_is_read(tmp_path: Path) -> None:
+    """A remote ledger's round trips overlap: both entry bundles (and both level-0 tiles) must be in flight at
+    once to pass their barriers, which one request at a time never does (it would wait out the timeout)."""
+    barriers = {"entries": threading.Barrier(2, timeout=30), "0": threading.Barrier(2, timeout=30)}
+    requested: list[str] = []
+
+    def before(path: str) -> None:
+        requested.append(path)
+        barrier = barriers.get(path.split("/")[2]) if path.startswith("/tile/") else None
+        if barrier is not None:
+            barrier.wait()
+
+    source = _mock_ledger(tmp_path, before=before)
+    report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
+    assert report.verified, report.findings()
+    entries, tiles = ["/tile/entries/000", "/tile/entries/001.p/44"], ["/tile/0/000", "/tile/0/001.p/44"]
+    assert sorted(requested) == sorted(["/checkpoint", "/v1/log", *entries, *tiles, "/tile/1/000.p/1"])
+    # each once: a tile fetched ahead is not fetched again when compared
+    assert not any(b.broken for b in barriers.values())
+
+
+def test_closing_a_ledger_source_stops_its_fetching(tmp_path: Path) -> None:
+    source = _mock_ledger(tmp_path)
+    with source.open_member("events.jsonl") as f:
+        assert f.readline().startswith(b'{"actor"')  # the first bundle read, the next requested
+        assert source._pool is not None
+        threads = list(source._pool._threads)
+    assert threads and source._ahead
+    source.close()
+    assert source._pool is None and not source._ahead
+    assert not any(t.is_alive() for t in threads)
 
 
 def test_a_tile_not_served_is_a_finding(tmp_path: Path) -> None:
