@@ -993,13 +993,14 @@ def run_audit(
     step 1 wants the lines. With an explicit N > 1 the parallel path is used whenever step 1 runs (it is the
     first line step); later line steps (rule replay, authorisation) still run here, in log order, on the same
     ``ctx.current`` they would see in the serial path (see :func:`_stream_events_parallel`). Worker processes
-    are forked when this process runs one thread and reads a local bundle (:func:`_worker_context`), else
-    started with "spawn", so a calling script needs the usual ``if __name__ == "__main__":`` guard.
+    are forked when this process runs one thread (:func:`_worker_context`), else started with "spawn", so a
+    calling script needs the usual ``if __name__ == "__main__":`` guard.
 
-    ``rule_worker``: share step 4 with one worker process, which reads ``events.jsonl`` itself and replays the
-    aggregates of ``RULE_WORKER_PREFIXES`` while this process runs steps 1-3, the other aggregates' replay and
-    step 5; it is told which lines step 1 rejected (those are not replayed, as in the serial path) and sends its
-    findings, counters and state parts back, merged in log order: the report is identical (tested). None
+    ``rule_worker``: share step 4 with one worker process, which replays the aggregates of
+    ``RULE_WORKER_PREFIXES`` while this process runs steps 1-3, the other aggregates' replay and step 5; it gets
+    the lines of its aggregates that step 1 accepted (a rejected line is not replayed, as in the serial path) from
+    this process's read of the source, and sends its findings, counters and state parts back, merged in log
+    order: the report is identical (tested). None
     (default) chooses it when ``workers`` is 0, the log has at least ``PARALLEL_MIN_EVENTS`` events and there are
     2 or more CPUs.
     """
@@ -1027,13 +1028,13 @@ def run_audit(
         rule_steps = [s for s in line_steps if _is_rule_step(s)]
         cpus = os.cpu_count() or 1
         if rule_worker is None:  # automatic: only for large logs with the rule steps on, on 2+ CPUs, --workers 0
-            rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1 and bundle.local
+            rule_worker = workers == 0 and log.tree_size >= PARALLEL_MIN_EVENTS and cpus > 1
         feed: _RuleFeed | None = None
         replay_steps = [s for s in rule_steps if s.number == 4]
         if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):
             replay_step = replay_steps[0]
             replay_step.exclude = RULE_WORKER_PREFIXES  # type: ignore[attr-defined]
-            feed = _RuleFeed(bundle.source, replay_step)
+            feed = _RuleFeed(log.origin, replay_step)
             line_steps = [*line_steps, feed]
             n_workers = workers if workers > 1 else 1
         else:
@@ -1047,7 +1048,7 @@ def run_audit(
             else:
                 _stream_events(ctx, line_steps, progress)
             if feed is not None:
-                ctx.warnings.extend(feed.collect(ctx))
+                feed.collect(ctx)
         finally:
             if feed is not None:
                 feed.stop()
@@ -1178,9 +1179,9 @@ def _stream_events_parallel(
             record(index)
 
     # Workers are forked (no fresh interpreter importing the verifier again, ~0.3 s of CPU each) only while this
-    # process runs one thread and reads a local bundle (a ledger source may read with threads). With "fork" the
-    # pool starts every worker at its first task: one is submitted at once, before the source is opened.
-    context = _worker_context() if ctx.bundle.local else multiprocessing.get_context("spawn")
+    # process runs one thread (_worker_context). With "fork" the pool starts every worker at its first task: one is
+    # submitted at once, before the source is opened (a ledger source reads with threads).
+    context = _worker_context()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, contextlib.ExitStack() as stack:
         if context.get_start_method() == "fork":
             pool.submit(int).result()
@@ -1255,48 +1256,60 @@ def _worker_context() -> Any:
 
 
 class _RuleFeed(Step):
-    """Main-process side of the rule worker: tells it, every ``RULE_FEED_EVERY`` lines, up to which line step 1
-    is done and which of those lines it rejected (``ctx.current`` None or with problems: not replayed). The worker
-    replays the events of ``RULE_WORKER_PREFIXES`` for ``step`` (which replays the rest here) and sends back its
-    share of the report."""
+    """Main-process side of the rule worker: hands it, in batches of ``RULE_FEED_EVERY``, the lines of
+    ``RULE_WORKER_PREFIXES`` that step 1 accepted (``ctx.current`` with no problems: a rejected line is not
+    replayed), with their indexes. The worker replays them for ``step`` (which replays the rest here) and sends
+    back its share of the report. The lines come from this process's read of the source, so a ledger read over
+    the network is downloaded once."""
 
     wants_lines = True
 
-    def __init__(self, source: str, step: Any) -> None:
+    def __init__(self, origin: str, step: Any) -> None:
         super().__init__()
         self.step = step
         context = _worker_context()
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_rule_worker, args=(source, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
+            target=_rule_worker, args=(origin, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
         )
         self.process.start()
         child.close()
-        self.rejected: list[int] = []
+        self.batch: list[tuple[int, bytes]] = []
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         current = ctx.current
         if current is None or current.problems:
-            self.rejected.append(index)
-        if (index + 1) % RULE_FEED_EVERY == 0:
-            self.conn.send((index + 1, self.rejected))
-            self.rejected = []
+            return
+        event = current.event
+        assert event is not None  # no problems: an envelope
+        if event["type"].partition(".")[0] in RULE_WORKER_PREFIXES:
+            self.batch.append((index, line if type(line) is bytes else line.line))  # type: ignore[union-attr]
+            if len(self.batch) >= RULE_FEED_EVERY:
+                self._send(self.batch)
+                self.batch = []
 
-    def collect(self, ctx: AuditContext) -> list[str]:
+    def _send(self, message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):  # the worker is gone: say why, if it said
+            self._receive()
+            raise
+
+    def collect(self, ctx: AuditContext) -> None:
         """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes; then,
         only if step 4 will compare a published state, the worker's parts of the replayed state, a batch of
         aggregates per message, written to step 4's table as they come (never held whole)."""
-        self.conn.send((ctx.events_seen, self.rejected))
+        if self.batch:
+            self._send(self.batch)
+            self.batch = []
         with_state = self.step.compares_state(ctx)
-        self.conn.send(("end", with_state))
-        answer = self._receive()
-        _, part, warnings = answer
+        self._send(("end", with_state))
+        _, part = self._receive()
         self.step.merge(part)
         if with_state:
             table = self.step.replayed_state()
             while (message := self._receive())[0] != "state_end":
                 table.add(message[1])
-        return list(warnings)
 
     def _receive(self) -> Any:
         try:
@@ -1315,14 +1328,13 @@ class _RuleFeed(Step):
             self.process.join()
 
 
-def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
-    """Worker process: step 4's replay of the events whose type prefix is in ``prefixes``, over this process's own
-    read of ``events.jsonl``, in log order.
+def _rule_worker(origin: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
+    """Worker process: step 4's replay of the events whose type prefix is in ``prefixes``, from the batches of
+    ``(index, line)`` the main process sends (:class:`_RuleFeed`), in log order, until ``("end", with_state)``.
 
-    A line step 1 accepted is canonical JCS, so its last ``,"type":"`` is its type field, read here without
-    parsing; only the lines of ``prefixes`` are parsed, with :func:`verifier.envelope.parse_accepted`, which for a
-    line that passed every stateless check gives the same value as step 1's parser (parsing only its ``data``
-    when the line has the envelope's plain shape).
+    Each line is one step 1 accepted, parsed again here with :func:`verifier.envelope.parse_accepted`, which for
+    such a line gives the same value as step 1's parser (parsing only its ``data`` when the line has the
+    envelope's plain shape).
     """
     import traceback
 
@@ -1330,39 +1342,14 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
     from verifier.rules.steps import STATE_PART, RuleReplayStep
 
     try:
-        bundle = open_bundle(source)
         step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
         try:
-            log = bundle.log_info()
-            ctx = AuditContext(bundle=bundle, log=log, auditor_key=None, offline=True, extra_checkpoints=())
             apply = step.replay.apply
-            wanted = {p.encode() for p in prefixes}
-            upto = 0
-            rejected: set[int] = set()
-            origin = log.origin
-            index = -1
-            with bundle.open_events() as f:
-                for index, line in enumerate(iter_event_lines(f)):
-                    while index >= upto:
-                        message = conn.recv()
-                        if message[0] == "end":
-                            raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
-                        upto = message[0]
-                        rejected.update(message[1])
-                    if rejected and index in rejected:
-                        rejected.discard(index)
-                        continue
-                    raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
-                    at = raw.rfind(b',"type":"') + 9
-                    if raw[at : raw.find(b".", at)] not in wanted:
-                        continue
+            while type(message := conn.recv()) is list:
+                for index, raw in message:
                     e = parse_accepted(raw, origin)
                     apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
-            ctx.events_seen = index + 1
-            while (message := conn.recv())[0] != "end":
-                if message[0] != ctx.events_seen:
-                    raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {ctx.events_seen}")
-            conn.send(("ok", step.part(), ctx.warnings))
+            conn.send(("ok", step.part()))
             if message[1]:  # the main process compares a published state: this share's parts, rows in batches
                 rows = step.own_state_rows()
                 while batch := list(itertools.islice(rows, STATE_BATCH)):
@@ -1370,7 +1357,6 @@ def _rule_worker(source: str, cache_items: int, prefixes: frozenset[str], conn: 
                 conn.send(("state_end",))
         finally:
             step.replay.close()
-            bundle.close()
     except BaseException:
         conn.send(("error", traceback.format_exc()))
     finally:

@@ -155,7 +155,6 @@ def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
 class LedgerSource(Bundle):
     """A ledger's base URL read as an audit bundle (see the module docstring)."""
 
-    local = False  # no second reader: the rule worker process would download every entry again
     lists_anchors = False
 
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:

@@ -27,7 +27,8 @@ from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.ports import free_port
 from tests.verifier import factory
-from verifier.audit import AuditReport, Status, default_steps, run_audit
+from verifier.audit import AuditReport, Status, Step, default_steps, run_audit
+from verifier.audit import _rule_steps as rule_steps  # the real ones: conftest.py skips them for factory bundles
 from verifier.cli import app as verify_cli
 from verifier.errors import UnreadableInput
 from verifier.note import parse_verifier_key
@@ -124,10 +125,15 @@ def _statuses(report: AuditReport) -> dict[int, Status]:
     return {s.number: s.status for s in report.steps}
 
 
+def _domain_steps() -> list[Step]:
+    """Steps 1-5 with the rules replayed: the demo city is a domain history."""
+    return [*default_steps(rules=False)[:3], *rule_steps(rules=True)]
+
+
 def test_a_ledger_url_audits_like_its_bundle(served: dict[str, Any], tmp_path: Path) -> None:
     ledger: Ledger = served["ledger"]
     key = parse_verifier_key(ledger.signer.verifier_key)
-    remote = run_audit(served["url"], key, offline=True, steps=default_steps(rules=True))
+    remote = run_audit(served["url"], key, offline=True, steps=_domain_steps())
     assert remote.verified, remote.findings()
     with LedgerSource(served["url"]) as source:
         size = source.tree_size
@@ -140,12 +146,17 @@ def test_a_ledger_url_audits_like_its_bundle(served: dict[str, Any], tmp_path: P
         out=tmp_path / "bundle",
         tree_size=size,
     )
-    local = run_audit(tmp_path / "bundle", key, offline=True, steps=default_steps(rules=True))
+    local = run_audit(tmp_path / "bundle", key, offline=True, steps=_domain_steps())
     assert _statuses(remote) == _statuses(local)
+    assert _statuses(remote)[4] == _statuses(remote)[5] == Status.PASSED
     for n in (1, 4, 5):  # the same events checked, replayed and authorised
         assert remote.steps[n - 1].stats == local.steps[n - 1].stats
     assert remote.steps[1].stats["checkpoints_verified"] == 1
     assert remote.steps[1].stats["hash_tiles_checked"] == 4  # level 0: 2 full + 1 partial; level 1: 1 partial
+    # the rule worker gets its lines from this process's download (spawned here: the server runs in a thread)
+    shared = run_audit(served["url"], key, offline=True, steps=_domain_steps(), rule_worker=True)
+    assert [s.to_json() for s in shared.steps] == [s.to_json() for s in remote.steps]
+    assert shared.steps[3].stats["events_replayed"] == local.steps[3].stats["events_replayed"] > 0
 
 
 def test_an_event_changed_in_the_database_is_caught_through_the_url(served: dict[str, Any]) -> None:

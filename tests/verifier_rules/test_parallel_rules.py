@@ -153,3 +153,28 @@ def test_the_rule_worker_is_forked_only_from_a_single_threaded_process(monkeypat
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # e.g. Windows
     assert audit_module._worker_context().get_start_method() == "spawn"
+
+
+@pytest.mark.parametrize("fail_at", [0, 5])
+def test_a_failing_rule_worker_stops_the_audit_with_its_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+) -> None:
+    """The worker fails at its first line (the main process then finds it gone while sending) or at a later one;
+    either way the audit stops with the worker's own traceback, not a broken pipe or a hang."""
+    import verifier.audit as audit_module
+
+    monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 1)
+    real = audit_module.parse_accepted
+    parsed: list[bytes] = []
+
+    def parse(line: bytes, origin: str | None) -> dict[str, Any]:
+        if len(parsed) == fail_at:
+            raise ValueError("the worker broke here")
+        parsed.append(line)
+        return real(line, origin)
+
+    monkeypatch.setattr(audit_module, "parse_accepted", parse)  # the forked worker inherits it
+    path = _history().write(tmp_path / "b")
+    with pytest.raises(RuntimeError, match=r"(?s)rule worker process failed.*the worker broke here"):
+        _report(path, 1, rule_worker=True)
