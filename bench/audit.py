@@ -6,7 +6,9 @@
 
 ``run(sizes=(...))`` (what ``python -m bench`` calls) returns rows ``{"system", "operation", "n", "value", "unit",
 "note"}`` for each size, beside a peer measured in the same run: the naive per-line check that canonicalises
-every line with ``rfc8785`` (plus SHA-256), i.e. what the verifier would cost without its fast path.
+every line with ``rfc8785`` (plus SHA-256), i.e. what the verifier would cost without its fast path. Up to 1e5
+events it also audits the lawful bundle through its ledger URL (``verifier/remote.py``), served in process with a
+simulated round trip per request, fetching ahead and, as the peer, one request at a time.
 
 Each audit runs in a fresh child process, and reports its peak RSS as ``VmHWM`` from ``/proc/self/status`` (reset
 by ``exec``), falling back to ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` elsewhere (on Linux that value is
@@ -41,6 +43,41 @@ wall, cpu = time.perf_counter(), time.process_time()
 if mode in ("audit", "audit-rules"):  # steps 1-2 only, or 1-2 + rule replay + authorisation (4, 5)
     steps = default_steps(rules=mode == "audit-rules")
     report = run_audit(bundle, parse_verifier_key(key), offline=True, workers=workers, steps=steps)
+    events, ok = report.events, report.verified
+elif mode.startswith("url"):  # the full audit of the bundle served as a ledger (verifier/remote.py), in process
+    import httpx
+    from verifier import remote
+    from verifier.merkle import leaf_hash, root_of
+    remote.FETCH_AHEAD = int(mode.split(":")[1])
+    rtt = float(mode.split(":")[2]) / 1000
+    lines = open(bundle + "/events.jsonl", "rb").read().split(b"\n")[:-1]
+    log = json.load(open(bundle + "/log.json"))
+    routes = {"/checkpoint": open(f"{bundle}/checkpoints/{len(lines)}", "rb").read(),
+              "/v1/log": json.dumps({"verifier_key": log["verifier_key"]}).encode()}
+    for i in range(0, len(lines), 256):
+        part = lines[i:i + 256]
+        routes["/" + remote.entries_path(i // 256, len(part))] = b"".join(len(x).to_bytes(2, "big") + x for x in part)
+    level, hashes = 0, [leaf_hash(x) for x in lines]
+    while hashes:  # every hash tile, full and partial, at every level (C2SP tlog-tiles)
+        above = []
+        for i in range(0, len(hashes), 256):
+            tile = hashes[i:i + 256]
+            routes["/" + remote.tile_path(level, i // 256, len(tile))] = b"".join(tile)
+            if len(tile) == 256:
+                above.append(root_of(tile))
+        hashes, level = above, level + 1
+    del lines
+
+    def answer(request):
+        time.sleep(rtt)  # one round trip per request, as to a remote ledger
+        body = routes.get(request.url.path)
+        return httpx.Response(404) if body is None else httpx.Response(200, content=body)
+
+    source = remote.LedgerSource("http://ledger.test", client=httpx.Client(transport=httpx.MockTransport(answer)))
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = run_audit(source, parse_verifier_key(key), offline=True, workers=workers,
+                       steps=default_steps(rules=True))
+    source.close()
     events, ok = report.events, report.verified
 else:  # naive peer: rfc8785 re-canonicalisation + leaf hash per line
     import hashlib, rfc8785
@@ -281,7 +318,37 @@ def run(n_events: int | None = None, sizes: Sequence[int] = (100_000, 1_000_000)
             )
         )
         rows.append(_row("naive rfc8785 loop", "peak RSS", n, peer["rss_kb"] / 1024, "MiB", ""))
+        if n <= URL_MAX_EVENTS:
+            rows.extend(_url_rows(lawful, lawful_key))
         print(f"  audit n={n}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return rows
+
+
+#: The ledger-URL audit is measured up to this size (one request at a time, 1e6 events would take ~3 min).
+URL_MAX_EVENTS = 100_000
+URL_RTT_MS = 20
+
+
+def _url_rows(lawful: Path, key: str) -> list[Row]:
+    """The full audit of the lawful bundle served as a ledger through an in-process transport that waits
+    ``URL_RTT_MS`` per request (a remote ledger's round trip), fetching ahead (the default) and, as the peer, one
+    request at a time."""
+    from verifier.remote import FETCH_AHEAD
+
+    rows = []
+    for ahead, what in ((FETCH_AHEAD, f"{FETCH_AHEAD} bundles ahead"), (0, "peer: one request at a time")):
+        r = _child(lawful, key, f"url:{ahead}:{URL_RTT_MS}", 0)
+        note = "verified" if r["verified"] else "NOT VERIFIED (bug)"
+        rows.append(
+            _row(
+                "hromada-verify" if ahead else "sequential ledger client",
+                f"full audit by URL, {URL_RTT_MS} ms per request",
+                r["events"],
+                r["events"] / r["seconds"],
+                "events/s",
+                f"{note}; {what}; --workers 0",
+            )
+        )
     return rows
 
 

@@ -27,6 +27,7 @@ from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.ports import free_port
 from tests.verifier import factory
+from verifier import remote
 from verifier.audit import AuditReport, Status, Step, default_steps, run_audit
 from verifier.audit import _rule_steps as rule_steps  # the real ones: conftest.py skips them for factory bundles
 from verifier.cli import app as verify_cli
@@ -269,6 +270,25 @@ def test_the_next_bundles_are_requested_while_one_is_read(tmp_path: Path) -> Non
     assert sorted(requested) == sorted(["/checkpoint", "/v1/log", *entries, *tiles, "/tile/1/000.p/1"])
     # each once: a tile fetched ahead is not fetched again when compared
     assert not any(b.broken for b in barriers.values())
+
+
+def test_with_no_fetching_ahead_requests_are_made_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FETCH_AHEAD = 0 (the benchmark's sequential peer): every request from the audit's own thread, in order."""
+    monkeypatch.setattr(remote, "FETCH_AHEAD", 0)
+    requested: list[tuple[str, str]] = []
+    source = _mock_ledger(tmp_path, before=lambda path: requested.append((threading.current_thread().name, path)))
+    report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
+    assert report.verified, report.findings()
+    assert {name for name, _ in requested} == {threading.current_thread().name}
+    assert [path for _, path in requested][2:] == [
+        "/tile/entries/000",
+        "/tile/0/000",
+        "/tile/entries/001.p/44",
+        "/tile/0/001.p/44",
+        "/tile/1/000.p/1",
+    ]
 
 
 def test_closing_a_ledger_source_stops_its_fetching(tmp_path: Path) -> None:
