@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -1034,7 +1034,7 @@ def run_audit(
         if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):
             replay_step = replay_steps[0]
             replay_step.exclude = RULE_WORKER_PREFIXES  # type: ignore[attr-defined]
-            feed = _RuleFeed(log.origin, replay_step)
+            feed = _RuleFeed(bundle.source if bundle.local else None, log.origin, replay_step)
             line_steps = [*line_steps, feed]
             n_workers = workers if workers > 1 else 1
         else:
@@ -1256,37 +1256,51 @@ def _worker_context() -> Any:
 
 
 class _RuleFeed(Step):
-    """Main-process side of the rule worker: hands it, in batches of ``RULE_FEED_EVERY``, the lines of
-    ``RULE_WORKER_PREFIXES`` that step 1 accepted (``ctx.current`` with no problems: a rejected line is not
-    replayed), with their indexes. The worker replays them for ``step`` (which replays the rest here) and sends
-    back its share of the report. The lines come from this process's read of the source, so a ledger read over
-    the network is downloaded once."""
+    """Main-process side of the rule worker. The worker replays the events of ``RULE_WORKER_PREFIXES`` for
+    ``step`` (which replays the rest here) and at the end sends back its share of the report. Lines that step 1
+    rejected (``ctx.current`` None or with problems) are not replayed, as in the serial path. Every
+    ``RULE_FEED_EVERY`` lines the worker gets
+
+    - for a bundle on this machine (``source`` a path): how far step 1 got and which lines it rejected; the worker
+      reads ``events.jsonl`` itself, which costs this process nothing (the two processes stay equally loaded);
+    - for a ledger read over the network (``source`` None): the accepted lines of its aggregates, with their
+      indexes, from this process's download (a second reader would download everything again).
+    """
 
     wants_lines = True
 
-    def __init__(self, origin: str, step: Any) -> None:
+    def __init__(self, source: str | None, origin: str, step: Any) -> None:
         super().__init__()
         self.step = step
+        self.sends_lines = source is None
         context = _worker_context()
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_rule_worker, args=(origin, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
+            target=_rule_worker, args=(source, origin, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
         )
         self.process.start()
         child.close()
-        self.batch: list[tuple[int, bytes]] = []
+        self.rejected: list[int] = []
+        self.lines: list[tuple[int, bytes]] = []
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         current = ctx.current
+        if not self.sends_lines:
+            if current is None or current.problems:
+                self.rejected.append(index)
+            if (index + 1) % RULE_FEED_EVERY == 0:
+                self._send((index + 1, self.rejected))
+                self.rejected = []
+            return
         if current is None or current.problems:
             return
         event = current.event
         assert event is not None  # no problems: an envelope
         if event["type"].partition(".")[0] in RULE_WORKER_PREFIXES:
-            self.batch.append((index, line if type(line) is bytes else line.line))  # type: ignore[union-attr]
-            if len(self.batch) >= RULE_FEED_EVERY:
-                self._send(self.batch)
-                self.batch = []
+            self.lines.append((index, line if type(line) is bytes else line.line))  # type: ignore[union-attr]
+            if len(self.lines) >= RULE_FEED_EVERY:
+                self._send(self.lines)
+                self.lines = []
 
     def _send(self, message: Any) -> None:
         try:
@@ -1299,11 +1313,10 @@ class _RuleFeed(Step):
         """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes; then,
         only if step 4 will compare a published state, the worker's parts of the replayed state, a batch of
         aggregates per message, written to step 4's table as they come (never held whole)."""
-        if self.batch:
-            self._send(self.batch)
-            self.batch = []
+        self._send(self.lines if self.sends_lines else (ctx.events_seen, self.rejected))
         with_state = self.step.compares_state(ctx)
-        self._send(("end", with_state))
+        self._send(("end",))
+        self._send(with_state)
         _, part = self._receive()
         self.step.merge(part)
         if with_state:
@@ -1328,9 +1341,50 @@ class _RuleFeed(Step):
             self.process.join()
 
 
-def _rule_worker(origin: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
-    """Worker process: step 4's replay of the events whose type prefix is in ``prefixes``, from the batches of
-    ``(index, line)`` the main process sends (:class:`_RuleFeed`), in log order, until ``("end", with_state)``.
+def _own_lines(source: str, prefixes: frozenset[str], conn: Any) -> Iterator[tuple[int, bytes]]:
+    """Rule worker, bundle on this machine: ``(index, line)`` of the lines of ``prefixes`` that step 1 accepted,
+    from this process's own read of ``events.jsonl``, never ahead of step 1 in the main process. A line step 1
+    accepted is canonical JCS, so its last ``,"type":"`` is its type field, read here without parsing."""
+    bundle = open_bundle(source)
+    try:
+        wanted = {p.encode() for p in prefixes}
+        upto = 0
+        rejected: set[int] = set()
+        index = -1
+        with bundle.open_events() as f:
+            for index, line in enumerate(iter_event_lines(f)):
+                while index >= upto:
+                    message = conn.recv()
+                    if message[0] == "end":
+                        raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
+                    upto = message[0]
+                    rejected.update(message[1])
+                if rejected and index in rejected:
+                    rejected.discard(index)
+                    continue
+                raw = line if type(line) is bytes else line.line  # type: ignore[union-attr]
+                at = raw.rfind(b',"type":"') + 9
+                if raw[at : raw.find(b".", at)] in wanted:
+                    yield index, raw
+        while (message := conn.recv())[0] != "end":
+            if message[0] != index + 1:
+                raise RuntimeError(f"step 1 saw {message[0]} lines, the rule worker {index + 1}")
+    finally:
+        bundle.close()
+
+
+def _sent_lines(conn: Any) -> Iterator[tuple[int, bytes]]:
+    """Rule worker, ledger read over the network: the ``(index, line)`` batches the main process sends."""
+    while type(message := conn.recv()) is list:
+        yield from message
+    if message[0] != "end":
+        raise RuntimeError(f"the rule worker got {message!r} instead of its lines")
+
+
+def _rule_worker(source: str | None, origin: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
+    """Worker process: step 4's replay of the events whose type prefix is in ``prefixes`` (see :class:`_RuleFeed`),
+    in log order, until ``("end",)``; then its share of the report, and, if the next message is true (the main
+    process compares a published state), its parts of the replayed public state as rows.
 
     Each line is one step 1 accepted, parsed again here with :func:`verifier.envelope.parse_accepted`, which for
     such a line gives the same value as step 1's parser (parsing only its ``data`` when the line has the
@@ -1345,12 +1399,11 @@ def _rule_worker(origin: str, cache_items: int, prefixes: frozenset[str], conn: 
         step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
         try:
             apply = step.replay.apply
-            while type(message := conn.recv()) is list:
-                for index, raw in message:
-                    e = parse_accepted(raw, origin)
-                    apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
+            for index, raw in _sent_lines(conn) if source is None else _own_lines(source, prefixes, conn):
+                e = parse_accepted(raw, origin)
+                apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
             conn.send(("ok", step.part()))
-            if message[1]:  # the main process compares a published state: this share's parts, rows in batches
+            if conn.recv():  # the main process compares a published state: this share's parts, rows in batches
                 rows = step.own_state_rows()
                 while batch := list(itertools.islice(rows, STATE_BATCH)):
                     conn.send(("rows", batch))

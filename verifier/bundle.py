@@ -91,6 +91,7 @@ class Bundle:
     """Common interface of directory and tar bundles (and of a ledger URL: :class:`verifier.remote.LedgerSource`)."""
 
     source: str
+    local = True  # files a second process can read too (the rule worker reads events.jsonl itself)
     lists_anchors = True  # anchors.jsonl is part of the source: it must list every anchor on chain
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:

@@ -155,6 +155,7 @@ def parse_entry_bundle(data: bytes, width: int) -> list[bytes]:
 class LedgerSource(Bundle):
     """A ledger's base URL read as an audit bundle (see the module docstring)."""
 
+    local = False  # a second reader would download everything again: the rule worker gets the lines sent
     lists_anchors = False
 
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.verifier import factory
 from tests.verifier_rules.builder import ORIGIN, History
 from verifier.audit import AuditReport, default_steps, run_audit
+from verifier.bundle import Bundle
 from verifier.note import parse_verifier_key
 from verifier.rules.steps import RuleReplayStep
 
@@ -69,7 +70,9 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("cap", [200, 3])
-@pytest.mark.parametrize("mode", ["step1_workers", "step1_workers_spawned", "rule_worker", "rule_worker_spawned"])
+@pytest.mark.parametrize(
+    "mode", ["step1_workers", "step1_workers_spawned", "rule_worker", "rule_worker_spawned", "rule_worker_sent_lines"]
+)
 @pytest.mark.parametrize("damage", ["none", "lines"])
 def test_parallel_with_rules_equals_serial(
     tmp_path: Path, damage: str, mode: str, cap: int, monkeypatch: pytest.MonkeyPatch
@@ -87,6 +90,8 @@ def test_parallel_with_rules_equals_serial(
             super().__init__(max_workers=max_workers, mp_context=mp_context)
 
     monkeypatch.setattr(audit_module, "ProcessPoolExecutor", Pool)
+    if mode == "rule_worker_sent_lines":  # as for a ledger read over the network: the worker gets the lines sent
+        monkeypatch.setattr(Bundle, "local", False)
     monkeypatch.setattr(audit_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
     monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
     monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
@@ -155,13 +160,17 @@ def test_the_rule_worker_is_forked_only_from_a_single_threaded_process(monkeypat
     assert audit_module._worker_context().get_start_method() == "spawn"
 
 
+@pytest.mark.parametrize("local", [True, False])
 @pytest.mark.parametrize("fail_at", [0, 5])
 def test_a_failing_rule_worker_stops_the_audit_with_its_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int, local: bool
 ) -> None:
-    """The worker fails at its first line (the main process then finds it gone while sending) or at a later one;
-    either way the audit stops with the worker's own traceback, not a broken pipe or a hang."""
+    """The worker fails at its first line (the main process then finds it gone while sending) or at a later one,
+    reading the bundle itself or getting the lines sent; the audit stops with the worker's own traceback, not a
+    broken pipe or a hang."""
     import verifier.audit as audit_module
+
+    monkeypatch.setattr(Bundle, "local", local)
 
     monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context("fork"))
     monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 1)
