@@ -239,27 +239,31 @@ class LedgerSource(Bundle):
         finally:
             stream.close()
 
+    def _width(self, index: int) -> int:
+        """Entries in bundle ``index`` (256 but in the last, partial one)."""
+        return min(TILE_WIDTH, self.tree_size - index * TILE_WIDTH)
+
+    def _entry_bundle(self, index: int) -> tuple[int, str, int, bytes]:
+        """``(index, path, width, body)`` of entry bundle ``index``, fetched."""
+        width = self._width(index)
+        path = entries_path(index, width)
+        return index, path, width, self._get(path, width * (2 + 65535))
+
     def _bundles(self) -> Iterator[tuple[int, str, int, bytes]]:
-        """``(index, path, width, body)`` of every entry bundle up to the checkpoint's size, in order; the next
-        ``FETCH_AHEAD`` bundles (and their level-0 tiles) are requested while the caller works on one."""
-        size = self.tree_size
-        count = (size + TILE_WIDTH - 1) // TILE_WIDTH
+        """:meth:`_entry_bundle` of every bundle up to the checkpoint's size, in order; the next ``FETCH_AHEAD``
+        bundles (and their level-0 tiles) are requested while the caller works on one."""
+        count = (self.tree_size + TILE_WIDTH - 1) // TILE_WIDTH
         if FETCH_AHEAD < 1:  # one request at a time (the benchmark's baseline)
-            for index in range(count):
-                width = min(TILE_WIDTH, size - index * TILE_WIDTH)
-                path = entries_path(index, width)
-                yield index, path, width, self._get(path, width * (2 + 65535))
+            yield from map(self._entry_bundle, range(count))
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=FETCH_AHEAD, thread_name_prefix="hromada-verify-fetch")
         pool = self._pool
-        queue: deque[tuple[str, int, Future[bytes]]] = deque()
+        queue: deque[Future[tuple[int, str, int, bytes]]] = deque()
 
         def request(index: int) -> None:
-            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
-            path = entries_path(index, width)
-            queue.append((path, width, pool.submit(self._get, path, width * (2 + 65535))))
-            tile = tile_path(0, index, width)  # the level-0 tile the entries of this bundle make
+            queue.append(pool.submit(self._entry_bundle, index))
+            tile = tile_path(0, index, self._width(index))  # the level-0 tile the entries of this bundle make
             self._ahead[tile] = pool.submit(self._fetch, tile, TILE_WIDTH * 32)
 
         for index in range(min(FETCH_AHEAD, count)):
@@ -267,8 +271,7 @@ class LedgerSource(Bundle):
         for index in range(count):
             if index + FETCH_AHEAD < count:
                 request(index + FETCH_AHEAD)
-            path, width, body = queue.popleft()
-            yield index, path, width, body.result()
+            yield queue.popleft().result()
 
     def _event_lines(self) -> Iterator[bytes]:
         """``events.jsonl``'s bytes: the entries up to the checkpoint's size, one bundle at a time."""
