@@ -6,7 +6,10 @@ and waits; a committer thread takes everything queued (up to `max_batch` writes)
 transaction. If that transaction fails on a uniqueness conflict (a duplicate signature, two writers of one stream
 version), the batch is re-run one write per transaction, so only the conflicting writes get their
 `IntegrityError` (and the domain decides them again, exactly as without batching). Commit order, and so the log
-order, is the queue order.
+order, is the queue order, and the queue order is the order of the domain's decisions: a command queues its events
+while it still holds the writer's decision lock (domain/sequencing.py), and the lock is handed over right after, so
+the next decision starts while this one waits for its transaction. That is why event times never go backwards in
+the log.
 """
 
 from __future__ import annotations
@@ -68,8 +71,16 @@ def batch_inserter(recorder: Any) -> Callable[[Sequence[Any]], None]:
 
 
 class GroupCommitter:
-    def __init__(self, recorder: Any, max_batch: int, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        recorder: Any,
+        max_batch: int,
+        metrics: Metrics | None = None,
+        handed_over: Callable[[], None] | None = None,
+    ) -> None:
+        """`handed_over` is called by a writer thread once its events are queued (the decision lock's release)."""
         self.recorder = recorder
+        self.handed_over = handed_over or (lambda: None)
         self.original_insert = recorder.insert_events  # the original bound method (restored by stop())
         self.insert = batch_inserter(recorder)
         self.max_batch = max_batch
@@ -88,6 +99,7 @@ class GroupCommitter:
             if self._stopping:
                 return self.original_insert(stored_events, **kwargs)
             self._queue.put(write)
+        self.handed_over()  # queued in decision order: the next decision may start while this one waits
         write.done.acquire()
         if write.error is not None:
             raise write.error
@@ -144,6 +156,7 @@ class GroupCommitter:
 
 def install(app: Any, max_batch: int, metrics: Metrics | None = None) -> GroupCommitter:
     """Route `app.recorder.insert_events` through a group committer (stop() restores it)."""
-    gc = GroupCommitter(app.recorder, max_batch, metrics)
+    sequencer = getattr(app, "sequencer", None)
+    gc = GroupCommitter(app.recorder, max_batch, metrics, sequencer.handed_over if sequencer is not None else None)
     app.recorder.insert_events = gc.insert_events
     return gc

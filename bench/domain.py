@@ -160,8 +160,10 @@ def bench_queue(n: int) -> list[Row]:
                 entry=entry, code=rng.choice(codes), document_commitment="sha256:" + f"{i:064x}", at=at, actor=actor
             )
         if len(queue.pending_events) >= 1000:
-            app._save(queue)
-    app._save(queue)
+            with app.sequencer.deciding(at):
+                app._save(queue)
+    with app.sequencer.deciding(at):
+        app._save(queue)
     build = time.perf_counter() - build_started
     version = queue.version
     gc.collect()

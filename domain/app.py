@@ -55,6 +55,7 @@ from domain.rules import (
     HOUSING_REMOVAL_REASONS,
     KINDERGARTEN_REMOVAL_REASONS,
 )
+from domain.sequencing import Sequencer
 from domain.service import Service, service_stream
 
 Principal = Actor | CitizenIdentity
@@ -98,6 +99,7 @@ class CityApp(Application[UUID]):
         so signatures and votes may decide on cached petitions and ballots (see :mod:`domain.guards`)."""
         super().__init__(env)
         self.guards = StreamGuards()
+        self.sequencer = Sequencer()
         self.hot = HotAggregates(single_writer)
         self._inflight: dict[UUID, int] = {}
         self._inflight_lock = threading.Lock()
@@ -113,7 +115,8 @@ class CityApp(Application[UUID]):
 
     # == projections and hooks ==========================================================================
     def rebuild_projections(self) -> None:
-        """Replay the whole notification log into the in-process projections."""
+        """Replay the whole notification log into the in-process projections (and start the writer's clock at the
+        time of its last event)."""
         self.projections = Projections()
         start = 1
         while True:
@@ -121,8 +124,10 @@ class CityApp(Application[UUID]):
             if not batch:
                 break
             for n in batch:
-                self.projections.apply(record_of(self.mapper.to_domain_event(n)))
+                event: Any = self.mapper.to_domain_event(n)
+                self.projections.apply(record_of(event))
             start = batch[-1].id + 1
+            self.sequencer.advance(event.timestamp)  # the log's latest time: decisions never go before it
 
     def signature_count(self, petition_id: UUID) -> int:
         return self.projections.signature_count(str(petition_id))
@@ -135,6 +140,9 @@ class CityApp(Application[UUID]):
 
     # == plumbing =======================================================================================
     def _save(self, *aggregates: LedgerAggregate) -> None:
+        """Save in ONE atomic write. Only inside a decision (:mod:`domain.sequencing`): event time and log order agree
+        only for events whose time was taken where their commit is ordered."""
+        self.sequencer.writing()
         events = [e for a in aggregates for e in a.pending_events]
         self.save(*aggregates)
         self.projections.apply_all(record_of(e) for e in events)
@@ -151,13 +159,13 @@ class CityApp(Application[UUID]):
     def _exists(self, aggregate_id: UUID) -> bool:
         return any(True for _ in self.events.get(aggregate_id, limit=1))
 
-    def _run(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
-        """Load, decide, save; re-decide on a concurrent write. Petitions and ballots are changed under their
-        exclusive guard, so no signature or vote is decided on the state being replaced."""
+    def _run(self, aggregate_id: UUID, cls: type[A], what: str, at: datetime, command: Callable[[A, datetime], R]) -> R:
+        """Load, decide (``command(aggregate, now)``), save; re-decide on a concurrent write. Petitions and ballots are
+        changed under their exclusive guard, so no signature or vote is decided on the state being replaced."""
         if cls not in GUARDED:
-            return self._attempt(aggregate_id, cls, what, command)
+            return self._attempt(aggregate_id, cls, what, at, command)
         with self._changing(aggregate_id):
-            return self._attempt(aggregate_id, cls, what, command)
+            return self._attempt(aggregate_id, cls, what, at, command)
 
     @contextmanager
     def _changing(self, *aggregate_ids: UUID) -> Iterator[None]:
@@ -169,16 +177,26 @@ class CityApp(Application[UUID]):
             finally:
                 self.hot.invalidate(aggregate_ids)
 
-    def _attempt(self, aggregate_id: UUID, cls: type[A], what: str, command: Callable[[A], R]) -> R:
+    def _attempt(
+        self, aggregate_id: UUID, cls: type[A], what: str, at: datetime, command: Callable[[A, datetime], R]
+    ) -> R:
         for _ in range(self.MAX_ATTEMPTS):
             agg = self._get(aggregate_id, cls, what)
-            result = command(agg)
-            try:
-                self._save(agg)
-            except IntegrityError:
-                continue
+            with self.sequencer.deciding(at) as now:
+                result = command(agg, now)
+                try:
+                    self._save(agg)
+                except IntegrityError:
+                    continue
             return result
         raise ConcurrentModification("aggregate kept changing; try again", id=str(aggregate_id))
+
+    def _create(self, at: datetime, build: Callable[[datetime], A]) -> A:
+        """Decide and save a new aggregate (``build(now)``); a conflict propagates (the id exists)."""
+        with self.sequencer.deciding(at) as now:
+            agg = build(now)
+            self._save(agg)
+        return agg
 
     def _hot(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         """A petition or ballot for reading only (call under its shared guard)."""
@@ -242,9 +260,10 @@ class CityApp(Application[UUID]):
     # == services =======================================================================================
     def register_service(self, *, by: Principal, service: str, name: str, scopes: Iterable[str], at: datetime) -> UUID:
         actor = self._authorise(by, "service.registered")
-        agg = Service.register(service=service, name=name, scopes=scopes, at=at, actor=actor)
         try:
-            self._save(agg)
+            agg = self._create(
+                at, lambda at: Service.register(service=service, name=name, scopes=scopes, at=at, actor=actor)
+            )
         except IntegrityError:
             raise ServiceAlreadyRegistered("service id already registered", service=service) from None
         return agg.id
@@ -252,12 +271,18 @@ class CityApp(Application[UUID]):
     def change_service_scopes(self, *, by: Principal, service: str, scopes: Iterable[str], at: datetime) -> None:
         actor = self._authorise(by, "service.scopes_changed")
         self._run(
-            service_stream(service), Service, "service", lambda s: s.change_scopes(scopes=scopes, at=at, actor=actor)
+            service_stream(service),
+            Service,
+            "service",
+            at,
+            lambda s, at: s.change_scopes(scopes=scopes, at=at, actor=actor),
         )
 
     def revoke_service(self, *, by: Principal, service: str, reason: str, at: datetime) -> None:
         actor = self._authorise(by, "service.revoked")
-        self._run(service_stream(service), Service, "service", lambda s: s.revoke(reason=reason, at=at, actor=actor))
+        self._run(
+            service_stream(service), Service, "service", at, lambda s, at: s.revoke(reason=reason, at=at, actor=actor)
+        )
 
     def get_service(self, service: str) -> Service:
         return self._service(service)
@@ -278,30 +303,33 @@ class CityApp(Application[UUID]):
         key = self.pseudonymizer.current
         author = self.pseudonymizer.citizen(by.subject, key)
         actor = self._authorise(by, "petition.created", pseudonym=author)
-        petition = Petition.create(
-            petition_id=petition_id or uuid4(),
-            title=title,
-            text=text,
-            rules=rules,
-            pseudonym_key=key,
-            author=author,
-            at=at,
-            actor=actor,
-        )
-        if by.method not in petition.rules["identity_methods"]:
-            raise IdentityMethodNotAllowed(
-                "identity method not allowed", expected=petition.rules["identity_methods"], found=by.method
+
+        def build(at: datetime) -> Petition:
+            petition = Petition.create(
+                petition_id=petition_id or uuid4(),
+                title=title,
+                text=text,
+                rules=rules,
+                pseudonym_key=key,
+                author=author,
+                at=at,
+                actor=actor,
             )
-        self._save(petition)
-        return petition.id
+            if by.method not in petition.rules["identity_methods"]:
+                raise IdentityMethodNotAllowed(
+                    "identity method not allowed", expected=petition.rules["identity_methods"], found=by.method
+                )
+            return petition
+
+        return self._create(at, build).id
 
     def publish_petition(self, *, by: Principal, petition_id: UUID, at: datetime) -> None:
         actor = self._authorise(by, "petition.published")
-        self._run(petition_id, Petition, "petition", lambda p: p.publish(at=at, actor=actor))
+        self._run(petition_id, Petition, "petition", at, lambda p, at: p.publish(at=at, actor=actor))
 
     def reject_petition(self, *, by: Principal, petition_id: UUID, reason: str, at: datetime) -> None:
         actor = self._authorise(by, "petition.rejected")
-        self._run(petition_id, Petition, "petition", lambda p: p.reject(reason=reason, at=at, actor=actor))
+        self._run(petition_id, Petition, "petition", at, lambda p, at: p.reject(reason=reason, at=at, actor=actor))
 
     def sign_petition(self, *, by: CitizenIdentity, petition_id: UUID, at: datetime) -> Signature.Signed:
         """Sign; returns the ``petition.signed`` event. Emits ``threshold_reached`` in the same save when
@@ -348,15 +376,18 @@ class CityApp(Application[UUID]):
         """One attempt: the event, or None when a concurrent write means deciding again."""
         signer = self.pseudonymizer.citizen(by.subject, petition.state["pseudonym_key"])
         actor = self._authorise(by, "petition.signed", pseudonym=signer)
-        signature = Signature.sign(petition=petition, signer=signer, identity_method=by.method, at=at, actor=actor)
-        event = signature.pending_events[0]
-        touched: list[LedgerAggregate] = [signature]
-        count = self.signature_count(petition.id) + 1
-        if may_cross and not petition.threshold_reached and count >= petition.threshold:
-            petition.reach_threshold(count=count, signature=signature.id, at=at, actor=RULES.as_dict())
-            touched.append(petition)
         try:
-            self._save(*touched)
+            with self.sequencer.deciding(at) as now:
+                signature = Signature.sign(
+                    petition=petition, signer=signer, identity_method=by.method, at=now, actor=actor
+                )
+                event = signature.pending_events[0]
+                touched: list[LedgerAggregate] = [signature]
+                count = self.signature_count(petition.id) + 1
+                if may_cross and not petition.threshold_reached and count >= petition.threshold:
+                    petition.reach_threshold(count=count, signature=signature.id, at=now, actor=RULES.as_dict())
+                    touched.append(petition)
+                self._save(*touched)
         except IntegrityError:
             if self._exists(signature_stream(petition.id, signer)):
                 raise DuplicateSignature(
@@ -368,7 +399,7 @@ class CityApp(Application[UUID]):
 
     def respond_to_petition(self, *, by: Principal, petition_id: UUID, response: str, at: datetime) -> None:
         actor = self._authorise(by, "petition.responded")
-        self._run(petition_id, Petition, "petition", lambda p: p.respond(response=response, at=at, actor=actor))
+        self._run(petition_id, Petition, "petition", at, lambda p, at: p.respond(response=response, at=at, actor=actor))
 
     def close_petition(self, *, by: Principal, petition_id: UUID, at: datetime) -> None:
         actor = self._authorise(by, "petition.closed")
@@ -376,26 +407,27 @@ class CityApp(Application[UUID]):
             petition_id,
             Petition,
             "petition",
-            lambda p: p.close(signatures=self.signature_count(petition_id), at=at, actor=actor),
+            at,
+            lambda p, at: p.close(signatures=self.signature_count(petition_id), at=at, actor=actor),
         )
 
     def close_expired_petitions(self, *, by: Principal, at: datetime) -> list[UUID]:
         """Close every published petition whose deadline has passed, in one save."""
         actor = self._authorise(by, "petition.closed")
-        now = rfc3339(at)
         ids = self.open_petition_ids()
         with self._changing(*ids):
             for _ in range(self.MAX_ATTEMPTS):
+                petitions = [self._get(pid, Petition, "petition") for pid in ids]
                 touched = []
-                for pid in ids:
-                    p = self._get(pid, Petition, "petition")
-                    if p.status == "published" and p.state["deadline"] <= now:
-                        p.close(signatures=self.signature_count(pid), at=at, actor=actor)
-                        touched.append(p)
-                try:
-                    self._save(*touched)
-                except IntegrityError:
-                    continue
+                with self.sequencer.deciding(at) as now:
+                    for p in petitions:
+                        if p.status == "published" and p.state["deadline"] <= rfc3339(now):
+                            p.close(signatures=self.signature_count(p.id), at=now, actor=actor)
+                            touched.append(p)
+                    try:
+                        self._save(*touched)
+                    except IntegrityError:
+                        continue
                 return [p.id for p in touched]
         raise ConcurrentModification("petitions kept changing; try again")
 
@@ -427,10 +459,12 @@ class CityApp(Application[UUID]):
             closes_at=closes_at,
             eligibility=eligibility,
         )
-        ballot = Ballot.open(
-            ballot_id=ballot_id or uuid4(), spec=spec, pseudonym_key=self.pseudonymizer.current, at=at, actor=actor
+        ballot = self._create(
+            at,
+            lambda at: Ballot.open(
+                ballot_id=ballot_id or uuid4(), spec=spec, pseudonym_key=self.pseudonymizer.current, at=at, actor=actor
+            ),
         )
-        self._save(ballot)
         return ballot.id
 
     def voter_pseudonym(self, ballot: Ballot, subject: str) -> str:
@@ -448,9 +482,6 @@ class CityApp(Application[UUID]):
         with self.guards.shared(ballot_id):
             ballot = self._hot(ballot_id, Ballot, "ballot")
             voter = self.voter_pseudonym(ballot, by.subject)
-            norm, district = ballot.check_vote(
-                selection=selection, identity_method=by.method, age=by.age, district=by.district, at=at
-            )
             actor = self._authorise(by, "ballot.vote_cast", pseudonym=voter)
             record_id = vote_stream(ballot_id, voter)
             # The projection knows who voted: a first vote needs no read (a wrong guess is a conflict, and then
@@ -463,25 +494,29 @@ class CityApp(Application[UUID]):
                         record = self.repository.get(record_id, projector_func=project)
                     except AggregateNotFoundError:
                         record = None
-                if record is None:
-                    record = VoteRecord.cast(
-                        ballot=ballot,
-                        voter=voter,
-                        selection=norm,
-                        district=district,
-                        identity_method=by.method,
-                        at=at,
-                        actor=actor,
+                with self.sequencer.deciding(at) as now:
+                    norm, district = ballot.check_vote(
+                        selection=selection, identity_method=by.method, age=by.age, district=by.district, at=now
                     )
-                else:
-                    assert isinstance(record, VoteRecord)
-                    record.change(selection=norm, district=district, identity_method=by.method, at=at, actor=actor)
-                event = record.pending_events[-1]
-                try:
-                    self._save(record)
-                except IntegrityError:
-                    first_vote = False
-                    continue
+                    if record is None:
+                        record = VoteRecord.cast(
+                            ballot=ballot,
+                            voter=voter,
+                            selection=norm,
+                            district=district,
+                            identity_method=by.method,
+                            at=now,
+                            actor=actor,
+                        )
+                    else:
+                        assert isinstance(record, VoteRecord)
+                        record.change(selection=norm, district=district, identity_method=by.method, at=now, actor=actor)
+                    event = record.pending_events[-1]
+                    try:
+                        self._save(record)
+                    except IntegrityError:
+                        first_vote = False
+                        continue
                 assert isinstance(event, VoteRecord.VoteCast | VoteRecord.VoteChanged)
                 return event
         raise ConcurrentModification("vote record kept changing; try again", ballot=str(ballot_id))
@@ -493,7 +528,8 @@ class CityApp(Application[UUID]):
             ballot_id,
             Ballot,
             "ballot",
-            lambda b: b.close(votes=self.counted_votes(ballot_id), at=at, actor=actor),
+            at,
+            lambda b, at: b.close(votes=self.counted_votes(ballot_id), at=at, actor=actor),
         )
 
     def get_ballot(self, ballot_id: UUID) -> Ballot:
@@ -517,19 +553,21 @@ class CityApp(Application[UUID]):
         queue_id: UUID | None = None,
     ) -> UUID:
         actor = self._authorise(by, "queue.created")
-        queue = KindergartenQueue.create(
-            queue_id=queue_id or uuid4(),
-            name=name,
-            institutions=institutions,
-            benefits=CHERNIVTSI_KINDERGARTEN_BENEFITS if benefits is None else benefits,
-            removal_reasons=KINDERGARTEN_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
-            acceptance_days=acceptance_days,
-            max_preferences=max_preferences,
-            pseudonym_key=self.pseudonymizer.current,
-            at=at,
-            actor=actor,
+        queue = self._create(
+            at,
+            lambda at: KindergartenQueue.create(
+                queue_id=queue_id or uuid4(),
+                name=name,
+                institutions=institutions,
+                benefits=CHERNIVTSI_KINDERGARTEN_BENEFITS if benefits is None else benefits,
+                removal_reasons=KINDERGARTEN_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
+                acceptance_days=acceptance_days,
+                max_preferences=max_preferences,
+                pseudonym_key=self.pseudonymizer.current,
+                at=at,
+                actor=actor,
+            ),
         )
-        self._save(queue)
         return queue.id
 
     @staticmethod
@@ -562,7 +600,7 @@ class CityApp(Application[UUID]):
             raise InvalidInput("child_key must be a non-empty string")
         holder = applicant
 
-        def command(q: KindergartenQueue) -> str:
+        def command(q: KindergartenQueue, at: datetime) -> str:
             key = q.state["pseudonym_key"]
             pseudonym = self.pseudonymizer.citizen(holder.subject, key)
             if isinstance(by, CitizenIdentity):
@@ -585,7 +623,7 @@ class CityApp(Application[UUID]):
                 self._unseal_on_error(subject, commitment)
                 raise
 
-        return self._run(queue_id, KindergartenQueue, "queue", command)
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def grant_benefit(
         self,
@@ -600,7 +638,7 @@ class CityApp(Application[UUID]):
         """Grant a benefit on the basis of a document (sealed in the vault). Returns the document commitment."""
         actor = self._authorise(by, "queue.benefit_granted")
 
-        def command(q: KindergartenQueue) -> str:
+        def command(q: KindergartenQueue, at: datetime) -> str:
             q.entry(entry)
             subject = self.kindergarten_subject(entry)
             commitment = self._seal(subject, document)
@@ -611,7 +649,7 @@ class CityApp(Application[UUID]):
                 raise
             return commitment
 
-        return self._run(queue_id, KindergartenQueue, "queue", command)
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def revoke_benefit(
         self, *, by: Principal, queue_id: UUID, entry: str, code: str, reason: str, at: datetime
@@ -621,18 +659,19 @@ class CityApp(Application[UUID]):
             queue_id,
             KindergartenQueue,
             "queue",
-            lambda q: q.revoke_benefit(entry=entry, code=code, reason=reason, at=at, actor=actor),
+            at,
+            lambda q, at: q.revoke_benefit(entry=entry, code=code, reason=reason, at=at, actor=actor),
         )
 
     def change_preferences(
         self, *, by: Principal, queue_id: UUID, entry: str, institutions: list[str], at: datetime
     ) -> None:
-        def command(q: KindergartenQueue) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
             e = q.entry(entry)
             actor = self._as_applicant(by, "queue.preferences_changed", e["applicant"], q.state["pseudonym_key"])
             q.change_preferences(entry=entry, institutions=institutions, at=at, actor=actor)
 
-        self._run(queue_id, KindergartenQueue, "queue", command)
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def issue_offer(
         self,
@@ -651,13 +690,14 @@ class CityApp(Application[UUID]):
             queue_id,
             KindergartenQueue,
             "queue",
-            lambda q: q.issue_offer(
+            at,
+            lambda q, at: q.issue_offer(
                 institution=institution, birth_year=birth_year, place=place, entry=entry, at=at, actor=actor
             ),
         )
 
     def _offer_command(self, by: Principal, queue_id: UUID, offer: str, type_: str, at: datetime) -> None:
-        def command(q: KindergartenQueue) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
             o = q.offer(offer)
             applicant = q.entry(o["entry"])["applicant"]
             actor = self._as_applicant(by, type_, applicant, q.state["pseudonym_key"])
@@ -666,7 +706,7 @@ class CityApp(Application[UUID]):
             else:
                 q.decline_offer(offer=offer, at=at, actor=actor)
 
-        self._run(queue_id, KindergartenQueue, "queue", command)
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def accept_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
         self._offer_command(by, queue_id, offer, "queue.offer_accepted", at)
@@ -676,27 +716,29 @@ class CityApp(Application[UUID]):
 
     def expire_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
         actor = self._authorise(by, "queue.offer_expired")
-        self._run(queue_id, KindergartenQueue, "queue", lambda q: q.expire_offer(offer=offer, at=at, actor=actor))
+        self._run(
+            queue_id, KindergartenQueue, "queue", at, lambda q, at: q.expire_offer(offer=offer, at=at, actor=actor)
+        )
 
     def expire_due_offers(self, *, by: Principal, queue_id: UUID, at: datetime) -> list[str]:
         """Expire every pending offer whose acceptance period is over (one save)."""
         actor = self._authorise(by, "queue.offer_expired")
 
-        def command(q: KindergartenQueue) -> list[str]:
+        def command(q: KindergartenQueue, at: datetime) -> list[str]:
             due = q.due_expiries(at)
             for offer in due:
                 q.expire_offer(offer=offer, at=at, actor=actor)
             return due
 
-        return self._run(queue_id, KindergartenQueue, "queue", command)
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def withdraw_entry(self, *, by: Principal, queue_id: UUID, entry: str, at: datetime) -> None:
-        def command(q: KindergartenQueue) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
             e = q.entry(entry)
             actor = self._as_applicant(by, "queue.entry_withdrawn", e["applicant"], q.state["pseudonym_key"])
             q.withdraw(entry=entry, at=at, actor=actor)
 
-        self._run(queue_id, KindergartenQueue, "queue", command)
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def remove_entry(self, *, by: Principal, queue_id: UUID, entry: str, reason_code: str, at: datetime) -> None:
         actor = self._authorise(by, "queue.entry_removed")
@@ -704,7 +746,8 @@ class CityApp(Application[UUID]):
             queue_id,
             KindergartenQueue,
             "queue",
-            lambda q: q.remove(entry=entry, reason_code=reason_code, at=at, actor=actor),
+            at,
+            lambda q, at: q.remove(entry=entry, reason_code=reason_code, at=at, actor=actor),
         )
 
     def get_kindergarten_queue(self, queue_id: UUID) -> KindergartenQueue:
@@ -730,16 +773,18 @@ class CityApp(Application[UUID]):
         register_id: UUID | None = None,
     ) -> UUID:
         actor = self._authorise(by, "housing.register_opened")
-        reg = HousingRegister.open(
-            register_id=register_id or uuid4(),
-            name=name,
-            removal_reasons=HOUSING_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
-            list_bases=HOUSING_LIST_BASES if list_bases is None else list_bases,
-            pseudonym_key=self.pseudonymizer.current,
-            at=at,
-            actor=actor,
+        reg = self._create(
+            at,
+            lambda at: HousingRegister.open(
+                register_id=register_id or uuid4(),
+                name=name,
+                removal_reasons=HOUSING_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
+                list_bases=HOUSING_LIST_BASES if list_bases is None else list_bases,
+                pseudonym_key=self.pseudonymizer.current,
+                at=at,
+                actor=actor,
+            ),
         )
-        self._save(reg)
         return reg.id
 
     @staticmethod
@@ -763,7 +808,7 @@ class CityApp(Application[UUID]):
             raise InvalidInput("a service registering an entry must name the applicant")
         holder = applicant
 
-        def command(r: HousingRegister) -> str:
+        def command(r: HousingRegister, at: datetime) -> str:
             pseudonym = self.pseudonymizer.citizen(holder.subject, r.state["pseudonym_key"])
             if isinstance(by, CitizenIdentity):
                 actor = self._authorise(by, "housing.entry_registered", pseudonym=pseudonym)
@@ -777,7 +822,7 @@ class CityApp(Application[UUID]):
                 self._unseal_on_error(subject, commitment)
                 raise
 
-        return self._run(register_id, HousingRegister, "housing register", command)
+        return self._run(register_id, HousingRegister, "housing register", at, command)
 
     def include_in_list(
         self,
@@ -792,7 +837,7 @@ class CityApp(Application[UUID]):
     ) -> str:
         actor = self._authorise(by, "housing.list_included")
 
-        def command(r: HousingRegister) -> str:
+        def command(r: HousingRegister, at: datetime) -> str:
             r.entry(entry)
             subject = self.housing_subject(entry)
             commitment = self._seal(subject, document)
@@ -805,7 +850,7 @@ class CityApp(Application[UUID]):
                 raise
             return commitment
 
-        return self._run(register_id, HousingRegister, "housing register", command)
+        return self._run(register_id, HousingRegister, "housing register", at, command)
 
     def exclude_from_list(
         self, *, by: Principal, register_id: UUID, entry: str, list_name: str, reason: str, at: datetime
@@ -815,18 +860,19 @@ class CityApp(Application[UUID]):
             register_id,
             HousingRegister,
             "housing register",
-            lambda r: r.exclude(entry=entry, list_name=list_name, reason=reason, at=at, actor=actor),
+            at,
+            lambda r, at: r.exclude(entry=entry, list_name=list_name, reason=reason, at=at, actor=actor),
         )
 
     def reregister_housing_entry(
         self, *, by: Principal, register_id: UUID, entry: str, year: int, at: datetime
     ) -> None:
-        def command(r: HousingRegister) -> None:
+        def command(r: HousingRegister, at: datetime) -> None:
             e = r.entry(entry)
             actor = self._as_applicant(by, "housing.reregistered", e["applicant"], r.state["pseudonym_key"])
             r.reregister(entry=entry, year=year, at=at, actor=actor)
 
-        self._run(register_id, HousingRegister, "housing register", command)
+        self._run(register_id, HousingRegister, "housing register", at, command)
 
     def propose_housing_removals(self, *, by: Principal, register_id: UUID, year: int, at: datetime) -> list[str]:
         actor = self._authorise(by, "housing.removal_proposed")
@@ -834,7 +880,8 @@ class CityApp(Application[UUID]):
             register_id,
             HousingRegister,
             "housing register",
-            lambda r: r.propose_removals(year=year, at=at, actor=actor),
+            at,
+            lambda r, at: r.propose_removals(year=year, at=at, actor=actor),
         )
 
     def remove_housing_entry(
@@ -845,7 +892,8 @@ class CityApp(Application[UUID]):
             register_id,
             HousingRegister,
             "housing register",
-            lambda r: r.remove(entry=entry, reason_code=reason_code, at=at, actor=actor),
+            at,
+            lambda r, at: r.remove(entry=entry, reason_code=reason_code, at=at, actor=actor),
         )
 
     def allocate_dwelling(
@@ -863,7 +911,8 @@ class CityApp(Application[UUID]):
             register_id,
             HousingRegister,
             "housing register",
-            lambda r: r.allocate(list_name=list_name, dwelling=dwelling, entry=entry, at=at, actor=actor),
+            at,
+            lambda r, at: r.allocate(list_name=list_name, dwelling=dwelling, entry=entry, at=at, actor=actor),
         )
 
     def get_housing_register(self, register_id: UUID) -> HousingRegister:

@@ -219,6 +219,14 @@ class NotInList(InvalidState):
     code = "not_in_list"
 
 
+class TimeBeforeLog(InvalidState):
+    """A command's time is before the time of the log's latest event by more than a caller's clock can lag: the
+    log's time never goes backwards, so nothing is written (domain/sequencing.py)."""
+
+    code = "time_before_log"
+    status = 409
+
+
 class ConcurrentModification(DomainError):
     """Another writer changed the same aggregate; the command was retried and still conflicted."""
 

@@ -50,6 +50,12 @@ def _ids(client, rid, name="general"):
     return [x["entry"] for x in _list(client, rid, name)]
 
 
+def _next_year() -> int:
+    """A year whose dates are all after the wall clock: the service keys are registered in the log at the wall clock
+    (api.cli.add_service), and the test clock must not go back before the log's latest event (domain/sequencing.py)."""
+    return datetime.now(UTC).year + 1
+
+
 def _position(client, rid, entry):
     r = client.get(f"{BASE}/{rid}/entries/{entry}/position")
     assert r.status_code == 200, r.text
@@ -57,7 +63,8 @@ def _position(client, rid, entry):
 
 
 def test_housing_lifecycle(client, ledger, service_key, citizen, clock):
-    clock.now = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    year = _next_year()
+    clock.now = datetime(year, 3, 3, 9, 0, tzinfo=UTC)
     hd = service_key("city.housing", "queue:housing:*")
     rid = _open(client, hd)
     reg = client.get(f"{BASE}/{rid}").json()
@@ -76,7 +83,7 @@ def test_housing_lifecycle(client, ledger, service_key, citizen, clock):
     assert [x["entry"] for x in listing] == [e1, e2, e3]
     assert [x["position"] for x in listing] == [1, 2, 3]
     assert set(listing[0]) == {"position", "entry", "registered_at", "included_at", "removal_proposed"}
-    assert listing[0]["included_at"] is None and listing[0]["registered_at"].startswith("2025-03-03")
+    assert listing[0]["included_at"] is None and listing[0]["registered_at"].startswith(f"{year}-03-03")
     # no personal data anywhere in the public reads
     public = client.get(f"{BASE}/{rid}/lists/general").text + client.get(f"{BASE}/{rid}/entries/{e1}/position").text
     assert "Шевченка" not in public and "ivan" not in public and "petro" not in public
@@ -103,21 +110,21 @@ def test_housing_lifecycle(client, ledger, service_key, citizen, clock):
     assert _position(client, rid, e3)["positions"] == {"general": 3}
 
     # annual re-registration in the next year: the applicant or a service; a missed one is only proposed for removal
-    clock.now = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
-    r = client.post(f"{BASE}/{rid}/entries/{e1}/reregister", json={"year": 2026}, headers=citizen("ivan"))
+    clock.now = datetime(year + 1, 2, 2, 9, 0, tzinfo=UTC)
+    r = client.post(f"{BASE}/{rid}/entries/{e1}/reregister", json={"year": year + 1}, headers=citizen("ivan"))
     assert r.status_code == 200 and r.json()["events"][0]["type"] == "housing.reregistered"
-    r = client.post(f"{BASE}/{rid}/removal-proposals", json={"year": 2026}, headers=hd)
+    r = client.post(f"{BASE}/{rid}/removal-proposals", json={"year": year + 1}, headers=hd)
     assert r.status_code == 200, r.text
     assert r.json()["entries"] == [e2, e3]
     assert [e["type"] for e in r.json()["events"]] == ["housing.removal_proposed"] * 2
     assert [x["removal_proposed"] for x in _list(client, rid)] == [False, True, True]
-    assert _position(client, rid, e2)["removal_proposed"] == [2026]
+    assert _position(client, rid, e2)["removal_proposed"] == [year + 1]
     # nobody is dropped silently: still on the lists
     assert _ids(client, rid) == [e1, e2, e3]
-    assert client.post(f"{BASE}/{rid}/entries/{e2}/reregister", json={"year": 2026}, headers=hd).status_code == 200
+    assert client.post(f"{BASE}/{rid}/entries/{e2}/reregister", json={"year": year + 1}, headers=hd).status_code == 200
     p2 = _position(client, rid, e2)
-    assert p2["reregistered"] == [2026] and p2["removal_proposed"] == []
-    r = client.post(f"{BASE}/{rid}/removal-proposals", json={"year": 2026}, headers=hd)
+    assert p2["reregistered"] == [year + 1] and p2["removal_proposed"] == []
+    r = client.post(f"{BASE}/{rid}/removal-proposals", json={"year": year + 1}, headers=hd)
     assert r.status_code == 200 and r.json() == {"entries": [], "events": []}
 
     # removal needs a legal reason code
@@ -294,7 +301,8 @@ def test_unknown_register_and_entry(client, service_key, citizen):
 
 
 def test_bad_input_and_domain_rules(client, service_key, citizen, clock):
-    clock.now = datetime(2026, 5, 5, 9, 0, tzinfo=UTC)
+    year = _next_year()
+    clock.now = datetime(year, 5, 5, 9, 0, tzinfo=UTC)
     hd = service_key("city.housing", "queue:housing:*")
     rid = _open(client, hd)
     e = _register(client, rid, citizen("a"))
@@ -352,15 +360,19 @@ def test_bad_input_and_domain_rules(client, service_key, citizen, clock):
         409,
         "not-in-list",
     )
-    problem(client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": 2025}, headers=hd), 422, "invalid-input")
-    problem(client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": 2027}, headers=hd), 422, "invalid-input")
-    assert client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": 2026}, headers=hd).status_code == 200
     problem(
-        client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": 2026}, headers=hd),
+        client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": year - 1}, headers=hd), 422, "invalid-input"
+    )
+    problem(
+        client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": year + 1}, headers=hd), 422, "invalid-input"
+    )
+    assert client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": year}, headers=hd).status_code == 200
+    problem(
+        client.post(f"{BASE}/{rid}/entries/{e}/reregister", json={"year": year}, headers=hd),
         409,
         "already-reregistered",
     )
-    problem(client.post(f"{BASE}/{rid}/removal-proposals", json={"year": 2027}, headers=hd), 422, "invalid-input")
+    problem(client.post(f"{BASE}/{rid}/removal-proposals", json={"year": year + 1}, headers=hd), 422, "invalid-input")
     problem(
         client.post(f"{BASE}/{rid}/allocations", json={"list": "out_of_turn", "dwelling": "d"}, headers=hd),
         409,

@@ -26,19 +26,23 @@ def stored(app: CityApp) -> list[tuple[Any, ...]]:
 
 
 def scenario(app: CityApp) -> dict[str, Any]:
+    """A petition, then a ballot, a kindergarten queue and a housing register, one phase after the other: every
+    command's time is at or after the previous one's (the log's time never goes backwards, domain/sequencing.py)."""
     pid = app.create_petition(by=citizen(1), title="t", text="x", rules=dict(SUMY, threshold=2), at=T0)
     app.publish_petition(by=CITY, petition_id=pid, at=T0)
     for i in range(3):
         app.sign_petition(by=citizen(i), petition_id=pid, at=T0 + days(1))
+    b0 = T0 + days(1)
     bid = app.open_ballot(
         by=CITY, title="b", kind="poll", options=[{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
-        method={"type": "single"}, opens_at=T0, closes_at=T0 + days(2), eligibility={"identity_methods": ["diia"]},
-        at=T0,
+        method={"type": "single"}, opens_at=b0, closes_at=b0 + days(2), eligibility={"identity_methods": ["diia"]},
+        at=b0,
     )  # fmt: skip
-    app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0)
-    app.cast_vote(by=citizen(1), ballot_id=bid, selection=["b"], at=T0 + days(1))
-    app.close_ballot(by=CITY, ballot_id=bid, at=T0 + days(2))
-    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
+    app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=b0)
+    app.cast_vote(by=citizen(1), ballot_id=bid, selection=["b"], at=b0 + days(1))
+    app.close_ballot(by=CITY, ballot_id=bid, at=b0 + days(2))
+    q0 = b0 + days(2)
+    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=q0)
     entries = [
         app.register_kindergarten_entry(
             by=citizen(i),
@@ -47,14 +51,15 @@ def scenario(app: CityApp) -> dict[str, Any]:
             child_data={"name": f"child {i}"},
             birth_year=2023,
             institutions=["k1"],
-            at=T0 + days(i),
+            at=q0 + days(i),
         )
         for i in range(3)
     ]
-    app.grant_benefit(by=EDU, queue_id=q, entry=entries[2], code="idp_child", document={"d": "x"}, at=T0 + days(4))
-    r = app.open_housing_register(by=HOUSING, name="h", at=T0)
-    app.register_housing_entry(by=citizen(1), register_id=r, household_data={"a": "b"}, at=T0)
-    return {"petition": pid, "ballot": bid, "queue": q, "entries": entries, "register": r}
+    app.grant_benefit(by=EDU, queue_id=q, entry=entries[2], code="idp_child", document={"d": "x"}, at=q0 + days(4))
+    h0 = q0 + days(4)
+    r = app.open_housing_register(by=HOUSING, name="h", at=h0)
+    app.register_housing_entry(by=citizen(1), register_id=r, household_data={"a": "b"}, at=h0)
+    return {"petition": pid, "ballot": bid, "queue": q, "entries": entries, "register": r, "end": h0}
 
 
 def test_authorisation(app: CityApp) -> None:
@@ -133,21 +138,28 @@ def test_key_rotation_keeps_open_aggregates_consistent() -> None:
 def test_errors_write_nothing(app: CityApp) -> None:
     ids = scenario(app)
     before = len(log(app))
-    q, e = ids["queue"], ids["entries"][0]
-    failing = [
-        lambda: app.sign_petition(by=citizen(1), petition_id=ids["petition"], at=T0 + days(1)),
-        lambda: app.cast_vote(by=citizen(5), ballot_id=ids["ballot"], selection=["a"], at=T0 + days(3)),
-        lambda: app.grant_benefit(by=EDU, queue_id=q, entry=e, code="nope", document={"d": "x"}, at=T0),
-        lambda: app.issue_offer(
-            by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p", entry=e, at=T0 + days(5)
+    q, e, t = ids["queue"], ids["entries"][0], ids["end"]  # every refusal comes after the last write: none is a
+    failing = [  # TimeBeforeLog, each is refused for its own reason (and a refusal moves no clock)
+        (errors.DuplicateSignature, lambda: app.sign_petition(by=citizen(1), petition_id=ids["petition"], at=t)),
+        (errors.WindowClosed, lambda: app.cast_vote(by=citizen(5), ballot_id=ids["ballot"], selection=["a"], at=t)),
+        (
+            errors.UnknownBenefitCode,
+            lambda: app.grant_benefit(by=EDU, queue_id=q, entry=e, code="nope", document={"d": "x"}, at=t),
         ),
-        lambda: app.remove_entry(by=EDU, queue_id=q, entry=e, reason_code="nope", at=T0),
-        lambda: app.expire_offer(by=OPERATOR, queue_id=q, offer="nope", at=T0),
-        lambda: app.close_ballot(by=CITY, ballot_id=ids["ballot"], at=T0 + days(3)),
+        (
+            errors.OfferOutOfTurn,
+            lambda: app.issue_offer(
+                by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p", entry=e, at=t + days(1)
+            ),
+        ),
+        (errors.UnknownReasonCode, lambda: app.remove_entry(by=EDU, queue_id=q, entry=e, reason_code="nope", at=t)),
+        (errors.UnknownOffer, lambda: app.expire_offer(by=OPERATOR, queue_id=q, offer="nope", at=t)),
+        (errors.WindowClosed, lambda: app.close_ballot(by=CITY, ballot_id=ids["ballot"], at=t)),
     ]
-    for f in failing:
-        with pytest.raises(errors.DomainError):
+    for expected, f in failing:
+        with pytest.raises(errors.DomainError) as info:
             f()
+        assert type(info.value) is expected, info.value
     assert len(log(app)) == before
     store = app.vault._store  # type: ignore[union-attr]
     assert len(list(store.keys("rec/"))) == 5  # 3 children + 1 benefit document + 1 household

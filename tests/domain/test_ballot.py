@@ -92,14 +92,21 @@ def test_single_choice_and_errors(app: CityApp) -> None:
         app.cast_vote(by=citizen(1), ballot_id=bid, selection="a", at=T0)  # type: ignore[arg-type]
     with pytest.raises(errors.NotEligible):
         app.cast_vote(by=citizen(1, method="password"), ballot_id=bid, selection=["a"], at=T0)
-    with pytest.raises(errors.WindowClosed):
-        app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0 - days(1))
-    with pytest.raises(errors.WindowClosed):
+    # before the window opens: a ballot opened now whose window opens tomorrow (a time before the log's would be
+    # refused as TimeBeforeLog, not as WindowClosed)
+    later = poll(app, opens_at=T0 + days(1), closes_at=T0 + days(8))
+    with pytest.raises(errors.WindowClosed) as closed:
+        app.cast_vote(by=citizen(1), ballot_id=later, selection=["a"], at=T0)
+    assert closed.value.evidence["status"] == "open" and closed.value.evidence["at"] < closed.value.evidence["opens_at"]
+    with pytest.raises(errors.WindowClosed) as closed:
         app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0 + days(7))
+    assert (
+        closed.value.evidence["status"] == "open" and closed.value.evidence["at"] == closed.value.evidence["closes_at"]
+    )
     with pytest.raises(errors.NotAuthorised):
         app.cast_vote(by=CITY, ballot_id=bid, selection=["a"], at=T0)  # type: ignore[arg-type]
-    assert app.counted_votes(bid) == []
-    ev = app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0)
+    assert app.counted_votes(bid) == [] and app.counted_votes(later) == []
+    ev = app.cast_vote(by=citizen(1), ballot_id=bid, selection=["a"], at=T0)  # the refusals above moved no clock
     assert type(ev).TYPE == "ballot.vote_cast" and ev.selection == ["a"] and ev.district is None
 
 
@@ -172,7 +179,7 @@ def test_revote_last_counts(app: CityApp) -> None:
     ]
     assert first.originator_id == second.originator_id == third.originator_id
     assert third.originator_version == 3
-    app.cast_vote(by=citizen(2), ballot_id=bid, selection=["a"], at=T0)
+    app.cast_vote(by=citizen(2), ballot_id=bid, selection=["a"], at=T0 + days(2))
     tally = app.close_ballot(by=CITY, ballot_id=bid, at=T0 + days(8))
     assert tally == {"voters": 2, "counts": {"a": 1, "b": 0, "c": 1}, "funded": None}
 
@@ -199,8 +206,15 @@ def test_close_rules(app: CityApp) -> None:
     assert {"voters": closed.voters, "counts": closed.counts, "funded": closed.funded} == tally
     with pytest.raises(errors.WindowClosed):
         app.close_ballot(by=CITY, ballot_id=bid, at=T0 + days(8))
-    with pytest.raises(errors.WindowClosed):
-        app.cast_vote(by=citizen(2), ballot_id=bid, selection=["b"], at=T0 + days(1))
+    with pytest.raises(errors.WindowClosed) as info:  # after the close: refused (a time inside the window would be
+        app.cast_vote(by=citizen(2), ballot_id=bid, selection=["b"], at=T0 + days(8))  # before the log's latest)
+    assert info.value.evidence["status"] == "closed"
+    # a closed ballot refuses a vote even at a time inside its window (the aggregate's rule, decided without the log)
+    with pytest.raises(errors.WindowClosed) as info:
+        app.get_ballot(bid).check_vote(
+            selection=["b"], identity_method="diia", age=None, district=None, at=T0 + days(1)
+        )
+    assert info.value.evidence["status"] == "closed"
 
 
 def test_tally_equals_replay_of_the_log(app: CityApp) -> None:

@@ -4,32 +4,38 @@ save at the same moment. The PostgreSQL variant belongs to the ledger's tests.""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from domain import errors
 from domain.app import CityApp
-from domain.base import LedgerAggregate
 from tests.domain.conftest import CITY, EDU, T0, citizen, days, make_app
 
 
 class Rendezvous:
-    """Makes the first save of each of two threads wait for the other, so both decided on the same state."""
+    """Makes the first decision of each of two threads wait for the other, so both loaded the same state before
+    either saved. (The decisions themselves then run one after the other, domain/sequencing.py: the second decides
+    on the state it loaded, which its save finds replaced.)"""
 
     def __init__(self, app: CityApp) -> None:
         self.barrier = threading.Barrier(2, timeout=10)
         self.seen: set[int] = set()
-        real = app._save
+        real = app.sequencer.deciding
 
-        def save(*aggregates: LedgerAggregate) -> None:
+        @contextmanager
+        def deciding(at: datetime) -> Iterator[datetime]:
             me = threading.get_ident()
             if me not in self.seen:
                 self.seen.add(me)
                 self.barrier.wait()
-            real(*aggregates)
+            with real(at) as now:
+                yield now
 
-        app._save = save  # type: ignore[method-assign]
+        app.sequencer.deciding = deciding  # type: ignore[method-assign]
 
 
 def race(*commands: Any) -> list[Any]:

@@ -93,16 +93,18 @@ def test_close_waits_for_a_signature_decided_on_the_open_petition(app: CityApp) 
 
 def test_the_cache_sees_moderation(app: CityApp) -> None:
     pid = app.create_petition(by=citizen("author"), title="Сквер", text="Облаштувати сквер", rules=SUMY, at=T0)
-    with pytest.raises(errors.DomainError):  # pending: the refusal read (and cached) the petition
-        app.sign_petition(by=citizen(1), petition_id=pid, at=T0 + days(1))
+    with pytest.raises(errors.PetitionNotOpen):  # pending: the refusal read (and cached) the petition
+        app.sign_petition(by=citizen(1), petition_id=pid, at=T0)
     app.publish_petition(by=CITY, petition_id=pid, at=T0)
     app.sign_petition(by=citizen(1), petition_id=pid, at=T0 + days(1))
-    other = app.create_petition(by=citizen("author"), title="Сквер 2", text="Ще один сквер", rules=SUMY, at=T0)
-    with pytest.raises(errors.DomainError):
+    other = app.create_petition(
+        by=citizen("author"), title="Сквер 2", text="Ще один сквер", rules=SUMY, at=T0 + days(1)
+    )
+    with pytest.raises(errors.PetitionNotOpen):
         app.sign_petition(by=citizen(1), petition_id=other, at=T0 + days(1))
-    app.reject_petition(by=CITY, petition_id=other, reason="Не належить до компетенції", at=T0)
-    with pytest.raises(errors.DomainError):
-        app.sign_petition(by=citizen(1), petition_id=other, at=T0 + days(1))
+    app.reject_petition(by=CITY, petition_id=other, reason="Не належить до компетенції", at=T0 + days(1))
+    with pytest.raises(errors.PetitionNotOpen):
+        app.sign_petition(by=citizen(1), petition_id=other, at=T0 + days(2))
     assert app.get_petition(other).state["status"] == "rejected"
 
 

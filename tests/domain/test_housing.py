@@ -6,6 +6,7 @@ import pytest
 
 from domain import errors
 from domain.app import CityApp
+from domain.base import rfc3339
 from tests.domain.conftest import EDU, HOUSING, OPERATOR, T0, citizen, days
 
 
@@ -30,16 +31,30 @@ def test_open_validates(app: CityApp) -> None:
 
 def test_general_list_by_registration_time(app: CityApp) -> None:
     r = register(app)
-    a = entry(app, r, 1, 2)
-    b = entry(app, r, 2, 1)
+    a = entry(app, r, 1, 1)
+    b = entry(app, r, 2, 2)
     c = entry(app, r, 3, 3)
-    assert app.housing_list(r, "general") == [b, a, c]
+    # the special lists go by inclusion (c, then a): the general list still goes by registration time
+    for n, e in enumerate((c, a)):
+        app.include_in_list(
+            by=HOUSING, register_id=r, entry=e, list_name="first_priority", code="art45.disabled",
+            document={"d": str(n)}, at=T0 + days(4 + n),
+        )  # fmt: skip
+    assert app.housing_list(r, "first_priority") == [c, a]
+    assert app.housing_list(r, "general") == [a, b, c]
     with pytest.raises(errors.DuplicateEntry):
-        entry(app, r, 1, 4)
+        entry(app, r, 1, 6)
     with pytest.raises(errors.UnknownList):
         app.housing_list(r, "vip")
-    d = app.register_housing_entry(by=HOUSING, applicant=citizen(9), register_id=r, household_data={"a": "b"}, at=T0)
-    assert app.housing_list(r, "general")[0] == d
+    # a service registering for an applicant takes its place by registration time too
+    d = app.register_housing_entry(
+        by=HOUSING, applicant=citizen(9), register_id=r, household_data={"a": "b"}, at=T0 + days(6)
+    )
+    general = app.housing_list(r, "general")
+    assert general == [a, b, c, d]
+    entries = app.get_housing_register(r).state["entries"]
+    assert [entries[e]["registered_at"] for e in general] == [rfc3339(T0 + days(n)) for n in (1, 2, 3, 6)]
+    assert general == sorted(entries, key=lambda e: (entries[e]["registered_at"], e))  # the rule's order key
 
 
 def test_special_lists_by_inclusion_time(app: CityApp) -> None:
@@ -68,12 +83,16 @@ def test_special_lists_by_inclusion_time(app: CityApp) -> None:
         )  # fmt: skip
     with pytest.raises(errors.UnknownList):
         app.include_in_list(
-            by=HOUSING, register_id=r, entry=a, list_name="general", code="x", document={"d": "3"}, at=T0
+            by=HOUSING, register_id=r, entry=a, list_name="general", code="x", document={"d": "3"}, at=T0 + days(4)
         )
     with pytest.raises(errors.UnknownReasonCode):
-        app.exclude_from_list(by=HOUSING, register_id=r, entry=b, list_name="first_priority", reason="x", at=T0)
+        app.exclude_from_list(
+            by=HOUSING, register_id=r, entry=b, list_name="first_priority", reason="x", at=T0 + days(4)
+        )
     with pytest.raises(errors.NotInList):
-        app.exclude_from_list(by=HOUSING, register_id=r, entry=b, list_name="out_of_turn", reason="basis_ended", at=T0)
+        app.exclude_from_list(
+            by=HOUSING, register_id=r, entry=b, list_name="out_of_turn", reason="basis_ended", at=T0 + days(4)
+        )
     app.exclude_from_list(
         by=HOUSING, register_id=r, entry=b, list_name="first_priority", reason="basis_ended", at=T0 + days(5)
     )
@@ -97,14 +116,14 @@ def test_annual_reregistration_proposes_never_drops(app: CityApp) -> None:
     r = register(app)
     a = entry(app, r, 1, 0)
     b = entry(app, r, 2, 1)
-    late = app.register_housing_entry(by=citizen(3), register_id=r, household_data={"x": "y"}, at=T0 + days(400))
     app.reregister_housing_entry(by=citizen(1), register_id=r, entry=a, year=2027, at=T0 + days(380))
     with pytest.raises(errors.AlreadyReregistered):
         app.reregister_housing_entry(by=HOUSING, register_id=r, entry=a, year=2027, at=T0 + days(381))
     with pytest.raises(errors.InvalidInput):
         app.reregister_housing_entry(by=citizen(1), register_id=r, entry=a, year=2030, at=T0 + days(381))
-    with pytest.raises(errors.NotAuthorised):
-        app.reregister_housing_entry(by=citizen(3), register_id=r, entry=b, year=2027, at=T0 + days(381))
+    late = app.register_housing_entry(by=citizen(3), register_id=r, household_data={"x": "y"}, at=T0 + days(400))
+    with pytest.raises(errors.NotAuthorised):  # late's applicant is not b's
+        app.reregister_housing_entry(by=citizen(3), register_id=r, entry=b, year=2027, at=T0 + days(401))
     proposed = app.propose_housing_removals(by=OPERATOR, register_id=r, year=2027, at=T0 + days(660))
     assert proposed == [b]  # a re-registered; `late` registered in 2027 itself
     assert app.housing_list(r, "general") == [a, b, late]  # nobody dropped
@@ -120,15 +139,15 @@ def test_allocation_in_turn(app: CityApp) -> None:
     a = entry(app, r, 1, 0)
     b = entry(app, r, 2, 1)
     with pytest.raises(errors.NoEligibleEntry):
-        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="out_of_turn", dwelling="f1", at=T0)
+        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="out_of_turn", dwelling="f1", at=T0 + days(2))
     with pytest.raises(errors.OfferOutOfTurn) as info:
-        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", entry=b, at=T0)
+        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", entry=b, at=T0 + days(2))
     assert info.value.evidence["expected"] == a
     with pytest.raises(errors.MissingScope):
-        app.allocate_dwelling(by=EDU, register_id=r, list_name="general", dwelling="f1", at=T0)
-    assert app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", at=T0) == a
+        app.allocate_dwelling(by=EDU, register_id=r, list_name="general", dwelling="f1", at=T0 + days(2))
+    assert app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", at=T0 + days(2)) == a
     with pytest.raises(errors.PlaceUnavailable):
-        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", at=T0)
+        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="general", dwelling="f1", at=T0 + days(2))
     with pytest.raises(errors.UnknownList):
-        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="vip", dwelling="f2", at=T0)
+        app.allocate_dwelling(by=HOUSING, register_id=r, list_name="vip", dwelling="f2", at=T0 + days(2))
     assert app.housing_list(r, "general") == [b]

@@ -154,9 +154,9 @@ def test_response(app: CityApp) -> None:
         app.respond_to_petition(by=CITY, petition_id=pid, response="ні", at=T0)
     app.sign_petition(by=citizen(1), petition_id=pid, at=T0 + days(1))
     with pytest.raises(errors.MissingScope):
-        app.respond_to_petition(by=EDU, petition_id=pid, response="ні", at=T0)
+        app.respond_to_petition(by=EDU, petition_id=pid, response="ні", at=T0 + days(1))
     with pytest.raises(errors.InvalidInput):
-        app.respond_to_petition(by=CITY, petition_id=pid, response="x" * 16_001, at=T0)
+        app.respond_to_petition(by=CITY, petition_id=pid, response="x" * 16_001, at=T0 + days(1))
     app.respond_to_petition(by=CITY, petition_id=pid, response="Підтримано", at=T0 + days(30))
     last = list(app.events.get(pid))[-1]
     assert last.on_time is False and last.due_date == "2026-03-17"
