@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from verifier.anchor_policy import AUDITOR, BUNDLE, RewriteCheck, confirm_from_block, discover, no_trusted_contract
 from verifier.anchors import (
     AnchorLog,
     BundleAnchor,
@@ -43,6 +44,7 @@ class AnchorStep(Step):
         self.on_chain: list[AnchorLog] = []
         self.listed: list[BundleAnchor] = []
         self.contract = ""
+        self.named_by = ""  # anchor_policy.AUDITOR or BUNDLE: who named the contract the anchors are read from
         self.chain_id = 0
         self.ready = False  # the anchors were read
         self.to_block = 0
@@ -50,54 +52,64 @@ class AnchorStep(Step):
     def skip_reason(self, ctx: AuditContext) -> str | None:
         if ctx.offline:
             return "skipped: --offline (no chain queries were made)"
-        contract = ctx.chain.contract if ctx.chain is not None else None
-        if ctx.log.chain is None and contract is None:
-            return "log.json has no 'chain': this bundle claims no anchors, so none can be checked (or pass --contract)"
-        if contract is None and not isinstance((ctx.log.chain or {}).get("contract"), str):
-            return "log.json 'chain' names no contract: pass the anchor contract with --contract"
         if ctx.chain is None:
-            return "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL, or --offline)"
+            claims = "" if _claims_a_chain(ctx) else "; this bundle claims no anchors, which it cannot decide for you"
+            return (
+                "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL --contract ADDR, or "
+                f"--offline){claims}"
+            )
         return None
 
     def start(self, ctx: AuditContext) -> None:
+        """Choose the contract (anchor_policy), read its anchors of this log, and ask for the roots at their sizes.
+        With ``--rpc`` and no contract named by the auditor or the bundle: NoTrustedContract (exit 2)."""
         chain = ctx.chain
         assert chain is not None
-        claimed = ctx.log.chain or {}
-        claimed_contract = claimed.get("contract") if isinstance(claimed.get("contract"), str) else None
-        contract = chain.contract or claimed_contract
-        assert contract is not None
-        self.contract = contract.lower()
-        if not is_address(contract):
-            self.fail(Finding(3, "chain_info_malformed", "log.json chain.contract is not an address", found=contract))
+        claimed, problem = _claimed_chain(ctx)
+        if problem is not None:
+            self.fail(Finding(3, "chain_info_malformed", f"log.json {problem}", found=repr(claimed)[:200]))
+        raw_contract = claimed.get("contract")
+        claimed_contract = raw_contract if isinstance(raw_contract, str) and is_address(raw_contract) else None
+        log_id = log_id_of(ctx.log.origin)
+        if chain.contract is not None:
+            contract, self.named_by = chain.contract, AUDITOR
+        elif claimed_contract is not None:
+            contract, self.named_by = claimed_contract, BUNDLE
+        elif problem is not None:  # the bundle names something that is no contract: the finding says so
+            self.result.stats["contract"] = None
+            self.result.stats["not_read"] = "log.json names no usable contract: pass --contract ADDR"
             return
-        deploy_block = claimed.get("deploy_block", 0)
-        if not isinstance(deploy_block, int) or isinstance(deploy_block, bool) or deploy_block < 0:
+        else:
+            raise no_trusted_contract(
+                chain,
+                log_id,
+                "log.json has no 'chain' (this bundle claims no anchors)"
+                if ctx.bundle.lists_anchors
+                else f"{ctx.bundle.source} is a ledger URL, which names no anchor contract",
+            )
+        self.contract = contract.lower()
+        from_block = 0
+        if claimed_contract is not None and not same_address(contract, claimed_contract):
             self.fail(
                 Finding(
                     3,
-                    "chain_info_malformed",
-                    "log.json chain.deploy_block is not a block number",
-                    found=repr(deploy_block),
+                    "contract_mismatch",
+                    "log.json names another anchor contract than the one you trust (--contract)",
+                    expected=chain.contract,
+                    found=claimed_contract,
                 )
             )
-            deploy_block = 0
-        if chain.contract is not None and claimed_contract is not None:
-            if not same_address(chain.contract, claimed_contract):
-                self.fail(
-                    Finding(
-                        3,
-                        "contract_mismatch",
-                        "log.json names another anchor contract than the one you trust (--contract)",
-                        expected=chain.contract,
-                        found=claimed_contract,
-                    )
-                )
-                deploy_block = 0  # the bundle's deploy block belongs to the other contract
-        elif chain.contract is not None:
-            deploy_block = 0
+        elif claimed_contract is not None:  # the bundle's deploy block, if the chain confirms it
+            from_block = self._confirmed_deploy_block(ctx, chain, claimed.get("deploy_block", 0))
         self.chain_id = read_chain_id(chain.rpc)
         self.result.stats.update(
-            {"rpc": chain.display, "chain_id": self.chain_id, "contract": self.contract, "from_block": deploy_block}
+            {
+                "rpc": chain.display,
+                "chain_id": self.chain_id,
+                "contract": self.contract,
+                "contract_named_by": self.named_by,
+                "from_block": from_block,
+            }
         )
         claimed_id = claimed.get("chain_id")
         if claimed_id is not None and claimed_id != self.chain_id:
@@ -113,13 +125,14 @@ class AnchorStep(Step):
             )
             return
         self.ready = True
-        log_id = log_id_of(ctx.log.origin)
         to_block = _latest_block_number(chain)
         self.result.stats["to_block"] = to_block
         self.to_block = to_block
         self.on_chain = get_anchor_logs(
-            chain.rpc, contract, log_id=log_id, from_block=deploy_block, to_block=to_block, max_range=chain.max_range
+            chain.rpc, contract, log_id=log_id, from_block=from_block, to_block=to_block, max_range=chain.max_range
         )
+        if self.named_by == BUNDLE:
+            self._others(ctx, chain, log_id, to_block)
         content = ctx.bundle.read_small("anchors.jsonl")
         if content is not None:
             self.listed, problems = parse_anchors_jsonl(content)
@@ -136,7 +149,56 @@ class AnchorStep(Step):
             if b.tree_size <= ctx.log.tree_size:
                 ctx.wanted_sizes.add(b.tree_size)
 
+    def _confirmed_deploy_block(self, ctx: AuditContext, chain: ChainAccess, claimed: Any) -> int:
+        """The bundle's ``deploy_block`` when it is a block number the chain confirms (anchor_policy), else 0."""
+        if not isinstance(claimed, int) or isinstance(claimed, bool) or claimed < 0:
+            self.fail(
+                Finding(
+                    3,
+                    "chain_info_malformed",
+                    "log.json chain.deploy_block is not a block number",
+                    found=repr(claimed),
+                )
+            )
+            return 0
+        block, note, contradicted = confirm_from_block(chain, self.contract, claimed)
+        if note is not None:
+            self.result.stats["deploy_block"] = note
+        if contradicted:
+            self.fail(
+                Finding(
+                    3,
+                    "deploy_block_after_deployment",
+                    f"log.json says the contract was deployed in block {claimed}, but it already has code in block "
+                    f"{claimed - 1}: reading from that block would hide the anchors before it (read from block 0 "
+                    "instead)",
+                    expected=f"no code at {self.contract} in block {claimed - 1}",
+                    found="code",
+                    details={"deploy_block": claimed},
+                )
+            )
+        return block
+
+    def _others(self, ctx: AuditContext, chain: ChainAccess, log_id: bytes, to_block: int) -> None:
+        """Trusting the bundle's contract: other contracts the chain shows anchoring this log id, as a warning."""
+        try:
+            others, more = discover(chain, log_id, to_block=to_block, skip=self.contract)
+        except CannotVerify as exc:
+            ctx.warnings.append(f"step 3: could not look for other contracts anchoring this log id: {exc.message}")
+            return
+        if others:
+            self.result.stats["other_contracts_anchoring_this_log"] = [c.to_json() for c in others]
+            listed = ", ".join(f"{c.contract} ({c.anchors} anchors, largest size {c.largest_size})" for c in others)
+            ctx.warnings.append(
+                f"step 3: other contracts than the bundle's emit Anchored events for this log id: {listed}"
+                + (f" and {more} more events" if more else "")
+                + ". They were NOT checked (anyone can deploy such a contract); if one of them is the log's "
+                "published anchor contract, audit again with --contract ADDR: the bundle may name a contract of "
+                "its own"
+            )
+
     def finish(self, ctx: AuditContext) -> None:
+        ctx.rewrite = self._rewrite_check(ctx)
         if not self.ready:
             return
         stats = self.result.stats
@@ -144,8 +206,47 @@ class AnchorStep(Step):
         stats["anchors_in_bundle"] = len(self.listed)
         signed = self._signed_roots(ctx)
         self._check_roots(ctx, signed)
+        self._check_claims(ctx)
         self._check_listed(ctx)
         self._check_latest(ctx)
+
+    def _rewrite_check(self, ctx: AuditContext) -> RewriteCheck:
+        """What these anchors say about an operator who rewrote and re-signed the whole log (anchor_policy)."""
+        contract = self.contract or None
+        if not self.ready:
+            return RewriteCheck(False, "step 3 could not compare the chain's anchors with the log (see its findings)")
+        covered = min(ctx.log.tree_size, ctx.events_seen)
+        anchored = max((a.tree_size for a in self.on_chain if 0 < a.tree_size <= covered), default=0)
+        size = anchored or None
+        if self.named_by == BUNDLE:
+            why = (
+                "the anchor contract was named by the bundle (log.json), not by you (--contract): whoever wrote the "
+                "bundle could have deployed that contract and anchored a rewritten history in it"
+            )
+            return RewriteCheck(False, why, contract, BUNDLE, size)
+        if not anchored:
+            why = f"the contract you trust holds no anchor of this log up to its tree size {ctx.log.tree_size}"
+            return RewriteCheck(False, why, contract, AUDITOR)
+        return RewriteCheck(True, None, contract, AUDITOR, anchored, ctx.log.tree_size - anchored)
+
+    def _check_claims(self, ctx: AuditContext) -> None:
+        """A bundle that claims no chain (no ``chain`` in log.json) while the contract you trust anchors its log."""
+        if _claims_a_chain(ctx) or not ctx.bundle.lists_anchors:
+            return
+        covered = sorted({a.tree_size for a in self.on_chain if a.tree_size <= ctx.log.tree_size})
+        if covered:
+            self.fail(
+                Finding(
+                    3,
+                    "bundle_claims_no_anchors",
+                    f"log.json has no 'chain', so this bundle claims its log is not anchored, but the contract you "
+                    f"trust holds {len(covered)} anchor(s) of this log at sizes up to its tree size "
+                    f"{ctx.log.tree_size}: the bundle hides that its log is anchored",
+                    expected=f"log.json 'chain' naming contract {self.contract}, and those anchors in anchors.jsonl",
+                    found="no 'chain' in log.json",
+                    details={"anchored sizes": covered[:20], "contract": self.contract},
+                )
+            )
 
     # -- parts ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -373,6 +474,24 @@ class AnchorStep(Step):
         stats["latest_anchor"] = entry
         stats["largest_anchored_size_in_bundle"] = max(covering, default=0)
         stats["unanchored_tail"] = ctx.log.tree_size - max(covering, default=0)
+
+
+def _claims_a_chain(ctx: AuditContext) -> bool:
+    """Whether the source claims its log is anchored (``chain`` in log.json, whatever its shape)."""
+    return ctx.log.raw.get("chain") is not None
+
+
+def _claimed_chain(ctx: AuditContext) -> tuple[dict[str, Any], str | None]:
+    """log.json's ``chain`` (an empty dict when absent) and what is wrong with it, if anything."""
+    raw = ctx.log.raw.get("chain")
+    if raw is None:
+        return {}, None
+    if not isinstance(raw, dict):
+        return {}, "'chain' is not an object: it names no anchor contract"
+    contract = raw.get("contract")
+    if not isinstance(contract, str) or not is_address(contract):
+        return raw, "chain.contract is not an address: it names no anchor contract"
+    return raw, None
 
 
 def _latest_block_number(chain: ChainAccess) -> int:

@@ -39,6 +39,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from verifier.anchor_policy import RewriteCheck
 from verifier.anchors import ChainAccess
 from verifier.bundle import Bundle, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
 from verifier.envelope import (
@@ -163,6 +164,8 @@ class AuditContext:
     warnings: list[str] = field(default_factory=list)
     # How step 3 reaches the chain (--rpc, --contract); None: no chain access.
     chain: ChainAccess | None = None
+    # What step 3 could say about the operator rewriting and re-signing the whole log (set when it ran).
+    rewrite: RewriteCheck | None = None
     # Set by step 1 for the line being processed, for later steps that look at events.
     current: CheckedLine | None = None
 
@@ -569,6 +572,8 @@ class AuditReport:
     warnings: list[str]
     seconds: float
     events: int
+    # Whether the audit excluded that the operator rewrote and re-signed the whole log (``operator_rewrite``).
+    rewrite: RewriteCheck = field(default_factory=lambda: RewriteCheck(False, "step 3 (anchors) was not run"))
 
     @property
     def verified(self) -> bool:
@@ -602,6 +607,7 @@ class AuditReport:
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),
             "warnings": self.warnings,
+            "operator_rewrite": self.rewrite.to_json(),
             "not_run": [
                 {"number": s.number, "name": s.name, "reason": s.reason}
                 for s in self.steps
@@ -695,15 +701,31 @@ def run_audit(
     finally:
         if not isinstance(source, Bundle):
             bundle.close()
+    results = [s.result for s in all_steps]
+    rewrite = ctx.rewrite or _not_anchored(results)
+    if not rewrite.checked:
+        ran = ", ".join(str(s.number) for s in results if s.status is not Status.NOT_RUN)
+        ctx.warnings.append(
+            rewrite.warning("audit", f"steps {ran} show only that the bundle is consistent with its own signatures")
+        )
     return AuditReport(
         source=bundle.source,
         origin=log.origin,
         tree_size=log.tree_size,
-        steps=[s.result for s in all_steps],
+        steps=results,
         warnings=ctx.warnings,
         seconds=time.perf_counter() - started,
         events=ctx.events_seen,
+        rewrite=rewrite,
     )
+
+
+def _not_anchored(results: list[StepResult]) -> RewriteCheck:
+    """The rewrite verdict when step 3 did not run: why it did not."""
+    step3 = next((s for s in results if s.number == 3), None)
+    if step3 is None or step3.status is not Status.NOT_RUN:
+        return RewriteCheck(False, "step 3 (anchors) was not run")
+    return RewriteCheck(False, f"step 3 (anchors) was NOT RUN ({step3.reason})")
 
 
 def _stream_events(ctx: AuditContext, line_steps: list[Step], progress: ProgressCallback | None) -> None:
