@@ -332,6 +332,13 @@ def _print_receipt(report: ReceiptReport) -> None:
             out.print(f"[bold yellow]CANNOT COMPLETE[/]: {escape(reason)}")
     else:
         out.print("[bold green]VERIFIED[/] (checks marked NOT RUN were not performed)")
+    if not report.rewrite.checked:
+        out.print(
+            "[bold red]NOT CHECKED[/]: whether the log operator rewrote and re-signed the log "
+            f"({escape(report.rewrite.reason or '')}); see the warning."
+        )
+    for warning in report.warnings:
+        out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative
