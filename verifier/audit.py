@@ -894,7 +894,8 @@ RULE_FEED_EVERY = 4096  # lines per message to the rule worker
 STATE_BATCH = 4096  # rows (verifier.rules.statecmp) of the replayed public state per message from the worker
 #: The event type prefixes whose rule replay (step 4) the rule worker process does; the main process replays the
 #: others and runs step 5, beside steps 1-3. Chosen so both processes have about as much to do (each event's
-#: aggregate kind is replayed in one process only: the kinds share no rule state).
+#: aggregate kind is replayed in one process only; kinds that share rule state - the document citations of
+#: "queue" and "housing", verifier.rules.documents.PREFIXES - must all be on one side).
 RULE_WORKER_PREFIXES = frozenset({"queue", "housing", "ballot"})
 
 
