@@ -53,7 +53,8 @@ class AnchorStep(Step):
         if ctx.offline:
             return "skipped: --offline (no chain queries were made)"
         if ctx.chain is None:
-            claims = "" if _claims_a_chain(ctx) else "; this bundle claims no anchors, which it cannot decide for you"
+            silent = ctx.bundle.lists_anchors and not _claims_a_chain(ctx)
+            claims = "; this bundle claims no anchors, which it cannot decide for you" if silent else ""
             return (
                 "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL --contract ADDR, or "
                 f"--offline){claims}"
