@@ -68,7 +68,8 @@ class AnchorStep(Step):
         assert chain is not None
         claimed, problem = _claimed_chain(ctx)
         if problem is not None:
-            self.fail(Finding(3, "chain_info_malformed", f"log.json {problem}", found=repr(claimed)[:200]))
+            found = repr(ctx.log.raw.get("chain"))[:200]
+            self.fail(Finding(3, "chain_info_malformed", f"log.json {problem}", found=found))
         raw_contract = claimed.get("contract")
         claimed_contract = raw_contract if isinstance(raw_contract, str) and is_address(raw_contract) else None
         log_id = log_id_of(ctx.log.origin)

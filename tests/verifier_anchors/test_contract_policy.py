@@ -151,6 +151,7 @@ def test_a_chain_claim_that_is_not_an_object(anchored: Anchored) -> None:
     (anchored.path / "log.json").write_text(json.dumps(log))
     report = audit(anchored)
     assert codes(report) == ["chain_info_malformed"] and not report.verified
+    assert finding(report, "chain_info_malformed").found == "'anchored, trust me'"
     report = audit(anchored, contract=anchored.chain.contract)
     assert codes(report) == ["chain_info_malformed"] and step3(report).stats["anchors_on_chain"] == 2
 
