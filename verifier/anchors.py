@@ -33,6 +33,7 @@ __all__ = [
     "get_anchor_logs",
     "is_address",
     "iter_anchor_logs",
+    "iter_raw_logs",
     "log_id_of",
     "parse_anchors_jsonl",
     "read_chain_id",
@@ -170,6 +171,46 @@ def block_info(rpc: Rpc, number: int) -> tuple[str, int] | None:
         raise CannotVerify(f"eth_getBlockByNumber({number}) gave a malformed block: {exc}") from exc
 
 
+def iter_raw_logs(
+    rpc: Rpc,
+    address: str | None,
+    topics: list[Any],
+    *,
+    from_block: int = 0,
+    to_block: int | None = None,
+    max_range: int = 10_000,
+) -> Iterator[dict[str, Any]]:
+    """Yield the raw ``eth_getLogs`` entries for ``topics`` (of ``address``, or of every contract when None) in
+    chain order, paging ``[from_block, to_block]`` as :func:`iter_anchor_logs` does. Removed (reorged-out) logs
+    are skipped. Raises LogRangeError when a one-block window is refused, NetworkError when the node is
+    unreachable, CannotVerify when the answer is not a list of logs."""
+    if to_block is None:
+        to_block = _latest_block(rpc)
+    window = max(1, max_range)
+    start = from_block
+    while start <= to_block:
+        end = min(to_block, start + window - 1)
+        query: dict[str, Any] = {"fromBlock": hex(start), "toBlock": hex(end), "topics": topics}
+        if address is not None:
+            query["address"] = address
+        try:
+            raw_logs = rpc("eth_getLogs", [query])
+        except RpcRefused as exc:
+            if end == start:
+                raise LogRangeError(start, end, exc) from exc
+            window = max(1, (end - start + 1) // 2)
+            continue
+        if not isinstance(raw_logs, list):
+            raise CannotVerify(f"eth_getLogs {start}..{end} answered {type(raw_logs).__name__}, not a list")
+        try:
+            ordered = sorted(raw_logs, key=_order)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CannotVerify(f"eth_getLogs {start}..{end} returned a malformed log: {exc}") from exc
+        yield from (raw for raw in ordered if not raw.get("removed"))
+        start = end + 1
+        window = min(max_range, window * 2)
+
+
 def iter_anchor_logs(
     rpc: Rpc,
     contract: str,
@@ -185,35 +226,15 @@ def iter_anchor_logs(
     halving a refused window and doubling again after a success. Removed (reorged-out) logs are skipped.
     Raises LogRangeError when a one-block window is refused, NetworkError when the node is unreachable.
     """
-    if to_block is None:
-        to_block = _latest_block(rpc)
     topics: list[Any] = [ANCHORED_TOPIC]
     if log_id is not None:
         topics.append("0x" + log_id.hex())
-    window = max(1, max_range)
-    start = from_block
-    while start <= to_block:
-        end = min(to_block, start + window - 1)
+    for raw in iter_raw_logs(rpc, contract, topics, from_block=from_block, to_block=to_block, max_range=max_range):
         try:
-            raw_logs = rpc(
-                "eth_getLogs",
-                [{"address": contract, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}],
-            )
-        except RpcRefused as exc:
-            if end == start:
-                raise LogRangeError(start, end, exc) from exc
-            window = max(1, (end - start + 1) // 2)
-            continue
-        if not isinstance(raw_logs, list):
-            raise CannotVerify(f"eth_getLogs {start}..{end} answered {type(raw_logs).__name__}, not a list")
-        try:
-            ordered = sorted(raw_logs, key=_order)
-            decoded = [decode_anchor_log(raw) for raw in ordered if not raw.get("removed")]
+            yield decode_anchor_log(raw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CannotVerify(f"eth_getLogs {start}..{end} returned a malformed log: {exc}") from exc
-        yield from decoded
-        start = end + 1
-        window = min(max_range, window * 2)
+            where = raw.get("blockNumber") if isinstance(raw, dict) else None
+            raise CannotVerify(f"eth_getLogs returned a malformed log (block {where}): {exc}") from exc
 
 
 def get_anchor_logs(

@@ -15,7 +15,7 @@ Steps (docs/audit.md):
    as proof of a fork; the key in ``log.json`` equals the auditor's key;
 3. anchors - every ``Anchored`` event of this log on chain (read before the events are streamed, so the runner
    records the roots at anchored sizes too) equals the recomputed root at its size, and ``anchors.jsonl`` lists
-   exactly the anchors that are on chain (:class:`AnchorStep`, :mod:`verifier.anchors`);
+   exactly the anchors that are on chain (:class:`verifier.anchor_step.AnchorStep`, :mod:`verifier.anchors`);
 4. rule replay, 5. actor authorisation - a step this version cannot run is reported as NOT RUN with the reason,
    never as passed.
 
@@ -35,23 +35,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from verifier.anchors import (
-    AnchorLog,
-    BundleAnchor,
-    ChainAccess,
-    block_info,
-    get_anchor_logs,
-    is_address,
-    log_id_of,
-    parse_anchors_jsonl,
-    read_chain_id,
-    same_address,
-)
+from verifier.anchor_policy import RewriteCheck
+from verifier.anchors import ChainAccess
 from verifier.bundle import Bundle, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
 from verifier.envelope import (
     MAX_STREAMS_IN_MEMORY,
@@ -61,10 +50,9 @@ from verifier.envelope import (
     check_line,
     parse_accepted,
 )
-from verifier.errors import CannotVerify, UnreadableInput, VerificationError
+from verifier.errors import UnreadableInput, VerificationError
 from verifier.merkle import EMPTY_ROOT, TreeBuilder
 from verifier.note import Checkpoint, VerifierKey, open_checkpoint, parse_verifier_key
-from verifier.rpc import RpcRefused
 
 __all__ = [
     "MAX_FINDINGS_PER_STEP",
@@ -176,6 +164,8 @@ class AuditContext:
     warnings: list[str] = field(default_factory=list)
     # How step 3 reaches the chain (--rpc, --contract); None: no chain access.
     chain: ChainAccess | None = None
+    # What step 3 could say about the operator rewriting and re-signing the whole log (set when it ran).
+    rewrite: RewriteCheck | None = None
     # Set by step 1 for the line being processed, for later steps that look at events.
     current: CheckedLine | None = None
 
@@ -223,362 +213,6 @@ class NotImplementedStep(Step):
         if self.offline_skips and ctx.offline:
             return "skipped: --offline (no chain queries were made)"
         return NOT_IMPLEMENTED
-
-
-class AnchorStep(Step):
-    """Step 3: every ``Anchored`` event of this log on chain against the recomputed roots and ``anchors.jsonl``.
-
-    The anchors are read in :meth:`start`, before the events are streamed, so that the runner records the
-    recomputed root at every anchored size too. Chain trouble (RPC down, a provider that refuses even one
-    block) raises CannotVerify: the audit exits 2 and claims nothing.
-    """
-
-    number = 3
-    name = "anchors (checkpoint roots match on-chain Anchored events)"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.on_chain: list[AnchorLog] = []
-        self.listed: list[BundleAnchor] = []
-        self.contract = ""
-        self.chain_id = 0
-        self.ready = False  # the anchors were read
-        self.to_block = 0
-
-    def skip_reason(self, ctx: AuditContext) -> str | None:
-        if ctx.offline:
-            return "skipped: --offline (no chain queries were made)"
-        contract = ctx.chain.contract if ctx.chain is not None else None
-        if ctx.log.chain is None and contract is None:
-            return "log.json has no 'chain': this bundle claims no anchors, so none can be checked (or pass --contract)"
-        if contract is None and not isinstance((ctx.log.chain or {}).get("contract"), str):
-            return "log.json 'chain' names no contract: pass the anchor contract with --contract"
-        if ctx.chain is None:
-            return "no --rpc URL given: the anchors were not read from the chain (pass --rpc URL, or --offline)"
-        return None
-
-    def start(self, ctx: AuditContext) -> None:
-        chain = ctx.chain
-        assert chain is not None
-        claimed = ctx.log.chain or {}
-        claimed_contract = claimed.get("contract") if isinstance(claimed.get("contract"), str) else None
-        contract = chain.contract or claimed_contract
-        assert contract is not None
-        self.contract = contract.lower()
-        if not is_address(contract):
-            self.fail(Finding(3, "chain_info_malformed", "log.json chain.contract is not an address", found=contract))
-            return
-        deploy_block = claimed.get("deploy_block", 0)
-        if not isinstance(deploy_block, int) or isinstance(deploy_block, bool) or deploy_block < 0:
-            self.fail(
-                Finding(
-                    3,
-                    "chain_info_malformed",
-                    "log.json chain.deploy_block is not a block number",
-                    found=repr(deploy_block),
-                )
-            )
-            deploy_block = 0
-        if chain.contract is not None and claimed_contract is not None:
-            if not same_address(chain.contract, claimed_contract):
-                self.fail(
-                    Finding(
-                        3,
-                        "contract_mismatch",
-                        "log.json names another anchor contract than the one you trust (--contract)",
-                        expected=chain.contract,
-                        found=claimed_contract,
-                    )
-                )
-                deploy_block = 0  # the bundle's deploy block belongs to the other contract
-        elif chain.contract is not None:
-            deploy_block = 0
-        self.chain_id = read_chain_id(chain.rpc)
-        self.result.stats.update(
-            {"rpc": chain.display, "chain_id": self.chain_id, "contract": self.contract, "from_block": deploy_block}
-        )
-        claimed_id = claimed.get("chain_id")
-        if claimed_id is not None and claimed_id != self.chain_id:
-            self.fail(
-                Finding(
-                    3,
-                    "chain_id_mismatch",
-                    f"the RPC {chain.display} serves another chain than log.json names: these anchors cannot "
-                    "be the bundle's (wrong --rpc, or a bundle pointing at another chain)",
-                    expected=claimed_id,
-                    found=self.chain_id,
-                )
-            )
-            return
-        self.ready = True
-        log_id = log_id_of(ctx.log.origin)
-        to_block = _latest_block_number(chain)
-        self.result.stats["to_block"] = to_block
-        self.to_block = to_block
-        self.on_chain = get_anchor_logs(
-            chain.rpc, contract, log_id=log_id, from_block=deploy_block, to_block=to_block, max_range=chain.max_range
-        )
-        content = ctx.bundle.read_small("anchors.jsonl")
-        if content is not None:
-            self.listed, problems = parse_anchors_jsonl(content)
-            for line, problem in problems:
-                self.fail(
-                    Finding(
-                        3, "anchors_jsonl_malformed", f"anchors.jsonl line {line}: {problem}", details={"line": line}
-                    )
-                )
-        for a in self.on_chain:
-            if a.tree_size <= ctx.log.tree_size:
-                ctx.wanted_sizes.add(a.tree_size)
-        for b in self.listed:
-            if b.tree_size <= ctx.log.tree_size:
-                ctx.wanted_sizes.add(b.tree_size)
-
-    def finish(self, ctx: AuditContext) -> None:
-        if not self.ready:
-            return
-        stats = self.result.stats
-        stats["anchors_on_chain"] = len(self.on_chain)
-        stats["anchors_in_bundle"] = len(self.listed)
-        signed = self._signed_roots(ctx)
-        self._check_roots(ctx, signed)
-        self._check_listed(ctx)
-        self._check_latest(ctx)
-
-    # -- parts ----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _signed_roots(ctx: AuditContext) -> dict[int, list[tuple[str, bytes]]]:
-        """Validly signed checkpoint roots by size (step 2 reports bad notes; here they are just left out)."""
-        out: dict[int, list[tuple[str, bytes]]] = {}
-        if ctx.trusted_key is None:
-            return out
-        sources = [(cf.name, cf.content) for cf in ctx.bundle.checkpoint_files()] + list(ctx.extra_checkpoints)
-        for label, content in sources:
-            try:
-                cp = open_checkpoint(content, ctx.trusted_key)
-            except VerificationError:
-                continue
-            if cp.origin == ctx.log.origin:
-                out.setdefault(cp.size, []).append((label, cp.root))
-        return out
-
-    def _check_roots(self, ctx: AuditContext, signed: dict[int, list[tuple[str, bytes]]]) -> None:
-        beyond: list[int] = []
-        agreeing: list[int] = []
-        by_size: dict[int, dict[bytes, AnchorLog]] = {}
-        for a in self.on_chain:
-            by_size.setdefault(a.tree_size, {}).setdefault(a.root, a)
-        for size, roots in sorted(by_size.items()):
-            if len(roots) > 1:
-                a, b = list(roots.values())[:2]
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_fork",
-                        f"PROOF OF A FORK: two different roots were anchored on chain for tree size {size}",
-                        expected=a.root.hex(),
-                        found=b.root.hex(),
-                        details={"anchor 1": a.to_json(), "anchor 2": b.to_json()},
-                    )
-                )
-            for a in roots.values():
-                where = {"size": size, "tx": a.tx_hash, "block": a.block_number}
-                if size > ctx.log.tree_size:
-                    beyond.append(size)
-                    continue
-                if size > ctx.events_seen:
-                    self.fail(
-                        Finding(
-                            3,
-                            "anchor_beyond_events",
-                            f"a root is anchored on chain for size {size}, but events.jsonl holds only "
-                            f"{ctx.events_seen} events: anchored events are missing from the bundle",
-                            expected=f">= {size} events",
-                            found=ctx.events_seen,
-                            details=where,
-                        )
-                    )
-                    continue
-                recomputed = ctx.roots[size]
-                if recomputed == a.root:
-                    agreeing.append(size)
-                    continue
-                prior = max((s for s in agreeing if s < size), default=0)
-                details: dict[str, Any] = {**where, "changed range": f"[{prior}, {size})"}
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_root_mismatch",
-                        f"the root recomputed from events.jsonl at size {size} differs from the root anchored on "
-                        f"chain (tx {a.tx_hash}, block {a.block_number}): some event in [{prior}, {size}) was "
-                        "changed, inserted, deleted or moved after it was anchored",
-                        expected=a.root.hex(),
-                        found=recomputed.hex(),
-                        details=details,
-                    )
-                )
-                for label, root in signed.get(size, []):
-                    if root != a.root:
-                        self.fail(
-                            Finding(
-                                3,
-                                "checkpoint_contradicts_anchor",
-                                f"PROOF OF REWRITTEN HISTORY: {label} is validly signed for size {size} with "
-                                "another root than the one anchored on chain for that size; keep the note and "
-                                "the transaction as evidence",
-                                expected=a.root.hex(),
-                                found=root.hex(),
-                                details={**where, "note": label},
-                            )
-                        )
-        stats = self.result.stats
-        stats["anchored_sizes_matching"] = sorted(set(agreeing))
-        if beyond:
-            stats["anchored_sizes_beyond_bundle"] = sorted(set(beyond))
-            ctx.warnings.append(
-                f"step 3: {len(set(beyond))} anchor(s) on chain are for sizes beyond the bundle's tree size "
-                f"{ctx.log.tree_size} (largest {max(beyond)}): the log has grown since this bundle; those roots "
-                "were not checked (audit a newer bundle to check them)"
-            )
-
-    def _check_listed(self, ctx: AuditContext) -> None:
-        chain_keys = {(a.tree_size, a.root) for a in self.on_chain}
-        by_tx = {(a.tx_hash, a.tree_size): a for a in self.on_chain}
-        sizes_on_chain: dict[int, list[AnchorLog]] = {}
-        for a in self.on_chain:
-            sizes_on_chain.setdefault(a.tree_size, []).append(a)
-        listed_keys = set()
-        for b in self.listed:
-            line = {"anchors.jsonl line": b.line, "size": b.tree_size, "tx": b.tx}
-            listed_keys.add((b.tree_size, b.root))
-            if b.chain_id != self.chain_id or b.contract != self.contract:
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_other_chain",
-                        f"anchors.jsonl line {b.line} names another chain or contract than the one checked",
-                        expected=f"chain {self.chain_id} contract {self.contract}",
-                        found=f"chain {b.chain_id} contract {b.contract}",
-                        details=line,
-                    )
-                )
-                continue
-            if b.tree_size > ctx.log.tree_size:
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_listed_beyond_bundle",
-                        f"anchors.jsonl line {b.line} lists an anchor for size {b.tree_size}, beyond the "
-                        f"bundle's tree size {ctx.log.tree_size}",
-                        details=line,
-                    )
-                )
-            if (b.tree_size, b.root) not in chain_keys:
-                same_size = sizes_on_chain.get(b.tree_size, [])
-                if same_size:
-                    self.fail(
-                        Finding(
-                            3,
-                            "anchor_root_differs_from_chain",
-                            f"anchors.jsonl line {b.line}: the chain anchors another root for size "
-                            f"{b.tree_size} than the bundle lists",
-                            expected=same_size[0].root.hex(),
-                            found=b.root.hex(),
-                            details={**line, "on chain": [a.to_json() for a in same_size]},
-                        )
-                    )
-                else:
-                    self.fail(
-                        Finding(
-                            3,
-                            "anchor_not_on_chain",
-                            f"anchors.jsonl line {b.line} lists an anchor for size {b.tree_size} that is not "
-                            f"on chain {self.chain_id} (no Anchored event for this log and size in "
-                            f"contract {self.contract})",
-                            expected=f"Anchored(logId, {b.tree_size}, {b.root.hex()})",
-                            found="none",
-                            details=line,
-                        )
-                    )
-                continue
-            found_tx = by_tx.get((b.tx, b.tree_size))
-            if (
-                found_tx is None
-                or found_tx.root != b.root
-                or found_tx.block_number != b.block
-                or found_tx.block_hash != b.block_hash
-            ):
-                actual = next(x for x in self.on_chain if (x.tree_size, x.root) == (b.tree_size, b.root))
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_tx_mismatch",
-                        f"anchors.jsonl line {b.line}: size {b.tree_size} and its root are anchored, but "
-                        "in another transaction or block than the bundle says",
-                        expected=actual.to_json(),
-                        found=b.to_json(),
-                        details=line,
-                    )
-                )
-        if not ctx.bundle.lists_anchors:  # a ledger URL: the chain alone is the list
-            self.result.stats["anchor_listing"] = (
-                "none in this source (a ledger URL serves no anchors.jsonl): the anchors on chain were checked "
-                "against the recomputed roots alone"
-            )
-            return
-        for a in self.on_chain:
-            if a.tree_size <= ctx.log.tree_size and (a.tree_size, a.root) not in listed_keys:
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_missing_from_bundle",
-                        f"an anchor on chain for size {a.tree_size} (tx {a.tx_hash}, block "
-                        f"{a.block_number}) is not listed in anchors.jsonl: the bundle hides it (or the ledger had not "
-                        "recorded it as mined when the bundle was written: export again and re-audit)",
-                        expected=a.to_json(),
-                        found="absent from anchors.jsonl",
-                        details={"size": a.tree_size, "tx": a.tx_hash},
-                    )
-                )
-
-    def _check_latest(self, ctx: AuditContext) -> None:
-        stats = self.result.stats
-        if not self.on_chain:
-            ctx.warnings.append(
-                f"step 3: no Anchored event for this log on chain {self.chain_id} in contract {self.contract}: "
-                "nothing of this log is fixed on chain"
-            )
-            return
-        assert ctx.chain is not None
-        latest = max(self.on_chain, key=lambda a: (a.block_number, a.log_index))
-        covering = [a.tree_size for a in self.on_chain if a.tree_size <= ctx.log.tree_size]
-        info = block_info(ctx.chain.rpc, latest.block_number)
-        entry: dict[str, Any] = {**latest.to_json(), "confirmations": self.to_block - latest.block_number + 1}
-        if info is not None:
-            entry["timestamp"] = datetime.fromtimestamp(info[1], UTC).isoformat().replace("+00:00", "Z")
-            entry["age_seconds"] = max(0, int(time.time()) - info[1])
-            if info[0] != latest.block_hash:
-                self.fail(
-                    Finding(
-                        3,
-                        "anchor_block_not_canonical",
-                        f"the block of the latest anchor ({latest.block_number}) changed hash while it was "
-                        "read (reorg); rerun the audit",
-                        expected=latest.block_hash,
-                        found=info[0],
-                    )
-                )
-        stats["latest_anchor"] = entry
-        stats["largest_anchored_size_in_bundle"] = max(covering, default=0)
-        stats["unanchored_tail"] = ctx.log.tree_size - max(covering, default=0)
-
-
-def _latest_block_number(chain: ChainAccess) -> int:
-    try:
-        value = chain.rpc("eth_blockNumber", [])
-        return int(value, 16) if isinstance(value, str) else int(value)
-    except RpcRefused as exc:
-        raise CannotVerify(f"cannot read the latest block number from {chain.display}: {exc}") from exc
 
 
 def _problem_finding(step: int, index: int, checked: CheckedLine | None, p: Problem) -> Finding:
@@ -909,9 +543,16 @@ def default_steps(
     return [
         EnvelopeStep(max_streams_in_memory),
         CheckpointStep(),
-        AnchorStep(),
+        _anchor_step(),
         *_rule_steps(rules, rule_cache_items),
     ]
+
+
+def _anchor_step() -> Step:
+    """Step 3 (anchors): :mod:`verifier.anchor_step` (imported here: it builds on this module)."""
+    from verifier.anchor_step import AnchorStep
+
+    return AnchorStep()
 
 
 def _rule_steps(rules: bool = True, cache_items: int | None = None) -> list[Step]:
@@ -931,6 +572,8 @@ class AuditReport:
     warnings: list[str]
     seconds: float
     events: int
+    # Whether the audit excluded that the operator rewrote and re-signed the whole log (``operator_rewrite``).
+    rewrite: RewriteCheck = field(default_factory=lambda: RewriteCheck(False, "step 3 (anchors) was not run"))
 
     @property
     def verified(self) -> bool:
@@ -964,6 +607,7 @@ class AuditReport:
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_per_second, 1),
             "warnings": self.warnings,
+            "operator_rewrite": self.rewrite.to_json(),
             "not_run": [
                 {"number": s.number, "name": s.name, "reason": s.reason}
                 for s in self.steps
@@ -1057,15 +701,31 @@ def run_audit(
     finally:
         if not isinstance(source, Bundle):
             bundle.close()
+    results = [s.result for s in all_steps]
+    rewrite = ctx.rewrite or _not_anchored(results)
+    if not rewrite.checked:
+        ran = ", ".join(str(s.number) for s in results if s.status is not Status.NOT_RUN)
+        ctx.warnings.append(
+            rewrite.warning("audit", f"steps {ran} show only that the bundle is consistent with its own signatures")
+        )
     return AuditReport(
         source=bundle.source,
         origin=log.origin,
         tree_size=log.tree_size,
-        steps=[s.result for s in all_steps],
+        steps=results,
         warnings=ctx.warnings,
         seconds=time.perf_counter() - started,
         events=ctx.events_seen,
+        rewrite=rewrite,
     )
+
+
+def _not_anchored(results: list[StepResult]) -> RewriteCheck:
+    """The rewrite verdict when step 3 did not run: why it did not."""
+    step3 = next((s for s in results if s.number == 3), None)
+    if step3 is None or step3.status is not Status.NOT_RUN:
+        return RewriteCheck(False, "step 3 (anchors) was not run")
+    return RewriteCheck(False, f"step 3 (anchors) was NOT RUN ({step3.reason})")
 
 
 def _stream_events(ctx: AuditContext, line_steps: list[Step], progress: ProgressCallback | None) -> None:
@@ -1234,7 +894,8 @@ RULE_FEED_EVERY = 4096  # lines per message to the rule worker
 STATE_BATCH = 4096  # rows (verifier.rules.statecmp) of the replayed public state per message from the worker
 #: The event type prefixes whose rule replay (step 4) the rule worker process does; the main process replays the
 #: others and runs step 5, beside steps 1-3. Chosen so both processes have about as much to do (each event's
-#: aggregate kind is replayed in one process only: the kinds share no rule state).
+#: aggregate kind is replayed in one process only; kinds that share rule state - the document citations of
+#: "queue" and "housing", verifier.rules.documents.PREFIXES - must all be on one side).
 RULE_WORKER_PREFIXES = frozenset({"queue", "housing", "ballot"})
 
 

@@ -69,7 +69,11 @@ RpcOption = Annotated[
 ]
 ContractOption = Annotated[
     str | None,
-    typer.Option("--contract", help="The HromadaAnchor contract you trust (default: the one log.json/receipt names)"),
+    typer.Option(
+        "--contract",
+        help="The HromadaAnchor contract you trust. Without it the one log.json or the receipt names is used, with a "
+        "warning that the operator could have deployed it; with --rpc and no contract named at all: exit 2",
+    ),
 ]
 
 
@@ -223,12 +227,24 @@ def _print_audit(report: AuditReport) -> None:
         out.print(f"... and {total - MAX_FINDINGS_PRINTED} more findings (use --json for the kept ones)")
     ran = [str(s.number) for s in report.steps if s.status is not Status.NOT_RUN]
     not_run = [s for s in report.steps if s.status is Status.NOT_RUN]
+    rewrite = report.rewrite
     if report.verified:
         out.print(f"[bold green]VERIFIED[/] by steps {', '.join(ran)}.")
+        if not rewrite.checked:
+            out.print(
+                "[bold red]NOT CHECKED[/]: whether the log operator rewrote and re-signed the whole log "
+                f"({escape(rewrite.reason or '')}); see the warning."
+            )
     else:
         out.print(f"[bold red]VERIFICATION FAILED[/]: {total} finding(s).")
     for s in not_run:
         out.print(f"[yellow]NOT RUN[/] step {s.number} ({escape(s.name)}): {escape(s.reason or '')}")
+    if rewrite.checked:
+        out.print(
+            f"Fixed on chain up to tree size {rewrite.anchored_size} (contract {rewrite.contract}, named by you); "
+            f"the last {rewrite.unanchored_tail} event(s) are not anchored yet, so the operator could still rewrite "
+            "those."
+        )
     for warning in report.warnings:
         out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
 
@@ -316,6 +332,13 @@ def _print_receipt(report: ReceiptReport) -> None:
             out.print(f"[bold yellow]CANNOT COMPLETE[/]: {escape(reason)}")
     else:
         out.print("[bold green]VERIFIED[/] (checks marked NOT RUN were not performed)")
+    if not report.rewrite.checked:
+        out.print(
+            "[bold red]NOT CHECKED[/]: whether the log operator rewrote and re-signed the log "
+            f"({escape(report.rewrite.reason or '')}); see the warning."
+        )
+    for warning in report.warnings:
+        out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
 
 
 def main() -> None:  # pragma: no cover - console entry point alternative

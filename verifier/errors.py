@@ -27,6 +27,7 @@ __all__ = [
     "LeafHashMismatch",
     "MerkleProofError",
     "NetworkError",
+    "NoTrustedContract",
     "NoteFormatError",
     "NoteSignatureError",
     "NoteUnverifiedError",
@@ -183,6 +184,38 @@ class UnreadableInput(CannotVerify):
 
 class NetworkError(CannotVerify):
     code = "network_error"
+
+
+class NoTrustedContract(CannotVerify):
+    """The auditor asked for the chain check (``--rpc``) but named no anchor contract, and neither does the
+    material. Anyone can deploy a contract that emits ``Anchored`` for any log id, so the verifier never picks one
+    itself: ``candidates`` lists the contracts the chain shows emitting ``Anchored`` for this log id (evidence for
+    the auditor to compare with the log's published contract, never trusted), ``more`` how many were not listed."""
+
+    code = "no_trusted_contract"
+
+    def __init__(self, message: str, candidates: list[dict[str, Any]] | None = None, more: int = 0) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates or [])
+        self.more = more
+
+    def diagnostics(self) -> str:
+        lines = [self.message]
+        if self.candidates:
+            lines.append("  contracts emitting Anchored for this log id (NOT trusted, listed for you to compare):")
+            lines.extend(
+                f"    {c['contract']}: {c['anchors']} anchor(s), blocks {c['first_block']}..{c['last_block']}, "
+                f"largest tree size {c['largest_size']}"
+                for c in self.candidates
+            )
+            if self.more:
+                lines.append(f"    ... and {self.more} more")
+        else:
+            lines.append("  no contract on this chain emits Anchored for this log id")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "candidates": self.candidates, "more_candidates": self.more}
 
 
 class CheckNotAvailable(CannotVerify):

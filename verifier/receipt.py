@@ -6,7 +6,11 @@ Then, offline, the anchor object's own consistency with the checkpoint (same roo
 ``anchor.consistency_proof`` to a larger anchored size), then on chain with ``--rpc`` (the transaction's receipt
 carries ``Anchored(SHA-256(origin), tree_size, root)`` from the contract, in the named, still canonical block of
 the named chain; :func:`verifier.anchors.check_receipt_anchor`). Without ``--rpc`` and without ``--offline`` a
-receipt that carries an anchor cannot be fully checked (exit 2).
+receipt that carries an anchor cannot be fully checked (exit 2). A receipt without an anchor checked with ``--rpc``
+is checked against the anchors of the contract you name (``--contract``, required then: exit 2 without it), so
+leaving the anchor out does not switch the chain check off (:func:`_check_unanchored`). The report says whether the
+operator rewriting and re-signing the log was excluded (``operator_rewrite``, verifier/anchor_policy.py): only by an
+anchor confirmed on chain in a contract you named.
 With a ledger URL, the ledger's current checkpoint is fetched (``GET <url>/checkpoint``, a text/plain signed note)
 and proven consistent with the receipt's (``GET <url>/v1/proofs/consistency?from=<size1>&to=<size2>`` →
 ``{"proof": [hex, ...]}``), which detects a log that was rewritten or forked after the receipt was issued.
@@ -23,7 +27,8 @@ from typing import Any
 import httpx
 import rfc8785
 
-from verifier.anchors import ChainAccess, check_receipt_anchor
+from verifier.anchor_policy import AUDITOR, RECEIPT, RewriteCheck, no_trusted_contract
+from verifier.anchors import ChainAccess, check_receipt_anchor, get_anchor_logs, log_id_of
 from verifier.envelope import MAX_ENVELOPE_BYTES, check_event_object, find_floats
 from verifier.errors import (
     ConsistencyProofError,
@@ -76,6 +81,9 @@ class ReceiptReport:
     event_type: str | None
     checks: list[ReceiptCheck] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)  # checks that were asked for but cannot run
+    warnings: list[str] = field(default_factory=list)
+    # Whether the check excluded that the operator rewrote and re-signed the log (``operator_rewrite``).
+    rewrite: RewriteCheck = field(default_factory=lambda: RewriteCheck(False, "the anchor was not checked on chain"))
 
     @property
     def exit_code(self) -> int:
@@ -98,6 +106,8 @@ class ReceiptReport:
             },
             "checks": [c.to_json() for c in self.checks],
             "unavailable": self.unavailable,
+            "warnings": self.warnings,
+            "operator_rewrite": self.rewrite.to_json(),
         }
 
 
@@ -236,21 +246,105 @@ def verify_receipt(
     checks.append(ReceiptCheck("inclusion proof", "passed", f"leaf {index} is in the tree of size {cp.size}"))
 
     report = ReceiptReport(index, leaf.hex(), cp, event_id, event_type, checks)
-    _check_anchor(receipt.get("anchor"), cp, offline, report, chain)
+    anchor = receipt.get("anchor")
+    if anchor is None:
+        _check_unanchored(cp, offline, report, chain, ledger_url, client)
+    else:
+        _check_anchor(anchor, cp, offline, report, chain)
     if ledger_url:
         detail = check_ledger_consistency(ledger_url, cp, key, client=client)
         checks.append(ReceiptCheck("ledger consistency", "passed", detail))
     else:
         checks.append(ReceiptCheck("ledger consistency", "not_run", "no --ledger URL given"))
+    if not report.rewrite.checked:
+        report.warnings.append(
+            report.rewrite.warning(
+                "receipt check", "the receipt's checks show only that the operator's own checkpoint includes the event"
+            )
+        )
     return report
+
+
+def _check_unanchored(
+    cp: Checkpoint,
+    offline: bool,
+    report: ReceiptReport,
+    chain: ChainAccess | None,
+    ledger_url: str | None,
+    client: httpx.Client | None,
+) -> None:
+    """A receipt without an anchor. With ``--rpc`` the chain is still asked (a receipt cannot switch the check off
+    by leaving its anchor out): the anchors of this log in the contract you trust (``--contract``, required: the
+    receipt names none) must agree with the receipt's checkpoint - the same root at its size, or, for the next
+    larger anchored size, a consistency proof from the ledger (``--ledger``)."""
+    if offline or chain is None:
+        report.checks.append(ReceiptCheck("anchor", "not_run", "the receipt has no anchor yet"))
+        why = "--offline" if offline else "no --rpc URL given"
+        report.rewrite = RewriteCheck(False, f"the receipt carries no anchor, and {why}")
+        return
+    log_id = log_id_of(cp.origin)
+    if chain.contract is None:
+        raise no_trusted_contract(chain, log_id, "the receipt carries no anchor, so it names no contract either")
+    anchors = get_anchor_logs(chain.rpc, chain.contract, log_id=log_id, max_range=chain.max_range)
+    contract = chain.contract.lower()
+    for a in anchors:
+        if a.tree_size == cp.size and a.root != cp.root:
+            raise VerificationError(
+                "PROOF OF REWRITTEN HISTORY: the receipt's checkpoint is validly signed for a size whose root on "
+                "chain is another; keep the receipt and the transaction as evidence",
+                Evidence(
+                    expected=a.root.hex(), found=cp.root.hex(), details={"size": cp.size, "on chain": a.to_json()}
+                ),
+                code="checkpoint_contradicts_anchor",
+            )
+    same = next((a for a in anchors if a.tree_size == cp.size), None)
+    larger = min((a for a in anchors if a.tree_size > cp.size), key=lambda a: a.tree_size, default=None)
+    name = "anchor on chain (the receipt carries none)"
+    if same is not None:
+        detail = f"the contract you trust anchors this checkpoint: size {cp.size} in tx {same.tx_hash}"
+        report.checks.append(ReceiptCheck(name, "passed", detail))
+        report.rewrite = RewriteCheck(True, None, contract, AUDITOR, cp.size)
+    elif larger is None:
+        largest = max((a.tree_size for a in anchors), default=0)
+        why = f"the contract you trust holds no anchor of this log covering size {cp.size} yet (largest: {largest})"
+        report.checks.append(ReceiptCheck(name, "not_run", why))
+        report.rewrite = RewriteCheck(False, why, contract, AUDITOR)
+    elif ledger_url:
+        http = client if client is not None else httpx.Client(timeout=20.0, follow_redirects=True)
+        try:
+            proof = fetch_consistency_proof(http, ledger_url, cp.size, larger.tree_size)
+        finally:
+            if client is None:
+                http.close()
+        try:
+            verify_consistency(cp.size, larger.tree_size, proof, cp.root, larger.root)
+        except ConsistencyProofError as exc:
+            raise VerificationError(
+                f"PROOF OF REWRITTEN HISTORY: the receipt's checkpoint (size {cp.size}) is not consistent with the "
+                f"root anchored on chain for size {larger.tree_size}, by the ledger's own proof ({exc.message})",
+                Evidence(expected=larger.root.hex(), found=cp.root.hex(), details={"on chain": larger.to_json()}),
+                code="checkpoint_contradicts_anchor",
+            ) from exc
+        detail = (
+            f"the ledger proves the checkpoint consistent with the anchor at size {larger.tree_size} in tx "
+            f"{larger.tx_hash}"
+        )
+        report.checks.append(ReceiptCheck(name, "passed", detail))
+        report.rewrite = RewriteCheck(True, None, contract, AUDITOR, larger.tree_size)
+    else:
+        why = (
+            f"the contract you trust anchors this log at size {larger.tree_size}, beyond the receipt's checkpoint "
+            f"(size {cp.size}), but the receipt carries no anchor and no proof to it: fetch the receipt again (it "
+            "upgrades itself), or pass --ledger URL to prove its checkpoint consistent with that anchor"
+        )
+        report.checks.append(ReceiptCheck(name, "not_run", why))
+        report.unavailable.append(why)
+        report.rewrite = RewriteCheck(False, why, contract, AUDITOR)
 
 
 def _check_anchor(
     anchor: Any, cp: Checkpoint, offline: bool, report: ReceiptReport, chain: ChainAccess | None = None
 ) -> None:
-    if anchor is None:
-        report.checks.append(ReceiptCheck("anchor", "not_run", "the receipt has no anchor yet"))
-        return
     if not isinstance(anchor, dict):
         raise ReceiptFormatError("receipt 'anchor' must be an object or null", Evidence(found=type(anchor).__name__))
     size = _int(anchor.get("tree_size"), "anchor.tree_size")
@@ -275,12 +369,23 @@ def _check_anchor(
     )
     if offline:
         report.checks.append(ReceiptCheck("anchor on chain", "not_run", "skipped: --offline"))
+        report.rewrite = RewriteCheck(False, "--offline: the receipt's anchor was checked against its checkpoint only")
     elif chain is None:
         report.checks.append(ReceiptCheck("anchor on chain", "not_run", CHAIN_CHECK_UNAVAILABLE))
         report.unavailable.append(CHAIN_CHECK_UNAVAILABLE)
+        report.rewrite = RewriteCheck(False, "no --rpc URL given: the receipt's anchor was not checked on chain")
     else:
         detail = check_receipt_anchor(chain, cp.origin, anchor, tree_size=size, root=root)
         report.checks.append(ReceiptCheck("anchor on chain", "passed", detail))
+        contract = str(anchor["contract"]).lower()
+        if chain.contract is None:
+            why = (
+                "the anchor's contract was named by the receipt (anchor.contract), not by you (--contract): whoever "
+                "issued the receipt could have deployed that contract and anchored a rewritten history in it"
+            )
+            report.rewrite = RewriteCheck(False, why, contract, RECEIPT, size)
+        else:
+            report.rewrite = RewriteCheck(True, None, contract, AUDITOR, size)
 
 
 def _get(client: httpx.Client, url: str) -> httpx.Response:

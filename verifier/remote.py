@@ -12,9 +12,9 @@ The ledger's public transparency-log endpoints take the place of a bundle's file
   256 hashes per level; a tile that differs, or is not served, is a step 2 finding (``tile_mismatch``).
 
 A ledger serves no ``anchors.jsonl`` and no ``state.json`` for a given size: step 3 reads the anchors from the chain
-alone (with ``--contract``: the ledger names none) and does not check a listing; step 4 reports the state
-comparison as not done. Save the checkpoints you audit and pass them back with ``--checkpoint``: step 2 then
-proves that the ledger's new tree extends them (or shows the fork).
+alone (``--contract`` is required with ``--rpc``: the ledger names none) and does not check a listing; step 4
+reports the state comparison as not done. Save the checkpoints you audit and pass them back with ``--checkpoint``:
+step 2 then proves that the ledger's new tree extends them (or shows the fork).
 
 Requests overlap: the next ``FETCH_AHEAD`` entry bundles, each with its level-0 hash tile, are fetched by a few
 threads while the audit reads the current one (a remote ledger's round trip would otherwise dominate: 8 requests

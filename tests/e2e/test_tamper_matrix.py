@@ -12,6 +12,7 @@ The rule-violation cases (queue jumps, double votes, tallies, ...) are in tests/
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shutil
 import time
@@ -33,10 +34,12 @@ from ledger.selfaudit import StorageTampered, self_audit
 from tests.verifier import factory
 from verifier.anchors import ChainAccess
 from verifier.audit import AuditReport, Finding, Status, run_audit
-from verifier.errors import InclusionProofError, VerificationError
+from verifier.cli import app as verify_app
+from verifier.errors import InclusionProofError, NoTrustedContract, VerificationError
 from verifier.note import parse_verifier_key
 from verifier.receipt import verify_receipt
 from verifier.rpc import HttpRpc
+from verifier.rules.model import stream_id
 
 SEED = 1  # fixed: the checkpoint sizes and the event positions used below depend on it
 EVENTS = 300
@@ -91,6 +94,33 @@ def edited(state: bytes, **data: Any) -> bytes:
     event = json.loads(state)
     event["data"].update(data)
     return rfc8785.dumps(event)
+
+
+def resign(ledger: Ledger, conn: Connection, from_index: int) -> None:
+    """The operator's cover-up after editing event ``from_index``: every checkpoint beyond it re-signed with the log
+    key over the roots of the edited log (the Merkle tiles are not in the bundle)."""
+    from ledger.db.schema import checkpoints
+
+    leaves = [factory.h_leaf(s) for _, s in rows(ledger, conn)]
+    for size in (s for s in CHECKPOINTS if s > from_index):
+        root = factory.mth(leaves[:size])
+        body = f"{ledger.settings.origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+        conn.execute(update(checkpoints).where(checkpoints.c.tree_size == size)
+                     .values(root=root, note=ledger.signer.sign(body)))  # fmt: skip
+
+
+def replace_signer(ledger: Ledger, conn: Connection, index: int) -> None:
+    """A lawful-looking rewrite: petition signature ``index`` now names a fabricated citizen (its pseudonym and
+    its actor), so the rules still hold and the published counts still match."""
+    row_id, state = rows(ledger, conn)[index]
+    event = json.loads(state)
+    assert event["type"] == "petition.signed"
+    fake = "cit:v1:" + "ab" * 32
+    event["data"]["signer"] = fake
+    event["actor"]["id"] = fake
+    event["stream"] = stream_id("petition", event["data"]["petition"], "signature", fake)  # one per signer
+    event["id"] = str(uuid.uuid5(uuid.UUID(event["stream"]), str(event["version"])))
+    set_state(ledger, conn, row_id, rfc8785.dumps(event))
 
 
 def root_mismatch_at(report: AuditReport, size: int) -> Finding:
@@ -242,6 +272,29 @@ def test_swap_two_events(city: Ledger, pristine: Path, tmp_path: Path) -> None:
     assert json.loads(a)["id"] in {f.event_id for f in findings(report, 1, "time_backwards") if f.index == 160}
 
 
+def test_resigned_history_offline_says_the_rewrite_was_not_checked(
+    city: Ledger, pristine: Path, tmp_path: Path
+) -> None:
+    """An operator-rewritten, re-signed bundle passes every offline step: nothing in the bundle can tell. So the
+    report must say, in the summary and in --json, that exactly this was not checked."""
+    with city.engine.begin() as conn:
+        replace_signer(city, conn, 120)
+        resign(city, conn, 120)
+    bundle = export(city, tmp_path / "b")
+    report = audit(city, bundle)
+    assert report.verified and [status(report, n) for n in (1, 2, 4, 5)] == [Status.PASSED] * 4, [
+        f.describe() for f in report.findings()
+    ]
+    assert not report.rewrite.checked and "--offline" in (report.rewrite.reason or "")
+    key = city.signer.verifier_key
+    human = CliRunner().invoke(verify_app, ["audit", str(bundle), "--key", key, "--offline"])
+    assert human.exit_code == 0 and "VERIFIED by steps 1, 2, 4, 5" in human.output, human.output
+    assert "OPERATOR REWRITE NOT CHECKED" in human.output and "re-signed the whole log" in human.output
+    doc = json.loads(CliRunner().invoke(verify_app, ["audit", str(bundle), "--key", key, "--offline", "--json"]).output)
+    assert doc["exit_code"] == 0 and doc["operator_rewrite"]["checked"] is False
+    assert any(w.startswith("OPERATOR REWRITE NOT CHECKED") for w in doc["warnings"])
+
+
 def test_edit_tile_hash(city: Ledger, pristine: Path, tmp_path: Path, database_url: str) -> None:
     """The bundle carries no tiles: the operator's full check finds the edited hash, and a receipt whose
     inclusion proof goes through it fails in the verifier."""
@@ -369,25 +422,42 @@ def test_resigned_checkpoint_for_an_anchored_size(
 ) -> None:
     """The operator edits event 150 and re-signs every later checkpoint with the log key: the bundle is
     consistent with its own signatures (step 2 passes), but the chain still holds the old roots."""
-    from ledger.db.schema import checkpoints
-
     ledger, _, chain = anchored_city
     with ledger.engine.begin() as conn:
-        all_rows = rows(ledger, conn)
-        row_id, state = all_rows[150]
+        row_id, state = rows(ledger, conn)[150]
         set_state(ledger, conn, row_id, edited(state, selection=[]))
-        leaves = [factory.h_leaf(s) for _, s in rows(ledger, conn)]
-        for size in (200, 300, 331):
-            root = factory.mth(leaves[:size])
-            body = f"{ledger.settings.origin}\n{size}\n{base64.b64encode(root).decode()}\n"
-            conn.execute(update(checkpoints).where(checkpoints.c.tree_size == size)
-                         .values(root=root, note=ledger.signer.sign(body)))  # fmt: skip
+        resign(ledger, conn, 150)
     report = audit(ledger, export_anchored(ledger, tmp_path / "b"), chain)
     assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
     mismatch = {f.details["size"]: f for f in findings(report, 3, "anchor_root_mismatch")}
     assert sorted(mismatch) == [200, 300, 331] and mismatch[200].details["changed range"] == "[100, 200)"
     contradicts = findings(report, 3, "checkpoint_contradicts_anchor")
     assert sorted(f.details["note"] for f in contradicts) == ["checkpoints/200", "checkpoints/300", "checkpoints/331"]
+
+
+@with_chain
+def test_resigned_history_without_chain_claims(anchored_city: tuple[Ledger, Path, ChainAccess], tmp_path: Path) -> None:
+    """Issue #19: the operator rewrites signature 120, re-signs, and exports without any trace of the chain (no
+    ``chain`` in log.json, no anchors.jsonl). With --rpc alone the audit refuses and shows the contract that does
+    anchor this log; with the city's published contract it names the hidden anchoring and the rewrite."""
+    ledger, pristine, chain = anchored_city
+    contract = json.loads((pristine / "log.json").read_text())["chain"]["contract"]
+    with ledger.engine.begin() as conn:
+        replace_signer(ledger, conn, 120)
+        resign(ledger, conn, 120)
+    bundle = export(ledger, tmp_path / "b")  # the plain export: no chain, no anchors
+    assert "chain" not in json.loads((bundle / "log.json").read_text())
+    assert not (bundle / "anchors.jsonl").read_text().strip()
+    with pytest.raises(NoTrustedContract) as exc:
+        audit(ledger, bundle, chain)
+    assert [c["contract"] for c in exc.value.candidates] == [contract.lower()]
+    report = audit(ledger, bundle, dataclasses.replace(chain, contract=contract))
+    assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
+    [claims] = findings(report, 3, "bundle_claims_no_anchors")
+    assert claims.details["anchored sizes"] == CHECKPOINTS
+    assert sorted(f.details["size"] for f in findings(report, 3, "anchor_root_mismatch")) == [200, 300, 331]
+    assert len(findings(report, 3, "anchor_missing_from_bundle")) == len(CHECKPOINTS)
+    assert report.rewrite.checked and report.rewrite.anchored_size == 331
 
 
 @with_chain

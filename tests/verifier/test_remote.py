@@ -204,6 +204,16 @@ def test_cli_exit_codes(served: dict[str, Any]) -> None:
     down = CliRunner().invoke(verify_cli, ["audit", f"http://127.0.0.1:{free_port()}", "--key", key, "--offline"])
     assert down.exit_code == 2, down.output
     assert "GET http://127.0.0.1" in down.output
+    # the ledger names no anchor contract: --rpc needs yours (refused before anything is read from the chain)
+    rpc = f"http://127.0.0.1:{free_port()}"
+    no_contract = CliRunner().invoke(verify_cli, ["audit", served["url"], "--key", key, "--rpc", rpc])
+    assert no_contract.exit_code == 2 and "is a ledger URL, which names no anchor contract" in no_contract.output
+    assert "--contract ADDR" in no_contract.output
+    no_rpc = CliRunner().invoke(verify_cli, ["audit", served["url"], "--key", key, "--json"])
+    doc = json.loads(no_rpc.output)
+    assert no_rpc.exit_code == 0 and doc["operator_rewrite"]["checked"] is False
+    [step3] = [s for s in doc["not_run"] if s["number"] == 3]
+    assert "no --rpc URL given" in step3["reason"] and "bundle claims" not in step3["reason"]
 
 
 def _mock_ledger(

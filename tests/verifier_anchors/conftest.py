@@ -7,6 +7,7 @@ of one test are invisible to another.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -68,6 +69,13 @@ class Chain:
             "block": receipt.block_number,
             "block_hash": receipt.block_hash,
         }
+
+    def another_contract(self) -> Chain:
+        """A second HromadaAnchor on the same chain, deployed by the same key (as an operator could deploy one
+        of its own at any time), as a Chain that anchors into it."""
+        address, block, _ = self.client.deploy()
+        cfg = dataclasses.replace(self.client.config, contract=address, deploy_block=block)
+        return Chain(self.node, ChainClient(cfg, self.client.key), address, block)
 
 
 @pytest.fixture(scope="module")

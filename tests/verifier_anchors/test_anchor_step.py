@@ -48,7 +48,7 @@ def finding(report: AuditReport, code: str) -> Any:
 
 
 def test_anchored_bundle_passes_and_reports_chain_and_age(anchored: Anchored) -> None:
-    report = audit(anchored)
+    report = audit(anchored, contract=anchored.chain.contract)
     s = step3(report)
     assert report.verified and s.status is Status.PASSED, [f.describe() for f in report.findings()]
     assert s.stats["chain_id"] == 31337 and s.stats["from_block"] == anchored.chain.deploy_block
@@ -57,8 +57,9 @@ def test_anchored_bundle_passes_and_reports_chain_and_age(anchored: Anchored) ->
     latest = s.stats["latest_anchor"]
     assert latest["tree_size"] == 30 and latest["tx"] == anchored.entries[1]["tx"]
     assert 0 <= latest["age_seconds"] < 3600 and latest["timestamp"].endswith("Z")
-    assert s.stats["unanchored_tail"] == 10
+    assert s.stats["unanchored_tail"] == 10 and s.stats["contract_named_by"] == "auditor"
     assert report.warnings == []
+    assert report.rewrite.checked and (report.rewrite.anchored_size, report.rewrite.unanchored_tail) == (30, 10)
 
 
 def test_anchor_root_differs_from_recomputed_root_resigned_checkpoint(anchored: Anchored) -> None:
@@ -193,9 +194,12 @@ def test_chain_info_without_or_with_a_malformed_contract(anchored: Anchored) -> 
     log = json.loads((anchored.path / "log.json").read_text())
     log["chain"] = {"chain_id": 31337, "deploy_block": 0, "contract": 7}
     (anchored.path / "log.json").write_text(json.dumps(log))
-    s = step3(audit(anchored))
-    assert s.status is Status.NOT_RUN and "--contract" in (s.reason or "")
-    assert step3(audit(anchored, contract=anchored.chain.contract)).status is Status.PASSED
+    report = audit(anchored)  # the bundle names no usable contract and you named none: a finding, nothing read
+    assert codes(report) == ["chain_info_malformed"] and "not_read" in step3(report).stats
+    assert not report.rewrite.checked
+    # with yours, the anchors are checked, and the bundle's claim is still reported
+    report = audit(anchored, contract=anchored.chain.contract)
+    assert codes(report) == ["chain_info_malformed"] and step3(report).stats["anchors_on_chain"] == 2
     anchored.set_chain(contract="not-an-address")
     assert codes(audit(anchored)) == ["chain_info_malformed"]
 

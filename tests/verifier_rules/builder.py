@@ -249,7 +249,14 @@ class History:
         )
         return entry
 
-    def grant(self, qid: str, entry: str, code: str = "military_child", basis: str | None = None) -> dict[str, Any]:
+    def grant(
+        self,
+        qid: str,
+        entry: str,
+        code: str = "military_child",
+        basis: str | None = None,
+        document: str | None = None,
+    ) -> dict[str, Any]:
         statute = {b["code"]: b["statute"] for b in BENEFITS}.get(code, "?")
         return self.emit(
             qid,
@@ -259,9 +266,12 @@ class History:
                 "entry": entry,
                 "code": code,
                 "basis": basis if basis is not None else statute,
-                "document_commitment": commitment(entry),
+                "document_commitment": document if document is not None else commitment(f"{entry}/{code}"),
             },
         )
+
+    def revoke(self, qid: str, entry: str, code: str = "military_child", reason: str = "granted_in_error") -> None:
+        self.emit(qid, "queue.benefit_revoked", svc("education"), {"entry": entry, "code": code, "reason": reason})
 
     def offer(
         self,
@@ -318,6 +328,26 @@ class History:
             },
         )
         return entry
+
+    def include(
+        self, rid: str, entry: str, name: str = "first_priority", document: str | None = None
+    ) -> dict[str, Any]:
+        [basis] = LIST_BASES[name]
+        return self.emit(
+            rid,
+            "housing.list_included",
+            svc("housing"),
+            {
+                "entry": entry,
+                "list": name,
+                "code": basis["code"],
+                "basis": basis["statute"],
+                "document_commitment": document if document is not None else commitment(f"{entry}/{name}"),
+            },
+        )
+
+    def exclude(self, rid: str, entry: str, name: str = "first_priority", reason: str = "granted_in_error") -> None:
+        self.emit(rid, "housing.list_excluded", svc("housing"), {"entry": entry, "list": name, "reason": reason})
 
     # -- output -------------------------------------------------------------------------------------------
     def write(self, path: Path, state: dict[str, Any] | None = None) -> Path:

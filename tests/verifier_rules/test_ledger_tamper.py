@@ -8,6 +8,7 @@ pass (the log is consistent and signed); steps 4/5 must name that event.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from domain.queue_kindergarten import first_eligible, group_order
 from ledger.config import Settings
+from ledger.db.schema import checkpoints
 from ledger.demo import CITY, EDU, Demo, citizen
 from ledger.envelope import build_envelope, canonical_bytes
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
+from tests.verifier import factory
 from verifier.audit import AuditReport, Finding, Status, run_audit
 from verifier.note import parse_verifier_key
 from verifier.rules.model import stream_id
@@ -332,4 +335,44 @@ def test_published_queue_order_differs(city: tuple[Ledger, Demo], tmp_path: Path
     assert f.code == "state_mismatch" and f.details["path"] == f'$.kindergarten["{qid}"]["{inst}/{year}"][0]'
     order = group_order(state, inst, year)
     assert (f.expected, f.found) == (order[0], order[1])
+    assert findings(report, 5) == []
+
+
+def copy_document_and_resign(ledger: Ledger, etype: str) -> tuple[dict[str, Any], dict[str, Any], int, int]:
+    """The operator copies the document commitment of the first ``etype`` event onto the next one (another child's
+    benefit, another household's inclusion), in the stored row, and re-signs every checkpoint beyond it with the
+    log key. Returns (the original, the edited event, their indexes)."""
+    ev = ledger.integrator.events
+    with ledger.engine.begin() as conn:
+        rows = conn.execute(select(ev.c.id, ev.c.state).order_by(ev.c.id))
+        stored = [(int(row_id), json.loads(bytes(state))) for row_id, state in rows]
+        i, j = [n for n, (_, e) in enumerate(stored) if e["type"] == etype][:2]
+        original, target = stored[i][1], stored[j][1]
+        assert original["data"]["entry"] != target["data"]["entry"]
+        target["data"]["document_commitment"] = original["data"]["document_commitment"]
+        conn.execute(update(ev).where(ev.c.id == stored[j][0]).values(state=canonical_bytes(target)))
+        leaves = [factory.h_leaf(canonical_bytes(e)) for _, e in stored]
+        sizes = [s for (s,) in conn.execute(select(checkpoints.c.tree_size)) if s > j]
+        assert sizes
+        for size in sizes:
+            root = factory.mth(leaves[:size])
+            body = f"{ledger.settings.origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+            conn.execute(update(checkpoints).where(checkpoints.c.tree_size == size)
+                         .values(root=root, note=ledger.signer.sign(body)))  # fmt: skip
+    return original, target, i, j
+
+
+@pytest.mark.parametrize("etype", ["queue.benefit_granted", "housing.list_included"])
+def test_a_document_commitment_copied_onto_another_entry(city: tuple[Ledger, Demo], tmp_path: Path, etype: str) -> None:
+    """One child's benefit document on another child's benefit (one household's list document on another's),
+    re-signed: steps 1 and 2 pass, step 4 names the copy and the event it was copied from."""
+    ledger, _demo = city
+    original, copied, i, j = copy_document_and_resign(ledger, etype)
+    report = export_and_audit(ledger, tmp_path / "b")
+    [f] = findings(report, 4)
+    assert (f.code, f.index, f.event_id, f.event_type) == ("document_commitment_reused", j, copied["id"], etype)
+    earlier = f.details["earlier event"]
+    assert (earlier["index"], earlier["id"], earlier["entry"]) == (i, original["id"], original["data"]["entry"])
+    assert f.details["later event"]["entry"] == copied["data"]["entry"]
+    assert f.details["commitment"] == original["data"]["document_commitment"]
     assert findings(report, 5) == []

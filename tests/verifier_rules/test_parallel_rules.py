@@ -38,6 +38,8 @@ def _history() -> History:
         h.sign(pid, 1, version=3 + c)  # step 4 findings of the main process between the rule worker's
     entry = h.register_child(queue, 9, ("k1",), 2023)
     h.grant(queue, entry, basis="no such statute")  # step 4 in the rule worker: benefit_basis_mismatch
+    copied = h.events[-1]["data"]["document_commitment"]
+    h.grant(queue, h.register_child(queue, 10, ("k1",), 2023), document=copied)  # document_commitment_reused
     h.sign(pid, 1, version=7)
     h.offer(queue, entry, birth_year=2024)  # offer_out_of_turn, rule worker
     register = h.register()
@@ -123,7 +125,12 @@ def test_parallel_with_rules_equals_serial(
     if damage == "none" and cap > 3:
         codes = [f.code for f in parallel.findings()]
         assert set(codes) >= {"duplicate_signature", "signature_stream_mismatch", "state_mismatch"}
-        assert {"benefit_basis_mismatch", "offer_out_of_turn", "duplicate_applicant"} <= set(codes)
+        assert {
+            "benefit_basis_mismatch",
+            "offer_out_of_turn",
+            "duplicate_applicant",
+            "document_commitment_reused",
+        } <= set(codes)
         # log order across the two processes: main, worker, main, worker
         worker_first = codes.index("benefit_basis_mismatch")
         assert (

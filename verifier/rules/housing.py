@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.rules.documents import DocumentCitations
 from verifier.rules.model import (
     COMMITMENT_RE,
     Event,
@@ -83,9 +84,12 @@ class Register:
 
 
 class HousingRules:
-    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
+    def __init__(
+        self, report: Report, scratch: Scratch | None = None, documents: DocumentCitations | None = None
+    ) -> None:
         self.report = report
         self.scratch = Scratch() if scratch is None else scratch
+        self.documents = DocumentCitations(report, self.scratch) if documents is None else documents
         self.registers: dict[str, Register] = {}  # one header per register (a service opens them): in memory
         self.entries: SpillMap[Entry] = self.scratch.map("hs_entries", slots_codec(Entry))
         self.dwellings: SpillMap[str] = self.scratch.map("hs_dwellings")
@@ -204,6 +208,7 @@ class HousingRules:
             self.fail(
                 ev, "list_without_document", "inclusion without a document commitment", "sha256:<64 hex>", document
             )
+        self.documents.cite(ev, document, f"household entry {eid}", eid)
         e.lists[name] = ev.time
 
     def _excluded(self, ev: Event, r: Register, eid: str, e: Entry) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from verifier.rules.documents import DocumentCitations
 from verifier.rules.model import (
     COMMITMENT_RE,
     Event,
@@ -128,9 +129,12 @@ def _held_key(institution: str, place: str) -> str:
 
 
 class KindergartenRules:
-    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
+    def __init__(
+        self, report: Report, scratch: Scratch | None = None, documents: DocumentCitations | None = None
+    ) -> None:
         self.report = report
         self.scratch = Scratch() if scratch is None else scratch
+        self.documents = DocumentCitations(report, self.scratch) if documents is None else documents
         self.queues: dict[str, Queue] = {}  # one header per queue (a service opens them): in memory
         self.entries: SpillMap[Entry] = self.scratch.map("kg_entries", slots_codec(Entry))
         self.offers: SpillMap[Offer] = self.scratch.map("kg_offers", slots_codec(Offer))
@@ -297,6 +301,7 @@ class KindergartenRules:
                 "sha256:<64 hex>",
                 document,
             )
+        self.documents.cite(ev, document, f"child {e.child}", eid)
         e.benefits.add(code)
 
     def _benefit_revoked(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:

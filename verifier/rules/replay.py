@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from verifier.rules.ballots import BallotRules
+from verifier.rules.documents import DocumentCitations
 from verifier.rules.housing import HousingRules
 from verifier.rules.kindergarten import KindergartenRules
 from verifier.rules.model import DATA_FIELDS, Event, Malformed, Report, Violation
@@ -32,8 +33,10 @@ class Replay:
         self.services = ServiceRules(report)
         self.petitions = PetitionRules(report, scratch)
         self.ballots = BallotRules(report, scratch)
-        self.kindergarten = KindergartenRules(report, scratch)
-        self.housing = HousingRules(report, scratch)
+        # one document serves one child or one household entry: the two kinds share their citations
+        self.documents = DocumentCitations(report, scratch)
+        self.kindergarten = KindergartenRules(report, scratch, self.documents)
+        self.housing = HousingRules(report, scratch, self.documents)
         self.by_prefix = {
             "service": self.services.handle,
             "petition": self.petitions.handle,
