@@ -176,6 +176,9 @@ def serve_with_fronts(
     from api.commands import CommandServer
 
     reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # SO_REUSEADDR as the fronts' listeners (socket.create_server) and uvicorn have it: without it bind() is refused
+    # while connections of a killed server wait out TIME_WAIT (about a minute); a listening socket still refuses it
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         reserved.bind((host, port))  # bound, never listening: it receives no connections
