@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import capture, problems
-from api.deps import limit_anonymous
+from api.deps import limit_requests
 from api.idempotency import IdempotencyStore
 from api.keys import KeyVerifier
 from api.metrics import Metrics
@@ -128,7 +128,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
-        dependencies=[Depends(limit_anonymous)],
+        dependencies=[Depends(limit_requests)],
         title="Hromada Ledger API",
         version="1.0.0",
         description=DESCRIPTION,
