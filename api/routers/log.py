@@ -24,7 +24,7 @@ from ledger.export import write_bundle
 from ledger.integrator import read_state
 from ledger.leafmap import notification_of
 from ledger.merkle.storage import SqlTileStore
-from ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle
+from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 from ledger.receipts import prove_consistency, prove_inclusion, stored_entry
 
 router = APIRouter(tags=["log"])
@@ -50,7 +50,8 @@ def _parse_tile(path: str) -> tuple[str, int, int]:
 
 def _leaves_needed(level: str, index: int, width: int) -> int:
     """The tree size from which tile (level, index) of `width` hashes exists: (index * 256 + width) * 256^level."""
-    return (index * TILE_WIDTH + width) * TILE_WIDTH ** (0 if level == "entries" else int(level))
+    height = 0 if level == "entries" else int(level)
+    return (index * TILE_WIDTH + width) << (TILE_HEIGHT * height)
 
 
 def _tree_size(conn: Connection, state: StateDep) -> int:
