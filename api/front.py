@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
 
     import uvicorn
 
-    from api.fronts import freeze_startup_heap
+    from api.fronts import freeze_startup_heap, public_protocol
 
     parser = argparse.ArgumentParser(description="A Hromada front process (started by `hromada serve --fronts N`).")
     parser.add_argument("--host", required=True)
@@ -274,8 +274,11 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     parser.add_argument("--parent", type=int, help="The writer's pid: this front stops when the writer is gone")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
-    app = FrontApp(ApiSettings(), args.data_dir, args.writer_http, args.writer_commands)
-    config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on")
+    settings = ApiSettings()
+    app = FrontApp(settings, args.data_dir, args.writer_http, args.writer_commands)
+    config = uvicorn.Config(
+        app, log_level=args.log_level, access_log=False, lifespan="on", http=public_protocol(settings)
+    )
     listener = socket.create_server((args.host, args.port), reuse_port=True, backlog=2048)
     freeze_startup_heap()
     uvicorn.Server(config).run(sockets=[listener])
