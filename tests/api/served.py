@@ -110,7 +110,9 @@ def start(data_dir: Path, *, fronts: int = 0, port: int | None = None, **env: st
     served = Served(proc, port, data_dir, fronts, log)
     url = served.url
     try:
-        wait_until(lambda: proc.poll() is not None or (ready(url) and len(served.serving_pids()) == fronts + 1), 90, 0.2)
+        wait_until(
+            lambda: proc.poll() is not None or (ready(url) and len(served.serving_pids()) == fronts + 1), 90, 0.2
+        )
     except AssertionError:
         stop(served)
         raise AssertionError(f"hromada serve did not become ready:\n{served.output()}") from None

@@ -44,7 +44,11 @@ def _signed(issuer: DevIssuer, **over: Any) -> dict[str, str]:
     ids=repr,
 )
 def test_time_claims_must_be_numeric_dates(client, tmp_path, claims):
-    body = problem(client.post("/v1/petitions", json=PETITION, headers=_signed(DevIssuer(tmp_path), **claims)), 401, "invalid-token")
+    body = problem(
+        client.post("/v1/petitions", json=PETITION, headers=_signed(DevIssuer(tmp_path), **claims)),
+        401,
+        "invalid-token",
+    )
     assert "NumericDate" in body["detail"], body
 
 
