@@ -1,5 +1,5 @@
-"""`Annotated` dependencies: the shared state, the authenticated principal (service key or citizen token),
-scope checks and per-principal rate limits, and the idempotent-write helper."""
+"""`Annotated` dependencies: the shared state, the caller of every request (a verified service key or citizen
+token, or nobody) and its rate limit, scope checks, and the idempotent-write helper."""
 
 from __future__ import annotations
 
