@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import capture, problems
-from api.deps import limit_anonymous
+from api.bodies import BodyGuard
+from api.deps import limit_requests
 from api.idempotency import IdempotencyStore
 from api.keys import KeyVerifier
 from api.metrics import Metrics
@@ -50,7 +51,7 @@ TAGS = [
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware: request counts and latency per route template; refuses oversized bodies."""
+    """Pure ASGI middleware: request counts and latency per route template (refusals of api/bodies.py included)."""
 
     def __init__(self, app: ASGIApp, state: ApiState) -> None:
         self.app = app
@@ -62,15 +63,6 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = 500
-        limit = self.state.settings.max_body_bytes
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                response = problems.problem_response(
-                    413, "payload-too-large", "Payload too large", f"request bodies are limited to {limit} bytes"
-                )
-                await response(scope, receive, send)
-                self.state.metrics.observe(scope["method"], "unmatched", 413, time.perf_counter() - start)
-                return
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -128,7 +120,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
-        dependencies=[Depends(limit_anonymous)],
+        dependencies=[Depends(limit_requests)],
         title="Hromada Ledger API",
         version="1.0.0",
         description=DESCRIPTION,
@@ -157,6 +149,7 @@ def create_app(
         def index() -> FileResponse:
             return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
+    app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)  # inside the metrics: they count its 413s
     app.add_middleware(MetricsMiddleware, state=state)
 
     return app

@@ -1,10 +1,11 @@
-"""`Annotated` dependencies: the shared state, the authenticated principal (service key or citizen token),
-scope checks and per-principal rate limits, and the idempotent-write helper."""
+"""`Annotated` dependencies: the shared state, the caller of every request (a verified service key or citizen
+token, or nobody) and its rate limit, scope checks, and the idempotent-write helper."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -51,27 +52,75 @@ def enforce_rate_limit(state: ApiState, principal: Principal) -> None:
         )
 
 
-async def authenticate(state: StateDep, credentials: Credentials) -> Principal | None:
-    """Async on purpose: dependencies that are plain functions each cost a thread hop. Only database lookups
-    (an API key not in the cache) and JWKS fetches leave the event loop."""
-    if credentials is None:
-        return None
-    token = credentials.credentials
-    principal: Principal
+def _limit_anonymous(request: Request, state: ApiState) -> None:
+    """Take one request from the client address's anonymous bucket, or refuse with 429 and Retry-After."""
+    client = request.client.host if request.client else "unknown"
+    wait = state.anonymous_limits.take(f"anonymous:{client}")
+    if wait > 0:
+        raise ApiProblem(
+            429,
+            "rate-limited",
+            "Too many requests",
+            f"rate limit per client address; retry in {wait:.2f} s",
+            headers=retry_after_header(wait),
+        )
+
+
+async def _verify(state: ApiState, token: str) -> Principal:
+    """The principal of a bearer token, or ApiProblem(401). Async on purpose: dependencies that are plain
+    functions each cost a thread hop. Only database lookups (an API key not in the cache) and JWKS fetches leave
+    the event loop."""
     if looks_like_key(token):
         now = time.monotonic()
         key = state.keys.cached(token, now) or await run_in_threadpool(state.keys.verify, token, now)
         if key is None:
             raise ApiProblem(401, "invalid-token", "Invalid token", "unknown or revoked API key", headers=_UNAUTH)
-        principal = ServicePrincipal(key.service, key.scopes, key.key_id)
-    else:
+        return ServicePrincipal(key.service, key.scopes, key.key_id)
+    try:
+        identity, issuer = state.tokens.verify(token, may_fetch=False)
+    except NeedsFetch:
+        identity, issuer = await run_in_threadpool(state.tokens.verify, token)
+    return CitizenPrincipal(identity, issuer)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the verified principal, or None (no credential, or one that did not verify: then
+    `refusal` is the 401 a route that needs a principal answers)."""
+
+    principal: Principal | None
+    refusal: ApiProblem | None = None
+
+
+async def identify(request: Request, state: StateDep, credentials: Credentials) -> Caller:
+    """Once per request (FastAPI caches it; the app runs it for every route): verify the credential and take one
+    request from one bucket, the principal's when it verified, else the client address's anonymous one. A
+    credential that does not verify counts as none, so junk tokens cannot skip the anonymous limit, and the 401
+    for them is rate-limited too."""
+    if credentials is not None:
         try:
-            identity, issuer = state.tokens.verify(token, may_fetch=False)
-        except NeedsFetch:
-            identity, issuer = await run_in_threadpool(state.tokens.verify, token)
-        principal = CitizenPrincipal(identity, issuer)
-    enforce_rate_limit(state, principal)
-    return principal
+            principal = await _verify(state, credentials.credentials)
+        except ApiProblem as refusal:
+            _limit_anonymous(request, state)
+            return Caller(None, refusal)
+        enforce_rate_limit(state, principal)
+        return Caller(principal)
+    _limit_anonymous(request, state)
+    return Caller(None)
+
+
+CallerDep = Annotated[Caller, Depends(identify)]
+
+
+async def limit_requests(caller: CallerDep) -> None:
+    """App-wide dependency: every request is identified and rate-limited (in `identify`) before its route runs."""
+
+
+async def authenticate(caller: CallerDep) -> Principal | None:
+    """The verified principal, None without a credential; a credential that did not verify is refused (401)."""
+    if caller.refusal is not None:
+        raise caller.refusal
+    return caller.principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(authenticate)]
@@ -159,20 +208,3 @@ async def get_writer(request: Request, state: StateDep, key: IdempotencyKey = No
 
 
 Write = Annotated[Writer, Depends(get_writer)]
-
-
-async def limit_anonymous(request: Request, state: StateDep) -> None:
-    """App-wide: requests without credentials share a token bucket per client address (authenticated ones are
-    limited per principal in `authenticate`)."""
-    if "authorization" in request.headers:
-        return
-    client = request.client.host if request.client else "unknown"
-    wait = state.anonymous_limits.take(f"anonymous:{client}")
-    if wait > 0:
-        raise ApiProblem(
-            429,
-            "rate-limited",
-            "Too many requests",
-            f"rate limit per client address; retry in {wait:.2f} s",
-            headers=retry_after_header(wait),
-        )

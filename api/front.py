@@ -29,9 +29,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
 from api import wire
+from api.bodies import read_body, too_large
 from api.idempotency import MAX_KEY_CHARS, request_hash
 from api.keys import looks_like_key
-from api.problems import ApiProblem, problem_response
+from api.problems import ApiProblem, problem_for, problem_response
 from api.routers.ballots import Vote
 from api.settings import ApiSettings
 from api.tokens import NeedsFetch, TokenVerifier
@@ -133,12 +134,12 @@ class FrontApp:
             return
         if scope["type"] != "http":  # no websockets here
             return
-        body = await self._body(receive)
+        try:  # within the limit, streaming, as the writer's BodyGuard reads it (the writer checks JSON nesting)
+            body = await read_body(receive, self.settings.max_body_bytes)
+        except ConnectionError:
+            return  # the client left mid-body: nothing to pass on
         if body is None:
-            limit = self.settings.max_body_bytes
-            await problem_response(
-                413, "payload-too-large", "Payload too large", f"request bodies are limited to {limit} bytes"
-            )(scope, receive, send)
+            await problem_for(too_large(self.settings.max_body_bytes), scope["path"])(scope, receive, send)
             return
         try:
             command = await self.fast_command(scope, body)
@@ -167,23 +168,6 @@ class FrontApp:
                 await self.http.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _body(self, receive: Receive) -> bytes | None:
-        """The request body, or None when it exceeds the limit (answered 413 like the writer would)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.settings.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
 
     async def fast_command(self, scope: Scope, body: bytes) -> dict[str, Any] | None:
         """The command for a signature or vote this front may hand over, or None to pass the request through."""
@@ -278,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
 
     import uvicorn
 
-    from api.fronts import freeze_startup_heap
+    from api.fronts import freeze_startup_heap, public_protocol
 
     parser = argparse.ArgumentParser(description="A Hromada front process (started by `hromada serve --fronts N`).")
     parser.add_argument("--host", required=True)
@@ -290,8 +274,11 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     parser.add_argument("--parent", type=int, help="The writer's pid: this front stops when the writer is gone")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
-    app = FrontApp(ApiSettings(), args.data_dir, args.writer_http, args.writer_commands)
-    config = uvicorn.Config(app, log_level=args.log_level, access_log=False, lifespan="on")
+    settings = ApiSettings()
+    app = FrontApp(settings, args.data_dir, args.writer_http, args.writer_commands)
+    config = uvicorn.Config(
+        app, log_level=args.log_level, access_log=False, lifespan="on", http=public_protocol(settings)
+    )
     listener = socket.create_server((args.host, args.port), reuse_port=True, backlog=2048)
     freeze_startup_heap()
     uvicorn.Server(config).run(sockets=[listener])

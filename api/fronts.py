@@ -32,6 +32,9 @@ from typing import Any
 
 import uvicorn
 
+from api.headlimit import head_limited
+from api.settings import ApiSettings
+
 log = logging.getLogger("hromada.api.fronts")
 
 
@@ -128,10 +131,19 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
             runner.run(main)
 
 
+def public_protocol(settings: ApiSettings, *, behind_front: bool = False) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with the settings' header limits (api/headlimit.py). Behind a front, which
+    adds X-Forwarded-* and its HTTP client's own fields to a head it already limited, a little more is allowed."""
+    extra_headers, extra_bytes = (32, 4096) if behind_front else (0, 0)
+    return head_limited(settings.max_headers + extra_headers, settings.max_header_bytes + extra_bytes)
+
+
 def serve_alone(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve `app` in this process until SIGTERM or SIGINT, then return (so the caller's cleanup runs: plain
-    `uvicorn.run` re-raises SIGTERM after stopping, which ends the process before any `finally`)."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    """Serve `app` (from `create_app`) in this process until SIGTERM or SIGINT, then return (so the caller's
+    cleanup runs: plain `uvicorn.run` re-raises SIGTERM after stopping, which ends the process before any
+    `finally`)."""
+    http = public_protocol(app.state.api.settings)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, http=http))
 
     async def run() -> None:
         server.exit_on_signals()
@@ -176,6 +188,9 @@ def serve_with_fronts(
     from api.commands import CommandServer
 
     reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # SO_REUSEADDR as the fronts' listeners (socket.create_server) and uvicorn have it: without it bind() is refused
+    # while connections of a killed server wait out TIME_WAIT (about a minute); a listening socket still refuses it
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         reserved.bind((host, port))  # bound, never listening: it receives no connections
@@ -192,7 +207,13 @@ def serve_with_fronts(
         child_commands(fronts, host, port, data_dir, writer_http, commands_path, worker=worker)
     )
     config = uvicorn.Config(
-        app, uds=str(writer_http), log_level=log_level, proxy_headers=True, forwarded_allow_ips="*", lifespan="on"
+        app,
+        uds=str(writer_http),
+        log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips="*",
+        lifespan="on",
+        http=public_protocol(app.state.api.settings, behind_front=True),
     )
     server = _Server(config)
 

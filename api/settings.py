@@ -73,7 +73,11 @@ class ApiSettings(BaseSettings):
         "verified commands and pass every other request through (docs/api.md).",
     )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger request bodies are refused (413).")
+    max_headers: int = Field(default=100, ge=8, le=10_000, description="More header fields are refused (431).")
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="A longer request line and headers are refused (431)."
+    )
 
     @field_validator("oidc_issuers", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ pseudonyms; the token itself is never stored.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -28,6 +29,19 @@ DEV_KEY_FILE = "dev-issuer.pem"
 DEV_KID = "hromada-dev-1"
 DEV_PREFIX = "dev"
 _WWW = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+#: RFC 7519 §4.1.4-6: these claims are NumericDates, a JSON number of seconds since the epoch.
+TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
+def is_numeric_date(value: Any) -> bool:
+    """A JSON number (not a bool, not a string of digits, not NaN or an infinity)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and math.isfinite(value)
 
 
 class NeedsFetch(Exception):
@@ -152,6 +166,9 @@ class TokenVerifier:
         except jwt.PyJWTError as e:
             raise invalid_token("malformed token") from e
         header, unverified = parts["header"], parts["payload"]
+        for claim in TIME_CLAIMS:  # PyJWT would take int("1796178512") and True as times
+            if claim in unverified and not is_numeric_date(unverified[claim]):
+                raise invalid_token(f"{claim} is not a NumericDate (RFC 7519: a JSON number of seconds)")
         iss = unverified.get("iss")
         alg = header.get("alg")
         kid = header.get("kid")

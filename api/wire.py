@@ -24,6 +24,8 @@ import json
 import struct
 from typing import Any
 
+import pydantic_core
+
 MAX_FRAME = 4 * 1024 * 1024
 _LEN = struct.Struct(">I")
 
@@ -54,10 +56,10 @@ async def read(reader: asyncio.StreamReader) -> dict[str, Any] | None:
         data = await reader.readexactly(size)
     except asyncio.IncompleteReadError as e:
         raise WireError("stream ended inside a frame") from e
-    try:
-        message = json.loads(data)
+    try:  # pydantic-core's parser refuses deep nesting; the stdlib's recurses on the C stack (api/bodies.py)
+        message = pydantic_core.from_json(data)
     except ValueError as e:
-        raise WireError("frame is not JSON") from e
+        raise WireError(f"frame is not JSON: {e}") from e
     if not isinstance(message, dict):
         raise WireError("frame is not a JSON object")
     return message

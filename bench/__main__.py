@@ -25,6 +25,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "anchoring": {"full": {}, "quick": {}},
     "audit": {"full": {}, "quick": {"sizes": (100_000,)}},
     "api": {"full": {}, "quick": {"quick": True}},
+    "hostile_api": {"full": {}, "quick": {"quick": True}},
 }
 
 

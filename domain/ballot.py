@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from domain import checks
 from domain.base import LedgerAggregate, rfc3339, stream_id
 from domain.errors import (
     DuplicateChoice,
@@ -37,10 +38,31 @@ def vote_stream(ballot_id: UUID | str, voter: str) -> UUID:
     return stream_id("ballot", str(ballot_id), "voter", voter)
 
 
-def _positive_int(value: Any, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise InvalidInput(f"{field} must be a positive integer", field=field)
+#: Costs and budgets stay exact in every JSON reader (IEEE doubles).
+MAX_AMOUNT = 2**53 - 1
+
+
+def _positive_int(value: Any, field: str, top: int = MAX_AMOUNT) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= top:
+        raise InvalidInput(f"{field} must be an integer from 1 to {top}", field=field)
     return value
+
+
+#: A window within these years: their instants compare as strings (4-digit years), and converting them to UTC
+#: cannot overflow datetime (year 1 at +05:00 did: a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2200
+
+
+def _instant(at: Any, field: str) -> str:
+    if not isinstance(at, datetime) or at.tzinfo is None or at.utcoffset() is None:
+        raise checks.refuse(field, "must be a timezone-aware datetime")
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError as e:
+        raise checks.refuse(field, f"must be an instant of {FIRST_YEAR}-{LAST_YEAR}") from e
+    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise checks.refuse(field, f"must be an instant of {FIRST_YEAR}-{LAST_YEAR}", found=utc.year)
+    return rfc3339(utc)
 
 
 def validate_ballot(
@@ -63,7 +85,9 @@ def validate_ballot(
         raise InvalidInput("unknown voting method", expected=list(METHODS), found=str(mtype))
     opts: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for raw in options:
+    for i, raw in enumerate(options):
+        if not isinstance(raw, Mapping):
+            raise checks.refuse(f"options[{i}]", "must be an object")
         oid = raw.get("id")
         if not isinstance(oid, str) or not _OPTION_ID.match(oid):
             raise InvalidInput("malformed option id", option=str(oid))
@@ -77,7 +101,7 @@ def validate_ballot(
         if mtype == "budget":
             opt["cost"] = _positive_int(raw.get("cost"), f"options.{oid}.cost")
             district = raw.get("district")
-            if not isinstance(district, str) or not district:
+            if not isinstance(district, str) or not 1 <= len(district) <= 64:
                 raise InvalidInput("budget options need a district", option=oid)
             opt["district"] = district
         elif "cost" in raw or "district" in raw:
@@ -99,19 +123,23 @@ def validate_ballot(
         for opt in opts:
             if opt["district"] not in norm_method["budgets"]:
                 raise InvalidInput("option's district has no budget", option=opt["id"], district=opt["district"])
-    o, c = rfc3339(opens_at), rfc3339(closes_at)
+    o, c = _instant(opens_at, "opens_at"), _instant(closes_at, "closes_at")
     if not o < c:
         raise InvalidInput("opens_at must be before closes_at", opens_at=o, closes_at=c)
     methods = eligibility.get("identity_methods")
     if not isinstance(methods, list | tuple) or not methods or not all(isinstance(m, str) for m in methods):
         raise InvalidInput("eligibility.identity_methods must be a non-empty list")
+    for i, m in enumerate(checks.array(methods, "eligibility.identity_methods", 20, min_items=1)):
+        checks.code(m, f"eligibility.identity_methods[{i}]")
     min_age = eligibility.get("min_age")
     if min_age is not None:
-        _positive_int(min_age, "eligibility.min_age")
+        _positive_int(min_age, "eligibility.min_age", 150)
     districts = eligibility.get("districts")
     if districts is not None:
         if not isinstance(districts, list | tuple) or not districts or not all(isinstance(d, str) for d in districts):
             raise InvalidInput("eligibility.districts must be a non-empty list or null")
+        for i, d in enumerate(checks.array(districts, "eligibility.districts", MAX_OPTIONS, min_items=1)):
+            checks.text(d, f"eligibility.districts[{i}]", 64)
         districts = sorted(set(districts))
     if mtype == "budget":
         districts = sorted(set(districts or norm_method["budgets"]))

@@ -22,11 +22,13 @@ transferred day off and not in ``extra_holidays``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
+from domain import checks
 from domain.errors import InvalidInput
 
 #: Labour Code art. 73 holidays as amended in 2023 (Christmas on 25 December; Statehood Day 15 July;
@@ -59,31 +61,81 @@ def orthodox_easter(year: int) -> date:
     return date(year, month, day) + timedelta(days=13)
 
 
-def validate_calendar(spec: Mapping[str, Any]) -> dict[str, Any]:
+CALENDAR_FIELDS = (
+    "name",
+    "weekend",
+    "fixed",
+    "movable",
+    "weekend_transfer",
+    "martial_law",
+    "extra_holidays",
+    "extra_working_days",
+)
+#: Labour Code art. 67: a five-day working week has two days off, a six-day week one.
+MAX_WEEKEND_DAYS = 2
+MAX_FIXED_HOLIDAYS = 31
+MAX_EXTRA_HOLIDAYS = 100
+MAX_EXTRA_WORKING_DAYS = 366
+#: Dates a calendar may name (Orthodox Easter above is valid 1900-2099).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+#: So every calendar has working days: with at most 2 weekend days a year has at least 260 weekdays; at most 33
+#: holidays (31 fixed, Easter, Trinity), as many transferred days off and 31 more transferred from the previous
+#: December, and at most 100 extra holidays in all, take at most 197 of them. So every year of an accepted calendar
+#: has at least 63 working days, and `add_working_days` ends within 365 / 63 years (tests/domain).
+MIN_WORKING_DAYS_A_YEAR = 260 - 2 * 33 - 31 - MAX_EXTRA_HOLIDAYS
+_MONTH_DAY = re.compile(r"^\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise checks.refuse(field, "must be a date YYYY-MM-DD", found=str(value)[:100])
     try:
-        out: dict[str, Any] = {
-            "name": str(spec["name"]),
-            "weekend": sorted({int(x) for x in spec.get("weekend", [5, 6])}),
-            "fixed": sorted(str(x) for x in spec.get("fixed", [])),
-            "movable": sorted(str(x) for x in spec.get("movable", [])),
-            "weekend_transfer": bool(spec.get("weekend_transfer", True)),
-            "martial_law": bool(spec.get("martial_law", False)),
-            "extra_holidays": sorted(date.fromisoformat(str(x)).isoformat() for x in spec.get("extra_holidays", [])),
-            "extra_working_days": sorted(
-                date.fromisoformat(str(x)).isoformat() for x in spec.get("extra_working_days", [])
-            ),
-        }
-        for md in out["fixed"]:
+        d = date.fromisoformat(value)
+    except ValueError as e:
+        raise checks.refuse(field, "must be a date YYYY-MM-DD", found=value) from e
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise checks.refuse(field, f"must be a date of {FIRST_YEAR}-{LAST_YEAR}", found=value)
+    return d.isoformat()
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def validate_calendar(spec: Any, field: str = "calendar") -> dict[str, Any]:
+    """The calendar as frozen into a rule set, or InvalidInput naming the field (``<field>.weekend`` ...). Its
+    bounds guarantee working days in every year (MIN_WORKING_DAYS_A_YEAR)."""
+    c = checks.mapping(spec, field, CALENDAR_FIELDS, ("name",))
+    weekend = checks.array(c.get("weekend", [5, 6]), f"{field}.weekend", 7)
+    days = sorted({checks.integer(w, f"{field}.weekend[{i}]", 0, 6) for i, w in enumerate(weekend)})
+    if len(days) > MAX_WEEKEND_DAYS:
+        raise checks.refuse(
+            f"{field}.weekend", f"at most {MAX_WEEKEND_DAYS} days off a week (else too few working days)", found=days
+        )
+    fixed = []
+    for i, md in enumerate(checks.array(c.get("fixed", []), f"{field}.fixed", MAX_FIXED_HOLIDAYS)):
+        if not isinstance(md, str) or not _MONTH_DAY.match(md):
+            raise checks.refuse(f"{field}.fixed[{i}]", "must be a month and day MM-DD", found=str(md)[:100])
+        try:
             date(2024, int(md[:2]), int(md[3:]))  # 2024: leap year, so 02-29 is accepted
-            if len(md) != 5 or md[2] != "-":
-                raise ValueError(md)
-        if any(w not in range(7) for w in out["weekend"]):
-            raise ValueError("weekend")
-        if any(m not in ("easter", "trinity") for m in out["movable"]):
-            raise ValueError("movable")
-    except (KeyError, ValueError, TypeError) as e:
-        raise InvalidInput("malformed calendar", detail=str(e)) from e
-    return out
+        except ValueError as e:
+            raise checks.refuse(f"{field}.fixed[{i}]", "is not a day of the year", found=md) from e
+        fixed.append(md)
+    movable = checks.array(c.get("movable", []), f"{field}.movable", 2)
+    for i, m in enumerate(movable):
+        if m not in ("easter", "trinity"):
+            raise checks.refuse(f"{field}.movable[{i}]", "must be easter or trinity", found=str(m)[:100])
+    holidays = checks.array(c.get("extra_holidays", []), f"{field}.extra_holidays", MAX_EXTRA_HOLIDAYS)
+    working = checks.array(c.get("extra_working_days", []), f"{field}.extra_working_days", MAX_EXTRA_WORKING_DAYS)
+    return {
+        "name": checks.text(c["name"], f"{field}.name", 64),
+        "weekend": days,
+        "fixed": sorted(fixed),
+        "movable": sorted(movable),
+        "weekend_transfer": checks.boolean(c.get("weekend_transfer", True), f"{field}.weekend_transfer"),
+        "martial_law": checks.boolean(c.get("martial_law", False), f"{field}.martial_law"),
+        "extra_holidays": sorted(_iso_date(d, f"{field}.extra_holidays[{i}]") for i, d in enumerate(holidays)),
+        "extra_working_days": sorted(_iso_date(d, f"{field}.extra_working_days[{i}]") for i, d in enumerate(working)),
+    }
 
 
 class WorkingCalendar:

@@ -180,8 +180,10 @@ class HousingRegister(LedgerAggregate):
             at=at,
             actor=actor,
             name=name.strip(),
-            removal_reasons=validate_code_table(removal_reasons, "removal reason"),
-            list_bases={k: validate_code_table(v, f"{k} basis") for k, v in sorted(list_bases.items())},
+            removal_reasons=validate_code_table(removal_reasons, "removal reason", "removal_reasons"),
+            list_bases={
+                k: validate_code_table(v, f"{k} basis", f"list_bases.{k}") for k, v in sorted(list_bases.items())
+            },
             pseudonym_key=pseudonym_key,
         )
         return result

@@ -39,6 +39,7 @@ from domain.errors import (
 from domain.rules import BENEFIT_REVOKE_REASONS, validate_code_table
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+MAX_INSTITUTIONS = 500
 
 
 # --- pure rules (shared by the aggregate, the projections and documented for the verifier) ----------------
@@ -277,9 +278,11 @@ class KindergartenQueue(LedgerAggregate):
     ) -> KindergartenQueue:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InvalidInput("queue name must be 1-200 characters")
-        insts = list(institutions) if not isinstance(institutions, str) else []
-        if not insts or len(set(insts)) != len(insts) or not all(isinstance(i, str) and _ID.match(i) for i in insts):
-            raise InvalidInput("institutions must be a non-empty list of distinct ids")
+        insts = list(institutions) if not isinstance(institutions, str | bytes | Mapping) else []
+        if not 1 <= len(insts) <= MAX_INSTITUTIONS or len(set(insts)) != len(insts):
+            raise InvalidInput(f"institutions must be 1-{MAX_INSTITUTIONS} distinct ids", field="institutions")
+        if not all(isinstance(i, str) and _ID.match(i) for i in insts):
+            raise InvalidInput("institutions must be ids of A-Z a-z 0-9 . _ / -", field="institutions")
         for field, value, top in (("acceptance_days", acceptance_days, 365), ("max_preferences", max_preferences, 50)):
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
                 raise InvalidInput(f"{field} out of range", field=field, found=str(value))
@@ -291,8 +294,8 @@ class KindergartenQueue(LedgerAggregate):
             kind="kindergarten",
             name=name.strip(),
             institutions=insts,
-            benefits=validate_code_table(benefits, "benefit"),
-            removal_reasons=validate_code_table(removal_reasons, "removal reason"),
+            benefits=validate_code_table(benefits, "benefit", "benefits"),
+            removal_reasons=validate_code_table(removal_reasons, "removal reason", "removal_reasons"),
             acceptance_days=acceptance_days,
             max_preferences=max_preferences,
             pseudonym_key=pseudonym_key,

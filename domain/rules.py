@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain import checks
 from domain.calendar import UA_CALENDAR, UA_MARTIAL_LAW_CALENDAR, validate_calendar
-from domain.errors import InvalidInput
 
 DEFAULT_IDENTITY_METHODS = ["bankid", "diia", "qes"]
 
@@ -42,42 +42,57 @@ HRADYZK = _petition_rules("hradyzk", 100, {"months": 3}, "Hradyzk council regula
 PETITION_RULE_SETS: dict[str, dict[str, Any]] = {"kyiv": KYIV, "sumy": SUMY, "hradyzk": HRADYZK}
 
 
-def validate_petition_rules(rules: Mapping[str, Any]) -> dict[str, Any]:
+PETITION_RULE_FIELDS = (
+    "city",
+    "threshold",
+    "period",
+    "identity_methods",
+    "response_working_days",
+    "timezone",
+    "calendar",
+    "max_title_chars",
+    "max_text_chars",
+    "source",
+)
+#: Longest collection period: 10 years either way (the deadline must stay a date far from datetime's end).
+MAX_PERIOD = {"days": 3650, "months": 120}
+
+
+def validate_petition_rules(rules: Any) -> dict[str, Any]:
+    """The rule set as frozen into ``petition.created``, or InvalidInput naming the field (``rules.<field>``).
+
+    Every field has an exact type and bounds, and the calendar has working days (domain/calendar.py), so no later
+    command on an accepted petition can fail or loop because of its rules."""
+    r = checks.mapping(rules, "rules", PETITION_RULE_FIELDS, ("city", "threshold", "period", "identity_methods"))
+    period = checks.mapping(r["period"], "rules.period", MAX_PERIOD)
+    if len(period) != 1:
+        raise checks.refuse("rules.period", "must be {'days': N} or {'months': N}", found=sorted(period))
+    unit, amount = next(iter(period.items()))
+    methods = checks.array(r["identity_methods"], "rules.identity_methods", 20, min_items=1)
+    for i, method in enumerate(methods):
+        checks.code(method, f"rules.identity_methods[{i}]")
+    if len(set(methods)) != len(methods):
+        raise checks.refuse("rules.identity_methods", "must not repeat a method", found=methods)
+    tz = checks.text(r.get("timezone", "Europe/Kyiv"), "rules.timezone", 64)
     try:
-        period = dict(rules["period"])
-        if len(period) != 1 or next(iter(period)) not in ("days", "months"):
-            raise ValueError("period must be {'days': N} or {'months': N}")
-        unit, amount = next(iter(period.items()))
-        if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= 3650:
-            raise ValueError("period amount")
-        threshold = rules["threshold"]
-        if not isinstance(threshold, int) or isinstance(threshold, bool) or not 1 <= threshold <= 10_000_000:
-            raise ValueError("threshold")
-        methods = [str(m) for m in rules["identity_methods"]]
-        if not methods or len(set(methods)) != len(methods):
-            raise ValueError("identity_methods")
-        wd = rules.get("response_working_days", 10)
-        if not isinstance(wd, int) or isinstance(wd, bool) or not 1 <= wd <= 365:
-            raise ValueError("response_working_days")
-        tz = str(rules.get("timezone", "Europe/Kyiv"))
         ZoneInfo(tz)
-        out: dict[str, Any] = {
-            "city": str(rules["city"]),
-            "threshold": threshold,
-            "period": {unit: amount},
-            "identity_methods": methods,
-            "response_working_days": wd,
-            "timezone": tz,
-            "calendar": validate_calendar(rules.get("calendar", UA_CALENDAR)),
-            "max_title_chars": int(rules.get("max_title_chars", 200)),
-            "max_text_chars": int(rules.get("max_text_chars", 10_000)),
-            "source": str(rules.get("source", "")),
-        }
-    except (KeyError, ValueError, TypeError, ZoneInfoNotFoundError) as e:
-        raise InvalidInput("malformed petition rule set", detail=str(e)) from e
-    if not 1 <= out["max_text_chars"] <= 20_000 or not 1 <= out["max_title_chars"] <= 500:
-        raise InvalidInput("text limits out of range (the event must fit in 64 KiB)")
-    return out
+    except (ValueError, OSError, ZoneInfoNotFoundError) as e:
+        raise checks.refuse("rules.timezone", "is not an IANA time zone", found=tz) from e
+    return {
+        "city": checks.text(r["city"], "rules.city", 64),
+        "threshold": checks.integer(r["threshold"], "rules.threshold", 1, 10_000_000),
+        "period": {unit: checks.integer(amount, f"rules.period.{unit}", 1, MAX_PERIOD[unit])},
+        "identity_methods": methods,
+        "response_working_days": checks.integer(
+            r.get("response_working_days", 10), "rules.response_working_days", 1, 365
+        ),
+        "timezone": tz,
+        "calendar": validate_calendar(r.get("calendar", UA_CALENDAR), "rules.calendar"),
+        # the event must fit in 64 KiB
+        "max_title_chars": checks.integer(r.get("max_title_chars", 200), "rules.max_title_chars", 1, 500),
+        "max_text_chars": checks.integer(r.get("max_text_chars", 10_000), "rules.max_text_chars", 1, 20_000),
+        "source": checks.text(r.get("source", ""), "rules.source", 500, min_chars=0),
+    }
 
 
 def add_period(start: datetime, period: Mapping[str, int]) -> datetime:
@@ -145,19 +160,26 @@ KINDERGARTEN_REMOVAL_REASONS: list[dict[str, str]] = [
 BENEFIT_REVOKE_REASONS = ["document_expired", "document_invalid", "status_ended", "granted_in_error"]
 
 
-def validate_code_table(table: Any, what: str) -> list[dict[str, str]]:
+MAX_TABLE_ROWS = 100
+
+
+def validate_code_table(table: Any, what: str, field: str | None = None) -> list[dict[str, str]]:
+    """A table of ``{code, title, statute}`` rows (1-100, unique codes usable in paths), or InvalidInput naming
+    the field (``field`` defaults to the table's name, e.g. ``benefits``)."""
+    field = field or what.replace(" ", "_")
     out: list[dict[str, str]] = []
-    try:
-        for row in table:
-            code, title, statute = str(row["code"]), str(row["title"]), str(row["statute"])
-            if not code or not statute:
-                raise ValueError("empty code or statute")
-            out.append({"code": code, "title": title, "statute": statute})
-    except (KeyError, TypeError, ValueError) as e:
-        raise InvalidInput(f"malformed {what} table", detail=str(e)) from e
+    for i, raw in enumerate(checks.array(table, field, MAX_TABLE_ROWS, min_items=1)):
+        row = checks.mapping(raw, f"{field}[{i}]", ("code", "title", "statute"), ("code", "title", "statute"))
+        out.append(
+            {
+                "code": checks.code(row["code"], f"{field}[{i}].code"),
+                "title": checks.text(row["title"], f"{field}[{i}].title", 500, min_chars=0),
+                "statute": checks.text(row["statute"], f"{field}[{i}].statute", 500),
+            }
+        )
     codes = [r["code"] for r in out]
-    if not out or len(set(codes)) != len(codes):
-        raise InvalidInput(f"{what} table must be non-empty with unique codes")
+    if len(set(codes)) != len(codes):
+        raise checks.refuse(field, f"{what} codes must be unique", found=codes)
     return out
 
 

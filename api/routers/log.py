@@ -24,12 +24,13 @@ from ledger.export import write_bundle
 from ledger.integrator import read_state
 from ledger.leafmap import notification_of
 from ledger.merkle.storage import SqlTileStore
-from ledger.merkle.tiles import TILE_WIDTH, encode_entry_bundle
+from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 from ledger.receipts import prove_consistency, prove_inclusion, stored_entry
 
 router = APIRouter(tags=["log"])
 
-_TILE_RE = re.compile(r"^(?P<level>entries|\d{1,2})/(?P<index>(?:x\d{3}/)*\d{3})(?:\.p/(?P<width>\d{1,3}))?$")
+#: At most 7 groups of 3 digits: 21 digits hold every index below 2^64; longer paths are no tiles of any tree.
+_TILE_RE = re.compile(r"^(?P<level>entries|\d{1,2})/(?P<index>(?:x\d{3}/){0,6}\d{3})(?:\.p/(?P<width>\d{1,3}))?$")
 _TILE_EXAMPLE = "0/x001/234.p/17"
 
 
@@ -45,6 +46,12 @@ def _parse_tile(path: str) -> tuple[str, int, int]:
     if level != "entries" and not 0 <= int(level) <= 63:
         raise ApiProblem(404, "not-found", "Not found", "tile level must be 0..63")
     return level, index, width
+
+
+def _leaves_needed(level: str, index: int, width: int) -> int:
+    """The tree size from which tile (level, index) of `width` hashes exists: (index * 256 + width) * 256^level."""
+    height = 0 if level == "entries" else int(level)
+    return (index * TILE_WIDTH + width) << (TILE_HEIGHT * height)
 
 
 def _tree_size(conn: Connection, state: StateDep) -> int:
@@ -88,11 +95,11 @@ def tile(
     full = width == TILE_WIDTH
     headers = {"Cache-Control": "public, max-age=31536000, immutable" if full else "no-cache"}
     with state.ledger.engine.connect() as conn:
+        # before any lookup: an index beyond the tree may also be beyond what the database's integers hold
+        if _tree_size(conn, state) < _leaves_needed(level, index, width):
+            raise ApiProblem(404, "not-found", "Not found", "tile beyond the tree")
         if level == "entries":
-            first = index * TILE_WIDTH
-            if _tree_size(conn, state) < first + width:
-                raise ApiProblem(404, "not-found", "Not found", "entry bundle beyond the tree")
-            entries = _entries(conn, state.ledger.integrator.events.name, first, width)
+            entries = _entries(conn, state.ledger.integrator.events.name, index * TILE_WIDTH, width)
             return Response(encode_entry_bundle(entries), media_type="application/octet-stream", headers=headers)
         hashes = SqlTileStore(conn).read_tiles([(int(level), index)]).get((int(level), index))
     if hashes is None or len(hashes) < width * 32:
