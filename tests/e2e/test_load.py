@@ -49,10 +49,13 @@ def test_concurrent_signatures_votes_and_revotes_audit_clean(tmp_path: Path, dat
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_writer_killed_at_a_random_moment_loses_nothing_it_acknowledged(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("fronts", [0, 2])
+def test_a_writer_killed_at_a_random_moment_loses_nothing_it_acknowledged(
+    tmp_path: Path, database_url: str, fronts: int
+) -> None:
     seed = int(os.environ.get("HROMADA_CRASH_SEED", str(time.time_ns())))  # a failure names it: rerun with it
     rng = random.Random(seed)
-    city = City(tmp_path / "city", database_url)
+    city = City(tmp_path / "city", database_url, fronts=fronts)
     city.start()
     acknowledged = Acknowledged()
     errors: list[BaseException] = []
@@ -72,7 +75,7 @@ def test_a_writer_killed_at_a_random_moment_loses_nothing_it_acknowledged(tmp_pa
         )
         writing.start()
         time.sleep(rng.uniform(0.5, 3.0))
-        city.kill()
+        city.kill()  # with fronts: the writer; its fronts and worker stop with it (PR_SET_PDEATHSIG)
         writing.join(300)
         assert not writing.is_alive()
         before = len(acknowledged.event_ids)
