@@ -7,7 +7,8 @@ Every command: validates its input, checks the actor (scope for services, identi
 ``MAX_ATTEMPTS`` times) so it is decided again, e.g. a second offer for the same place becomes
 ``PlaceUnavailable``.
 
-The app never configures persistence: the ledger subclasses it and sets its infrastructure through ``env``.
+The app never configures persistence nor reads settings: the ledger sets its infrastructure through ``env`` and
+hands it its pseudonymizer and vault (ledger/runtime.py).
 Counts and tallies come from hook methods (``signature_count``, ``counted_votes``, ``open_petition_ids``) backed
 here by an in-process :class:`~domain.projections.Projections` that is rebuilt from the notification log at
 start-up and fed after each save; a multi-process deployment overrides the hooks with shared projections.
@@ -15,7 +16,6 @@ start-up and fed after each save; a multi-process deployment overrides the hooks
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -64,8 +64,6 @@ A = TypeVar("A", bound=LedgerAggregate)
 GUARDED: tuple[type[LedgerAggregate], ...] = (Petition, Ballot)
 R = TypeVar("R")
 
-PSEUDONYM_KEYS_ENV = "HROMADA_PSEUDONYM_KEYS"
-
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:
     """Projector for our aggregates: the library's default re-checks a runtime Protocol on every event,
@@ -95,7 +93,9 @@ class CityApp(Application[UUID]):
         vault: PersonalDataVault | None = None,
         single_writer: bool = False,
     ) -> None:
-        """`single_writer`: this process is the only one that changes petitions and ballots in this store,
+        """`pseudonymizer` is required (ConfigurationError without one) and `vault` optional (commands that seal
+        personal data refuse without it): both are built by the composition root from its settings, the domain reads
+        none. `single_writer`: this process is the only one that changes petitions and ballots in this store,
         so signatures and votes may decide on cached petitions and ballots (see :mod:`domain.guards`)."""
         super().__init__(env)
         self.guards = StreamGuards()
@@ -104,10 +104,8 @@ class CityApp(Application[UUID]):
         self._inflight: dict[UUID, int] = {}
         self._inflight_lock = threading.Lock()
         if pseudonymizer is None:
-            keys = self.env.get(PSEUDONYM_KEYS_ENV) or os.environ.get(PSEUDONYM_KEYS_ENV)
-            if not keys:
-                raise ConfigurationError(f"no pseudonym keys: pass pseudonymizer= or set {PSEUDONYM_KEYS_ENV}")
-            pseudonymizer = Pseudonymizer.from_text(keys)
+            # the domain reads no settings: the composition root builds the pseudonymizer (ledger/runtime.py)
+            raise ConfigurationError("no pseudonymizer: the application must be given its pseudonym keys")
         self.pseudonymizer = pseudonymizer
         self.vault = vault
         self.projections = Projections()
