@@ -27,7 +27,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.ballot import Ballot, VoteRecord, validate_ballot, vote_stream
+from domain.ballots.aggregate import Ballot, VoteRecord, vote_stream
+from domain.ballots.rules import validate_ballot
 from domain.base import LedgerAggregate, rfc3339, stream_id
 from domain.errors import (
     ConcurrentModification,
@@ -42,27 +43,27 @@ from domain.errors import (
     UnknownList,
 )
 from domain.guards import HotAggregates, StreamGuards
+from domain.housing.aggregate import HousingRegister
+from domain.housing.order import list_order
+from domain.housing.rules import HOUSING_LIST_BASES, HOUSING_LISTS, HOUSING_REMOVAL_REASONS
 from domain.identity import AUTHORISATION, RULES, Actor, CitizenIdentity, Pseudonymizer
-from domain.petition import Petition, Signature, signature_stream
+from domain.kindergarten.aggregate import KindergartenQueue
+from domain.kindergarten.order import entry_positions, kindergarten_list
+from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KINDERGARTEN_REMOVAL_REASONS
+from domain.petitions.aggregate import Petition, Signature, signature_stream
 from domain.pii import PersonalDataVault
-from domain.projections import Projections, entry_positions, kindergarten_list, record_of
-from domain.queue_housing import HousingRegister, list_order
-from domain.queue_kindergarten import KindergartenQueue
-from domain.rules import (
-    CHERNIVTSI_KINDERGARTEN_BENEFITS,
-    HOUSING_LIST_BASES,
-    HOUSING_LISTS,
-    HOUSING_REMOVAL_REASONS,
-    KINDERGARTEN_REMOVAL_REASONS,
-)
+from domain.projections import Projections, record_of
 from domain.sequencing import Sequencer
-from domain.service import Service, service_stream
+from domain.services.aggregate import Service, service_stream
+from domain.topics import register_moved_modules
 
 Principal = Actor | CitizenIdentity
 A = TypeVar("A", bound=LedgerAggregate)
 #: Aggregates that other streams' commands read (signatures read petitions, votes read ballots).
 GUARDED: tuple[type[LedgerAggregate], ...] = (Petition, Ballot)
 R = TypeVar("R")
+
+register_moved_modules()  # rows written before the contexts moved name their old modules (domain/topics.py)
 
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:

@@ -12,12 +12,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from domain.ballot import compute_tally, fold_ballot
+from domain.ballots.aggregate import fold_ballot
+from domain.ballots.rules import compute_tally
 from domain.base import Fold, event_time, public_data
-from domain.petition import fold_petition
-from domain.queue_housing import fold_housing, list_order
-from domain.queue_kindergarten import fold_kindergarten, group_order, sort_key
-from domain.service import fold_service
+from domain.housing.aggregate import fold_housing
+from domain.housing.order import housing_lists
+from domain.kindergarten.aggregate import fold_kindergarten
+from domain.kindergarten.order import kindergarten_orders
+from domain.petitions.aggregate import fold_petition
+from domain.services.aggregate import fold_service
 
 
 class EventRecord(NamedTuple):
@@ -143,45 +146,5 @@ class Projections:
             for bid, st in sorted(self.of_kind("ballot").items())
         }
         queues = {qid: kindergarten_orders(st) for qid, st in sorted(self.of_kind("queue").items())}
-        registers = {
-            rid: {name: list_order(st, name) for name in ("general", "first_priority", "out_of_turn")}
-            for rid, st in sorted(self.of_kind("housing").items())
-        }
+        registers = {rid: housing_lists(st) for rid, st in sorted(self.of_kind("housing").items())}
         return {"petitions": petitions, "ballots": ballots, "kindergarten": queues, "housing": registers}
-
-
-def kindergarten_orders(state: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Every non-empty group's ordered list, keyed ``"<institution>/<birth year>"`` (one pass + sorts)."""
-    groups: dict[tuple[str, int], list[str]] = {}
-    for eid, e in state["entries"].items():
-        if e["status"] == "waiting":
-            for inst in e["institutions"]:
-                groups.setdefault((inst, e["birth_year"]), []).append(eid)
-    keys = {eid: sort_key(state, eid) for ids in groups.values() for eid in ids}
-    return {f"{i}/{y}": sorted(groups[(i, y)], key=keys.__getitem__) for i, y in sorted(groups)}
-
-
-def kindergarten_list(state: Mapping[str, Any], institution: str, birth_year: int) -> list[dict[str, Any]]:
-    """The public ordered list of one group with positions (1-based); no personal data."""
-    out = []
-    for pos, eid in enumerate(group_order(state, institution, birth_year), start=1):
-        e = state["entries"][eid]
-        rank, registered_at, _ = sort_key(state, eid)
-        out.append(
-            {
-                "position": pos,
-                "entry": eid,
-                "benefit_rank": rank,
-                "registered_at": registered_at,
-                "offer_pending": e["offer"] is not None,
-            }
-        )
-    return out
-
-
-def entry_positions(state: Mapping[str, Any], entry_id: str) -> dict[str, int]:
-    """Position (1-based) of an entry in each group it belongs to, keyed by institution."""
-    e = state["entries"][entry_id]
-    if e["status"] != "waiting":
-        return {}
-    return {inst: group_order(state, inst, e["birth_year"]).index(entry_id) + 1 for inst in e["institutions"]}

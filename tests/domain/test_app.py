@@ -11,8 +11,8 @@ from domain import errors
 from domain.app import CityApp
 from domain.base import check_json_native, public_data
 from domain.identity import Actor, Pseudonymizer
-from domain.queue_kindergarten import KindergartenQueue
-from domain.rules import SUMY
+from domain.kindergarten.aggregate import KindergartenQueue
+from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, EDU, HOUSING, KEYS, OPERATOR, POPO, T0, citizen, days, make_app
 
 
