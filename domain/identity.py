@@ -147,6 +147,10 @@ class Pseudonymizer:
         return f"chd:v{v}:{self._mac(v, 'hromada/child', '', child_key)}"
 
 
+#: Who asks for a command: an actor (a service or the system) or a citizen's identity assertion.
+Principal = Actor | CitizenIdentity
+
+
 # --- scopes ------------------------------------------------------------------------------------------------
 _SEGMENT_RE = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]*)$")
 
