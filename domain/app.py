@@ -16,10 +16,9 @@ from eventsourcing.domain import MutableOrImmutableAggregate
 
 from domain.ballots.commands import BallotCommands
 from domain.core import project
-from domain.housing.aggregate import HousingRegister
 from domain.housing.commands import HousingCommands
-from domain.kindergarten.aggregate import KindergartenQueue
 from domain.kindergarten.commands import KindergartenCommands
+from domain.kinds import KINDS
 from domain.petitions.commands import PetitionCommands
 from domain.services.commands import ServiceCommands
 
@@ -28,11 +27,10 @@ class CityApp(ServiceCommands, PetitionCommands, BallotCommands, KindergartenCom
     """Every command of every context on one application (the name fixes the event tables: ``cityapp_*``)."""
 
     name = "CityApp"
+    #: Snapshot the long streams (one per queue or register) as their kinds say.
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
-        KindergartenQueue: 200,
-        HousingRegister: 200,
+        cls: every for kind in KINDS for cls, every in kind.snapshot_every.items()
     }
-    snapshotting_projectors: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], Any]] = {
-        KindergartenQueue: project,
-        HousingRegister: project,
-    }
+    snapshotting_projectors: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], Any]] = dict.fromkeys(
+        snapshotting_intervals, project
+    )

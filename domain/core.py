@@ -1,7 +1,7 @@
 """The application core every context's commands run on: one eventsourcing ``Application``, its plumbing.
 
 Every command: validates its input, checks the actor (:meth:`AppCore._authorise`: scope for services, identity for
-citizens, the table is ``domain.identity.AUTHORISATION``), runs the aggregate command(s) and saves every touched
+citizens, the table is ``domain.kinds.AUTHORISATION``), runs the aggregate command(s) and saves every touched
 aggregate in ONE ``self.save(...)`` (atomic). A store conflict (``IntegrityError``) either means a uniqueness
 violation (duplicate signature) or a concurrent writer: then the command is re-run on fresh state (at most
 ``MAX_ATTEMPTS`` times) so it is decided again, e.g. a second offer for the same place becomes ``PlaceUnavailable``.
@@ -30,7 +30,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from domain.ballots.aggregate import Ballot
 from domain.base import LedgerAggregate, rfc3339
 from domain.errors import (
     ConcurrentModification,
@@ -40,8 +39,8 @@ from domain.errors import (
     ServiceNotRegistered,
 )
 from domain.guards import HotAggregates, StreamGuards
-from domain.identity import AUTHORISATION, Actor, CitizenIdentity, Principal, Pseudonymizer
-from domain.petitions.aggregate import Petition
+from domain.identity import Actor, CitizenIdentity, Principal, Pseudonymizer
+from domain.kinds import AUTHORISATION, KINDS
 from domain.pii import PersonalDataVault
 from domain.projections import Projections, record_of
 from domain.sequencing import Sequencer
@@ -49,8 +48,8 @@ from domain.services.aggregate import Service, service_stream
 from domain.topics import register_moved_modules
 
 A = TypeVar("A", bound=LedgerAggregate)
-#: Aggregates that other streams' commands read (signatures read petitions, votes read ballots).
-GUARDED: tuple[type[LedgerAggregate], ...] = (Petition, Ballot)
+#: Aggregates that other streams' commands read (signatures read petitions, votes read ballots): the kinds say which.
+GUARDED: tuple[type[LedgerAggregate], ...] = tuple(cls for kind in KINDS for cls in kind.guarded)
 R = TypeVar("R")
 
 register_moved_modules()  # rows written before the contexts moved name their old modules (domain/topics.py)
