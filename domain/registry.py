@@ -51,7 +51,8 @@ class Kind:
     #: The key of the kind's part of ``state.json`` (None: it publishes none) and the value per stream.
     state_part: str | None = None
     published: Publish | None = None
-    #: Prefixes the kind's events had in older logs: read (folded like the current prefix), never written.
+    #: Prefixes the kind's events had in older logs: read (the projections give their streams the kind's fold, which
+    #: must then accept those types too), never written.
     legacy_prefixes: tuple[str, ...] = ()
     #: Aggregate class -> snapshot every N events (long streams: one stream per queue or register).
     snapshot_every: Mapping[type[LedgerAggregate], int] = field(default_factory=dict)

@@ -30,9 +30,6 @@ MOVED_MODULES: dict[str, ModuleType] = {
 
 
 def register_moved_modules() -> None:
-    """Make every old topic resolve to the class's new home (idempotent)."""
+    """Make every old topic resolve to the class's new home (idempotent; ``domain.core`` calls it on import)."""
     for old, module in MOVED_MODULES.items():
         register_topic(old, module)
-
-
-register_moved_modules()
