@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.models import Body, FlatData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
 
-#: The lists of a register (domain.rules.HOUSING_LISTS); `general` holds every active entry.
+#: The lists of a register (domain.housing.rules.HOUSING_LISTS); `general` holds every active entry.
 ListName = Literal["general", "first_priority", "out_of_turn"]
 #: The lists an entry is included in on a legal basis.
 SpecialList = Literal["first_priority", "out_of_turn"]
-#: Why an entry leaves a special list (domain.queue_housing.LIST_EXCLUSION_REASONS).
+#: Why an entry leaves a special list (domain.housing.rules.LIST_EXCLUSION_REASONS).
 ExclusionReason = Literal["basis_ended", "granted_in_error", "document_invalid"]
 Year = Annotated[int, Field(ge=1900, le=2200, examples=[2026])]
 

@@ -29,10 +29,10 @@ from eventsourcing.domain import Aggregate
 from domain.app import CityApp
 from domain.errors import DuplicateSignature
 from domain.identity import Actor, CitizenIdentity, Pseudonymizer
+from domain.kindergarten.order import group_order, kindergarten_orders
+from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS
+from domain.petitions.rules import KYIV
 from domain.pii import InMemoryKeyValueStore, PersonalDataVault
-from domain.projections import kindergarten_orders
-from domain.queue_kindergarten import group_order
-from domain.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KYIV
 
 Row = dict[str, Any]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -69,3 +69,27 @@ def code(value: Any, field: str) -> str:
     if not isinstance(value, str) or not CODE.match(value):
         raise refuse(field, "must be 1-64 of A-Z a-z 0-9 . _ : - (the first a letter or digit)", found=str(value)[:100])
     return value
+
+
+#: Most rows of a code table (benefits, removal reasons, list bases).
+MAX_TABLE_ROWS = 100
+
+
+def validate_code_table(table: Any, what: str, field: str | None = None) -> list[dict[str, str]]:
+    """A table of ``{code, title, statute}`` rows (1-100, unique codes usable in paths), or InvalidInput naming
+    the field (``field`` defaults to the table's name, e.g. ``benefits``)."""
+    field = field or what.replace(" ", "_")
+    out: list[dict[str, str]] = []
+    for i, raw in enumerate(array(table, field, MAX_TABLE_ROWS, min_items=1)):
+        row = mapping(raw, f"{field}[{i}]", ("code", "title", "statute"), ("code", "title", "statute"))
+        out.append(
+            {
+                "code": code(row["code"], f"{field}[{i}].code"),
+                "title": text(row["title"], f"{field}[{i}].title", 500, min_chars=0),
+                "statute": text(row["statute"], f"{field}[{i}].statute", 500),
+            }
+        )
+    codes = [r["code"] for r in out]
+    if len(set(codes)) != len(codes):
+        raise refuse(field, f"{what} codes must be unique", found=codes)
+    return out

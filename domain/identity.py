@@ -1,4 +1,4 @@
-"""Who acts: actors, citizen pseudonyms, service scopes and the authorisation table.
+"""Who acts: actors, citizen pseudonyms, service scopes and what a permission is.
 
 Citizens are known to the log only by pseudonyms: ``HMAC-SHA256(key_v, tag ‖ 0x00 ‖ context ‖ 0x00 ‖ subject)``
 with a per-log secret ``key_v`` of version ``v``. Each petition, ballot and queue freezes the key version in
@@ -147,6 +147,10 @@ class Pseudonymizer:
         return f"chd:v{v}:{self._mac(v, 'hromada/child', '', child_key)}"
 
 
+#: Who asks for a command: an actor (a service or the system) or a citizen's identity assertion.
+Principal = Actor | CitizenIdentity
+
+
 # --- scopes ------------------------------------------------------------------------------------------------
 _SEGMENT_RE = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]*)$")
 
@@ -190,45 +194,10 @@ class Permission:
     """Actors allowed to cause an event type.
 
     ``system``: a system actor may. ``citizen``: a citizen may (the aggregate's rules say which one).
-    ``scope``: a registered, unrevoked service holding this scope may (None: no service may)."""
+    ``scope``: a registered, unrevoked service holding this scope may (None: no service may).
+    Each kind lists the permission of each of its event types (``domain/<context>/kind.py``); the whole table is
+    ``domain.kinds.AUTHORISATION``."""
 
     scope: str | None = None
     citizen: bool = False
     system: bool = False
-
-
-AUTHORISATION: dict[str, Permission] = {
-    "service.registered": Permission("service:admin", system=True),
-    "service.scopes_changed": Permission("service:admin", system=True),
-    "service.revoked": Permission("service:admin", system=True),
-    "petition.created": Permission(citizen=True),
-    "petition.published": Permission("petition:moderate"),
-    "petition.rejected": Permission("petition:moderate"),
-    "petition.signed": Permission(citizen=True),
-    "petition.threshold_reached": Permission(system=True),
-    "petition.responded": Permission("petition:respond"),
-    "petition.closed": Permission("petition:close", system=True),
-    "ballot.opened": Permission("ballot:open"),
-    "ballot.vote_cast": Permission(citizen=True),
-    "ballot.vote_changed": Permission(citizen=True),
-    "ballot.closed": Permission("ballot:close", system=True),
-    "queue.created": Permission("queue:kindergarten:admin"),
-    "queue.entry_registered": Permission("queue:kindergarten:register", citizen=True),
-    "queue.benefit_granted": Permission("queue:kindergarten:benefit"),
-    "queue.benefit_revoked": Permission("queue:kindergarten:benefit"),
-    "queue.preferences_changed": Permission("queue:kindergarten:register", citizen=True),
-    "queue.offer_issued": Permission("queue:kindergarten:offer"),
-    "queue.offer_accepted": Permission("queue:kindergarten:offer", citizen=True),
-    "queue.offer_declined": Permission("queue:kindergarten:offer", citizen=True),
-    "queue.offer_expired": Permission("queue:kindergarten:offer", system=True),
-    "queue.entry_withdrawn": Permission("queue:kindergarten:register", citizen=True),
-    "queue.entry_removed": Permission("queue:kindergarten:remove"),
-    "housing.register_opened": Permission("queue:housing:admin"),
-    "housing.entry_registered": Permission("queue:housing:register", citizen=True),
-    "housing.list_included": Permission("queue:housing:lists"),
-    "housing.list_excluded": Permission("queue:housing:lists"),
-    "housing.reregistered": Permission("queue:housing:register", citizen=True),
-    "housing.removal_proposed": Permission("queue:housing:remove", system=True),
-    "housing.entry_removed": Permission("queue:housing:remove"),
-    "housing.dwelling_allocated": Permission("queue:housing:allocate"),
-}

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from domain.ballot import compute_tally, fold_ballot
-from domain.base import Fold, event_time, public_data
-from domain.petition import fold_petition
-from domain.queue_housing import fold_housing, list_order
-from domain.queue_kindergarten import fold_kindergarten, group_order, sort_key
-from domain.service import fold_service
+from domain.ballots.aggregate import VoteRecord
+from domain.ballots.rules import compute_tally
+from domain.base import event_time, public_data
+from domain.kinds import KINDS
+from domain.petitions.aggregate import Signature
+from domain.registry import Kind
 
 
 class EventRecord(NamedTuple):
@@ -40,13 +40,11 @@ def record_of(event: Any) -> EventRecord:
     )
 
 
-STREAM_FOLDS: dict[str, Fold] = {
-    "service.": fold_service,
-    "petition.": fold_petition,
-    "ballot.": fold_ballot,
-    "queue.": fold_kindergarten,
-    "housing.": fold_housing,
-}
+#: ``"<prefix>."`` (current or legacy) -> the kind whose fold a stream with events of that prefix gets.
+STREAM_KINDS: dict[str, Kind] = {f"{p}.": k for k in KINDS for p in k.prefixes}
+#: Events of streams not kept per stream, counted instead (one-event signature streams, the voters' streams).
+SIGNED = Signature.Signed.TYPE
+VOTES = (VoteRecord.VoteCast.TYPE, VoteRecord.VoteChanged.TYPE)
 
 
 class Projections:
@@ -74,20 +72,20 @@ class Projections:
     def _apply(self, record: EventRecord) -> None:
         self.position += 1
         t = record.type
-        if t == "petition.signed":
+        if t == SIGNED:
             p = record.data["petition"]
             self.signatures[p] = self.signatures.get(p, 0) + 1
             return
-        if t in ("ballot.vote_cast", "ballot.vote_changed"):
+        if t in VOTES:
             voters = self.votes.setdefault(record.data["ballot"], {})
             current = voters.get(record.data["voter"])
             if current is None or current[0] < record.version:
                 voters[record.data["voter"]] = (record.version, list(record.data["selection"]))
             return
-        prefix = t.split(".", 1)[0] + "."
-        fold = STREAM_FOLDS.get(prefix)
-        if fold is None:
+        kind = STREAM_KINDS.get(t.split(".", 1)[0] + ".")
+        if kind is None:
             return
+        fold = kind.fold
         stream = record.stream
         if record.version != self.versions.get(stream, 0) + 1:
             self.early.setdefault(stream, {})[record.version] = record
@@ -95,7 +93,7 @@ class Projections:
         while True:
             if record.version == 1:
                 self.streams[stream] = {}
-                self.kinds[stream] = prefix[:-1]
+                self.kinds[stream] = kind.prefix
             fold(self.streams[stream], record.type, record.time, record.actor, record.data)
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
@@ -110,6 +108,7 @@ class Projections:
 
     # -- queries -------------------------------------------------------------------------------------------
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Stream id -> folded state of every stream of the kind whose current prefix is ``kind`` (``petition``)."""
         return {s: st for s, st in self.streams.items() if self.kinds[s] == kind}
 
     def signature_count(self, petition_id: str) -> int:
@@ -127,61 +126,10 @@ class Projections:
         return compute_tally(self.streams[ballot_id], self.counted_votes(ballot_id))
 
     def public_state(self) -> dict[str, Any]:
-        """Published state (petition counts and statuses, tallies of closed ballots, queue orders)."""
-        petitions = {
-            pid: {
-                "status": st["status"],
-                "signatures": self.signature_count(pid),
-                "threshold": st["rules"]["threshold"],
-                "threshold_reached": st["threshold_reached"],
-                "responded": st["responded"],
-            }
-            for pid, st in sorted(self.of_kind("petition").items())
+        """Published state: each kind's part (``Kind.state_part``), one value per stream in stream id order (petition
+        counts and statuses, tallies of closed ballots, queue orders, housing lists)."""
+        return {
+            k.state_part: {sid: k.published(self, sid, st) for sid, st in sorted(self.of_kind(k.prefix).items())}
+            for k in KINDS
+            if k.state_part is not None and k.published is not None
         }
-        ballots = {
-            bid: {"status": st["status"], "tally": st.get("tally")}
-            for bid, st in sorted(self.of_kind("ballot").items())
-        }
-        queues = {qid: kindergarten_orders(st) for qid, st in sorted(self.of_kind("queue").items())}
-        registers = {
-            rid: {name: list_order(st, name) for name in ("general", "first_priority", "out_of_turn")}
-            for rid, st in sorted(self.of_kind("housing").items())
-        }
-        return {"petitions": petitions, "ballots": ballots, "kindergarten": queues, "housing": registers}
-
-
-def kindergarten_orders(state: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Every non-empty group's ordered list, keyed ``"<institution>/<birth year>"`` (one pass + sorts)."""
-    groups: dict[tuple[str, int], list[str]] = {}
-    for eid, e in state["entries"].items():
-        if e["status"] == "waiting":
-            for inst in e["institutions"]:
-                groups.setdefault((inst, e["birth_year"]), []).append(eid)
-    keys = {eid: sort_key(state, eid) for ids in groups.values() for eid in ids}
-    return {f"{i}/{y}": sorted(groups[(i, y)], key=keys.__getitem__) for i, y in sorted(groups)}
-
-
-def kindergarten_list(state: Mapping[str, Any], institution: str, birth_year: int) -> list[dict[str, Any]]:
-    """The public ordered list of one group with positions (1-based); no personal data."""
-    out = []
-    for pos, eid in enumerate(group_order(state, institution, birth_year), start=1):
-        e = state["entries"][eid]
-        rank, registered_at, _ = sort_key(state, eid)
-        out.append(
-            {
-                "position": pos,
-                "entry": eid,
-                "benefit_rank": rank,
-                "registered_at": registered_at,
-                "offer_pending": e["offer"] is not None,
-            }
-        )
-    return out
-
-
-def entry_positions(state: Mapping[str, Any], entry_id: str) -> dict[str, int]:
-    """Position (1-based) of an entry in each group it belongs to, keyed by institution."""
-    e = state["entries"][entry_id]
-    if e["status"] != "waiting":
-        return {}
-    return {inst: group_order(state, inst, e["birth_year"]).index(entry_id) + 1 for inst in e["institutions"]}

@@ -19,7 +19,7 @@ from typing import Any
 from domain.app import CityApp
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
-from domain.rules import HRADYZK, KYIV, SUMY
+from domain.petitions.rules import HRADYZK, KYIV, SUMY
 from ledger.runtime import Ledger
 
 OPERATOR = Actor.system("operator")

@@ -17,7 +17,7 @@ from api.models import Body, Written
 from api.problems import ApiProblem, problem_responses
 from api.routers.common import command
 from api.state import ApiState, CitizenPrincipal, ServicePrincipal
-from domain.ballot import vote_stream
+from domain.ballots.aggregate import vote_stream
 
 router = APIRouter(prefix="/v1/ballots", tags=["ballots"])
 

@@ -38,8 +38,8 @@ from api.problems import problem_responses
 from api.routers.common import command
 from api.routers.queue_common import WRITE_ERRORS, CodeRow, EntryId, registrant_identity
 from api.state import Principal, ServicePrincipal
-from domain.queue_housing import list_order
-from domain.rules import HOUSING_LISTS
+from domain.housing.order import list_order
+from domain.housing.rules import HOUSING_LISTS
 
 router = APIRouter(prefix="/v1/housing-registers", tags=["housing"])
 

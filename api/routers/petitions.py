@@ -15,7 +15,7 @@ from api.problems import problem_responses
 from api.routers.common import command
 from api.state import ApiState, CitizenPrincipal, ServicePrincipal
 from domain.errors import InvalidInput
-from domain.rules import PETITION_RULE_SETS
+from domain.petitions.rules import PETITION_RULE_SETS
 
 router = APIRouter(prefix="/v1/petitions", tags=["petitions"])
 

@@ -90,7 +90,7 @@ def test_city_end_to_end(server: dict[str, Any], tmp_path: Path) -> None:
     council = _cli_key("city.council", "--scope", "petition:*", "--scope", "ballot:*", "--name", "Міська рада")
     edu = _cli_key("city.education", "--scope", "queue:kindergarten:*")
     citizens = [_cli_token(f"citizen-{i}", "--age", "30", "--district", "podil") for i in range(4)]
-    from domain.rules import HRADYZK
+    from domain.petitions.rules import HRADYZK
 
     with httpx.Client(base_url=server["url"], timeout=30) as http:
         # -- petition: created by a citizen, published, signed to its threshold, answered

@@ -17,7 +17,7 @@ from domain.calendar import (
     WorkingCalendar,
     validate_calendar,
 )
-from domain.rules import HRADYZK, validate_petition_rules
+from domain.petitions.rules import HRADYZK, validate_petition_rules
 from tests.api.conftest import problem
 
 DAYS_2024 = [(date(2024, 1, 1) + timedelta(days=i)).strftime("%m-%d") for i in range(366)]
@@ -78,7 +78,7 @@ def test_a_petition_rule_set_is_refused_naming_the_field(client, citizen, rules,
 
 
 def test_the_shipped_rule_sets_are_unchanged_by_validation():
-    from domain.rules import PETITION_RULE_SETS
+    from domain.petitions.rules import PETITION_RULE_SETS
 
     for rules in PETITION_RULE_SETS.values():
         assert validate_petition_rules(rules) == rules

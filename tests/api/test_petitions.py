@@ -8,7 +8,7 @@ HRADYZK = {"title": "Велодоріжка", "text": "Прошу облашту
 
 
 def small_rules(client, threshold: int = 2) -> dict:
-    from domain.rules import HRADYZK as R
+    from domain.petitions.rules import HRADYZK as R
 
     return {**R, "threshold": threshold}
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from domain import errors
-from domain.app import PSEUDONYM_KEYS_ENV, CityApp
+from domain.app import CityApp
 from domain.base import check_json_native, public_data
 from domain.identity import Actor, Pseudonymizer
-from domain.queue_kindergarten import KindergartenQueue
-from domain.rules import SUMY
+from domain.kindergarten.aggregate import KindergartenQueue
+from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, EDU, HOUSING, KEYS, OPERATOR, POPO, T0, citizen, days, make_app
 
 
@@ -108,10 +108,15 @@ def test_service_lifecycle(app: CityApp) -> None:
     assert app.get_service("kyiv.education").revoked
 
 
-def test_pseudonym_keys_from_env() -> None:
+def test_the_pseudonymizer_is_injected_never_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The domain reads no settings: the keys come from the ledger (tests/ledger/test_runtime.py reads them)."""
+    keys = f"1={'ab' * 32}"
+    monkeypatch.setenv("HROMADA_PSEUDONYM_KEYS", keys)
     with pytest.raises(errors.ConfigurationError):
         CityApp(env=POPO)
-    app = CityApp(env={**POPO, PSEUDONYM_KEYS_ENV: f"1={'ab' * 32}"})
+    with pytest.raises(errors.ConfigurationError):
+        CityApp(env={**POPO, "HROMADA_PSEUDONYM_KEYS": keys})
+    app = CityApp(env=POPO, pseudonymizer=Pseudonymizer.from_text(keys))
     assert app.pseudonymizer.current == 1
     with pytest.raises(errors.ConfigurationError):
         app.erase_personal_data("x", at=T0)

@@ -7,7 +7,7 @@ import pytest
 
 from domain import errors
 from domain.app import CityApp
-from domain.ballot import compute_tally
+from domain.ballots.rules import compute_tally
 from tests.domain.conftest import CITY, EDU, T0, citizen, days
 
 ELIG = {"identity_methods": ["diia", "bankid"]}

@@ -120,7 +120,7 @@ def test_first_votes_of_one_voter_from_two_devices() -> None:
 @pytest.mark.parametrize("n", [2])
 def test_same_citizen_signs_twice_at_once(n: int) -> None:
     app = make_app()
-    from domain.rules import SUMY
+    from domain.petitions.rules import SUMY
 
     pid = app.create_petition(by=citizen("a"), title="t", text="x", rules=SUMY, at=T0)
     app.publish_petition(by=CITY, petition_id=pid, at=T0)

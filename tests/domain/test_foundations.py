@@ -13,7 +13,8 @@ from domain import errors
 from domain.base import EVENT_TYPES, LedgerAggregate, check_json_native, parse_rfc3339, require_utc, rfc3339
 from domain.calendar import UA_CALENDAR, WorkingCalendar, orthodox_easter
 from domain.commitments import commit, verify
-from domain.identity import AUTHORISATION, Actor, CitizenIdentity, Pseudonymizer, scope_matches, validate_scope
+from domain.identity import Actor, CitizenIdentity, Pseudonymizer, scope_matches, validate_scope
+from domain.kinds import AUTHORISATION
 from domain.pii import InMemoryKeyValueStore, PersonalDataVault
 
 

@@ -16,11 +16,11 @@ import pytest
 
 from domain import errors
 from domain.app import CityApp
-from domain.ballot import Ballot
+from domain.ballots.aggregate import Ballot
 from domain.base import LedgerAggregate
 from domain.guards import HotAggregates, StreamGuards
-from domain.petition import Signature
-from domain.rules import SUMY
+from domain.petitions.aggregate import Signature
+from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, T0, citizen, days, make_app
 
 HOLD = 0.5  # seconds a held save waits for its competitor (which must NOT get through meanwhile)
@@ -158,7 +158,7 @@ def open_ballot(app: CityApp) -> UUID:
 
 def test_close_ballot_waits_for_a_vote_decided_on_the_open_ballot(app: CityApp) -> None:
     bid = open_ballot(app)
-    from domain.ballot import VoteRecord
+    from domain.ballots.aggregate import VoteRecord
 
     started = threading.Event()
     hold_saves_of(app, VoteRecord, started)

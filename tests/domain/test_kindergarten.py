@@ -7,7 +7,7 @@ import pytest
 from domain import errors
 from domain.app import CityApp
 from domain.commitments import verify
-from domain.queue_kindergarten import KindergartenQueue
+from domain.kindergarten.aggregate import KindergartenQueue
 from tests.domain.conftest import CITY, EDU, OPERATOR, T0, citizen, days
 
 
@@ -259,8 +259,7 @@ def test_concurrent_modification_after_retries(app: CityApp, monkeypatch: pytest
 
 
 def test_all_group_orders_match_single_group_orders(app: CityApp) -> None:
-    from domain.projections import kindergarten_orders
-    from domain.queue_kindergarten import group_order
+    from domain.kindergarten.order import group_order, kindergarten_orders
 
     q = queue(app)
     for i in range(12):

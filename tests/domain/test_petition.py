@@ -6,8 +6,8 @@ import pytest
 
 from domain import errors
 from domain.app import CityApp
-from domain.petition import Petition, response_due
-from domain.rules import HRADYZK, KYIV, SUMY, add_period, validate_petition_rules
+from domain.petitions.aggregate import Petition
+from domain.petitions.rules import HRADYZK, KYIV, SUMY, add_period, response_due, validate_petition_rules
 from tests.domain.conftest import CITY, EDU, OPERATOR, T0, citizen, days
 
 

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from domain.app import CityApp
-from domain.rules import SUMY
+from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, EDU, OPERATOR, T0, citizen, days, make_app
 
 

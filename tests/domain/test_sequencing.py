@@ -14,9 +14,9 @@ import pytest
 from domain import errors
 from domain.app import CityApp
 from domain.base import rfc3339
+from domain.housing.aggregate import HousingRegister
 from domain.identity import Pseudonymizer
 from domain.pii import InMemoryKeyValueStore, PersonalDataVault
-from domain.queue_housing import HousingRegister
 from domain.sequencing import MAX_LAG, NestedDecision
 from tests.domain.conftest import HOUSING, KEYS, OPERATOR, T0, citizen, days, make_app
 

@@ -12,7 +12,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from domain import errors
 from domain.base import rfc3339
-from domain.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, SUMY
+from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS
+from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, EDU, HOUSING, OPERATOR, T0, citizen, make_app
 
 SETTINGS = settings(

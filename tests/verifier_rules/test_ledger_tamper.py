@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from domain.queue_kindergarten import first_eligible, group_order
+from domain.kindergarten.order import first_eligible, group_order
 from ledger.config import Settings
 from ledger.db.schema import checkpoints
 from ledger.demo import CITY, EDU, Demo, citizen
@@ -271,7 +271,7 @@ def test_tally_differs_from_the_votes(city: tuple[Ledger, Demo], tmp_path: Path)
 
 
 def test_signature_after_the_deadline(city: tuple[Ledger, Demo], tmp_path: Path) -> None:
-    from domain.rules import KYIV
+    from domain.petitions.rules import KYIV
 
     ledger, demo = city
     app = demo.app

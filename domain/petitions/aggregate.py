@@ -9,13 +9,11 @@ same pseudonym collides on the store's uniqueness constraint). The signature cou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-from domain.base import LedgerAggregate, parse_rfc3339, require_utc, rfc3339, stream_id
-from domain.calendar import calendar_for
+from domain.base import LedgerAggregate, require_utc, rfc3339, stream_id
 from domain.errors import (
     AlreadyResponded,
     DeadlineNotPassed,
@@ -26,7 +24,7 @@ from domain.errors import (
     PetitionNotOpen,
     ThresholdNotReached,
 )
-from domain.rules import add_period, validate_petition_rules
+from domain.petitions.rules import add_period, local_date, response_due, validate_petition_rules
 
 MAX_REASON_CHARS = 2_000
 MAX_RESPONSE_CHARS = 16_000
@@ -34,16 +32,6 @@ MAX_RESPONSE_CHARS = 16_000
 
 def signature_stream(petition_id: UUID | str, signer: str) -> UUID:
     return stream_id("petition", str(petition_id), "signature", signer)
-
-
-def local_date(time: str, tz: str) -> date:
-    return parse_rfc3339(time).astimezone(ZoneInfo(tz)).date()
-
-
-def response_due(rules: Mapping[str, Any], reached_at: str) -> str:
-    """ISO date: the ``response_working_days``-th working day after the local date of ``reached_at``."""
-    cal = calendar_for(rules["calendar"])
-    return cal.add_working_days(local_date(reached_at, rules["timezone"]), rules["response_working_days"]).isoformat()
 
 
 def _text(raw: Any, field: str, max_chars: int) -> str:

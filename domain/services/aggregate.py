@@ -2,7 +2,7 @@
 
 A service's stream id is ``stream_id("service", <service id>)``, so a service id can be registered once.
 The verifier replays these events to decide, for every later event with a service actor, whether that
-service was registered, not revoked, and held the scope the event type requires (``identity.AUTHORISATION``).
+service was registered, not revoked, and held the scope the event type requires (``domain.kinds.AUTHORISATION``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ precedes it in the stream, and optimistic concurrency on the stream version make
 an offer racing a benefit grant) impossible: one of them fails and is re-decided. Snapshots keep loading fast.
 
 Order within a group (institution, birth year): ``(benefit rank, registered_at, entry id)``; see
-:func:`sort_key`. There is no event that sets a position: positions are computed (:func:`group_order`).
+:mod:`domain.kindergarten.order`. There is no event that sets a position: positions are computed.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate, add_days, rfc3339, stream_id
+from domain.checks import validate_code_table
 from domain.commitments import validate_commitment
 from domain.errors import (
     BenefitAlreadyGranted,
@@ -36,48 +37,11 @@ from domain.errors import (
     UnknownOffer,
     UnknownReasonCode,
 )
-from domain.rules import BENEFIT_REVOKE_REASONS, validate_code_table
+from domain.kindergarten.order import first_eligible
+from domain.kindergarten.rules import BENEFIT_REVOKE_REASONS
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_INSTITUTIONS = 500
-
-
-# --- pure rules (shared by the aggregate, the projections and documented for the verifier) ----------------
-def benefit_rank(state: Mapping[str, Any], entry: Mapping[str, Any]) -> int:
-    """Best (lowest) rank among the entry's benefits; ``len(table) + 1`` without any."""
-    ranks = state["benefit_ranks"]
-    return min((ranks[c] for c in entry["benefits"]), default=len(ranks) + 1)
-
-
-def sort_key(state: Mapping[str, Any], entry_id: str) -> tuple[int, str, str]:
-    e = state["entries"][entry_id]
-    return (benefit_rank(state, e), e["registered_at"], entry_id)
-
-
-def in_group(entry: Mapping[str, Any], institution: str, birth_year: int) -> bool:
-    return entry["status"] == "waiting" and entry["birth_year"] == birth_year and institution in entry["institutions"]
-
-
-def is_eligible(entry: Mapping[str, Any], institution: str, birth_year: int) -> bool:
-    """Eligible for an offer: waiting, in the group, and not holding a pending offer."""
-    return in_group(entry, institution, birth_year) and entry["offer"] is None
-
-
-def group_order(state: Mapping[str, Any], institution: str, birth_year: int) -> list[str]:
-    """The public ordered list of a group: waiting entries listing ``institution`` with ``birth_year``."""
-    ids = [eid for eid, e in state["entries"].items() if in_group(e, institution, birth_year)]
-    ids.sort(key=lambda eid: sort_key(state, eid))
-    return ids
-
-
-def first_eligible(state: Mapping[str, Any], institution: str, birth_year: int) -> str | None:
-    best: tuple[int, str, str] | None = None
-    for eid, e in state["entries"].items():
-        if is_eligible(e, institution, birth_year):
-            k = sort_key(state, eid)
-            if best is None or k < best:
-                best = k
-    return None if best is None else best[2]
 
 
 def place_key(institution: str, place: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate, rfc3339, stream_id
+from domain.checks import validate_code_table
 from domain.commitments import validate_commitment
 from domain.errors import (
     AlreadyInList,
@@ -31,24 +32,10 @@ from domain.errors import (
     UnknownList,
     UnknownReasonCode,
 )
-from domain.rules import HOUSING_LISTS, validate_code_table
+from domain.housing.order import list_order
+from domain.housing.rules import HOUSING_LISTS, LIST_EXCLUSION_REASONS, REREGISTRATION_MISSED
 
-LIST_EXCLUSION_REASONS = ["basis_ended", "granted_in_error", "document_invalid"]
-REREGISTRATION_MISSED = "reregistration_missed"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
-
-
-def list_order(state: Mapping[str, Any], list_name: str) -> list[str]:
-    """Active entries of a list in order: general by (registered_at, entry id); the others by
-    (included_at, entry id)."""
-    entries = state["entries"]
-    if list_name == "general":
-        ids = [eid for eid, e in entries.items() if e["status"] == "active"]
-        ids.sort(key=lambda eid: (entries[eid]["registered_at"], eid))
-    else:
-        ids = [eid for eid, e in entries.items() if e["status"] == "active" and list_name in e["lists"]]
-        ids.sort(key=lambda eid: (entries[eid]["lists"][list_name]["included_at"], eid))
-    return ids
 
 
 def fold_housing(

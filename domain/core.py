@@ -1,0 +1,233 @@
+"""The application core every context's commands run on: one eventsourcing ``Application``, its plumbing.
+
+Every command: validates its input, checks the actor (:meth:`AppCore._authorise`: scope for services, identity for
+citizens, the table is ``domain.kinds.AUTHORISATION``), runs the aggregate command(s) and saves every touched
+aggregate in ONE ``self.save(...)`` (atomic). A store conflict (``IntegrityError``) either means a uniqueness
+violation (duplicate signature) or a concurrent writer: then the command is re-run on fresh state (at most
+``MAX_ATTEMPTS`` times) so it is decided again, e.g. a second offer for the same place becomes ``PlaceUnavailable``.
+
+Every save happens inside a decision of the writer's :class:`~domain.sequencing.Sequencer` (``_save`` refuses
+otherwise), so event time and log order agree. Aggregates that other streams' commands read (petitions, ballots) are
+changed under their exclusive guard (:mod:`domain.guards`).
+
+The core never configures persistence nor reads settings: the ledger sets its infrastructure through ``env`` and
+hands it its pseudonymizer and vault (ledger/runtime.py). Counts and tallies are read from an in-process
+:class:`~domain.projections.Projections`, rebuilt from the notification log at start-up and fed after each save.
+
+The commands themselves live in ``domain/<context>/commands.py``, one mixin per context over this core;
+:class:`domain.app.CityApp` composes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.base import LedgerAggregate, rfc3339
+from domain.errors import (
+    ConcurrentModification,
+    ConfigurationError,
+    NotAuthorised,
+    NotFound,
+    ServiceNotRegistered,
+)
+from domain.guards import HotAggregates, StreamGuards
+from domain.identity import Actor, CitizenIdentity, Principal, Pseudonymizer
+from domain.kinds import AUTHORISATION, KINDS
+from domain.pii import PersonalDataVault
+from domain.projections import Projections, record_of
+from domain.sequencing import Sequencer
+from domain.services.aggregate import Service, service_stream
+from domain.topics import register_moved_modules
+
+A = TypeVar("A", bound=LedgerAggregate)
+#: Aggregates that other streams' commands read (signatures read petitions, votes read ballots): the kinds say which.
+GUARDED: tuple[type[LedgerAggregate], ...] = tuple(cls for kind in KINDS for cls in kind.guarded)
+R = TypeVar("R")
+
+register_moved_modules()  # rows written before the contexts moved name their old modules (domain/topics.py)
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Projector for our aggregates: the library's default re-checks a runtime Protocol on every event,
+    which costs more than the mutation itself on long streams."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class AppCore(Application[UUID]):
+    """The plumbing of one city application: load, decide, save; guards and the writer's sequencer; authorisation;
+    the personal-data vault. No command of any context lives here (see ``domain/<context>/commands.py``)."""
+
+    MAX_ATTEMPTS = 5
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        pseudonymizer: Pseudonymizer | None = None,
+        vault: PersonalDataVault | None = None,
+        single_writer: bool = False,
+    ) -> None:
+        """`pseudonymizer` is required (ConfigurationError without one) and `vault` optional (commands that seal
+        personal data refuse without it): both are built by the composition root from its settings, the domain reads
+        none. `single_writer`: this process is the only one that changes petitions and ballots in this store,
+        so signatures and votes may decide on cached petitions and ballots (see :mod:`domain.guards`)."""
+        super().__init__(env)
+        self.guards = StreamGuards()
+        self.sequencer = Sequencer()
+        self.hot = HotAggregates(single_writer)
+        #: Commands in flight per aggregate, not yet in the projections (signatures per petition, read by
+        #: domain/petitions/commands.py to tell whether a signature may cross the threshold).
+        self._inflight: dict[UUID, int] = {}
+        self._inflight_lock = threading.Lock()
+        if pseudonymizer is None:
+            # the domain reads no settings: the composition root builds the pseudonymizer (ledger/runtime.py)
+            raise ConfigurationError("no pseudonymizer: the application must be given its pseudonym keys")
+        self.pseudonymizer = pseudonymizer
+        self.vault = vault
+        self.projections = Projections()
+        self.rebuild_projections()
+
+    # == projections ==================================================================================
+    def rebuild_projections(self) -> None:
+        """Replay the whole notification log into the in-process projections (and start the writer's clock at the
+        time of its last event)."""
+        self.projections = Projections()
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(start, 1000)
+            if not batch:
+                break
+            for n in batch:
+                event: Any = self.mapper.to_domain_event(n)
+                self.projections.apply(record_of(event))
+            start = batch[-1].id + 1
+            self.sequencer.advance(event.timestamp)  # the log's latest time: decisions never go before it
+
+    # == plumbing =======================================================================================
+    def _save(self, *aggregates: LedgerAggregate) -> None:
+        """Save in ONE atomic write. Only inside a decision (:mod:`domain.sequencing`): event time and log order agree
+        only for events whose time was taken where their commit is ordered."""
+        self.sequencer.writing()
+        events = [e for a in aggregates for e in a.pending_events]
+        self.save(*aggregates)
+        self.projections.apply_all(record_of(e) for e in events)
+
+    def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+        try:
+            agg: Any = self.repository.get(aggregate_id, projector_func=project)
+        except AggregateNotFoundError:
+            raise NotFound(f"no such {what}", id=str(aggregate_id)) from None
+        if not isinstance(agg, cls):
+            raise NotFound(f"no such {what}", id=str(aggregate_id))
+        return agg
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return any(True for _ in self.events.get(aggregate_id, limit=1))
+
+    def _run(self, aggregate_id: UUID, cls: type[A], what: str, at: datetime, command: Callable[[A, datetime], R]) -> R:
+        """Load, decide (``command(aggregate, now)``), save; re-decide on a concurrent write. Petitions and ballots are
+        changed under their exclusive guard, so no signature or vote is decided on the state being replaced."""
+        if cls not in GUARDED:
+            return self._attempt(aggregate_id, cls, what, at, command)
+        with self._changing(aggregate_id):
+            return self._attempt(aggregate_id, cls, what, at, command)
+
+    @contextmanager
+    def _changing(self, *aggregate_ids: UUID) -> Iterator[None]:
+        """Hold the exclusive guards of petitions/ballots being changed; their cached copies are dropped on the
+        way out (still under the guard, so no reader can cache the replaced state)."""
+        with self.guards.exclusive(*aggregate_ids):
+            try:
+                yield
+            finally:
+                self.hot.invalidate(aggregate_ids)
+
+    def _attempt(
+        self, aggregate_id: UUID, cls: type[A], what: str, at: datetime, command: Callable[[A, datetime], R]
+    ) -> R:
+        for _ in range(self.MAX_ATTEMPTS):
+            agg = self._get(aggregate_id, cls, what)
+            with self.sequencer.deciding(at) as now:
+                result = command(agg, now)
+                try:
+                    self._save(agg)
+                except IntegrityError:
+                    continue
+            return result
+        raise ConcurrentModification("aggregate kept changing; try again", id=str(aggregate_id))
+
+    def _create(self, at: datetime, build: Callable[[datetime], A]) -> A:
+        """Decide and save a new aggregate (``build(now)``); a conflict propagates (the id exists)."""
+        with self.sequencer.deciding(at) as now:
+            agg = build(now)
+            self._save(agg)
+        return agg
+
+    def _hot(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+        """A petition or ballot for reading only (call under its shared guard)."""
+        agg = self.hot.get(aggregate_id, lambda: self._get(aggregate_id, cls, what))
+        if not isinstance(agg, cls):
+            raise NotFound(f"no such {what}", id=str(aggregate_id))
+        return agg
+
+    def _service(self, service: str) -> Service:
+        try:
+            agg: Any = self.repository.get(service_stream(service), projector_func=project)
+        except AggregateNotFoundError:
+            raise ServiceNotRegistered("service is not registered", service=service) from None
+        assert isinstance(agg, Service)
+        return agg
+
+    def _authorise(self, by: Principal, type_: str, *, pseudonym: str | None = None) -> dict[str, str]:
+        """Return the event actor for ``by`` causing an event of ``type_``, or raise."""
+        perm = AUTHORISATION[type_]
+        if isinstance(by, CitizenIdentity):
+            if not perm.citizen or pseudonym is None:
+                raise NotAuthorised("citizens may not do this", event_type=type_)
+            return Actor.citizen(pseudonym).as_dict()
+        if not isinstance(by, Actor):
+            raise NotAuthorised("unknown principal")
+        if by.kind == "system":
+            if not perm.system:
+                raise NotAuthorised("system actors may not do this", event_type=type_, actor=by.as_dict())
+            return by.as_dict()
+        if by.kind == "service":
+            if perm.scope is None:
+                raise NotAuthorised("services may not do this", event_type=type_, actor=by.as_dict())
+            self._service(by.id).require(perm.scope)
+            return by.as_dict()
+        raise NotAuthorised("citizens act through an identity assertion", event_type=type_)
+
+    def _as_applicant(self, by: Principal, type_: str, applicant: str, key: int) -> dict[str, str]:
+        """Actor for an entry-level command: the entry's own applicant, or an authorised service."""
+        if isinstance(by, CitizenIdentity):
+            pseudonym = self.pseudonymizer.citizen(by.subject, key)
+            if pseudonym != applicant:
+                raise NotAuthorised("only the applicant may do this", event_type=type_)
+            return self._authorise(by, type_, pseudonym=pseudonym)
+        return self._authorise(by, type_)
+
+    def _seal(self, subject: str, data: Mapping[str, str | int]) -> str:
+        if self.vault is None:
+            raise ConfigurationError("no personal-data vault configured")
+        return self.vault.seal(subject, data)
+
+    def _unseal_on_error(self, subject: str, commitment: str) -> None:
+        if self.vault is not None:
+            self.vault.discard(subject, commitment)
+
+    def erase_personal_data(self, subject: str, *, at: datetime) -> None:
+        """Crypto-shred a vault subject (e.g. ``kindergarten.<entry id>``). The log is untouched."""
+        if self.vault is None:
+            raise ConfigurationError("no personal-data vault configured")
+        self.vault.erase(subject, at=rfc3339(at))

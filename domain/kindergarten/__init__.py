@@ -1,0 +1,1 @@
+"""Kindergarten queue (``queue.*``, the prefix predates the other queues): entries, benefits, offers in turn."""

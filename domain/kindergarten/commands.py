@@ -1,0 +1,250 @@
+"""Kindergarten queue commands (``queue.*``): create a queue, register children, benefits, offers in turn,
+withdrawals and removals; the queue's lists and positions.
+
+Every command of one queue runs on its one stream (``AppCore._run``): two concurrent offers, or an offer racing a
+benefit grant, conflict and are decided again on the new state. Personal data is sealed in the vault under the
+entry's subject (``kindergarten.<entry id>``); the event carries only its commitment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain.core import AppCore
+from domain.errors import (
+    InvalidInput,
+    NotAuthorised,
+)
+from domain.identity import CitizenIdentity, Principal
+from domain.kindergarten.aggregate import KindergartenQueue
+from domain.kindergarten.order import entry_positions, kindergarten_list
+from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KINDERGARTEN_REMOVAL_REASONS
+
+
+class KindergartenCommands(AppCore):
+    """Kindergarten queues: entries, benefits, offers, withdrawals, removals and the queue's public order."""
+
+    def create_kindergarten_queue(
+        self,
+        *,
+        by: Principal,
+        name: str,
+        institutions: Iterable[str],
+        at: datetime,
+        benefits: Any = None,
+        removal_reasons: Any = None,
+        acceptance_days: int = 30,
+        max_preferences: int = 3,
+        queue_id: UUID | None = None,
+    ) -> UUID:
+        actor = self._authorise(by, "queue.created")
+        queue = self._create(
+            at,
+            lambda at: KindergartenQueue.create(
+                queue_id=queue_id or uuid4(),
+                name=name,
+                institutions=institutions,
+                benefits=CHERNIVTSI_KINDERGARTEN_BENEFITS if benefits is None else benefits,
+                removal_reasons=KINDERGARTEN_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
+                acceptance_days=acceptance_days,
+                max_preferences=max_preferences,
+                pseudonym_key=self.pseudonymizer.current,
+                at=at,
+                actor=actor,
+            ),
+        )
+        return queue.id
+
+    @staticmethod
+    def kindergarten_subject(entry_id: str) -> str:
+        """Vault subject holding an entry's personal data (child's data, benefit documents)."""
+        return f"kindergarten.{entry_id}"
+
+    def register_kindergarten_entry(
+        self,
+        *,
+        by: Principal,
+        queue_id: UUID,
+        child_key: str,
+        child_data: Mapping[str, str | int],
+        birth_year: int,
+        institutions: list[str],
+        at: datetime,
+        applicant: CitizenIdentity | None = None,
+    ) -> str:
+        """Register a child. ``by`` is the applicant (a citizen) or a service registering for ``applicant``.
+        ``child_key`` (e.g. the birth-certificate number) is only pseudonymised, to refuse duplicate entries;
+        ``child_data`` goes to the vault and the event carries its commitment. Returns the entry id."""
+        if isinstance(by, CitizenIdentity):
+            if applicant is not None and applicant != by:
+                raise NotAuthorised("a citizen registers only for themself")
+            applicant = by
+        if applicant is None:
+            raise InvalidInput("a service registering an entry must name the applicant")
+        if not isinstance(child_key, str) or not child_key.strip():
+            raise InvalidInput("child_key must be a non-empty string")
+        holder = applicant
+
+        def command(q: KindergartenQueue, at: datetime) -> str:
+            key = q.state["pseudonym_key"]
+            pseudonym = self.pseudonymizer.citizen(holder.subject, key)
+            if isinstance(by, CitizenIdentity):
+                actor = self._authorise(by, "queue.entry_registered", pseudonym=pseudonym)
+            else:
+                actor = self._authorise(by, "queue.entry_registered")
+            subject = self.kindergarten_subject(q.next_entry_id())
+            commitment = self._seal(subject, child_data)
+            try:
+                return q.register(
+                    applicant=pseudonym,
+                    child=self.pseudonymizer.child(child_key.strip(), key),
+                    child_commitment=commitment,
+                    birth_year=birth_year,
+                    institutions=institutions,
+                    at=at,
+                    actor=actor,
+                )
+            except Exception:
+                self._unseal_on_error(subject, commitment)
+                raise
+
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def grant_benefit(
+        self,
+        *,
+        by: Principal,
+        queue_id: UUID,
+        entry: str,
+        code: str,
+        document: Mapping[str, str | int],
+        at: datetime,
+    ) -> str:
+        """Grant a benefit on the basis of a document (sealed in the vault). Returns the document commitment."""
+        actor = self._authorise(by, "queue.benefit_granted")
+
+        def command(q: KindergartenQueue, at: datetime) -> str:
+            q.entry(entry)
+            subject = self.kindergarten_subject(entry)
+            commitment = self._seal(subject, document)
+            try:
+                q.grant_benefit(entry=entry, code=code, document_commitment=commitment, at=at, actor=actor)
+            except Exception:
+                self._unseal_on_error(subject, commitment)
+                raise
+            return commitment
+
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def revoke_benefit(
+        self, *, by: Principal, queue_id: UUID, entry: str, code: str, reason: str, at: datetime
+    ) -> None:
+        actor = self._authorise(by, "queue.benefit_revoked")
+        self._run(
+            queue_id,
+            KindergartenQueue,
+            "queue",
+            at,
+            lambda q, at: q.revoke_benefit(entry=entry, code=code, reason=reason, at=at, actor=actor),
+        )
+
+    def change_preferences(
+        self, *, by: Principal, queue_id: UUID, entry: str, institutions: list[str], at: datetime
+    ) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
+            e = q.entry(entry)
+            actor = self._as_applicant(by, "queue.preferences_changed", e["applicant"], q.state["pseudonym_key"])
+            q.change_preferences(entry=entry, institutions=institutions, at=at, actor=actor)
+
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def issue_offer(
+        self,
+        *,
+        by: Principal,
+        queue_id: UUID,
+        institution: str,
+        birth_year: int,
+        place: str,
+        at: datetime,
+        entry: str | None = None,
+    ) -> str:
+        """Offer a place to the first eligible entry of the group; returns the offer id."""
+        actor = self._authorise(by, "queue.offer_issued")
+        return self._run(
+            queue_id,
+            KindergartenQueue,
+            "queue",
+            at,
+            lambda q, at: q.issue_offer(
+                institution=institution, birth_year=birth_year, place=place, entry=entry, at=at, actor=actor
+            ),
+        )
+
+    def _offer_command(self, by: Principal, queue_id: UUID, offer: str, type_: str, at: datetime) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
+            o = q.offer(offer)
+            applicant = q.entry(o["entry"])["applicant"]
+            actor = self._as_applicant(by, type_, applicant, q.state["pseudonym_key"])
+            if type_ == "queue.offer_accepted":
+                q.accept_offer(offer=offer, at=at, actor=actor)
+            else:
+                q.decline_offer(offer=offer, at=at, actor=actor)
+
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def accept_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
+        self._offer_command(by, queue_id, offer, "queue.offer_accepted", at)
+
+    def decline_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
+        self._offer_command(by, queue_id, offer, "queue.offer_declined", at)
+
+    def expire_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
+        actor = self._authorise(by, "queue.offer_expired")
+        self._run(
+            queue_id, KindergartenQueue, "queue", at, lambda q, at: q.expire_offer(offer=offer, at=at, actor=actor)
+        )
+
+    def expire_due_offers(self, *, by: Principal, queue_id: UUID, at: datetime) -> list[str]:
+        """Expire every pending offer whose acceptance period is over (one save)."""
+        actor = self._authorise(by, "queue.offer_expired")
+
+        def command(q: KindergartenQueue, at: datetime) -> list[str]:
+            due = q.due_expiries(at)
+            for offer in due:
+                q.expire_offer(offer=offer, at=at, actor=actor)
+            return due
+
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def withdraw_entry(self, *, by: Principal, queue_id: UUID, entry: str, at: datetime) -> None:
+        def command(q: KindergartenQueue, at: datetime) -> None:
+            e = q.entry(entry)
+            actor = self._as_applicant(by, "queue.entry_withdrawn", e["applicant"], q.state["pseudonym_key"])
+            q.withdraw(entry=entry, at=at, actor=actor)
+
+        self._run(queue_id, KindergartenQueue, "queue", at, command)
+
+    def remove_entry(self, *, by: Principal, queue_id: UUID, entry: str, reason_code: str, at: datetime) -> None:
+        actor = self._authorise(by, "queue.entry_removed")
+        self._run(
+            queue_id,
+            KindergartenQueue,
+            "queue",
+            at,
+            lambda q, at: q.remove(entry=entry, reason_code=reason_code, at=at, actor=actor),
+        )
+
+    def get_kindergarten_queue(self, queue_id: UUID) -> KindergartenQueue:
+        return self._get(queue_id, KindergartenQueue, "queue")
+
+    def kindergarten_list(self, queue_id: UUID, institution: str, birth_year: int) -> list[dict[str, Any]]:
+        return kindergarten_list(self.get_kindergarten_queue(queue_id).state, institution, birth_year)
+
+    def entry_positions(self, queue_id: UUID, entry: str) -> dict[str, int]:
+        q = self.get_kindergarten_queue(queue_id)
+        q.entry(entry)
+        return entry_positions(q.state, entry)

@@ -1,0 +1,1 @@
+"""Petitions (``petition.*``): a citizen's petition, its signatures, the threshold and the official response."""
