@@ -8,7 +8,6 @@ The archive may hold the files at its top level or inside one top-level director
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import tarfile
 from collections.abc import Iterator
@@ -18,7 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from verifier.envelope import MAX_ENVELOPE_BYTES
-from verifier.errors import UnreadableInput
+from verifier.errors import InputLimitExceeded, UnreadableInput
+from verifier.limits import MAX_JSON_DEPTH, TooDeep, loads_bounded
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -60,7 +60,9 @@ class LogInfo:
 
 def parse_log_json(content: bytes) -> LogInfo:
     try:
-        doc = json.loads(content.decode("utf-8"))
+        doc = loads_bounded(content.decode("utf-8"), MAX_JSON_DEPTH)
+    except TooDeep as exc:
+        raise InputLimitExceeded(f"log.json: {exc}", limit="max_json_depth", bound=MAX_JSON_DEPTH) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise UnreadableInput(f"log.json is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(doc, dict):

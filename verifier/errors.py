@@ -23,6 +23,7 @@ __all__ = [
     "EnvelopeError",
     "Evidence",
     "InclusionProofError",
+    "InputLimitExceeded",
     "KeyFormatError",
     "LeafHashMismatch",
     "MerkleProofError",
@@ -179,6 +180,25 @@ class BadArgument(CannotVerify):
 
 class UnreadableInput(CannotVerify):
     code = "unreadable_input"
+
+
+class InputLimitExceeded(UnreadableInput):
+    """The input passes one of the bounds of :mod:`verifier.limits`: it is refused before it costs more. Names the
+    limit (``limit``), its value for this input (``bound``) and, when known, what was found."""
+
+    code = "input_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, bound: int, found: int | str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.bound = bound
+        self.found = found
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**super().to_json(), "limit": self.limit, "bound": self.bound}
+        if self.found is not None:
+            out["found"] = self.found
+        return out
 
 
 class NetworkError(CannotVerify):

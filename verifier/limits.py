@@ -1,0 +1,88 @@
+"""The verifier's bounds on hostile input (docs/audit.md, "Limits on hostile input"), and the cheap checks behind them.
+
+An audit bundle comes from a stranger. Every input the verifier reads is bounded here, so that the time and memory of
+an audit follow what the bundle lawfully holds (its signed events and checkpoints), never what a hostile file claims
+or inflates to. Each bound is tied to the format, not picked to fit one test:
+
+- JSON nesting: a lawful envelope nests a few levels (``data`` is level 2); Python's parsers and every
+  recursive walk over parsed values (canonical form, rule replay, the report) recurse once per level, so
+  depth is bounded before any of them sees the value;
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "MAX_EVENT_DEPTH",
+    "MAX_JSON_DEPTH",
+    "TooDeep",
+    "deeper_than",
+    "depth_of_text",
+    "loads_bounded",
+    "openers",
+]
+
+#: Nesting levels of one line of ``events.jsonl`` (the envelope object is level 1, its ``data`` level 2). A lawful
+#: envelope nests about 4; Python's recursion limit (1,000 frames) would let a parser go past 900.
+MAX_EVENT_DEPTH = 64
+#: Nesting levels of the other JSON the verifier parses whole: ``log.json``, each line of ``anchors.jsonl``, a receipt.
+MAX_JSON_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    """A JSON text nests deeper than a limit (a ValueError, so a caller that reports malformed JSON reports it)."""
+
+    def __init__(self, limit: int, depth: int | None) -> None:
+        self.limit = limit
+        self.depth = depth  # None: too deep for Python's parser to say how deep
+        found = f"{depth} levels" if depth is not None else "too deep to parse"
+        super().__init__(f"JSON nests deeper than {limit} levels ({found}; the verifier's limit)")
+
+
+def deeper_than(value: Any, limit: int) -> int | None:
+    """The nesting depth of a parsed JSON value if it exceeds ``limit`` (a scalar is depth 0, ``[]`` and ``{}`` 1),
+    else None. Iterative: it never recurses, however deep ``value`` is."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest if deepest > limit else None
+
+
+def openers(text: str) -> int:
+    """An upper bound of the nesting depth of a JSON text: its ``[`` and ``{`` (strings included)."""
+    return text.count("{") + text.count("[")
+
+
+def depth_of_text(text: str, limit: int) -> TooDeep | None:
+    """Whether a JSON text nests deeper than ``limit``: None when it does not (or is no JSON at all: its parser says
+    so), else the error. Parses the text when it has more than ``limit`` brackets (rare): a RecursionError of the
+    parser is too deep by definition, else the parsed value is measured."""
+    if openers(text) <= limit:
+        return None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        return TooDeep(limit, None)
+    except ValueError:
+        return None
+    depth = deeper_than(value, limit)
+    return None if depth is None else TooDeep(limit, depth)
+
+
+def loads_bounded(text: str, limit: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(text)``, raising :class:`TooDeep` (a ValueError) for a value nested deeper than ``limit``."""
+    problem = depth_of_text(text, limit)
+    if problem is not None:
+        raise problem
+    return json.loads(text)
