@@ -113,6 +113,10 @@ class Bundle:
     def close(self) -> None:
         return None
 
+    def member_size(self, name: str) -> int | None:
+        """A member's size in bytes, if the source knows it without reading it (None: unknown or absent)."""
+        return None
+
     def served_tiles(self) -> tuple[int, list[Any]] | None:
         """For a source that serves hash tiles (a ledger URL), after the events were read: how many tiles were
         compared with the recomputed ones, and the problems found (:class:`verifier.remote.TileProblem`)."""
@@ -171,6 +175,10 @@ class DirectoryBundle(Bundle):
         except OSError as exc:
             raise UnreadableInput(f"cannot read {path}: {exc}") from exc
 
+    def member_size(self, name: str) -> int | None:
+        path = self.root / name
+        return path.stat().st_size if path.is_file() else None
+
     def checkpoint_names(self) -> list[str]:
         d = self.root / "checkpoints"
         if not d.is_dir():
@@ -226,6 +234,10 @@ class TarBundle(Bundle):
 
     def has(self, name: str) -> bool:
         return self._members.get(name) is not None
+
+    def member_size(self, name: str) -> int | None:
+        m = self._members.get(name)
+        return m.size if m is not None and m.isreg() else None
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
         m = self._member(name)

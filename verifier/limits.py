@@ -4,9 +4,9 @@ An audit bundle comes from a stranger. Every input the verifier reads is bounded
 an audit follow what the bundle lawfully holds (its signed events and checkpoints), never what a hostile file claims
 or inflates to. Each bound is tied to the format, not picked to fit one test:
 
-- JSON nesting: a lawful envelope nests a few levels (``data`` is level 2); Python's parsers and every
-  recursive walk over parsed values (canonical form, rule replay, the report) recurse once per level, so
-  depth is bounded before any of them sees the value;
+- JSON nesting: a lawful envelope nests a few levels (``data`` is level 2), the published state five or so; Python's
+  parsers and every recursive walk over parsed values (canonical form, rule replay, the report) recurse once per
+  level, so depth is bounded before any of them sees the value;
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 __all__ = [
     "MAX_EVENT_DEPTH",
     "MAX_JSON_DEPTH",
+    "MAX_STATE_DEPTH",
+    "STATE_ALLOWANCE",
     "TooDeep",
     "deeper_than",
     "depth_of_text",
@@ -29,6 +31,12 @@ __all__ = [
 MAX_EVENT_DEPTH = 64
 #: Nesting levels of the other JSON the verifier parses whole: ``log.json``, each line of ``anchors.jsonl``, a receipt.
 MAX_JSON_DEPTH = 64
+#: Nesting levels of ``state.json``: the published state is ``{part: {aggregate: {field: value}}}`` with lists of entry
+#: ids and ballot tallies below that (about 5 levels).
+MAX_STATE_DEPTH = 16
+#: ``state.json`` may hold at most ``events.jsonl``'s size plus this (the state is derived from the events and is
+#: far smaller: 14.8 MB for a 1e6-event city of about 400 MB).
+STATE_ALLOWANCE = 1 << 20
 
 
 class TooDeep(ValueError):
