@@ -25,6 +25,7 @@ __all__ = [
     "Bundle",
     "CheckpointFile",
     "DirectoryBundle",
+    "LineBound",
     "LogInfo",
     "Oversize",
     "TarBundle",
@@ -308,10 +309,19 @@ class Oversize:
     terminated: bool
 
 
+@dataclass(slots=True)
+class LineBound:
+    """At most ``max_lines`` lines are read by :func:`iter_event_lines`; ``exceeded`` is set when the file holds more
+    (nothing of them is read beyond the next block)."""
+
+    max_lines: int
+    exceeded: bool = False
+
+
 def iter_event_lines(
-    f: IO[bytes], max_len: int = MAX_ENVELOPE_BYTES, block: int = READ_BLOCK
+    f: IO[bytes], max_len: int = MAX_ENVELOPE_BYTES, block: int = READ_BLOCK, bound: LineBound | None = None
 ) -> Iterator[bytes | Unterminated | Oversize]:
-    """Lines of ``events.jsonl`` without their ``\\n``, each bounded in memory.
+    """Lines of ``events.jsonl`` without their ``\\n``, each bounded in memory, and at most ``bound.max_lines`` of them.
 
     A line of at most ``max_len + 1`` bytes is yielded as ``bytes`` (step 1 reports one byte too many itself),
     a longer one as :class:`Oversize` (its length, leaf hash and first 200 bytes; never held whole beyond one
@@ -325,12 +335,17 @@ def iter_event_lines(
     ``max_len + 2`` after a block is split (else it is streamed, hashed, as an Oversize until its ``\\n``), so
     memory stays within one block plus one envelope, and at end of file a non-empty ``carry`` is exactly the
     unterminated last line.
+
+    With ``bound``, the lines are those of the reference cut after ``bound.max_lines``; the count is kept per block
+    (one comparison per block), and a line beyond the bound is never streamed: an Oversize or an unterminated line
+    after the last allowed one only sets ``bound.exceeded``.
     """
     limit = max_len + 2
     head_len = min(200, limit)  # the reference keeps the first 200 bytes of its first readline(limit)
     read = f.read
     carry = b""
     pending: bytes | None = None
+    left = bound.max_lines if bound is not None else -1  # lines still allowed; -1: no bound
     while True:
         if pending is not None:
             data, pending = pending, None
@@ -338,12 +353,23 @@ def iter_event_lines(
             data = read(block)
             if not data:
                 if carry:
+                    if left == 0:
+                        assert bound is not None
+                        bound.exceeded = True
+                        return
                     yield Unterminated(carry)
                 return
             if carry:
                 data = carry + data
         lines = data.split(b"\n")
         carry = lines.pop()
+        last = False
+        if left >= 0:
+            if len(lines) > left:  # more lines than allowed: the allowed ones, then stop
+                assert bound is not None
+                del lines[left:]
+                bound.exceeded = last = True
+            left -= len(lines)
         for line in lines:
             if len(line) < limit:
                 yield line
@@ -354,7 +380,15 @@ def iter_event_lines(
                     head=line[:head_len],
                     terminated=True,
                 )
+        if last:
+            return
         if len(carry) >= limit:
+            if left == 0:
+                assert bound is not None
+                bound.exceeded = True
+                return
+            if left > 0:
+                left -= 1
             h = hashlib.sha256(b"\x00")
             h.update(carry)
             n = len(carry)

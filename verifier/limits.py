@@ -7,6 +7,8 @@ or inflates to. Each bound is tied to the format, not picked to fit one test:
 - JSON nesting: a lawful envelope nests a few levels (``data`` is level 2), the published state five or so; Python's
   parsers and every recursive walk over parsed values (canonical form, rule replay, the report) recurse once per
   level, so depth is bounded before any of them sees the value;
+- lines: ``events.jsonl`` is read no further than the largest tree size a checkpoint signed by the trusted key
+  covers (``verifier.audit``), each line at most 65,535 bytes (formats.md §1);
 """
 
 from __future__ import annotations
