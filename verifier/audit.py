@@ -1052,7 +1052,7 @@ def run_audit(
         if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):
             replay_step = replay_steps[0]
             replay_step.exclude = RULE_WORKER_PREFIXES  # type: ignore[attr-defined]
-            feed = _RuleFeed(bundle.source if bundle.local else None, log.origin, replay_step, ctx.lines)
+            feed = _RuleFeed(bundle.worker_source, log.origin, replay_step, ctx.lines)
             line_steps = [*line_steps, feed]
             n_workers = workers if workers > 1 else 1
         else:

@@ -1,27 +1,36 @@
 """Reading an audit bundle (docs/formats.md §5): a directory, or the same directory as a ``.tar.gz``.
 
-Nothing large is loaded into memory: ``events.jsonl`` is read line by line (each line bounded), and a
-``.tar.gz`` is read member by member through :mod:`tarfile` (never extracted to disk or to memory as a whole).
-The archive may hold the files at its top level or inside one top-level directory.
+A bundle comes from a stranger, so it is read within the bounds of :mod:`verifier.limits` (docs/audit.md, "Limits
+on hostile input"):
+
+- a ``.tar.gz`` (or ``.tar``) is read once, forward, by :mod:`verifier.archive`, which copies the bundle's files into a
+  private temporary directory (removed on :meth:`Bundle.close`) and refuses what no bundle holds;
+- ``events.jsonl`` is read line by line (each line bounded, :func:`iter_event_lines`), at most as many lines as the
+  audit allows (:class:`LineBound`), and ``log.json`` is parsed within :data:`verifier.limits.MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
-import tarfile
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from verifier.archive import Stored, read_archive
 from verifier.envelope import MAX_ENVELOPE_BYTES
 from verifier.errors import InputLimitExceeded, UnreadableInput
-from verifier.limits import MAX_JSON_DEPTH, TooDeep, loads_bounded
+from verifier.limits import CHECKPOINT_LIMIT, MAX_JSON_DEPTH, SMALL_FILE_LIMIT, TooDeep, loads_bounded
 
 __all__ = [
+    "CHECKPOINT_LIMIT",
     "CHECKPOINT_NAME",
+    "SMALL_FILE_LIMIT",
     "Bundle",
     "CheckpointFile",
     "DirectoryBundle",
@@ -35,9 +44,7 @@ __all__ = [
     "parse_log_json",
 ]
 
-SMALL_FILE_LIMIT = 16 * 1024 * 1024
 READ_BLOCK = 1 << 20  # events.jsonl is read in blocks of this size (iter_event_lines)
-CHECKPOINT_LIMIT = 64 * 1024
 CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]*)(?:\.[^/]+)?\Z")
 
 
@@ -117,6 +124,12 @@ class Bundle:
     def member_size(self, name: str) -> int | None:
         """A member's size in bytes, if the source knows it without reading it (None: unknown or absent)."""
         return None
+
+    @property
+    def worker_source(self) -> str | None:
+        """A source a second process can :func:`open_bundle` to read this bundle's ``events.jsonl`` itself (the rule
+        worker), or None when there is none (a ledger URL: a second reader would download everything again)."""
+        return self.source if self.local else None
 
     def served_tiles(self) -> tuple[int, list[Any]] | None:
         """For a source that serves hash tiles (a ledger URL), after the events were read: how many tiles were
@@ -201,72 +214,52 @@ class DirectoryBundle(Bundle):
 
 
 class TarBundle(Bundle):
-    """A ``.tar.gz`` (or plain ``.tar``) bundle, read member by member."""
+    """A ``.tar.gz`` (or plain ``.tar``) bundle, read once by :func:`verifier.archive.read_archive`: the bundle's files
+    are copied into a private temporary directory, removed by :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
         self.source = str(path)
+        self._spool = Path(tempfile.mkdtemp(prefix="hromada-verify-"))
         try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
-            members = self._tar.getmembers()  # one sequential pass over the archive; headers only are kept
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            raise UnreadableInput(f"cannot read archive {path}: {exc}") from exc
-        names: dict[str, tarfile.TarInfo] = {}
-        for m in members:
-            n = m.name
-            while n.startswith("./"):
-                n = n[2:]
-            if n and not n.startswith("/") and ".." not in n.split("/"):
-                names[n] = m
-        prefix = ""
-        if "log.json" not in names:
-            tops = {n.split("/", 1)[0] for n in names if "/" in n}
-            candidates = [t for t in tops if f"{t}/log.json" in names]
-            if len(candidates) == 1:
-                prefix = candidates[0] + "/"
-        self._members = {n[len(prefix) :]: m for n, m in names.items() if n.startswith(prefix) and n != prefix}
+            self._files = read_archive(path, self._spool).files
+        except BaseException:
+            shutil.rmtree(self._spool, ignore_errors=True)
+            raise
 
-    def _member(self, name: str) -> tarfile.TarInfo | None:
-        m = self._members.get(name)
-        if m is None:
-            return None
-        if not m.isreg():
-            raise UnreadableInput(f"{self.source}: member {name} is not a regular file")
-        return m
+    @property
+    def worker_source(self) -> str | None:
+        stored = self._files.get("events.jsonl")
+        return str(stored.path.parent) if self.local and stored is not None and stored.whole else None
 
     def has(self, name: str) -> bool:
-        return self._members.get(name) is not None
+        return name in self._files
 
     def member_size(self, name: str) -> int | None:
-        m = self._members.get(name)
-        return m.size if m is not None and m.isreg() else None
+        stored = self._files.get(name)
+        return None if stored is None else stored.size
+
+    def _read(self, stored: Stored) -> bytes:
+        with stored.path.open("rb") as f:
+            f.seek(stored.offset)
+            return f.read(stored.size)
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
-        m = self._member(name)
-        if m is None:
+        stored = self._files.get(name)
+        if stored is None:
             return None
-        if m.size > limit:
+        if stored.size > limit:
             raise UnreadableInput(f"{self.source}: {name} is larger than {limit} bytes")
-        f = self._tar.extractfile(m)
-        if f is None:
-            return None
-        with f:
-            return _read_limited(f, name, limit)
+        return self._read(stored)
 
     def checkpoint_names(self) -> list[str]:
-        return [
-            n
-            for n, m in self._members.items()
-            if n.startswith("checkpoints/") and n.count("/") == 1 and m.isreg() and len(n) > len("checkpoints/")
-        ]
+        return [n for n in self._files if n.startswith("checkpoints/")]
 
     @contextmanager
     def _open(self, name: str) -> Iterator[IO[bytes]]:
-        m = self._member(name)
-        if m is None:
+        stored = self._files.get(name)
+        if stored is None:
             raise UnreadableInput(f"{self.source}: no {name} in the archive")
-        f = self._tar.extractfile(m)
-        if f is None:
-            raise UnreadableInput(f"{self.source}: cannot read {name}")
+        f: IO[bytes] = stored.path.open("rb") if stored.whole else io.BytesIO(self._read(stored))
         with f:
             yield f
 
@@ -274,7 +267,7 @@ class TarBundle(Bundle):
         return self._open(name)
 
     def close(self) -> None:
-        self._tar.close()
+        shutil.rmtree(self._spool, ignore_errors=True)
 
 
 def open_bundle(source: str | Path) -> Bundle:

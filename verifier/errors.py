@@ -20,6 +20,7 @@ __all__ = [
     "CheckNotAvailable",
     "CheckpointFormatError",
     "ConsistencyProofError",
+    "CorruptArchive",
     "EnvelopeError",
     "Evidence",
     "InclusionProofError",
@@ -34,6 +35,7 @@ __all__ = [
     "ReceiptFormatError",
     "RollbackError",
     "UnreadableInput",
+    "UnsafeMember",
     "VerificationError",
     "VerifierError",
 ]
@@ -199,6 +201,26 @@ class InputLimitExceeded(UnreadableInput):
         if self.found is not None:
             out["found"] = self.found
         return out
+
+
+class UnsafeMember(UnreadableInput):
+    """A member of a bundle (a file of its directory, a member of its archive) that a bundle cannot lawfully hold: a
+    link, a device, a FIFO, a path leaving the bundle, a name given twice. The bundle is refused, naming it."""
+
+    code = "unsafe_member"
+
+    def __init__(self, message: str, *, member: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "member": self.member}
+
+
+class CorruptArchive(UnreadableInput):
+    """The archive's bytes are not a whole gzip stream of a whole tar archive (cut short, damaged, garbage)."""
+
+    code = "corrupt_archive"
 
 
 class NetworkError(CannotVerify):

@@ -7,6 +7,10 @@ or inflates to. Each bound is tied to the format, not picked to fit one test:
 - JSON nesting: a lawful envelope nests a few levels (``data`` is level 2), the published state five or so; Python's
   parsers and every recursive walk over parsed values (canonical form, rule replay, the report) recurse once per
   level, so depth is bounded before any of them sees the value;
+- archives: a ``.tar.gz`` is decompressed here at most :data:`MAX_INFLATION` times its own size (a lawful bundle
+  compresses 3-15 fold), its members are few besides the checkpoint notes, and every checkpoint note costs a lawful
+  archive at least ~100 compressed bytes (its Ed25519 signature and its root hash are random: no compressor shrinks
+  them);
 - lines: ``events.jsonl`` is read no further than the largest tree size a checkpoint signed by the trusted key
   covers (``verifier.audit``), each line at most 65,535 bytes (formats.md §1);
 """
@@ -17,16 +21,31 @@ import json
 from typing import Any
 
 __all__ = [
+    "CHECKPOINT_ARCHIVE_BYTES",
+    "CHECKPOINT_LIMIT",
+    "EXTRA_CHECKPOINT_FILES",
+    "INFLATION_ALLOWANCE",
     "MAX_EVENT_DEPTH",
+    "MAX_INFLATION",
     "MAX_JSON_DEPTH",
+    "MAX_OTHER_MEMBERS",
     "MAX_STATE_DEPTH",
+    "MAX_TAR_HEADER_BYTES",
+    "MIN_NOTE_BYTES",
+    "SMALL_FILE_LIMIT",
     "STATE_ALLOWANCE",
     "TooDeep",
     "deeper_than",
     "depth_of_text",
     "loads_bounded",
+    "max_inflated_bytes",
     "openers",
 ]
+
+#: ``log.json``, ``anchors.jsonl`` and a served ledger's small answers are read whole up to this size.
+SMALL_FILE_LIMIT = 16 * 1024 * 1024
+#: One checkpoint note (a C2SP signed note: three body lines and its signature lines, ~250 bytes).
+CHECKPOINT_LIMIT = 64 * 1024
 
 #: Nesting levels of one line of ``events.jsonl`` (the envelope object is level 1, its ``data`` level 2). A lawful
 #: envelope nests about 4; Python's recursion limit (1,000 frames) would let a parser go past 900.
@@ -39,6 +58,27 @@ MAX_STATE_DEPTH = 16
 #: ``state.json`` may hold at most ``events.jsonl``'s size plus this (the state is derived from the events and is
 #: far smaller: 14.8 MB for a 1e6-event city of about 400 MB).
 STATE_ALLOWANCE = 1 << 20
+
+#: A ``.tar.gz`` is decompressed to at most this many times its own size, plus :data:`INFLATION_ALLOWANCE`.
+MAX_INFLATION = 100
+INFLATION_ALLOWANCE = 16 << 20
+#: Members of an archive that are not checkpoint notes: directories, the bundle's files, anything else.
+MAX_OTHER_MEMBERS = 1024
+#: A file under ``checkpoints/`` smaller than this cannot be a signed note (origin, size, root, an em dash, a key name
+#: and a 92-character signature); it counts as one of the :data:`MAX_OTHER_MEMBERS`.
+MIN_NOTE_BYTES = 100
+#: Archive bytes per checkpoint note: an archive of S bytes may hold at most S / 64 + 64 notes (a lawful note costs
+#: about 100 incompressible bytes).
+CHECKPOINT_ARCHIVE_BYTES = 64
+#: A pax extended header or GNU long name, read whole by tarfile before the member it describes.
+MAX_TAR_HEADER_BYTES = 64 << 10
+#: Checkpoint files beyond one per tree size 0..``tree_size`` (second notes for a size, kept as evidence of a fork).
+EXTRA_CHECKPOINT_FILES = 1024
+
+
+def max_inflated_bytes(archive_bytes: int) -> int:
+    """How many bytes an archive of ``archive_bytes`` may decompress to."""
+    return MAX_INFLATION * archive_bytes + INFLATION_ALLOWANCE
 
 
 class TooDeep(ValueError):
