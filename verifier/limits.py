@@ -13,6 +13,8 @@ or inflates to. Each bound is tied to the format, not picked to fit one test:
   them);
 - lines: ``events.jsonl`` is read no further than the largest tree size a checkpoint signed by the trusted key
   covers (``verifier.audit``), each line at most 65,535 bytes (formats.md §1);
+- checkpoint notes: at most one per tree size up to ``tree_size`` (the log signs at most one per size), plus a few
+  kept as evidence of a fork.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "deeper_than",
     "depth_of_text",
     "loads_bounded",
+    "max_checkpoint_files",
     "max_inflated_bytes",
     "openers",
 ]
@@ -79,6 +82,11 @@ EXTRA_CHECKPOINT_FILES = 1024
 def max_inflated_bytes(archive_bytes: int) -> int:
     """How many bytes an archive of ``archive_bytes`` may decompress to."""
     return MAX_INFLATION * archive_bytes + INFLATION_ALLOWANCE
+
+
+def max_checkpoint_files(tree_size: int) -> int:
+    """How many checkpoint files a bundle of ``tree_size`` may hold."""
+    return tree_size + 1 + EXTRA_CHECKPOINT_FILES
 
 
 class TooDeep(ValueError):

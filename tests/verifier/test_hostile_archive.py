@@ -186,6 +186,15 @@ def test_more_notes_than_the_archive_size_allows_are_refused(bundle: factory.Bun
     assert caught.value.limit == "checkpoint_notes_per_archive_byte"
 
 
+def test_more_checkpoint_files_than_the_tree_size_allows_are_refused(
+    bundle: factory.BundleInfo, tmp_path: Path
+) -> None:
+    members = [{"name": f"./checkpoints/{N}.r{i}", "content": {"random": 200, "seed": i}} for i in range(1200)]
+    with pytest.raises(InputLimitExceeded, match="1,240 checkpoint files, more than 1,065") as caught:
+        audit(bundle, pack(bundle, tmp_path / "b.tar.gz", members=members))
+    assert caught.value.limit == "max_checkpoint_files"
+
+
 class _Counting:
     """zlib.decompressobj, counting what every decompressor makes."""
 
