@@ -517,7 +517,7 @@ def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
                 "too_deep",
                 f"line nests deeper than {MAX_EVENT_DEPTH} levels (the verifier's limit; an envelope nests a few)",
                 expected=f"<= {MAX_EVENT_DEPTH} levels",
-                found=f"{deep.depth} levels" if deep.depth is not None else "too deep to parse",
+                found=f"{deep.depth:,} levels",
             )
         )
         return CheckedLine(None, problems)

@@ -20,6 +20,7 @@ or inflates to. Each bound is tied to the format, not picked to fit one test:
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = [
@@ -37,11 +38,11 @@ __all__ = [
     "SMALL_FILE_LIMIT",
     "STATE_ALLOWANCE",
     "TooDeep",
-    "deeper_than",
     "depth_of_text",
     "loads_bounded",
     "max_checkpoint_files",
     "max_inflated_bytes",
+    "nesting_depth",
     "openers",
 ]
 
@@ -92,29 +93,10 @@ def max_checkpoint_files(tree_size: int) -> int:
 class TooDeep(ValueError):
     """A JSON text nests deeper than a limit (a ValueError, so a caller that reports malformed JSON reports it)."""
 
-    def __init__(self, limit: int, depth: int | None) -> None:
+    def __init__(self, limit: int, depth: int) -> None:
         self.limit = limit
-        self.depth = depth  # None: too deep for Python's parser to say how deep
-        found = f"{depth} levels" if depth is not None else "too deep to parse"
-        super().__init__(f"JSON nests deeper than {limit} levels ({found}; the verifier's limit)")
-
-
-def deeper_than(value: Any, limit: int) -> int | None:
-    """The nesting depth of a parsed JSON value if it exceeds ``limit`` (a scalar is depth 0, ``[]`` and ``{}`` 1),
-    else None. Iterative: it never recurses, however deep ``value`` is."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    deepest = 0
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return deepest if deepest > limit else None
+        self.depth = depth
+        super().__init__(f"JSON nests deeper than {limit} levels ({depth:,} levels; the verifier's limit)")
 
 
 def openers(text: str) -> int:
@@ -122,20 +104,40 @@ def openers(text: str) -> int:
     return text.count("{") + text.count("[")
 
 
+# A JSON string (possessive: never backtracks), a bracket, or a lone quote (a string that never ends).
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*+"|[\[\]{}]|"', re.DOTALL)
+
+
+def nesting_depth(text: str) -> int:
+    """How deep a JSON text nests, scanned, never parsed: the most brackets open at once outside strings. For a JSON
+    value it is the value's depth; for any other text it is at least as deep as a parser gets before it fails (the
+    scan stops where a parser must: at a closing bracket with none open, or a string that never ends). Linear: a
+    string is matched once, and a quote that opens no whole string ends the scan."""
+    depth = deepest = 0
+    for m in _TOKEN.finditer(text):
+        c = m.group()
+        if c == "[" or c == "{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif c == "]" or c == "}":
+            depth -= 1
+            if depth < 0:
+                break
+        elif c == '"':
+            break
+    return deepest
+
+
 def depth_of_text(text: str, limit: int) -> TooDeep | None:
-    """Whether a JSON text nests deeper than ``limit``: None when it does not (or is no JSON at all: its parser says
-    so), else the error. Parses the text when it has more than ``limit`` brackets (rare): a RecursionError of the
-    parser is too deep by definition, else the parsed value is measured."""
+    """Whether a JSON text nests deeper than ``limit``: None when it does not, else the error. The text is scanned
+    (:func:`nesting_depth`) only when it has more than ``limit`` brackets (rare), and never handed to a recursive
+    parser first: json's C scanner recurses once per level until Python's recursion limit, and a process that
+    raised that limit (py_ecc sets 100,000) would overflow the C stack - a segmentation fault, not an error."""
     if openers(text) <= limit:
         return None
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        return TooDeep(limit, None)
-    except ValueError:
-        return None
-    depth = deeper_than(value, limit)
-    return None if depth is None else TooDeep(limit, depth)
+    depth = nesting_depth(text)
+    return None if depth <= limit else TooDeep(limit, depth)
 
 
 def loads_bounded(text: str, limit: int = MAX_JSON_DEPTH) -> Any:

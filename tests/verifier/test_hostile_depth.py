@@ -4,16 +4,20 @@ in an event line and a refusal in the other JSON the verifier reads whole - meas
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.verifier import factory
 from verifier.anchors import parse_anchors_jsonl
 from verifier.audit import _check_chunk, run_audit
 from verifier.envelope import check_line
 from verifier.errors import InputLimitExceeded
-from verifier.limits import MAX_EVENT_DEPTH, MAX_JSON_DEPTH, TooDeep, deeper_than, loads_bounded
+from verifier.limits import MAX_EVENT_DEPTH, MAX_JSON_DEPTH, TooDeep, loads_bounded, nesting_depth
 from verifier.note import parse_verifier_key
 from verifier.receipt import load_receipt
 
@@ -41,7 +45,7 @@ def test_a_line_nested_deeper_than_a_parser_recurses_is_a_finding(depth: int) ->
     checked = check_line(line, factory.ORIGIN)
     assert [p.code for p in checked.problems] == ["too_deep"]
     assert checked.event is None
-    assert checked.problems[0].found == "too deep to parse"
+    assert checked.problems[0].found == f"{depth:,} levels"
 
 
 def test_objects_nested_as_deep() -> None:
@@ -124,14 +128,47 @@ def test_a_receipt_nested_too_deep_is_refused(tmp_path: Path) -> None:
         load_receipt(path)
 
 
-def test_deeper_than_measures_without_recursing() -> None:
-    value: list[object] = []
-    for _ in range(100_000):
-        value = [value]
-    assert deeper_than(value, 64) == 100_001
-    assert deeper_than({"a": [1, {"b": []}]}, 4) is None  # object, array, object, array
-    assert deeper_than({"a": [1, {"b": []}]}, 3) == 4
-    assert deeper_than(7, 0) is None
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_text = st.text(alphabet=st.sampled_from('ab[]{}"\\\n\u2014:,'), max_size=6)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=2000)
+@given(_json, st.booleans())
+def test_the_scanned_depth_is_the_parsed_depth(value: object, ascii_only: bool) -> None:
+    """Brackets inside strings (escaped quotes and backslashes too) nest nothing; outside them, each is a level."""
+    assert nesting_depth(json.dumps(value, ensure_ascii=ascii_only)) == _depth(value)
+
+
+def test_the_scan_stops_where_a_parser_fails() -> None:
+    assert nesting_depth("]]]" + "[" * 100) == 0  # a parser fails at the first closing bracket
+    assert nesting_depth('[[["' + "[" * 100) == 3  # ... and inside a string that never ends
+    assert nesting_depth('"' + '\\"' * 30_000) == 0  # linear: that string is scanned once
+
+
+def test_no_recursive_parser_sees_a_deep_text_even_with_a_raised_recursion_limit() -> None:
+    """py_ecc (web3's) sets the recursion limit to 100,000: json's C scanner would then recurse until the C stack
+    overflows (a segmentation fault, which the full test run met). The depth is scanned, not parsed."""
+    code = (
+        "import sys; sys.setrecursionlimit(1_000_000)\n"
+        "from verifier.limits import TooDeep, loads_bounded\n"
+        "from verifier.envelope import check_line\n"
+        "assert [p.code for p in check_line(b'[' * 32767 + b']' * 32767, None).problems] == ['too_deep']\n"
+        "try:\n    loads_bounded('[' * 1_000_000)\nexcept TooDeep:\n    print('refused')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout.strip()) == (0, "refused"), done.stderr[-500:]
 
 
 def test_loads_bounded() -> None:
