@@ -377,7 +377,6 @@ def _envelope_pattern(log: str) -> re.Pattern[str]:
 
 
 _ANY_LOG = _envelope_pattern(_SIMPLE_STRING)
-_DEEP_DATA_CHARS = 2 * MAX_EVENT_DEPTH  # the shortest data text nesting MAX_EVENT_DEPTH levels
 _patterns: dict[str, re.Pattern[str]] = {}
 
 
@@ -412,8 +411,8 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
         return None
     _, _, data_text, eid, _, stream, etime, _, version_text = m.groups()
     # ``data`` is level 2 of the line, so it may nest MAX_EVENT_DEPTH - 1 levels: it surely does when it has fewer
-    # brackets than that (and it needs two characters per level). Else the general path measures it.
-    if len(data_text) >= _DEEP_DATA_CHARS and data_text.count("{") + data_text.count("[") >= MAX_EVENT_DEPTH:
+    # brackets than that. Else the general path measures it.
+    if data_text.count("{") + data_text.count("[") >= MAX_EVENT_DEPTH:
         return None
     try:
         data, end = _scan_strict(data_text, 0)
@@ -480,7 +479,7 @@ def check_line(line: bytes, origin: str | None) -> CheckedLine:
 
 def _check_line_general(line: bytes, text: str, origin: str | None) -> CheckedLine:
     """The fast path for any line of at most 65,535 bytes (``text`` is its UTF-8 decoding), else the full path."""
-    if text.count("{") + text.count("[") > MAX_EVENT_DEPTH:  # it may nest too deep: the full path measures it
+    if depth_of_text(text, MAX_EVENT_DEPTH) is not None:  # too deep: the full path reports it
         return _check_line_full(line, origin)
     try:
         value, end = _scan_strict(text, 0)
