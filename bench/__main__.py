@@ -24,6 +24,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "domain": {"full": {}, "quick": {"scale": 0.05}},
     "anchoring": {"full": {}, "quick": {}},
     "audit": {"full": {}, "quick": {"sizes": (100_000,)}},
+    "hostile_verifier": {"full": {}, "quick": {"quick": True}},
     "api": {"full": {}, "quick": {"quick": True}},
     "hostile_api": {"full": {}, "quick": {"quick": True}},
 }

@@ -12,13 +12,13 @@ Also here: the bundle's ``anchors.jsonl`` parser and the on-chain check of one r
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from verifier.errors import CannotVerify, Evidence, UnreadableInput, VerificationError
+from verifier.limits import loads_bounded
 from verifier.rpc import Rpc, RpcRefused
 
 __all__ = [
@@ -305,7 +305,7 @@ def parse_anchors_jsonl(content: bytes) -> tuple[list[BundleAnchor], list[tuple[
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
+            doc = loads_bounded(line)  # a TooDeep (ValueError) for a line nested too deep to parse safely
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
             root = doc.get("root")

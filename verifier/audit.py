@@ -41,7 +41,7 @@ from typing import Any
 
 from verifier.anchor_policy import RewriteCheck
 from verifier.anchors import ChainAccess
-from verifier.bundle import Bundle, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
+from verifier.bundle import Bundle, LineBound, LogInfo, Oversize, Unterminated, iter_event_lines, open_bundle
 from verifier.envelope import (
     MAX_STREAMS_IN_MEMORY,
     CheckedLine,
@@ -168,6 +168,9 @@ class AuditContext:
     rewrite: RewriteCheck | None = None
     # Set by step 1 for the line being processed, for later steps that look at events.
     current: CheckedLine | None = None
+    # Set by step 2: no line of events.jsonl beyond this many is read (the largest tree size signed by the trusted
+    # key: nothing could authenticate a line beyond it); ``lines.exceeded`` tells whether the file holds more.
+    lines: LineBound | None = None
 
 
 class Step:
@@ -313,7 +316,20 @@ class EnvelopeStep(Step):
         self.sequence.close()
         n = ctx.events_seen
         self.result.stats.update({"events": n, "bytes": self.bytes, "streams_spilled_to_disk": spilled})
-        if n != ctx.log.tree_size:
+        beyond = ctx.lines is not None and ctx.lines.exceeded
+        if beyond:
+            self.fail(
+                Finding(
+                    1,
+                    "beyond_signed_size",
+                    f"events.jsonl holds more than {n:,} lines, the largest tree size signed by the trusted key: "
+                    "no line beyond it is read (no checkpoint could authenticate it)",
+                    index=n,
+                    expected=f"<= {n} lines",
+                    found=f"more than {n} lines",
+                )
+            )
+        if n != ctx.log.tree_size or beyond:
             self.fail(
                 Finding(
                     1,
@@ -325,7 +341,7 @@ class EnvelopeStep(Step):
                         else ": events were inserted or appended"
                     ),
                     expected=ctx.log.tree_size,
-                    found=n,
+                    found=f"more than {n}" if beyond else n,
                 )
             )
 
@@ -380,6 +396,7 @@ class CheckpointStep(Step):
                 "verifier key with --key for an independent audit."
             )
         key = ctx.trusted_key
+        ctx.lines = LineBound(0)  # raised below to the largest size a note signed by the key covers
         if key is None:
             return
         self.result.stats["key"] = str(key)
@@ -420,6 +437,7 @@ class CheckpointStep(Step):
                     )
                 )
                 continue
+            ctx.lines.max_lines = max(ctx.lines.max_lines, cp.size)  # signed by the trusted key, for whatever origin
             if cp.origin != log.origin:
                 self.fail(
                     Finding(
@@ -678,7 +696,7 @@ def run_audit(
         if rule_worker and replay_steps and isinstance(line_steps[0], EnvelopeStep):
             replay_step = replay_steps[0]
             replay_step.exclude = RULE_WORKER_PREFIXES  # type: ignore[attr-defined]
-            feed = _RuleFeed(bundle.source if bundle.local else None, log.origin, replay_step)
+            feed = _RuleFeed(bundle.worker_source, log.origin, replay_step, ctx.lines)
             line_steps = [*line_steps, feed]
             n_workers = workers if workers > 1 else 1
         else:
@@ -738,7 +756,7 @@ def _stream_events(ctx: AuditContext, line_steps: list[Step], progress: Progress
     total = ctx.log.tree_size
     sha256 = hashlib.sha256
     with ctx.bundle.open_events() as f:
-        for index, line in enumerate(iter_event_lines(f)):
+        for index, line in enumerate(iter_event_lines(f, bound=ctx.lines)):
             if type(line) is bytes:
                 append(sha256(b"\x00" + line).digest())
             elif isinstance(line, Unterminated):
@@ -859,7 +877,7 @@ def _stream_events_parallel(
                 while len(pending) > max_pending:
                     drain_one()
 
-        for line in iter_event_lines(f):
+        for line in iter_event_lines(f, bound=ctx.lines):
             if type(line) is bytes:
                 batch.append(line)
                 batch_bytes += len(line)
@@ -930,14 +948,17 @@ class _RuleFeed(Step):
 
     wants_lines = True
 
-    def __init__(self, source: str | None, origin: str, step: Any) -> None:
+    def __init__(self, source: str | None, origin: str, step: Any, lines: LineBound | None = None) -> None:
         super().__init__()
         self.step = step
         self.sends_lines = source is None
         context = _worker_context()
         self.conn, child = context.Pipe()
+        max_lines = lines.max_lines if lines is not None else None
         self.process = context.Process(
-            target=_rule_worker, args=(source, origin, step.cache_items, RULE_WORKER_PREFIXES, child), daemon=True
+            target=_rule_worker,
+            args=(source, origin, step.cache_items, RULE_WORKER_PREFIXES, child, max_lines),
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -1002,18 +1023,22 @@ class _RuleFeed(Step):
             self.process.join()
 
 
-def _own_lines(source: str, prefixes: frozenset[str], conn: Any) -> Iterator[tuple[int, bytes]]:
+def _own_lines(
+    source: str, prefixes: frozenset[str], conn: Any, max_lines: int | None = None
+) -> Iterator[tuple[int, bytes]]:
     """Rule worker, bundle on this machine: ``(index, line)`` of the lines of ``prefixes`` that step 1 accepted,
     from this process's own read of ``events.jsonl``, never ahead of step 1 in the main process. A line step 1
-    accepted is canonical JCS, so its last ``,"type":"`` is its type field, read here without parsing."""
+    accepted is canonical JCS, so its last ``,"type":"`` is its type field, read here without parsing. No line
+    beyond ``max_lines`` is read, as in the main process."""
     bundle = open_bundle(source)
     try:
         wanted = {p.encode() for p in prefixes}
         upto = 0
         rejected: set[int] = set()
         index = -1
+        bound = LineBound(max_lines) if max_lines is not None else None
         with bundle.open_events() as f:
-            for index, line in enumerate(iter_event_lines(f)):
+            for index, line in enumerate(iter_event_lines(f, bound=bound)):
                 while index >= upto:
                     message = conn.recv()
                     if message[0] == "end":
@@ -1042,7 +1067,14 @@ def _sent_lines(conn: Any) -> Iterator[tuple[int, bytes]]:
         raise RuntimeError(f"the rule worker got {message!r} instead of its lines")
 
 
-def _rule_worker(source: str | None, origin: str, cache_items: int, prefixes: frozenset[str], conn: Any) -> None:
+def _rule_worker(
+    source: str | None,
+    origin: str,
+    cache_items: int,
+    prefixes: frozenset[str],
+    conn: Any,
+    max_lines: int | None = None,
+) -> None:
     """Worker process: step 4's replay of the events whose type prefix is in ``prefixes`` (see :class:`_RuleFeed`),
     in log order, until ``("end",)``; then its share of the report, and, if the next message is true (the main
     process compares a published state), its parts of the replayed public state as rows.
@@ -1060,7 +1092,8 @@ def _rule_worker(source: str | None, origin: str, cache_items: int, prefixes: fr
         step = RuleReplayStep(cache_items, exclude=frozenset({"service", *STATE_PART}) - prefixes)
         try:
             apply = step.replay.apply
-            for index, raw in _sent_lines(conn) if source is None else _own_lines(source, prefixes, conn):
+            lines = _sent_lines(conn) if source is None else _own_lines(source, prefixes, conn, max_lines)
+            for index, raw in lines:
                 e = parse_accepted(raw, origin)
                 apply(Event(index, e["id"], e["type"], e["stream"], e["version"], e["time"], e["actor"], e["data"]))
             conn.send(("ok", step.part()))

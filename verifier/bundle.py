@@ -1,30 +1,54 @@
 """Reading an audit bundle (docs/formats.md §5): a directory, or the same directory as a ``.tar.gz``.
 
-Nothing large is loaded into memory: ``events.jsonl`` is read line by line (each line bounded), and a
-``.tar.gz`` is read member by member through :mod:`tarfile` (never extracted to disk or to memory as a whole).
-The archive may hold the files at its top level or inside one top-level directory.
+A bundle comes from a stranger, so it is read within the bounds of :mod:`verifier.limits` (docs/audit.md, "Limits
+on hostile input"):
+
+- a directory's files must be regular files: a symbolic link, a device, a FIFO is refused, naming it (a link could
+  make the report quote a file of the auditor's; a FIFO or ``/dev/zero`` would never end), and ``checkpoints/`` is
+  listed no further than :func:`verifier.limits.max_checkpoint_files` of ``log.json``'s ``tree_size``;
+- a ``.tar.gz`` (or ``.tar``) is read once, forward, by :mod:`verifier.archive`, which copies the bundle's files into a
+  private temporary directory (removed on :meth:`Bundle.close`) and refuses what no bundle holds;
+- ``events.jsonl`` is read line by line (each line bounded, :func:`iter_event_lines`), at most as many lines as the
+  audit allows (:class:`LineBound`), and ``log.json`` is parsed within :data:`verifier.limits.MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
+import io
+import os
 import re
-import tarfile
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from verifier.archive import BUNDLE_FILES, Stored, read_archive
 from verifier.envelope import MAX_ENVELOPE_BYTES
-from verifier.errors import UnreadableInput
+from verifier.errors import InputLimitExceeded, UnreadableInput, UnsafeMember
+from verifier.limits import (
+    CHECKPOINT_LIMIT,
+    EXTRA_CHECKPOINT_FILES,
+    MAX_JSON_DEPTH,
+    SMALL_FILE_LIMIT,
+    TooDeep,
+    loads_bounded,
+    max_checkpoint_files,
+)
 
 __all__ = [
+    "CHECKPOINT_LIMIT",
     "CHECKPOINT_NAME",
+    "SMALL_FILE_LIMIT",
     "Bundle",
     "CheckpointFile",
     "DirectoryBundle",
+    "LineBound",
     "LogInfo",
     "Oversize",
     "TarBundle",
@@ -34,9 +58,7 @@ __all__ = [
     "parse_log_json",
 ]
 
-SMALL_FILE_LIMIT = 16 * 1024 * 1024
 READ_BLOCK = 1 << 20  # events.jsonl is read in blocks of this size (iter_event_lines)
-CHECKPOINT_LIMIT = 64 * 1024
 CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]*)(?:\.[^/]+)?\Z")
 
 
@@ -60,7 +82,9 @@ class LogInfo:
 
 def parse_log_json(content: bytes) -> LogInfo:
     try:
-        doc = json.loads(content.decode("utf-8"))
+        doc = loads_bounded(content.decode("utf-8"), MAX_JSON_DEPTH)
+    except TooDeep as exc:
+        raise InputLimitExceeded(f"log.json: {exc}", limit="max_json_depth", bound=MAX_JSON_DEPTH) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise UnreadableInput(f"log.json is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -111,6 +135,20 @@ class Bundle:
     def close(self) -> None:
         return None
 
+    def member_size(self, name: str) -> int | None:
+        """A member's size in bytes, if the source knows it without reading it (None: unknown or absent)."""
+        return None
+
+    @property
+    def worker_source(self) -> str | None:
+        """A source a second process can :func:`open_bundle` to read this bundle's ``events.jsonl`` itself (the rule
+        worker), or None when there is none (a ledger URL: a second reader would download everything again)."""
+        return self.source if self.local else None
+
+    def _bound_checkpoints(self, tree_size: int) -> None:
+        """Refuse more checkpoint files than a log of ``tree_size`` can have signed (before any is read)."""
+        return None
+
     def served_tiles(self) -> tuple[int, list[Any]] | None:
         """For a source that serves hash tiles (a ledger URL), after the events were read: how many tiles were
         compared with the recomputed ones, and the problems found (:class:`verifier.remote.TileProblem`)."""
@@ -127,7 +165,9 @@ class Bundle:
         content = self.read_small("log.json")
         if content is None:
             raise UnreadableInput(f"{self.source}: no log.json (is this an audit bundle?)")
-        return parse_log_json(content)
+        info = parse_log_json(content)
+        self._bound_checkpoints(info.tree_size)
+        return info
 
     def checkpoint_files(self) -> list[CheckpointFile]:
         out: list[CheckpointFile] = []
@@ -151,37 +191,146 @@ def _read_limited(f: IO[bytes], name: str, limit: int) -> bytes:
     return data
 
 
+def _too_many_checkpoints(source: str, found: int | None, tree_size: int) -> InputLimitExceeded:
+    """``found``: how many there are, or None when the listing stopped at the bound."""
+    bound = max_checkpoint_files(tree_size)
+    count = (
+        f"more than {bound:,} checkpoint files" if found is None else f"{found:,} checkpoint files, more than {bound:,}"
+    )
+    return InputLimitExceeded(
+        f"{source}: {count}: a log signs at most one checkpoint per tree size, and log.json's tree_size is "
+        f"{tree_size:,} (allowed: one per size 0..{tree_size:,} and {EXTRA_CHECKPOINT_FILES:,} more)",
+        limit="max_checkpoint_files",
+        bound=bound,
+        found=found if found is not None else f"more than {bound}",
+    )
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((what for test, what in _KINDS if test(mode)), "not a regular file")
+
+
 class DirectoryBundle(Bundle):
+    """A bundle directory. Its files are opened without following a symbolic link and must be regular files."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.source = str(root)
+        self._checkpoints: list[str] | None = None
+        for name in sorted(BUNDLE_FILES):  # each a regular file or absent, whether or not a step will read it
+            self._stat(name)
+
+    def _refuse(self, name: str, mode: int) -> UnsafeMember:
+        return UnsafeMember(
+            f"{self.source}: {name} is {_kind(mode)}; a bundle holds regular files only (a link could point at any "
+            "file of this machine, a device or FIFO never ends)",
+            member=name,
+        )
+
+    def _stat(self, name: str) -> os.stat_result | None:
+        """The member's status (not following a link), None when absent; refuses anything but a regular file."""
+        try:
+            st = (self.root / name).lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {self.root / name}: {exc}") from exc
+        if not stat.S_ISREG(st.st_mode):
+            raise self._refuse(name, st.st_mode)
+        return st
+
+    def _open_file(self, name: str) -> IO[bytes] | None:
+        """The member opened for reading, None when absent. ``O_NOFOLLOW`` and ``O_NONBLOCK`` (a FIFO must not
+        block the open) and a check of the opened file itself: no race between looking and opening."""
+        if self._stat(name) is None:
+            return None
+        path = self.root / name
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._refuse(name, stat.S_IFLNK) from exc
+            raise UnreadableInput(f"cannot read {path}: {exc}") from exc
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise self._refuse(name, mode)
+        return os.fdopen(fd, "rb")
 
     def has(self, name: str) -> bool:
-        return (self.root / name).is_file()
+        return self._stat(name) is not None
+
+    def member_size(self, name: str) -> int | None:
+        st = self._stat(name)
+        return None if st is None else st.st_size
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
-        path = self.root / name
-        if not path.is_file():
+        f = self._open_file(name)
+        if f is None:
             return None
         try:
-            with path.open("rb") as f:
+            with f:
                 return _read_limited(f, name, limit)
         except OSError as exc:
-            raise UnreadableInput(f"cannot read {path}: {exc}") from exc
+            raise UnreadableInput(f"cannot read {self.root / name}: {exc}") from exc
+
+    def _bound_checkpoints(self, tree_size: int) -> None:
+        self._checkpoints = self._list_checkpoints(max_checkpoint_files(tree_size), tree_size)
+
+    def _list_checkpoints(self, bound: int | None, tree_size: int = 0) -> list[str]:
+        d = self.root / "checkpoints"
+        try:
+            mode = d.lstat().st_mode
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {d}: {exc}") from exc
+        if stat.S_ISLNK(mode):
+            raise self._refuse("checkpoints", mode)
+        if not stat.S_ISDIR(mode):
+            return []
+        names: list[str] = []
+        entries = 0
+        try:
+            with os.scandir(d) as it:
+                for entry in it:
+                    entries += 1
+                    if bound is not None and entries > bound:  # listing stops here: never more than the bound
+                        raise _too_many_checkpoints(self.source, None, tree_size)
+                    if entry.name.startswith("."):
+                        continue
+                    entry_mode = entry.stat(follow_symlinks=False).st_mode
+                    if stat.S_ISREG(entry_mode):
+                        names.append(f"checkpoints/{entry.name}")
+                    elif not stat.S_ISDIR(entry_mode):
+                        raise self._refuse(f"checkpoints/{entry.name}", entry_mode)
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {d}: {exc}") from exc
+        return names
 
     def checkpoint_names(self) -> list[str]:
-        d = self.root / "checkpoints"
-        if not d.is_dir():
-            return []
-        return [f"checkpoints/{p.name}" for p in d.iterdir() if p.is_file() and not p.name.startswith(".")]
+        if self._checkpoints is None:
+            self._checkpoints = self._list_checkpoints(None)
+        return list(self._checkpoints)
 
     @contextmanager
     def _open(self, name: str) -> Iterator[IO[bytes]]:
-        path = self.root / name
-        try:
-            f = path.open("rb")
-        except OSError as exc:
-            raise UnreadableInput(f"cannot read {path}: {exc}") from exc
+        f = self._open_file(name)
+        if f is None:
+            raise UnreadableInput(f"cannot read {self.root / name}: no such file")
         with f:
             yield f
 
@@ -190,68 +339,57 @@ class DirectoryBundle(Bundle):
 
 
 class TarBundle(Bundle):
-    """A ``.tar.gz`` (or plain ``.tar``) bundle, read member by member."""
+    """A ``.tar.gz`` (or plain ``.tar``) bundle, read once by :func:`verifier.archive.read_archive`: the bundle's files
+    are copied into a private temporary directory, removed by :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
         self.source = str(path)
+        self._spool = Path(tempfile.mkdtemp(prefix="hromada-verify-"))
         try:
-            self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed by close()
-            members = self._tar.getmembers()  # one sequential pass over the archive; headers only are kept
-        except (OSError, tarfile.TarError, EOFError) as exc:
-            raise UnreadableInput(f"cannot read archive {path}: {exc}") from exc
-        names: dict[str, tarfile.TarInfo] = {}
-        for m in members:
-            n = m.name
-            while n.startswith("./"):
-                n = n[2:]
-            if n and not n.startswith("/") and ".." not in n.split("/"):
-                names[n] = m
-        prefix = ""
-        if "log.json" not in names:
-            tops = {n.split("/", 1)[0] for n in names if "/" in n}
-            candidates = [t for t in tops if f"{t}/log.json" in names]
-            if len(candidates) == 1:
-                prefix = candidates[0] + "/"
-        self._members = {n[len(prefix) :]: m for n, m in names.items() if n.startswith(prefix) and n != prefix}
+            self._files = read_archive(path, self._spool).files
+        except BaseException:
+            shutil.rmtree(self._spool, ignore_errors=True)
+            raise
 
-    def _member(self, name: str) -> tarfile.TarInfo | None:
-        m = self._members.get(name)
-        if m is None:
-            return None
-        if not m.isreg():
-            raise UnreadableInput(f"{self.source}: member {name} is not a regular file")
-        return m
+    @property
+    def worker_source(self) -> str | None:
+        stored = self._files.get("events.jsonl")
+        return str(stored.path.parent) if self.local and stored is not None and stored.whole else None
 
     def has(self, name: str) -> bool:
-        return self._members.get(name) is not None
+        return name in self._files
+
+    def member_size(self, name: str) -> int | None:
+        stored = self._files.get(name)
+        return None if stored is None else stored.size
+
+    def _bound_checkpoints(self, tree_size: int) -> None:
+        found = sum(1 for n in self._files if n.startswith("checkpoints/"))
+        if found > max_checkpoint_files(tree_size):
+            raise _too_many_checkpoints(self.source, found, tree_size)
+
+    def _read(self, stored: Stored) -> bytes:
+        with stored.path.open("rb") as f:
+            f.seek(stored.offset)
+            return f.read(stored.size)
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
-        m = self._member(name)
-        if m is None:
+        stored = self._files.get(name)
+        if stored is None:
             return None
-        if m.size > limit:
+        if stored.size > limit:
             raise UnreadableInput(f"{self.source}: {name} is larger than {limit} bytes")
-        f = self._tar.extractfile(m)
-        if f is None:
-            return None
-        with f:
-            return _read_limited(f, name, limit)
+        return self._read(stored)
 
     def checkpoint_names(self) -> list[str]:
-        return [
-            n
-            for n, m in self._members.items()
-            if n.startswith("checkpoints/") and n.count("/") == 1 and m.isreg() and len(n) > len("checkpoints/")
-        ]
+        return [n for n in self._files if n.startswith("checkpoints/")]
 
     @contextmanager
     def _open(self, name: str) -> Iterator[IO[bytes]]:
-        m = self._member(name)
-        if m is None:
+        stored = self._files.get(name)
+        if stored is None:
             raise UnreadableInput(f"{self.source}: no {name} in the archive")
-        f = self._tar.extractfile(m)
-        if f is None:
-            raise UnreadableInput(f"{self.source}: cannot read {name}")
+        f: IO[bytes] = stored.path.open("rb") if stored.whole else io.BytesIO(self._read(stored))
         with f:
             yield f
 
@@ -259,7 +397,7 @@ class TarBundle(Bundle):
         return self._open(name)
 
     def close(self) -> None:
-        self._tar.close()
+        shutil.rmtree(self._spool, ignore_errors=True)
 
 
 def open_bundle(source: str | Path) -> Bundle:
@@ -294,10 +432,19 @@ class Oversize:
     terminated: bool
 
 
+@dataclass(slots=True)
+class LineBound:
+    """At most ``max_lines`` lines are read by :func:`iter_event_lines`; ``exceeded`` is set when the file holds more
+    (nothing of them is read beyond the next block)."""
+
+    max_lines: int
+    exceeded: bool = False
+
+
 def iter_event_lines(
-    f: IO[bytes], max_len: int = MAX_ENVELOPE_BYTES, block: int = READ_BLOCK
+    f: IO[bytes], max_len: int = MAX_ENVELOPE_BYTES, block: int = READ_BLOCK, bound: LineBound | None = None
 ) -> Iterator[bytes | Unterminated | Oversize]:
-    """Lines of ``events.jsonl`` without their ``\\n``, each bounded in memory.
+    """Lines of ``events.jsonl`` without their ``\\n``, each bounded in memory, and at most ``bound.max_lines`` of them.
 
     A line of at most ``max_len + 1`` bytes is yielded as ``bytes`` (step 1 reports one byte too many itself),
     a longer one as :class:`Oversize` (its length, leaf hash and first 200 bytes; never held whole beyond one
@@ -311,12 +458,17 @@ def iter_event_lines(
     ``max_len + 2`` after a block is split (else it is streamed, hashed, as an Oversize until its ``\\n``), so
     memory stays within one block plus one envelope, and at end of file a non-empty ``carry`` is exactly the
     unterminated last line.
+
+    With ``bound``, the lines are those of the reference cut after ``bound.max_lines``; the count is kept per block
+    (one comparison per block), and a line beyond the bound is never streamed: an Oversize or an unterminated line
+    after the last allowed one only sets ``bound.exceeded``.
     """
     limit = max_len + 2
     head_len = min(200, limit)  # the reference keeps the first 200 bytes of its first readline(limit)
     read = f.read
     carry = b""
     pending: bytes | None = None
+    left = bound.max_lines if bound is not None else -1  # lines still allowed; -1: no bound
     while True:
         if pending is not None:
             data, pending = pending, None
@@ -324,12 +476,23 @@ def iter_event_lines(
             data = read(block)
             if not data:
                 if carry:
+                    if left == 0:
+                        assert bound is not None
+                        bound.exceeded = True
+                        return
                     yield Unterminated(carry)
                 return
             if carry:
                 data = carry + data
         lines = data.split(b"\n")
         carry = lines.pop()
+        last = False
+        if left >= 0:
+            if len(lines) > left:  # more lines than allowed: the allowed ones, then stop
+                assert bound is not None
+                del lines[left:]
+                bound.exceeded = last = True
+            left -= len(lines)
         for line in lines:
             if len(line) < limit:
                 yield line
@@ -340,7 +503,15 @@ def iter_event_lines(
                     head=line[:head_len],
                     terminated=True,
                 )
+        if last:
+            return
         if len(carry) >= limit:
+            if left == 0:
+                assert bound is not None
+                bound.exceeded = True
+                return
+            if left > 0:
+                left -= 1
             h = hashlib.sha256(b"\x00")
             h.update(carry)
             n = len(carry)

@@ -48,7 +48,10 @@ def _fail_to_run(command: str, exc: VerifierError, as_json: bool) -> typer.Exit:
     if as_json:
         _emit_json({"command": command, "verified": False, "exit_code": 2, "error": exc.to_json()})
     else:
-        Console(stderr=True, highlight=False).print(f"[bold red]cannot verify:[/] {escape(exc.diagnostics())}")
+        # soft_wrap: one line per line of the diagnosis, whatever the terminal's width (a log keeps it whole)
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]cannot verify:[/] {escape(exc.diagnostics())}"
+        )
     return typer.Exit(2)
 
 

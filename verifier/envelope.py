@@ -33,6 +33,7 @@ from typing import Any
 
 import rfc8785
 
+from verifier.limits import MAX_EVENT_DEPTH, depth_of_text
 from verifier.spill import ABSENT, DiskTable, KeyFilter, ScratchFile
 
 __all__ = [
@@ -409,6 +410,10 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
     if m is None:
         return None
     _, _, data_text, eid, _, stream, etime, _, version_text = m.groups()
+    # ``data`` is level 2 of the line, so it may nest MAX_EVENT_DEPTH - 1 levels: it surely does when it has fewer
+    # brackets than that. Else the general path measures it.
+    if data_text.count("{") + data_text.count("[") >= MAX_EVENT_DEPTH:
+        return None
     try:
         data, end = _scan_strict(data_text, 0)
     except (_FloatFound, _BigInt, ValueError, StopIteration):
@@ -474,6 +479,8 @@ def check_line(line: bytes, origin: str | None) -> CheckedLine:
 
 def _check_line_general(line: bytes, text: str, origin: str | None) -> CheckedLine:
     """The fast path for any line of at most 65,535 bytes (``text`` is its UTF-8 decoding), else the full path."""
+    if depth_of_text(text, MAX_EVENT_DEPTH) is not None:  # too deep: the full path reports it
+        return _check_line_full(line, origin)
     try:
         value, end = _scan_strict(text, 0)
     except (_FloatFound, _BigInt, ValueError, StopIteration):
@@ -500,6 +507,17 @@ def _check_line_full(line: bytes, origin: str | None) -> CheckedLine:
     except UnicodeDecodeError as exc:
         problems.append(
             Problem("not_utf8", "line is not valid UTF-8", expected="UTF-8", found=f"byte {exc.start}: {exc.reason}")
+        )
+        return CheckedLine(None, problems)
+    deep = depth_of_text(text, MAX_EVENT_DEPTH)  # before anything parses or walks it recursively
+    if deep is not None:
+        problems.append(
+            Problem(
+                "too_deep",
+                f"line nests deeper than {MAX_EVENT_DEPTH} levels (the verifier's limit; an envelope nests a few)",
+                expected=f"<= {MAX_EVENT_DEPTH} levels",
+                found=f"{deep.depth:,} levels",
+            )
         )
         return CheckedLine(None, problems)
     float_free = True

@@ -20,9 +20,11 @@ __all__ = [
     "CheckNotAvailable",
     "CheckpointFormatError",
     "ConsistencyProofError",
+    "CorruptArchive",
     "EnvelopeError",
     "Evidence",
     "InclusionProofError",
+    "InputLimitExceeded",
     "KeyFormatError",
     "LeafHashMismatch",
     "MerkleProofError",
@@ -34,6 +36,7 @@ __all__ = [
     "ReceiptFormatError",
     "RollbackError",
     "UnreadableInput",
+    "UnsafeMember",
     "VerificationError",
     "VerifierError",
 ]
@@ -180,6 +183,45 @@ class BadArgument(CannotVerify):
 
 class UnreadableInput(CannotVerify):
     code = "unreadable_input"
+
+
+class InputLimitExceeded(UnreadableInput):
+    """The input passes one of the bounds of :mod:`verifier.limits`: it is refused before it costs more. Names the
+    limit (``limit``), its value for this input (``bound``) and, when known, what was found."""
+
+    code = "input_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, bound: int, found: int | str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.bound = bound
+        self.found = found
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**super().to_json(), "limit": self.limit, "bound": self.bound}
+        if self.found is not None:
+            out["found"] = self.found
+        return out
+
+
+class UnsafeMember(UnreadableInput):
+    """A member of a bundle (a file of its directory, a member of its archive) that a bundle cannot lawfully hold: a
+    link, a device, a FIFO, a path leaving the bundle, a name given twice. The bundle is refused, naming it."""
+
+    code = "unsafe_member"
+
+    def __init__(self, message: str, *, member: str) -> None:
+        super().__init__(message)
+        self.member = member
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "member": self.member}
+
+
+class CorruptArchive(UnreadableInput):
+    """The archive's bytes are not a whole gzip stream of a whole tar archive (cut short, damaged, garbage)."""
+
+    code = "corrupt_archive"
 
 
 class NetworkError(CannotVerify):

@@ -18,7 +18,6 @@ and proven consistent with the receipt's (``GET <url>/v1/proofs/consistency?from
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from verifier.errors import (
     ConsistencyProofError,
     EnvelopeError,
     Evidence,
+    InputLimitExceeded,
     LeafHashMismatch,
     NetworkError,
     ReceiptFormatError,
@@ -41,6 +41,7 @@ from verifier.errors import (
     UnreadableInput,
     VerificationError,
 )
+from verifier.limits import MAX_EVENT_DEPTH, TooDeep, loads_bounded
 from verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
 from verifier.note import Checkpoint, VerifierKey, open_checkpoint
 
@@ -117,7 +118,9 @@ def load_receipt(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UnreadableInput(f"cannot read receipt {path}: {exc}") from exc
     try:
-        doc = json.loads(text)
+        doc = loads_bounded(text, MAX_EVENT_DEPTH + 1)  # the envelope is level 2 of a receipt
+    except TooDeep as exc:
+        raise InputLimitExceeded(f"receipt {path}: {exc}", limit="max_json_depth", bound=exc.limit) from exc
     except ValueError as exc:
         raise UnreadableInput(f"receipt {path} is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
@@ -408,7 +411,7 @@ def fetch_consistency_proof(client: httpx.Client, base_url: str, size1: int, siz
     """``GET <base>/v1/proofs/consistency?from=<size1>&to=<size2>`` → ``{"proof": [hex, ...]}``."""
     url = f"{base_url.rstrip('/')}/v1/proofs/consistency?from={size1}&to={size2}"
     try:
-        doc = _get(client, url).json()
+        doc = loads_bounded(_get(client, url).text)
     except ValueError as exc:
         raise UnreadableInput(f"GET {url}: the answer is not JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("proof"), list):

@@ -38,6 +38,7 @@ import httpx
 
 from verifier.bundle import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
 from verifier.errors import NetworkError, UnreadableInput, VerificationError
+from verifier.limits import loads_bounded
 from verifier.merkle import leaf_hash, root_of
 from verifier.note import parse_checkpoint_body, parse_note
 
@@ -171,7 +172,7 @@ class LedgerSource(Bundle):
             except VerificationError as exc:
                 raise UnreadableInput(f"{self.source}/checkpoint is not a checkpoint note: {exc.message}") from exc
             try:
-                key = json.loads(self._get("v1/log", SMALL_FILE_LIMIT)).get("verifier_key")
+                key = loads_bounded(self._get("v1/log", SMALL_FILE_LIMIT).decode("utf-8")).get("verifier_key")
             except (ValueError, AttributeError) as exc:
                 raise UnreadableInput(f"{self.source}/v1/log is not the ledger's JSON log status") from exc
         except BaseException:

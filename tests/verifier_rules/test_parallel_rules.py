@@ -194,3 +194,27 @@ def test_a_failing_rule_worker_stops_the_audit_with_its_traceback(
     path = _history().write(tmp_path / "b")
     with pytest.raises(RuntimeError, match=r"(?s)rule worker process failed.*the worker broke here"):
         _report(path, 1, rule_worker=True)
+
+
+@pytest.mark.parametrize("mode", ["rule_worker", "rule_worker_sent_lines", "step1_workers"])
+@pytest.mark.parametrize("packed", ["directory", "tar.gz"])
+def test_parallel_audits_stop_at_the_signed_size_as_the_serial_one(
+    tmp_path: Path, mode: str, packed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines beyond the largest signed tree size are read by no process (the rule worker reads its own copy of
+    events.jsonl, from the archive's spool for a .tar.gz), and the report is the serial one."""
+    import verifier.audit as audit_module
+
+    if mode == "rule_worker_sent_lines":
+        monkeypatch.setattr(Bundle, "local", False)
+    monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
+    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
+    path = _history().write(tmp_path / "b")
+    lines = factory.read_lines(path)
+    factory.write_lines(path, lines + lines[-5:] + [b""] * 1000)  # replayed, they would be duplicates
+    source = factory.make_tar(path, tmp_path / "b.tar.gz") if packed == "tar.gz" else path
+    serial = _report(source, 1)
+    parallel = _report(source, 2) if mode == "step1_workers" else _report(source, 1, rule_worker=True)
+    assert _comparable(serial) == _comparable(parallel)
+    assert serial.events == len(lines)
+    assert {"beyond_signed_size", "event_count"} <= {f.code for f in parallel.findings()}

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import ijson
 
+from verifier.limits import MAX_STATE_DEPTH
 from verifier.rules.model import json_path
 from verifier.spill import ScratchFile
 
@@ -36,6 +37,7 @@ __all__ = [
     "SCALAR",
     "LazyArray",
     "LazyObject",
+    "StateBeyondLimit",
     "StateTable",
     "StateUnreadable",
     "first_state_difference",
@@ -52,6 +54,20 @@ Row = tuple[bytes, int, str | None]  # (encoded path, kind, JSON text of a scala
 
 class StateUnreadable(ValueError):
     """``state.json`` is not one JSON value in UTF-8."""
+
+    code = "state_unreadable"
+
+    def describe(self) -> str:
+        return f"state.json is not valid UTF-8 JSON: {self}"
+
+
+class StateBeyondLimit(StateUnreadable):
+    """``state.json`` passes a bound of :mod:`verifier.limits` (too deep, too large): it is not compared."""
+
+    code = "state_beyond_limit"
+
+    def describe(self) -> str:
+        return f"state.json was not compared with the replay: {self}"
 
 
 @dataclass(frozen=True)
@@ -250,7 +266,9 @@ def _rebuild(path: bytes, kind: int, rows: list[Row]) -> Any:
 # -- reading state.json --------------------------------------------------------------------------------------------
 def read_published(f: IO[bytes], table: StateTable) -> None:
     """Reads ``state.json`` into ``table``, one parser event at a time. Raises :class:`StateUnreadable` when it is
-    not one JSON value in UTF-8."""
+    not one JSON value in UTF-8, :class:`StateBeyondLimit` as soon as it nests deeper than
+    :data:`~verifier.limits.MAX_STATE_DEPTH` (each row holds its whole path: the rows of a value nested ``d`` deep
+    take ``d²`` bytes)."""
     try:
         _read(ijson.basic_parse(f, use_float=True), table)
         table.flush()
@@ -293,6 +311,11 @@ def _read(events: Iterator[tuple[str, Any]], table: StateTable) -> None:
             else:
                 path = frame.path + _index_path(frame.n)
                 frame.n += 1
+        if (event == "start_map" or event == "start_array") and len(stack) >= MAX_STATE_DEPTH:
+            raise StateBeyondLimit(
+                f"it nests deeper than {MAX_STATE_DEPTH} levels (the verifier's limit; the published state nests "
+                "about 5)"
+            )
         if event == "start_map":
             pending.append((path, OBJECT, None))
             stack.append(_Frame(path, True))

@@ -15,6 +15,7 @@ from typing import Any
 from verifier import audit
 from verifier.audit import AuditContext, Finding, Status, Step
 from verifier.bundle import Oversize, Unterminated
+from verifier.limits import STATE_ALLOWANCE
 from verifier.rules.model import Event, Violation
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
@@ -23,6 +24,7 @@ from verifier.rules.statecmp import (
     SCALAR,
     LazyObject,
     Row,
+    StateBeyondLimit,
     StateTable,
     StateUnreadable,
     first_state_difference,
@@ -218,6 +220,7 @@ class RuleReplayStep(Step):
             if ctx.bundle.has("state.json"):
                 present = True
                 try:
+                    _bound_state(ctx)
                     with ctx.bundle.open_member("state.json") as f:
                         read_published(f, self._tables()[1])
                 except StateUnreadable as exc:
@@ -242,7 +245,7 @@ class RuleReplayStep(Step):
     def _compare_state(self, ctx: AuditContext) -> None:
         _, error = self._published(ctx)
         if error is not None:
-            self.fail(Finding(4, "state_unreadable", f"state.json is not valid UTF-8 JSON: {error}"))
+            self.fail(Finding(4, error.code, error.describe()))
             return
         if not self.compares_state(ctx):
             self.result.stats["state_json"] = "absent or empty: the bundle publishes no state, nothing compared"
@@ -266,6 +269,17 @@ class RuleReplayStep(Step):
                 found=found,
                 details={"path": path},
             )
+        )
+
+
+def _bound_state(ctx: AuditContext) -> None:
+    """Refuse to read a ``state.json`` larger than ``events.jsonl`` plus :data:`~verifier.limits.STATE_ALLOWANCE`:
+    the published state is derived from the events and far smaller (reading it costs ~5 µs per value)."""
+    size, events = ctx.bundle.member_size("state.json"), ctx.bundle.member_size("events.jsonl")
+    if size is not None and events is not None and size > events + STATE_ALLOWANCE:
+        raise StateBeyondLimit(
+            f"it is {size:,} bytes, more than events.jsonl ({events:,} bytes) plus {STATE_ALLOWANCE >> 20} MiB (the "
+            "verifier's limit: the published state is derived from the events and far smaller)"
         )
 
 
