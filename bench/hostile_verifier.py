@@ -2,8 +2,10 @@
 child process, with its wall time and peak RSS.
 
 ``run()`` returns, per case, two rows ``{"system", "operation", "n", "value", "unit", "note"}`` (as bench/audit.py):
-the slowest of its variants in seconds and the largest peak RSS in MiB (``ru_maxrss`` of ``os.wait4`` for that child:
-its own peak, or its children's if larger), ``n`` the number of variants run. Every case must be bounded: under
+the slowest of its variants in seconds and the largest peak RSS in MiB, ``n`` the number of variants run. The peak is
+the child's own ``VmHWM`` (read by the child as it exits, :data:`PEAK_WRAPPER`), or its children's (the rule worker)
+if larger. Not ``ru_maxrss`` of the child: Linux carries the parent's high-water mark across fork and exec into it,
+so every case would show at least this benchmark process's own size. Every case must be bounded: under
 :data:`MAX_SECONDS` and :data:`MAX_RSS_MIB`; the note says ``bounded`` or ``OVER`` and whether the answer was the
 recipe's (``tests.verifier.hostile.check``). Building an input is not timed (1 GiB of newlines takes a few seconds to
 compress). ``quick=True`` runs the first variant of each case only.
@@ -35,9 +37,36 @@ MAX_RSS_MIB = 256
 TIMEOUT = 120.0
 
 
+#: Runs ``hromada-verify`` with the given arguments in this interpreter and, at exit, writes its own peak RSS
+#: (``VmHWM``, which starts afresh at exec) and its reaped children's (``ru_maxrss``), in KiB, to $HROMADA_PEAK_FILE.
+PEAK_WRAPPER = """
+import atexit, os, resource, sys
+def _peak():
+    own = 0
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                own = int(line.split()[1])
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(os.environ["HROMADA_PEAK_FILE"], "w") as out:
+        out.write(f"{own} {children}")
+atexit.register(_peak)
+sys.argv = ["hromada-verify", *sys.argv[1:]]
+from verifier.cli import app
+app()
+"""
+
+
 def measure(source: Path) -> tuple[hostile.Outcome, int]:
     """One audit of ``source`` in a child process: its outcome, and its peak RSS in KiB."""
-    proc = subprocess.Popen(hostile.command(source), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = hostile.command(source)
+    head = 1 if Path(command[0]).name == "hromada-verify" else 3  # the script, or python -m verifier.cli
+    with tempfile.NamedTemporaryFile(prefix="hromada-peak-", delete=False) as peak_file:
+        peak = Path(peak_file.name)
+    env = {**os.environ, "HROMADA_PEAK_FILE": str(peak)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PEAK_WRAPPER, *command[head:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     out: list[bytes] = []
     err: list[bytes] = []
     readers = [
@@ -49,7 +78,7 @@ def measure(source: Path) -> tuple[hostile.Outcome, int]:
     killer = threading.Timer(TIMEOUT, proc.kill)
     killer.start()
     started = time.perf_counter()
-    _, status, usage = os.wait4(proc.pid, 0)  # reaped here, not by Popen: its rusage is this child's alone
+    _, status, _usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     killer.cancel()
     for t in readers:
@@ -63,7 +92,13 @@ def measure(source: Path) -> tuple[hostile.Outcome, int]:
         except ValueError:
             doc = None
     outcome = hostile.Outcome(proc.returncode, doc, b"".join(err).decode("utf-8", "replace"), seconds)
-    return outcome, int(usage.ru_maxrss)
+    try:
+        own, children = (int(x) for x in peak.read_text().split())
+    except ValueError:  # killed before its exit handlers ran: no figure
+        own = children = 0
+    finally:
+        peak.unlink(missing_ok=True)
+    return outcome, max(own, children)
 
 
 def _scratch() -> str | None:
