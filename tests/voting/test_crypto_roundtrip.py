@@ -45,7 +45,7 @@ def test_a_3_of_5_ceremony_tally_and_decryption_with_two_trustees_missing() -> N
     h = cer.joint_key(commitments)
     for j, sj in s.items():
         assert cer.verification_key(commitments, j) == G * sj
-    manifest = manifest_hash(BALLOT, {"title": "t"}, h)
+    manifest = manifest_hash(BALLOT, {"title": "t", "public_key": h.hex()})
     sp = spec({"type": "approval", "max_choices": 3}, [{"id": f"o{i}"} for i in range(6)])
     rng = random.Random(7)
     ballots, want = [], [0] * 6
@@ -86,7 +86,7 @@ def test_fewer_than_k_shares_do_not_decrypt() -> None:
 def test_a_budget_ballot_proves_it_fits_and_a_costlier_selection_cannot() -> None:
     _, commitments, _ = ceremony(3, 2)
     h = cer.joint_key(commitments)
-    manifest = manifest_hash(BALLOT, {}, h)
+    manifest = manifest_hash(BALLOT, {"public_key": h.hex()})
     options = [
         {"id": "park", "district": "d1", "cost": 700}, {"id": "lib", "district": "d1", "cost": 400},
         {"id": "road", "district": "d2", "cost": 900}, {"id": "pool", "district": "d1", "cost": 200},
@@ -129,7 +129,7 @@ def _cast(h: Point, manifest: bytes) -> tuple[bal.Statement, bal.Opened]:
 def test_every_tampered_ballot_is_refused_naming_the_failed_check(tamper: Any, where: str) -> None:
     _, commitments, _ = ceremony(2, 1)
     h = cer.joint_key(commitments)
-    manifest = manifest_hash(BALLOT, {}, h)
+    manifest = manifest_hash(BALLOT, {"public_key": h.hex()})
     st, opened = _cast(h, manifest)
     body = __import__("copy").deepcopy(opened.body)
     bal.check(body, manifest=manifest, public_key=h, st=st)
@@ -142,7 +142,7 @@ def test_every_tampered_ballot_is_refused_naming_the_failed_check(tamper: Any, w
 def test_a_ballot_choosing_two_options_of_a_single_choice_ballot_cannot_prove_its_count() -> None:
     _, commitments, _ = ceremony(2, 1)
     h = cer.joint_key(commitments)
-    manifest = manifest_hash(BALLOT, {}, h)
+    manifest = manifest_hash(BALLOT, {"public_key": h.hex()})
     st = bal.statement(spec({"type": "approval", "max_choices": 2}, [{"id": "a"}, {"id": "b"}]), None)
     two = bal.encrypt(ballot_id=BALLOT, manifest=manifest, public_key=h, st=st, voter="v", district=None,
                       selection=["a", "b"])  # fmt: skip
@@ -157,7 +157,7 @@ def test_a_bad_share_or_a_forged_decryption_is_caught() -> None:
     bad = (s[1] + 1) % (2**256)
     assert not cer.check_share(bad, 1, commitments[2])
     h = cer.joint_key(commitments)
-    manifest = manifest_hash(BALLOT, {}, h)
+    manifest = manifest_hash(BALLOT, {"public_key": h.hex()})
     a = G * 99
     d = prove_decryption(manifest, h, 1, ["option/0"], a, s[1])
     forged = decode_point(d["d"]) + G

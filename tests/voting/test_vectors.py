@@ -75,12 +75,13 @@ def test_decryption_proofs(case: dict[str, Any]) -> None:
 def test_the_ceremony_gives_the_joint_key_the_verification_keys_and_the_manifest_hash() -> None:
     b = V["ballot"]
     keys = {d["index"]: cer.check_joined(b["ballot"], d) for d in b["joined"]}
-    threshold = b["created"]["threshold"]
+    threshold = b["opened"]["threshold"]
     commitments = {d["index"]: cer.check_committed(b["ballot"], d, threshold, list(keys)) for d in b["committed"]}
     h = cer.joint_key(commitments)
     assert h.hex() == b["public_key"]
     assert {str(j): cer.verification_key(commitments, j).hex() for j in keys} == b["verification_keys"]
-    assert manifest_hash(b["ballot"], b["created"], h).hex() == b["manifest_hash"]
+    assert h.hex() == b["opened"]["public_key"]
+    assert manifest_hash(b["ballot"], b["opened"]).hex() == b["manifest_hash"] == b["opened"]["manifest_hash"]
     for raw in b["trustee_secrets"]:  # each trustee opens and checks the shares sent to it
         t = cer.TrusteeSecrets.from_json(raw)
         for d in b["committed"]:
@@ -92,7 +93,7 @@ def test_the_ceremony_gives_the_joint_key_the_verification_keys_and_the_manifest
 
 def _statement() -> tuple[bal.Statement, bytes, Any]:
     b = V["ballot"]
-    return bal.statement(b["created"], b["district"]), bytes.fromhex(b["manifest_hash"]), decode_point(b["public_key"])
+    return bal.statement(b["opened"], b["district"]), bytes.fromhex(b["manifest_hash"]), decode_point(b["public_key"])
 
 
 def test_the_cast_ballot_passes_and_its_audit_reveals_its_choice() -> None:

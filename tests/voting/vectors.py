@@ -125,21 +125,25 @@ def _ceremony_and_ballots() -> dict[str, Any]:
     committed = [cer.make_committed(t, keys) for t in trustees]
     commitments = {d["index"]: cer.check_committed(BALLOT, d, k, list(keys)) for d in committed}
     h = cer.joint_key(commitments)
-    created = {
+    opened = {
         "title": "Vectors", "kind": "participatory_budget", "secrecy": "encrypted",
         "options": [{"id": "park", "title": "Park", "district": "d1", "cost": 700},
                     {"id": "lib", "title": "Library", "district": "d1", "cost": 400},
                     {"id": "road", "title": "Road", "district": "d2", "cost": 900}],
         "method": {"type": "budget", "budgets": {"d1": 1000, "d2": 1000}},
+        "opens_at": "2027-03-01T06:00:00.000000Z", "closes_at": "2027-03-15T20:00:00.000000Z",
+        "eligibility": {"identity_methods": ["diia"], "min_age": 16, "districts": ["d1", "d2"]}, "pseudonym_key": 1,
         "trustees": [{"index": i, "service": f"trustee.{i}"} for i in range(1, n + 1)], "threshold": k,
+        "public_key": h.hex(),
     }  # fmt: skip
-    manifest = manifest_hash(BALLOT, created, h)
-    st = bal.statement(created, "d1")
-    opened = bal.encrypt(
+    manifest = manifest_hash(BALLOT, opened)
+    opened["manifest_hash"] = manifest.hex()
+    st = bal.statement(opened, "d1")
+    made = bal.encrypt(
         ballot_id=BALLOT, manifest=manifest, public_key=h, st=st, voter="vot:v1:" + "cd" * 32, district="d1",
         selection=["lib"],
     )  # fmt: skip
-    body = opened.body
+    body = made.body
     refused = []
     for where, edit in (
         ("proofs.options[0]", lambda b: b["ciphertexts"][0].update(b=b["ciphertexts"][1]["b"])),
@@ -169,7 +173,7 @@ def _ceremony_and_ballots() -> dict[str, Any]:
     }
     return {
         "ballot": BALLOT,
-        "created": created,
+        "opened": opened,
         "joined": joined,
         "committed": committed,
         "trustee_secrets": [secrets[i].to_json() for i in sorted(secrets)],
@@ -178,7 +182,7 @@ def _ceremony_and_ballots() -> dict[str, Any]:
         "manifest_hash": manifest.hex(),
         "district": "d1",
         "cast": body,
-        "audit": opened.audit_record(),
+        "audit": made.audit_record(),
         "refused": refused,
         "aggregate": [{"a": a.hex(), "b": b.hex()} for a, b in aggregate],
         "decryptions": {str(j): v for j, v in decryptions.items()},

@@ -49,9 +49,11 @@ def jcs(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-def manifest_hash(ballot_id: str, created: dict[str, Any], public_key: Point) -> bytes:
-    """SHA-256 of the manifest (docs/voting.md §3)."""
-    return hashlib.sha256(jcs({"ballot": ballot_id, "created": created, "public_key": public_key.hex()})).digest()
+def manifest_hash(ballot_id: str, opened: dict[str, Any]) -> bytes:
+    """SHA-256 of the manifest: the ballot id and the data of ``ballot.opened`` without ``manifest_hash``
+    (docs/voting.md §3)."""
+    frozen = {k: v for k, v in opened.items() if k != "manifest_hash"}
+    return hashlib.sha256(jcs({"ballot": ballot_id, "opened": frozen})).digest()
 
 
 def tracker(body: dict[str, Any]) -> str:
