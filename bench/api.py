@@ -203,7 +203,7 @@ def prepare(data_dir: Path, url: str, n_tokens: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.cli import add_service
+    from api.keys import add_service
     from api.tokens import DevIssuer
     from ledger.config import Settings
     from ledger.runtime import Ledger

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from anchoring import cli
 from anchoring.anchorer import AnchorerConfig, read_back
 from anchoring.chain import ChainClient
 from anchoring.service import AnchoringService, running_local_chain
+from hromada.cli import anchor as cli
 from tests.anchoring.conftest import ORIGIN, add_checkpoint, needs_anvil
 from tests.processes import alive, wait_until
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.cli import add_service
+from api.keys import add_service
 from api.schema import API_TABLES
 from api.settings import ApiSettings
 from api.tokens import DevIssuer

@@ -18,9 +18,9 @@ import uvicorn
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import dev_token, service_app
 from api.front import FrontApp
 from api.settings import ApiSettings
+from hromada.cli.service import dev_token, service_app
 from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.api.writer_server import writer

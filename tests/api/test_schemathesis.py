@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
-from api.cli import add_service
+from api.keys import add_service
 from api.settings import ApiSettings
 from api.tokens import DevIssuer
 from ledger.config import Settings

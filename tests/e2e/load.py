@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from api.cli import add_service
+from api.keys import add_service
 from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger

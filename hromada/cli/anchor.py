@@ -1,9 +1,8 @@
 """`hromada anchor now|status`: a typer sub-app, mounted by the main CLI with
-`app.add_typer(anchoring.cli.app, name="anchor")`.
+`app.add_typer(anchor.app, name="anchor")`.
 
 It reads the ledger's `checkpoints` table directly. The database and the log come from options or the
-environment (HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN, as the ledger's settings), or from a
-factory the main CLI installs with `set_context_factory` (then its settings win).
+environment (HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN, as the ledger's settings).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,23 +37,18 @@ class AnchorContext:
     data_dir: Path
 
 
-_factory: Callable[[], AnchorContext] | None = None
-
-
-def set_context_factory(factory: Callable[[], AnchorContext] | None) -> None:
-    """Let the main CLI supply the engine, origin and data dir from its own settings."""
-    global _factory
-    _factory = factory
-
-
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory ($HROMADA_DATA_DIR or ./data).")]
 DbUrl = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL ($HROMADA_DATABASE_URL).")]
 Origin = Annotated[str | None, typer.Option("--origin", help="The log's origin ($HROMADA_ORIGIN).")]
 
 
 def _context(data_dir: Path | None, database_url: str | None, origin: str | None) -> AnchorContext:
-    if _factory is not None and data_dir is None and database_url is None and origin is None:
-        return _factory()
+    if data_dir is None and database_url is None and origin is None:
+        from hromada.cli.common import settings
+        from ledger.db.engine import make_engine
+
+        s = settings(None)
+        return AnchorContext(make_engine(s.resolved_database_url()), s.origin, s.data_dir)
     dd = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
     url = database_url or os.environ.get("HROMADA_DATABASE_URL") or f"sqlite:///{(dd / 'ledger.db').resolve()}"
     org = origin or os.environ.get("HROMADA_ORIGIN", "dev.hromada.local/ledger")
@@ -111,7 +104,7 @@ def now(
                 anchorer.tick()
         finally:
             anchorer.release()
-        _print_status(anchor_status(ctx.engine, chain_id=cfg.chain_id, contract=cfg.contract, local=cfg.local))
+        print_status(anchor_status(ctx.engine, chain_id=cfg.chain_id, contract=cfg.contract, local=cfg.local))
     except AnchoringError as exc:
         console.print(f"[red]anchoring failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -138,7 +131,7 @@ def status(
     if as_json:
         print(json.dumps(st, indent=2, default=str))
         return
-    _print_status(st)
+    print_status(st)
 
 
 def status_dict(engine: Engine, data_dir: Path) -> dict[str, Any]:
@@ -186,7 +179,7 @@ def _verify(ctx: AnchorContext) -> dict[str, Any]:
             local.stop()
 
 
-def _print_status(st: dict[str, Any]) -> None:
+def print_status(st: dict[str, Any]) -> None:
     if st.get("warning"):
         console.print(f"[bold red]{st['warning']}[/bold red]")
     table = Table(title="anchors", show_header=False)

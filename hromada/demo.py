@@ -5,7 +5,7 @@ clock so event times never go backwards: three petitions (one reaches its thresh
 rejected by moderation, the rest expire), a participatory budget with revotes, a kindergarten queue with
 benefits, offers, declines, expiries and acceptances, and a housing register with priority lists, the annual
 re-registration and a removal. The ledger integrates and signs checkpoints along the way; anchoring is the
-caller's part (see ledger.cli.main demo).
+caller's part (see hromada/cli/demo.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CLI commands of the HTTP layer, mounted into `hromada`:
+"""`hromada service ...` and `hromada dev-token`: city services, their API keys, development citizen tokens.
 
 hromada service add NAME --scope petition:moderate --scope ...   (prints the API key once)
 hromada service keys | hromada service revoke-key KEY_ID
@@ -8,14 +8,12 @@ hromada dev-token --sub alice [--method diia --age 30 --district podil]
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
-    from domain.app import CityApp
     from ledger.runtime import Ledger
 
 service_app = typer.Typer(help="City services and their API keys.", no_args_is_help=True)
@@ -38,28 +36,6 @@ def _open(data_dir: Path | None) -> Ledger:
     return ledger
 
 
-def add_service(ledger: Ledger, service: str, scopes: list[str], name: str | None = None) -> str:
-    """Register `service` in the log (or update its scopes) and return a new API key for it."""
-    from api.keys import create_key
-    from domain.errors import NotFound, ServiceNotRegistered
-    from domain.identity import Actor
-
-    app = cast("CityApp", ledger.app)
-    operator = Actor.system("operator")
-    now = datetime.now(UTC)
-    try:
-        current = app.get_service(service)
-    except (ServiceNotRegistered, NotFound):
-        current = None
-    if current is None:
-        app.register_service(by=operator, service=service, name=name or service, scopes=scopes, at=now)
-    elif sorted(set(current.state["scopes"])) != sorted(set(scopes)):
-        app.change_service_scopes(
-            by=operator, service=service, scopes=sorted(set(scopes) | set(current.state["scopes"])), at=now
-        )
-    return create_key(ledger.engine, service, scopes)
-
-
 @service_app.command("add")
 def service_add(
     service: Annotated[str, typer.Argument(help="Service id, e.g. city.education")],
@@ -68,6 +44,7 @@ def service_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register the service in the log if needed and print a new API key (shown once; only its hash is kept)."""
+    from api.keys import add_service
     from domain.errors import DomainError
 
     with _open(data_dir) as ledger:
