@@ -85,8 +85,10 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     create_tables: bool = True,
     http_client: Any = None,
+    bundle_anchors: Callable[[], tuple[dict[str, Any] | None, Any]] | None = None,
 ) -> FastAPI:
-    """The FastAPI application over an open `ledger.runtime.Ledger` (with the city app)."""
+    """The FastAPI application over an open `ledger.runtime.Ledger` (with the city app). `bundle_anchors`, from
+    the composition root, gives the chain and the anchors that GET /v1/export puts in a bundle."""
     settings = settings or ApiSettings()
     if create_tables:  # until the Alembic migration for the API tables lands; harmless afterwards
         metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
@@ -106,6 +108,8 @@ def create_app(
         anonymous_limits=RateLimiter(settings.anonymous_rate, settings.anonymous_burst),
         clock=clock or utc_now,
     )
+    if bundle_anchors is not None:
+        state.extras["bundle_anchors"] = bundle_anchors
     if settings.group_commit:
         from api.groupcommit import install as install_group_commit
 

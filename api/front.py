@@ -257,8 +257,10 @@ class FrontApp:
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a child process by api/fronts.py
+    """A front of `hromada serve --fronts N`: its API settings are the writer's, read as JSON from stdin."""
     import argparse
     import socket
+    import sys
 
     import uvicorn
 
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     parser.add_argument("--parent", type=int, help="The writer's pid: this front stops when the writer is gone")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
-    settings = ApiSettings()
+    settings = ApiSettings.model_validate_json(sys.stdin.buffer.read())  # the writer's, validated at its start
     app = FrontApp(settings, args.data_dir, args.writer_http, args.writer_commands)
     config = uvicorn.Config(
         app, log_level=args.log_level, access_log=False, lifespan="on", http=public_protocol(settings)

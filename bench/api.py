@@ -83,12 +83,12 @@ def serve_ledger(port: int) -> None:
 
     from api.app import create_app
     from api.fronts import serve_alone, serve_with_fronts
-    from api.settings import ApiSettings
-    from ledger.config import Settings
+    from hromada.settings import load
     from ledger.runtime import Ledger
 
-    ledger = Ledger(Settings())
-    settings = ApiSettings()
+    tree = load()  # HROMADA_* as `hromada serve` reads them
+    ledger = Ledger(tree.ledger)
+    settings = tree.api
     if not settings.fronts:
         ledger.start_worker()
     app = create_app(ledger, settings=settings)
@@ -205,11 +205,12 @@ def prepare(data_dir: Path, url: str, n_tokens: int) -> dict[str, Any]:
     from api.app import create_app
     from api.keys import add_service
     from api.tokens import DevIssuer
-    from ledger.config import Settings
+    from hromada.settings import load
     from ledger.runtime import Ledger
 
-    with Ledger(Settings()) as ledger:
-        app = create_app(ledger)
+    tree = load()
+    with Ledger(tree.ledger) as ledger:
+        app = create_app(ledger, settings=tree.api)
         key = {"Authorization": f"Bearer {add_service(ledger, 'bench.council', ['petition:*', 'ballot:*'])}"}
         issuer = DevIssuer(data_dir)
         with TestClient(app) as c:

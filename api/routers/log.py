@@ -3,7 +3,6 @@ bundles, inclusion and consistency proofs, and the audit bundle export."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -229,12 +228,13 @@ def export(
 
 
 def _anchor_sources(state: StateDep) -> tuple[dict[str, Any] | None, Any]:
-    """Chain info and anchors for bundles, when the anchoring package is installed and has a deployment."""
+    """Chain info and anchors for bundles: what the composition root provides (`create_app(bundle_anchors=...)`:
+    the configured chain or the local one), else the local chain's deployment under the data directory."""
     provider = state.extras.get("bundle_anchors")
     if provider is not None:
         chain, anchors = provider()
         return chain, anchors
-    if os.environ.get("HROMADA_API_NO_ANCHORS"):
+    if state.settings.api_no_anchors:
         return None, None
     try:
         from anchoring.records import anchors_up_to, chain_info

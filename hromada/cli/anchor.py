@@ -1,14 +1,14 @@
 """`hromada anchor now|status`: a typer sub-app, mounted by the main CLI with
 `app.add_typer(anchor.app, name="anchor")`.
 
-It reads the ledger's `checkpoints` table directly. The database and the log come from options or the
-environment (HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN, as the ledger's settings).
+It reads the ledger's `checkpoints` table directly. The database and the log are the ledger's settings
+(HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN), each of which an option overrides; the chain and the
+policy are the settings tree's (HROMADA_CHAIN_*, HROMADA_ANCHOR_*).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +17,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
-from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoints_source, read_back
+from anchoring.anchorer import Anchorer, anchor_status, checkpoints_source, read_back
 from anchoring.chain import ChainClient, ChainConfig
+from anchoring.config import AnchorerSettings
 from anchoring.errors import AnchoringError, AnchorLockedError
 from anchoring.node import LOCAL_CHAIN_WARNING
 from anchoring.schema import TABLES
-from anchoring.service import LOCAL_DEFAULTS, LocalChain, running_local_chain
+from anchoring.service import LocalChain, running_local_chain
+from hromada.cli.common import settings
 
 app = typer.Typer(help="Anchor signed checkpoint roots on an EVM chain.", no_args_is_help=True)
 console = Console()
@@ -35,6 +37,8 @@ class AnchorContext:
     engine: Engine
     origin: str
     data_dir: Path
+    chain: ChainConfig | None  # the configured chain; None: the local one
+    policy: AnchorerSettings
 
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory ($HROMADA_DATA_DIR or ./data).")]
@@ -43,22 +47,17 @@ Origin = Annotated[str | None, typer.Option("--origin", help="The log's origin (
 
 
 def _context(data_dir: Path | None, database_url: str | None, origin: str | None) -> AnchorContext:
-    if data_dir is None and database_url is None and origin is None:
-        from hromada.cli.common import settings
-        from ledger.db.engine import make_engine
+    from ledger.db.engine import make_engine
 
-        s = settings(None)
-        return AnchorContext(make_engine(s.resolved_database_url()), s.origin, s.data_dir)
-    dd = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
-    url = database_url or os.environ.get("HROMADA_DATABASE_URL") or f"sqlite:///{(dd / 'ledger.db').resolve()}"
-    org = origin or os.environ.get("HROMADA_ORIGIN", "dev.hromada.local/ledger")
-    return AnchorContext(create_engine(url), org, dd)
+    s = settings(data_dir, database_url=database_url, origin=origin)
+    return AnchorContext(
+        make_engine(s.ledger.resolved_database_url()), s.ledger.origin, s.ledger.data_dir, s.chain.config(), s.anchoring
+    )
 
 
 def _chain_for(ctx: AnchorContext) -> tuple[ChainConfig, LocalChain | None]:
-    cfg = ChainConfig.from_env()
-    if cfg is not None:
-        return cfg, None
+    if ctx.chain is not None:
+        return ctx.chain, None
     running = running_local_chain(ctx.data_dir)
     if running is not None:
         return running, None
@@ -84,8 +83,9 @@ def now(
             console.print(f"[bold red]{LOCAL_CHAIN_WARNING}[/bold red]")
         client = ChainClient(cfg, cfg.load_key())
         client.check()
-        config = AnchorerConfig.from_env(**(LOCAL_DEFAULTS if cfg.local else {}))
-        anchorer = Anchorer(ctx.engine, client, [checkpoints_source(ctx.engine, ctx.origin)], config)
+        anchorer = Anchorer(
+            ctx.engine, client, [checkpoints_source(ctx.engine, ctx.origin)], ctx.policy.config(local=cfg.local)
+        )
         try:
             anchorer.acquire()
         except AnchorLockedError as exc:
@@ -125,7 +125,7 @@ def status(
     ctx = _context(data_dir, database_url, origin)
     for t in TABLES:
         t.create(ctx.engine, checkfirst=True)
-    st = status_dict(ctx.engine, ctx.data_dir)
+    st = status_dict(ctx.engine, ctx.data_dir, ctx.chain)
     if verify:
         st["verify"] = _verify(ctx)
     if as_json:
@@ -134,9 +134,9 @@ def status(
     print_status(st)
 
 
-def status_dict(engine: Engine, data_dir: Path) -> dict[str, Any]:
-    """What `hromada anchor status` and `hromada log status` show (JSON-ready)."""
-    cfg = ChainConfig.from_env() or running_local_chain(data_dir)
+def status_dict(engine: Engine, data_dir: Path, chain: ChainConfig | None) -> dict[str, Any]:
+    """What `hromada anchor status` and `hromada log status` show (JSON-ready); `chain`: the configured one."""
+    cfg = chain or running_local_chain(data_dir)
     local = cfg is None or cfg.local
     st = anchor_status(
         engine, chain_id=cfg.chain_id if cfg else None, contract=cfg.contract if cfg else None, local=local

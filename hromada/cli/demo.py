@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hromada.cli.common import DataDir, console, err, open_ledger
+from hromada.cli.common import DataDir, console, err, open_ledger, settings
 
 
 def demo(
@@ -24,10 +24,17 @@ def demo(
     from anchoring.service import AnchoringService
     from hromada.demo import run_demo
 
-    with open_ledger(data_dir) as ledger:
+    s = settings(data_dir)
+    with open_ledger(s) as ledger:
         chain: AnchoringService | None = None
         if not no_chain:
-            chain = AnchoringService(ledger.engine, origin=ledger.settings.origin, data_dir=ledger.settings.data_dir)
+            chain = AnchoringService(
+                ledger.engine,
+                origin=s.ledger.origin,
+                data_dir=s.ledger.data_dir,
+                chain=s.chain.config(),
+                policy=s.anchoring,
+            )
             try:
                 chain.start()
             except Exception as e:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from hromada.cli import anchor
-from hromada.cli.common import DataDir, console, err, open_ledger
+from hromada.cli.common import DataDir, bundle_chain, console, err, open_ledger, settings
 from ledger.errors import LedgerError
 
 log_app = typer.Typer(help="Inspect the Merkle log.", no_args_is_help=True)
@@ -19,7 +19,7 @@ log_app = typer.Typer(help="Inspect the Merkle log.", no_args_is_help=True)
 
 def init(data_dir: DataDir = None) -> None:
     """Create the data directory, the log key (development) and the database schema; print the verifier key."""
-    with open_ledger(data_dir) as ledger:
+    with open_ledger(settings(data_dir)) as ledger:
         ledger.app  # noqa: B018 - opening the city app creates the pseudonym and vault secrets and the vault
         # plain echo: keys and URLs must not be wrapped, they get copied into configs
         typer.echo(f"origin        {ledger.settings.origin}")
@@ -29,7 +29,7 @@ def init(data_dir: DataDir = None) -> None:
 
 def checkpoint(data_dir: DataDir = None) -> None:
     """Integrate every committed event and sign a checkpoint now (if the tree grew)."""
-    with open_ledger(data_dir) as ledger:
+    with open_ledger(settings(data_dir)) as ledger:
         try:
             cp = ledger.integrate_and_checkpoint()
         except LedgerError as e:
@@ -46,7 +46,7 @@ def integrate(
     follow: Annotated[bool, typer.Option(help="Keep following the log until SIGTERM/SIGINT.")] = False,
 ) -> None:
     """Append committed events to the Merkle log (exactly once; safe to kill at any point)."""
-    with open_ledger(data_dir) as ledger:
+    with open_ledger(settings(data_dir)) as ledger:
         if not follow:
             n = ledger.integrator.integrate_all()
             console.print(f"integrated {n} events; tree size {ledger.integrator.state().tree_size}")
@@ -68,9 +68,10 @@ def log_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Tree size, root, latest checkpoint and integration lag."""
-    with open_ledger(data_dir) as ledger:
+    s = settings(data_dir)
+    with open_ledger(s) as ledger:
         st = ledger.status().as_dict()
-        st["anchors"] = anchor.status_dict(ledger.engine, ledger.settings.data_dir)
+        st["anchors"] = anchor.status_dict(ledger.engine, ledger.settings.data_dir, s.chain.config())
     if as_json:
         print(json.dumps(st, indent=2, default=str))
         return
@@ -90,7 +91,7 @@ def log_verify(data_dir: DataDir = None) -> None:
 
     from ledger.selfaudit import StorageTampered, self_audit
 
-    with open_ledger(data_dir) as ledger, Progress(console=err, transient=True) as progress:
+    with open_ledger(settings(data_dir)) as ledger, Progress(console=err, transient=True) as progress:
         task = progress.add_task("verifying", total=None)
 
         def show(done: int, total: int) -> None:
@@ -120,10 +121,11 @@ def export(
     """Write the audit bundle (docs/formats.md §5) at a signed checkpoint, for `hromada-verify audit`."""
     from rich.progress import Progress
 
-    from anchoring.records import anchors_up_to, chain_info
+    from anchoring.records import anchors_up_to
     from ledger.export import ExportError, write_bundle
 
-    with open_ledger(data_dir) as ledger, Progress(console=err, transient=True) as progress:
+    s = settings(data_dir)
+    with open_ledger(s) as ledger, Progress(console=err, transient=True) as progress:
         task = progress.add_task("exporting events", total=None)
         try:
             written = write_bundle(
@@ -133,7 +135,7 @@ def export(
                 verifier_key=ledger.signer.verifier_key,
                 out=out,
                 tree_size=size,
-                chain=chain_info(ledger.settings.data_dir),
+                chain=bundle_chain(s),
                 rule_sets=ledger.rule_sets(),
                 anchors=anchors_up_to,
                 state=ledger.published_state,

@@ -7,31 +7,23 @@ hromada dev-token --sub alice [--method diia --age 30 --district podil]
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from hromada.cli.common import DataDir, open_ledger, settings
 
 if TYPE_CHECKING:
     from ledger.runtime import Ledger
 
 service_app = typer.Typer(help="City services and their API keys.", no_args_is_help=True)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (default: $HROMADA_DATA_DIR or ./data).")
-]
 
-
-def _open(data_dir: Path | None) -> Ledger:
+def _open(data_dir: DataDir) -> Ledger:
     from api.schema import API_TABLES
-    from ledger.config import Settings
     from ledger.db.schema import metadata
-    from ledger.runtime import Ledger
 
-    if data_dir is not None:
-        os.environ["HROMADA_DATA_DIR"] = str(data_dir)
-    ledger = Ledger(Settings())
+    ledger = open_ledger(settings(data_dir))
     metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
     return ledger
 
@@ -90,12 +82,10 @@ def dev_token(
     data_dir: DataDir = None,
 ) -> None:
     """Print a citizen ID token of the built-in development issuer (refused with HROMADA_PRODUCTION)."""
-    from api.settings import ApiSettings
     from api.tokens import DevIssuer
 
-    settings = ApiSettings()
-    if not settings.dev_issuer_enabled():
+    s = settings(data_dir)
+    if not s.api.dev_issuer_enabled():
         typer.echo("refused: the development issuer is off (HROMADA_PRODUCTION or HROMADA_DEV_ISSUER=false)", err=True)
         raise typer.Exit(2)
-    root = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
-    typer.echo(DevIssuer(root).issue(sub, method=method, age=age, district=district, hours=hours))
+    typer.echo(DevIssuer(s.ledger.data_dir).issue(sub, method=method, age=age, district=district, hours=hours))

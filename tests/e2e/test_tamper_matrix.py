@@ -367,8 +367,7 @@ def anchored_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     settings = Settings(data_dir=tpl / "data", database_url=f"sqlite:///{tpl / 'ledger.db'}")
     config = AnchorerConfig(every_seconds=0.0, poll_seconds=0.05, confirmations=1, finality="confirmations")
     with Ledger(settings) as ledger:
-        service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config,
-                                   environ={})  # fmt: skip
+        service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config)
         service.start()
         try:
             service.anchorer.stop_background()  # type: ignore[union-attr]
