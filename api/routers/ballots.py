@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api import capture
-from api.deps import Citizen, StateDep, Write, service_scope
-from api.models import Body, Written
+from api.deps import Citizen, StateDep, service_scope
+from api.models import Body, EventRef, Written
 from api.problems import ApiProblem, problem_responses
-from api.routers.common import command
 from api.state import ApiState, CitizenPrincipal, ServicePrincipal
+from api.writes import Write, perform
 from domain.ballots.aggregate import vote_stream
 
 router = APIRouter(prefix="/v1/ballots", tags=["ballots"])
@@ -120,25 +120,23 @@ class MyVote(BaseModel):
     summary="Open a ballot (service: ballot:open)",
     responses=WRITE_ERRORS,
 )
-def open_ballot(body: OpenBallot, service: Opener, state: StateDep, write: Write) -> Response:
-    def run() -> BallotOpened:
-        bid, events = command(
-            state,
-            lambda: state.app.open_ballot(
-                by=service.actor,
-                title=body.title,
-                kind=body.kind,
-                options=[o.model_dump(exclude_none=True) for o in body.options],
-                method=body.method.model_dump(exclude_none=True),
-                opens_at=body.opens_at,
-                closes_at=body.closes_at,
-                eligibility=body.eligibility.model_dump(),
-                at=state.clock(),
-            ),
-        )
-        return BallotOpened(ballot_id=bid, events=events)
-
-    return write(service, body, run)
+def open_ballot(body: OpenBallot, service: Opener, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.open_ballot(
+            by=service.actor,
+            title=body.title,
+            kind=body.kind,
+            options=[o.model_dump(exclude_none=True) for o in body.options],
+            method=body.method.model_dump(exclude_none=True),
+            opens_at=body.opens_at,
+            closes_at=body.closes_at,
+            eligibility=body.eligibility.model_dump(),
+            at=at,
+        ),
+        lambda bid, events: BallotOpened(ballot_id=bid, events=events),
+    )
 
 
 @router.post(
@@ -158,17 +156,19 @@ def cast_vote(
     """A vote by a verified citizen. The route above calls it, and so does the writer's command server for a
     vote a front process verified (api/commands.py): one code path either way."""
 
-    def run() -> VoteRecorded:
-        event, events = command(
-            state,
-            lambda: state.app.cast_vote(
-                by=citizen.identity, ballot_id=ballot_id, selection=list(body.selection), at=state.clock()
-            ),
-        )
+    def answer(event: Any, events: list[EventRef]) -> VoteRecorded:
         tracker = capture.describe(state.app, event)["leaf_hash"]
         return VoteRecorded(ballot_id=ballot_id, tracker=tracker, revote=event.originator_version > 1, events=events)
 
-    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
+    return perform(
+        state,
+        citizen,
+        idempotency_key,
+        digest,
+        lambda app, at: app.cast_vote(by=citizen.identity, ballot_id=ballot_id, selection=list(body.selection), at=at),
+        answer,
+        201,
+    )
 
 
 @router.post(
@@ -178,14 +178,13 @@ def cast_vote(
     summary="Close and publish the tally (service: ballot:close)",
     responses=WRITE_ERRORS,
 )
-def close(ballot_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
-    def run() -> BallotClosed:
-        tally, events = command(
-            state, lambda: state.app.close_ballot(by=service.actor, ballot_id=ballot_id, at=state.clock())
-        )
-        return BallotClosed(tally=Tally(**tally), events=events)
-
-    return write(service, None, run, 200)
+def close(ballot_id: UUID, service: Closer, write: Write) -> Response:
+    return write(
+        service,
+        None,
+        lambda app, at: app.close_ballot(by=service.actor, ballot_id=ballot_id, at=at),
+        lambda tally, events: BallotClosed(tally=Tally(**tally), events=events),
+    )
 
 
 @router.get(

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import Citizen, StateDep, Write, service_scope
+from api.deps import Citizen, StateDep, service_scope
 from api.models import Body, ShortText, Text, Written
 from api.problems import problem_responses
-from api.routers.common import command
 from api.state import ApiState, CitizenPrincipal, ServicePrincipal
+from api.writes import Write, perform
 from domain.errors import InvalidInput
 from domain.petitions.rules import PETITION_RULE_SETS
 
@@ -107,24 +107,19 @@ def _view(state: StateDep, petition_id: UUID) -> Petition:
 @router.post(
     "", status_code=201, response_model=PetitionCreated, summary="Create a petition (citizen)", responses=WRITE_ERRORS
 )
-def create(body: CreatePetition, citizen: Citizen, state: StateDep, write: Write) -> Response:
+def create(body: CreatePetition, citizen: Citizen, write: Write) -> Response:
     if body.rules is not None:
         rules = body.rules
     elif body.rule_set is not None:
         rules = PETITION_RULE_SETS[body.rule_set]
     else:
         raise InvalidInput("give rule_set or rules")
-
-    def run() -> PetitionCreated:
-        pid, events = command(
-            state,
-            lambda: state.app.create_petition(
-                by=citizen.identity, title=body.title, text=body.text, rules=rules, at=state.clock()
-            ),
-        )
-        return PetitionCreated(petition_id=pid, events=events)
-
-    return write(citizen, body, run)
+    return write(
+        citizen,
+        body,
+        lambda app, at: app.create_petition(by=citizen.identity, title=body.title, text=body.text, rules=rules, at=at),
+        lambda pid, events: PetitionCreated(petition_id=pid, events=events),
+    )
 
 
 @router.post(
@@ -134,14 +129,8 @@ def create(body: CreatePetition, citizen: Citizen, state: StateDep, write: Write
     summary="Publish after moderation (service: petition:moderate)",
     responses=WRITE_ERRORS,
 )
-def publish(petition_id: UUID, service: Moderator, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.publish_petition(by=service.actor, petition_id=petition_id, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(service, None, run, 200)
+def publish(petition_id: UUID, service: Moderator, write: Write) -> Response:
+    return write(service, None, lambda app, at: app.publish_petition(by=service.actor, petition_id=petition_id, at=at))
 
 
 @router.post(
@@ -151,17 +140,12 @@ def publish(petition_id: UUID, service: Moderator, state: StateDep, write: Write
     summary="Reject in moderation (service: petition:moderate)",
     responses=WRITE_ERRORS,
 )
-def reject(petition_id: UUID, body: Reason, service: Moderator, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.reject_petition(
-                by=service.actor, petition_id=petition_id, reason=body.reason, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+def reject(petition_id: UUID, body: Reason, service: Moderator, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.reject_petition(by=service.actor, petition_id=petition_id, reason=body.reason, at=at),
+    )
 
 
 class Signed(Written):
@@ -185,14 +169,17 @@ def sign_petition(
 ) -> Response:
     """A signature by a verified citizen. The route above calls it, and so does the writer's command server
     for a signature a front process verified (api/commands.py): one code path either way."""
-
-    def run() -> Signed:
-        _, events = command(
-            state, lambda: state.app.sign_petition(by=citizen.identity, petition_id=petition_id, at=state.clock())
-        )
-        return Signed(petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events)
-
-    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
+    return perform(
+        state,
+        citizen,
+        idempotency_key,
+        digest,
+        lambda app, at: app.sign_petition(by=citizen.identity, petition_id=petition_id, at=at),
+        lambda _, events: Signed(
+            petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events
+        ),
+        201,
+    )
 
 
 @router.post(
@@ -202,17 +189,14 @@ def sign_petition(
     summary="The city's official response (service: petition:respond)",
     responses=WRITE_ERRORS,
 )
-def respond(petition_id: UUID, body: ResponseText, service: Responder, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.respond_to_petition(
-                by=service.actor, petition_id=petition_id, response=body.response, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+def respond(petition_id: UUID, body: ResponseText, service: Responder, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.respond_to_petition(
+            by=service.actor, petition_id=petition_id, response=body.response, at=at
+        ),
+    )
 
 
 @router.post(
@@ -222,14 +206,8 @@ def respond(petition_id: UUID, body: ResponseText, service: Responder, state: St
     summary="Close after the deadline (service: petition:close)",
     responses=WRITE_ERRORS,
 )
-def close(petition_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.close_petition(by=service.actor, petition_id=petition_id, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(service, None, run, 200)
+def close(petition_id: UUID, service: Closer, write: Write) -> Response:
+    return write(service, None, lambda app, at: app.close_petition(by=service.actor, petition_id=petition_id, at=at))
 
 
 @router.get(

@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import StateDep, Write, by, scoped_or_citizen, service_scope
+from api.deps import StateDep, by, scoped_or_citizen, service_scope
 from api.models import Body, FlatData, Written
 from api.problems import problem_responses
-from api.routers.common import command
 from api.routers.queue_common import WRITE_ERRORS, Applicant, Code, CodeRow, EntryId, registrant_identity
 from api.state import Principal, ServicePrincipal
+from api.writes import Write
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -136,26 +136,24 @@ class Position(BaseModel):
     summary="Create a kindergarten queue with its rules (service: queue:kindergarten:admin)",
     responses=WRITE_ERRORS,
 )
-def create(body: CreateQueue, service: Admin, state: StateDep, write: Write) -> Response:
-    def run() -> QueueCreated:
-        qid, events = command(
-            state,
-            lambda: state.app.create_kindergarten_queue(
-                by=service.actor,
-                name=body.name,
-                institutions=body.institutions,
-                at=state.clock(),
-                benefits=[b.model_dump() for b in body.benefits] if body.benefits is not None else None,
-                removal_reasons=[r.model_dump() for r in body.removal_reasons]
-                if body.removal_reasons is not None
-                else None,
-                acceptance_days=body.acceptance_days,
-                max_preferences=body.max_preferences,
-            ),
-        )
-        return QueueCreated(queue_id=qid, events=events)
-
-    return write(service, body, run)
+def create(body: CreateQueue, service: Admin, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.create_kindergarten_queue(
+            by=service.actor,
+            name=body.name,
+            institutions=body.institutions,
+            at=at,
+            benefits=[b.model_dump() for b in body.benefits] if body.benefits is not None else None,
+            removal_reasons=[r.model_dump() for r in body.removal_reasons]
+            if body.removal_reasons is not None
+            else None,
+            acceptance_days=body.acceptance_days,
+            max_preferences=body.max_preferences,
+        ),
+        lambda qid, events: QueueCreated(queue_id=qid, events=events),
+    )
 
 
 @router.post(
@@ -165,26 +163,24 @@ def create(body: CreateQueue, service: Admin, state: StateDep, write: Write) -> 
     summary="Register a child (citizen, or a service with queue:kindergarten:register for an applicant)",
     responses=WRITE_ERRORS,
 )
-def register(queue_id: UUID, body: RegisterEntry, principal: Registrant, state: StateDep, write: Write) -> Response:
+def register(queue_id: UUID, body: RegisterEntry, principal: Registrant, write: Write) -> Response:
     applicant = registrant_identity(principal, body.applicant)
 
-    def run() -> EntryRegistered:
-        entry, events = command(
-            state,
-            lambda: state.app.register_kindergarten_entry(
-                by=by(principal),
-                queue_id=queue_id,
-                child_key=body.child_key,
-                child_data=body.child_data,
-                birth_year=body.birth_year,
-                institutions=body.institutions,
-                at=state.clock(),
-                applicant=applicant,
-            ),
-        )
-        return EntryRegistered(entry=entry, events=events)
-
-    return write(principal, body, run)
+    return write(
+        principal,
+        body,
+        lambda app, at: app.register_kindergarten_entry(
+            by=by(principal),
+            queue_id=queue_id,
+            child_key=body.child_key,
+            child_data=body.child_data,
+            birth_year=body.birth_year,
+            institutions=body.institutions,
+            at=at,
+            applicant=applicant,
+        ),
+        lambda entry, events: EntryRegistered(entry=entry, events=events),
+    )
 
 
 @router.post(
@@ -195,23 +191,21 @@ def register(queue_id: UUID, body: RegisterEntry, principal: Registrant, state: 
     responses=WRITE_ERRORS,
 )
 def grant_benefit(
-    queue_id: UUID, entry: EntryId, body: GrantBenefit, service: BenefitService, state: StateDep, write: Write
+    queue_id: UUID, entry: EntryId, body: GrantBenefit, service: BenefitService, write: Write
 ) -> Response:
-    def run() -> BenefitGranted:
-        commitment, events = command(
-            state,
-            lambda: state.app.grant_benefit(
-                by=service.actor,
-                queue_id=queue_id,
-                entry=entry,
-                code=body.code,
-                document=body.document,
-                at=state.clock(),
-            ),
-        )
-        return BenefitGranted(document_commitment=commitment, events=events)
-
-    return write(service, body, run)
+    return write(
+        service,
+        body,
+        lambda app, at: app.grant_benefit(
+            by=service.actor,
+            queue_id=queue_id,
+            entry=entry,
+            code=body.code,
+            document=body.document,
+            at=at,
+        ),
+        lambda commitment, events: BenefitGranted(document_commitment=commitment, events=events),
+    )
 
 
 @router.post(
@@ -227,19 +221,15 @@ def revoke_benefit(
     code: Annotated[str, Path(min_length=1, max_length=64)],
     body: RevokeBenefit,
     service: BenefitService,
-    state: StateDep,
     write: Write,
 ) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.revoke_benefit(
-                by=service.actor, queue_id=queue_id, entry=entry, code=code, reason=body.reason, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+    return write(
+        service,
+        body,
+        lambda app, at: app.revoke_benefit(
+            by=service.actor, queue_id=queue_id, entry=entry, code=code, reason=body.reason, at=at
+        ),
+    )
 
 
 @router.put(
@@ -250,18 +240,15 @@ def revoke_benefit(
     responses=WRITE_ERRORS,
 )
 def change_preferences(
-    queue_id: UUID, entry: EntryId, body: Preferences, principal: Registrant, state: StateDep, write: Write
+    queue_id: UUID, entry: EntryId, body: Preferences, principal: Registrant, write: Write
 ) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.change_preferences(
-                by=by(principal), queue_id=queue_id, entry=entry, institutions=body.institutions, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(principal, body, run, 200)
+    return write(
+        principal,
+        body,
+        lambda app, at: app.change_preferences(
+            by=by(principal), queue_id=queue_id, entry=entry, institutions=body.institutions, at=at
+        ),
+    )
 
 
 @router.post(
@@ -271,23 +258,21 @@ def change_preferences(
     summary="Offer a place to the first eligible entry (service: queue:kindergarten:offer)",
     responses=WRITE_ERRORS,
 )
-def issue_offer(queue_id: UUID, body: IssueOffer, service: OfferService, state: StateDep, write: Write) -> Response:
-    def run() -> OfferIssued:
-        offer, events = command(
-            state,
-            lambda: state.app.issue_offer(
-                by=service.actor,
-                queue_id=queue_id,
-                institution=body.institution,
-                birth_year=body.birth_year,
-                place=body.place,
-                entry=body.entry,
-                at=state.clock(),
-            ),
-        )
-        return OfferIssued(offer=offer, events=events)
-
-    return write(service, body, run)
+def issue_offer(queue_id: UUID, body: IssueOffer, service: OfferService, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.issue_offer(
+            by=service.actor,
+            queue_id=queue_id,
+            institution=body.institution,
+            birth_year=body.birth_year,
+            place=body.place,
+            entry=body.entry,
+            at=at,
+        ),
+        lambda offer, events: OfferIssued(offer=offer, events=events),
+    )
 
 
 @router.post(
@@ -297,14 +282,12 @@ def issue_offer(queue_id: UUID, body: IssueOffer, service: OfferService, state: 
     summary="Accept an offer (the applicant, or a service)",
     responses=WRITE_ERRORS,
 )
-def accept_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.accept_offer(by=by(principal), queue_id=queue_id, offer=offer, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(principal, None, run, 200)
+def accept_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, write: Write) -> Response:
+    return write(
+        principal,
+        None,
+        lambda app, at: app.accept_offer(by=by(principal), queue_id=queue_id, offer=offer, at=at),
+    )
 
 
 @router.post(
@@ -314,14 +297,12 @@ def accept_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: S
     summary="Decline an offer (the applicant, or a service)",
     responses=WRITE_ERRORS,
 )
-def decline_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.decline_offer(by=by(principal), queue_id=queue_id, offer=offer, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(principal, None, run, 200)
+def decline_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, write: Write) -> Response:
+    return write(
+        principal,
+        None,
+        lambda app, at: app.decline_offer(by=by(principal), queue_id=queue_id, offer=offer, at=at),
+    )
 
 
 @router.post(
@@ -331,14 +312,12 @@ def decline_offer(queue_id: UUID, offer: OfferId, principal: OfferParty, state: 
     summary="Withdraw an entry (the applicant, or a service)",
     responses=WRITE_ERRORS,
 )
-def withdraw(queue_id: UUID, entry: EntryId, principal: Registrant, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.withdraw_entry(by=by(principal), queue_id=queue_id, entry=entry, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(principal, None, run, 200)
+def withdraw(queue_id: UUID, entry: EntryId, principal: Registrant, write: Write) -> Response:
+    return write(
+        principal,
+        None,
+        lambda app, at: app.withdraw_entry(by=by(principal), queue_id=queue_id, entry=entry, at=at),
+    )
 
 
 @router.post(
@@ -348,19 +327,14 @@ def withdraw(queue_id: UUID, entry: EntryId, principal: Registrant, state: State
     summary="Remove an entry with a legal reason (service: queue:kindergarten:remove)",
     responses=WRITE_ERRORS,
 )
-def remove(
-    queue_id: UUID, entry: EntryId, body: RemoveEntry, service: RemoveService, state: StateDep, write: Write
-) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.remove_entry(
-                by=service.actor, queue_id=queue_id, entry=entry, reason_code=body.reason_code, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+def remove(queue_id: UUID, entry: EntryId, body: RemoveEntry, service: RemoveService, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.remove_entry(
+            by=service.actor, queue_id=queue_id, entry=entry, reason_code=body.reason_code, at=at
+        ),
+    )
 
 
 @router.get(
