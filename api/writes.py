@@ -15,7 +15,7 @@ A handler states only what it does:
 `write(principal, body, command, answer=written)`: `command(app, at)` runs the CityApp command (`at`: the
 request's time, read when the command runs); `answer(result, events)` is the response model (default: just the
 events); the status is the route's `status_code`. `perform` is the same for callers without a route: the writer's
-command server runs signatures and votes a front process verified through it (api/commands.py).
+command server runs signatures and votes a front process verified through it (api/serving/commands.py).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api import capture
-from api.deps import StateDep
+from api.auth.principals import Principal
 from api.idempotency import request_hash
 from api.models import EventRef, Written, event_refs
-from api.state import ApiState, Principal
+from api.state import ApiState, StateDep
 
 T = TypeVar("T")
 

@@ -11,8 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import StateDep, by, scoped_or_citizen, service_scope
-from api.housing_models import (
+from api.auth.deps import by, scoped_or_citizen, service_scope
+from api.auth.principals import Principal, ServicePrincipal
+from api.models import Written
+from api.problems import problem_responses
+from api.routers.housing_models import (
     AllocateDwelling,
     DwellingAllocated,
     ExcludeFromList,
@@ -33,15 +36,18 @@ from api.housing_models import (
     ReregisterHousingEntry,
     SpecialList,
 )
-from api.models import Written
-from api.problems import problem_responses
 from api.routers.queue_common import WRITE_ERRORS, CodeRow, EntryId, registrant_identity
-from api.state import Principal, ServicePrincipal
+from api.state import StateDep
 from api.writes import Write
 from domain.housing.order import list_order
 from domain.housing.rules import HOUSING_LISTS
 
-router = APIRouter(prefix="/v1/housing-registers", tags=["housing"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {
+    "name": "housing",
+    "description": "Social-housing registers: lists, re-registration, removals, allocations.",
+}
+router = APIRouter(prefix="/v1/housing-registers", tags=[TAG["name"]])
 
 Admin = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:admin"))]
 ListsService = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:lists"))]

@@ -2,81 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
-from api.deps import Citizen, StateDep, service_scope
-from api.models import Body, ShortText, Text, Written
+from api.auth.deps import Citizen, service_scope
+from api.auth.principals import CitizenPrincipal, ServicePrincipal
+from api.models import Written
 from api.problems import problem_responses
-from api.state import ApiState, CitizenPrincipal, ServicePrincipal
+from api.routers.petitions_models import (
+    CreatePetition,
+    Petition,
+    PetitionCreated,
+    PetitionSummary,
+    Reason,
+    ResponseText,
+    Signed,
+)
+from api.state import ApiState, StateDep
 from api.writes import Write, perform
 from domain.errors import InvalidInput
 from domain.petitions.rules import PETITION_RULE_SETS
 
-router = APIRouter(prefix="/v1/petitions", tags=["petitions"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."}
+router = APIRouter(prefix="/v1/petitions", tags=[TAG["name"]])
 
 Moderator = Annotated[ServicePrincipal, Depends(service_scope("petition:moderate"))]
 Responder = Annotated[ServicePrincipal, Depends(service_scope("petition:respond"))]
 Closer = Annotated[ServicePrincipal, Depends(service_scope("petition:close"))]
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
-
-
-class CreatePetition(Body):
-    title: Annotated[str, Field(min_length=1, max_length=500, examples=["Велодоріжка на Подолі"])]
-    text: Annotated[Text, Field(examples=["Прошу облаштувати велодоріжку вздовж набережної."])]
-    rule_set: Annotated[
-        Literal["kyiv", "sumy", "hradyzk"] | None,
-        Field(description="A shipped city rule set (threshold, period, calendar); or give `rules`."),
-    ] = "kyiv"
-    rules: Annotated[
-        dict[str, Any] | None, Field(description="A full rule set (docs/domain.md), frozen at creation.")
-    ] = None
-
-
-class PetitionCreated(Written):
-    petition_id: UUID
-
-
-class Reason(Body):
-    reason: Annotated[ShortText, Field(examples=["Не належить до компетенції міської ради"])]
-
-
-class ResponseText(Body):
-    response: Annotated[Text, Field(examples=["Велодоріжку включено до плану на 2027 рік."])]
-
-
-class Petition(BaseModel):
-    id: UUID
-    title: str
-    text: str
-    status: str = Field(description="pending | published | rejected | closed")
-    author: str = Field(description="The author's pseudonym")
-    signatures: int
-    threshold: int
-    threshold_reached: bool
-    created_at: str
-    published_at: str | None = None
-    deadline: str | None = Field(default=None, description="Signatures are accepted before this instant")
-    response_due: str | None = Field(default=None, description="ISO date by which the city must respond")
-    responded: bool
-    responded_at: str | None = None
-    response_on_time: bool | None = None
-    rejected_reason: str | None = None
-    closed_at: str | None = None
-    rules: dict[str, Any]
-
-
-class PetitionSummary(BaseModel):
-    id: UUID
-    title: str
-    status: str
-    signatures: int
-    threshold: int
-    deadline: str | None
 
 
 def _view(state: StateDep, petition_id: UUID) -> Petition:
@@ -148,11 +105,6 @@ def reject(petition_id: UUID, body: Reason, service: Moderator, write: Write) ->
     )
 
 
-class Signed(Written):
-    petition_id: UUID
-    signatures: int
-
-
 @router.post(
     "/{petition_id}/signatures",
     status_code=201,
@@ -168,7 +120,7 @@ def sign_petition(
     state: ApiState, citizen: CitizenPrincipal, petition_id: UUID, idempotency_key: str | None, digest: bytes
 ) -> Response:
     """A signature by a verified citizen. The route above calls it, and so does the writer's command server
-    for a signature a front process verified (api/commands.py): one code path either way."""
+    for a signature a front process verified (api/serving/commands.py): one code path either way."""
     return perform(
         state,
         citizen,

@@ -52,7 +52,7 @@ def _serve_locked(s: HromadaSettings, ledger: Ledger, host: str, port: int, no_c
     from anchoring.records import anchors_up_to
     from anchoring.service import AnchoringService
     from api.app import create_app
-    from api.fronts import ListenError, serve_alone, serve_with_fronts
+    from api.serving.fronts import ListenError, serve_alone, serve_with_fronts
 
     n_fronts = s.api.fronts if fronts is None else fronts
     if not n_fronts:

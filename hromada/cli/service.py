@@ -36,7 +36,7 @@ def service_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register the service in the log if needed and print a new API key (shown once; only its hash is kept)."""
-    from api.keys import add_service
+    from api.auth.keys import add_service
     from domain.errors import DomainError
 
     with _open(data_dir) as ledger:
@@ -51,7 +51,7 @@ def service_add(
 @service_app.command("keys")
 def service_keys(data_dir: DataDir = None) -> None:
     """List API keys (ids, services, scopes; never the keys)."""
-    from api.keys import list_keys
+    from api.auth.keys import list_keys
 
     with _open(data_dir) as ledger:
         for k in list_keys(ledger.engine):
@@ -64,7 +64,7 @@ def service_keys(data_dir: DataDir = None) -> None:
 @service_app.command("revoke-key")
 def service_revoke_key(key_id: str, data_dir: DataDir = None) -> None:
     """Revoke one API key (takes effect within 30 s on running servers)."""
-    from api.keys import revoke_key
+    from api.auth.keys import revoke_key
 
     with _open(data_dir) as ledger:
         ok = revoke_key(ledger.engine, key_id)
@@ -82,7 +82,7 @@ def dev_token(
     data_dir: DataDir = None,
 ) -> None:
     """Print a citizen ID token of the built-in development issuer (refused with HROMADA_PRODUCTION)."""
-    from api.tokens import DevIssuer
+    from api.auth.tokens import DevIssuer
 
     s = settings(data_dir)
     if not s.api.dev_issuer_enabled():

@@ -18,7 +18,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.front import FrontApp
+from api.serving.front import FrontApp
 from api.settings import ApiSettings
 from hromada.cli.service import dev_token, service_app
 from hromada.settings import load
@@ -236,7 +236,7 @@ def test_group_commit_under_concurrency(server: dict[str, Any]) -> None:
     """Concurrent signatures share transactions; every write is answered after commit; duplicates are refused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from api.tokens import DevIssuer
+    from api.auth.tokens import DevIssuer
 
     council = _cli_key("city.council", "--scope", "petition:*")
     issuer = DevIssuer(server["data_dir"])

@@ -1,5 +1,5 @@
 """`hromada serve --fronts N`: the writer process serves its HTTP app and its command server on private Unix
-sockets, and N front processes (api/front.py) share the public listening socket.
+sockets, and N front processes (api/serving/front.py) share the public listening socket.
 
 Why: one process decides every write (the ordering guards, the petition/ballot cache, the rate limits and the
 group commit live there; see docs/api.md), and under load its core was spent more on HTTP parsing, routing and
@@ -33,7 +33,7 @@ from typing import Any
 
 import uvicorn
 
-from api.headlimit import head_limited
+from api.serving.headlimit import head_limited
 from api.settings import ApiSettings
 from ledger.config import Settings as LedgerSettings
 
@@ -118,8 +118,9 @@ def child_commands(
     """N fronts (given the writer's API settings) and, with `worker` (the ledger's settings), the
     integrator/checkpointer process."""
     parent = ["--parent", str(os.getpid())]
-    front = [sys.executable, "-m", "api.front", "--host", host, "--port", str(port), "--data-dir", str(data_dir)]
-    front += ["--writer-http", str(writer_http), "--writer-commands", str(commands), *parent]
+    front = [sys.executable, "-m", "api.serving.front", "--host", host, "--port", str(port)]
+    front += ["--data-dir", str(data_dir), "--writer-http", str(writer_http), "--writer-commands", str(commands)]
+    front += parent
     fronts = [Child(front, settings.model_dump_json().encode())] * n
     if worker is None:
         return fronts
@@ -166,7 +167,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def public_protocol(settings: ApiSettings, *, behind_front: bool = False) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with the settings' header limits (api/headlimit.py). Behind a front, which
+    """uvicorn's httptools protocol with the settings' header limits (api/serving/headlimit.py). Behind a front, which
     adds X-Forwarded-* and its HTTP client's own fields to a head it already limited, a little more is allowed."""
     extra_headers, extra_bytes = (32, 4096) if behind_front else (0, 0)
     return head_limited(settings.max_headers + extra_headers, settings.max_header_bytes + extra_bytes)
@@ -219,7 +220,7 @@ def serve_with_fronts(
     """Serve `app` (the writer's FastAPI app, from `create_app`) behind `fronts` front processes until SIGTERM or
     SIGINT; then stop the fronts and remove the private sockets. With `worker`, the integrator/checkpointer runs
     as a child process too (ledger/worker.py); the caller must not also run `ledger.start_worker()`."""
-    from api.commands import CommandServer
+    from api.serving.commands import CommandServer
 
     reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     # SO_REUSEADDR as the fronts' listeners (socket.create_server) and uvicorn have it: without it bind() is refused

@@ -1,5 +1,5 @@
-"""`Annotated` dependencies: the shared state, the caller of every request (a verified service key or citizen
-token, or nobody) and its rate limit, scope checks. The write helper is api/writes.py."""
+"""`Annotated` dependencies of authentication: the caller of every request (a verified service key or citizen
+token, or nobody) and its rate limit, the principal a route requires, scope checks."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.keys import looks_like_key
+from api.auth.keys import looks_like_key
+from api.auth.principals import CitizenPrincipal, Principal, ServicePrincipal
+from api.auth.ratelimit import retry_after_header
+from api.auth.tokens import NeedsFetch
 from api.problems import ApiProblem
-from api.ratelimit import retry_after_header
-from api.state import ApiState, CitizenPrincipal, Principal, ServicePrincipal
-from api.tokens import NeedsFetch
+from api.state import ApiState, StateDep
 from domain.identity import has_scope
 
 bearer = HTTPBearer(
@@ -25,12 +26,6 @@ bearer = HTTPBearer(
 )
 
 
-async def get_state(request: Request) -> ApiState:
-    state: ApiState = request.app.state.api
-    return state
-
-
-StateDep = Annotated[ApiState, Depends(get_state)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 _UNAUTH = {"WWW-Authenticate": "Bearer"}
