@@ -100,7 +100,7 @@ class Writer:
     def __call__(self, principal: Principal, body: Any, command: Command[T], answer: Answer[T] = written) -> Response:
         """Run `command` for `principal` (the request's `body` is part of what a retry must repeat) and answer
         with the route's status code."""
-        status_code: int = self.request.scope["route"].status_code
+        status_code: int = self.request.scope["route"].status_code or 200  # FastAPI's default when unset
         return perform(self.state, principal, self.key, self.digest(body), command, answer, status_code)
 
 
