@@ -95,7 +95,7 @@ def checkpoints_source(engine: Engine, origin: str) -> LogSource:
 
 @dataclass(frozen=True)
 class AnchorerConfig:
-    """Policy. Environment: HROMADA_ANCHOR_<FIELD> (see from_env)."""
+    """Policy. Settings: HROMADA_ANCHOR_<FIELD> (anchoring.config.AnchorerSettings builds it)."""
 
     every_seconds: float = 600.0  # anchor at most this often, and only when the tree grew
     poll_seconds: float = 5.0  # how often in-flight transactions are followed
@@ -106,36 +106,6 @@ class AnchorerConfig:
     max_fee_cap: int | None = None  # never offer more than this many wei per gas (None: no cap)
     backoff_initial: float = 1.0
     backoff_max: float = 300.0
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **defaults: Any) -> AnchorerConfig:
-        import os
-
-        env = dict(os.environ) if environ is None else environ
-        kw: dict[str, Any] = dict(defaults)
-        conv: dict[str, Callable[[str], Any]] = {
-            "every_seconds": float,
-            "poll_seconds": float,
-            "confirmations": int,
-            "finality": str,
-            "stuck_after_seconds": float,
-            "fee_bump": float,
-            "max_fee_cap": int,
-            "backoff_max": float,
-        }
-        for name, fn in conv.items():
-            raw = env.get(f"HROMADA_ANCHOR_{name.upper()}")
-            if raw:
-                kw[name] = fn(raw)
-        minutes = env.get("HROMADA_ANCHOR_EVERY_MINUTES")
-        if minutes:
-            kw["every_seconds"] = float(minutes) * 60
-        cfg = cls(**kw)
-        if cfg.finality not in ("auto", "confirmations", "finalized"):
-            raise ValueError(f"HROMADA_ANCHOR_FINALITY must be auto, confirmations or finalized, not {cfg.finality}")
-        if cfg.fee_bump < 0.125 or cfg.confirmations < 1:
-            raise ValueError("fee_bump must be >= 0.125 and confirmations >= 1")
-        return cfg
 
 
 @dataclass

@@ -1,17 +1,7 @@
 """Talking to an EVM chain: configuration, the sender key (never logged), fees, anchor transactions, deploy.
 
-Configuration comes from the environment (`ChainConfig.from_env`):
-
-| variable | meaning |
-|---|---|
-| `HROMADA_CHAIN_RPC_URL` | JSON-RPC endpoint; unset = local anvil started by `hromada serve` |
-| `HROMADA_CHAIN_ID` | expected chain id (checked against `eth_chainId`) |
-| `HROMADA_CHAIN_CONTRACT` | HromadaAnchor address (checked against the committed runtime code) |
-| `HROMADA_CHAIN_DEPLOY_BLOCK` | block of the deployment (where reading anchors back starts) |
-| `HROMADA_CHAIN_KEY_FILE` | file holding the sender's private key (hex), mode 0600 |
-| `HROMADA_CHAIN_KEY` | the sender's private key itself (hex), when no file is used |
-
-The key is held by `SenderKey`, whose repr/str show only the address; the RPC URL is shown redacted.
+The configuration comes from the settings tree (anchoring.config.ChainSettings, HROMADA_CHAIN_*). The key is held
+by `SenderKey`, whose repr/str show only the address; the RPC URL is shown redacted.
 """
 
 from __future__ import annotations
@@ -117,7 +107,7 @@ class ChainConfig:
     contract: str | None = None
     deploy_block: int = 0
     key_file: Path | None = None
-    key_env: str | None = None
+    key: SenderKey | None = field(default=None, repr=False, compare=False)
     local: bool = False
     request_timeout: float = 15.0
 
@@ -138,40 +128,12 @@ class ChainConfig:
             f"deploy_block={self.deploy_block}, local={self.local})"
         )
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ChainConfig | None:
-        """The configured public/remote chain, or None when HROMADA_CHAIN_RPC_URL is unset (local chain)."""
-        env = os.environ if environ is None else environ
-        url = env.get("HROMADA_CHAIN_RPC_URL", "").strip()
-        if not url:
-            return None
-        if not url.startswith(("http://", "https://")):
-            raise ChainConfigError("HROMADA_CHAIN_RPC_URL must be an http(s) URL", setting="rpc_url")
-        try:
-            chain_id = int(env["HROMADA_CHAIN_ID"])
-        except (KeyError, ValueError):
-            raise ChainConfigError(
-                "HROMADA_CHAIN_ID (an integer) is required with HROMADA_CHAIN_RPC_URL", setting="chain_id"
-            ) from None
-        key_file = env.get("HROMADA_CHAIN_KEY_FILE", "").strip() or None
-        has_env_key = bool(env.get("HROMADA_CHAIN_KEY", "").strip())
-        if key_file and has_env_key:
-            raise ChainConfigError("set HROMADA_CHAIN_KEY_FILE or HROMADA_CHAIN_KEY, not both", setting="key")
-        return cls(
-            rpc_url=url,
-            chain_id=chain_id,
-            contract=env.get("HROMADA_CHAIN_CONTRACT", "").strip() or None,
-            deploy_block=int(env.get("HROMADA_CHAIN_DEPLOY_BLOCK", "0") or 0),
-            key_file=Path(key_file) if key_file else None,
-            key_env="HROMADA_CHAIN_KEY" if has_env_key else None,
-        )
-
-    def load_key(self, environ: Mapping[str, str] | None = None) -> SenderKey:
-        env = os.environ if environ is None else environ
+    def load_key(self) -> SenderKey:
+        """The sender key: read from `key_file` (checked 0600), or the one the settings gave."""
         if self.key_file is not None:
             return SenderKey.from_file(self.key_file)
-        if self.key_env is not None and env.get(self.key_env, "").strip():
-            return SenderKey.from_hex(env[self.key_env])
+        if self.key is not None:
+            return self.key
         raise ChainConfigError(
             "no sender key: set HROMADA_CHAIN_KEY_FILE (preferred) or HROMADA_CHAIN_KEY", setting="key"
         )

@@ -58,10 +58,10 @@ def anchors_up_to(conn: Connection, tree_size: int) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "final"} for r in _rows(conn, anchors.c.tree_size <= tree_size)]
 
 
-def chain_info(data_dir: Path) -> dict[str, Any] | None:
-    """`chain` of a bundle's log.json: the configured chain (HROMADA_CHAIN_*), else the local chain's recorded
-    deployment under the data directory, else None (never anchored)."""
-    cfg = ChainConfig.from_env()
+def chain_info(data_dir: Path, configured: ChainConfig | None = None) -> dict[str, Any] | None:
+    """`chain` of a bundle's log.json: the `configured` chain (HROMADA_CHAIN_*, `ChainSettings.config()`), else
+    the local chain's recorded deployment under the data directory, else None (never anchored)."""
+    cfg = configured
     if cfg is not None and cfg.contract:
         return {"chain_id": cfg.chain_id, "contract": cfg.contract, "deploy_block": cfg.deploy_block}
     deployment = LocalChainFiles(Path(data_dir) / "chain").deployment

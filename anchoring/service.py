@@ -1,7 +1,8 @@
 """What `hromada serve` starts: the chain (a local anvil when none is configured) and the anchorer.
 
-    service = AnchoringService(engine, origin=settings.origin, data_dir=settings.data_dir)
-    service.start()      # starts anvil if HROMADA_CHAIN_RPC_URL is unset, deploys once, starts the anchorer
+    service = AnchoringService(engine, origin=ledger_settings.origin, data_dir=ledger_settings.data_dir,
+                               chain=settings.chain.config(), policy=settings.anchoring)
+    service.start()      # starts anvil if no chain is configured (HROMADA_CHAIN_RPC_URL), deploys once, anchors
     ...
     service.stop()       # stops the anchorer, then anvil with SIGTERM (its state file is dumped)
 
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 
 from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoints_source
 from anchoring.chain import ChainClient, ChainConfig, SenderKey
+from anchoring.config import AnchorerSettings
 from anchoring.contract import expected_runtime_code
 from anchoring.node import LOCAL_CHAIN_ID, LOCAL_CHAIN_WARNING, AnvilNode
 from anchoring.schema import TABLES
@@ -138,9 +140,6 @@ def running_local_chain(data_dir: Path) -> ChainConfig | None:
     )
 
 
-LOCAL_DEFAULTS: dict[str, Any] = {"confirmations": 1, "finality": "confirmations", "every_seconds": 60.0}
-
-
 class AnchoringService:
     """The chain + anchorer pair `hromada serve` runs. start() never raises for chain trouble at runtime:
     the anchorer retries in the background; configuration errors do raise."""
@@ -152,15 +151,17 @@ class AnchoringService:
         origin: str,
         data_dir: Path,
         chain: ChainConfig | None = None,
+        policy: AnchorerSettings | None = None,
         config: AnchorerConfig | None = None,
-        environ: dict[str, str] | None = None,
     ) -> None:
+        """`chain`: the configured chain (`ChainSettings.config()`), None for the local one; `policy`: the
+        anchorer's settings; `config`, when given, is used as it is instead."""
         self.engine = engine
         self.origin = origin
         self.data_dir = Path(data_dir)
-        self._environ = environ
-        self.chain_config = chain if chain is not None else ChainConfig.from_env(environ)
+        self.chain_config = chain
         self.local: LocalChain | None = None
+        self._policy = policy or AnchorerSettings()
         self._config = config
         self.anchorer: Anchorer | None = None
 
@@ -172,8 +173,8 @@ class AnchoringService:
             self.local = LocalChain(self.data_dir)
             cfg = self.local.start()
             self.chain_config = cfg
-        config = self._config or AnchorerConfig.from_env(self._environ, **(LOCAL_DEFAULTS if cfg.local else {}))
-        client = ChainClient(cfg, cfg.load_key(self._environ))
+        config = self._config or self._policy.config(local=cfg.local)
+        client = ChainClient(cfg, cfg.load_key())
         if not cfg.local:
             client.check()  # wrong chain id / contract / owner: refuse to start
         self.anchorer = Anchorer(self.engine, client, [checkpoints_source(self.engine, self.origin)], config)

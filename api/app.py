@@ -15,16 +15,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import capture, problems
-from api.bodies import BodyGuard
-from api.deps import limit_requests
+from api.auth.deps import limit_requests
+from api.auth.keys import KeyVerifier
+from api.auth.ratelimit import RateLimiter
+from api.auth.tokens import TokenVerifier
 from api.idempotency import IdempotencyStore
-from api.keys import KeyVerifier
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
 from api.schema import API_TABLES
+from api.serving.bodies import BodyGuard
 from api.settings import ApiSettings
 from api.state import ApiState, utc_now
-from api.tokens import TokenVerifier
 from ledger.db.schema import metadata
 
 STATIC = Path(__file__).parent / "static"
@@ -39,19 +39,10 @@ Hromada Ledger: city petitions, ballots and queues as events in a signed, anchor
 * Writes answer with the event ids and leaf hashes; `GET /v1/receipts/{event_id}` gives the receipt.
 """
 
-TAGS = [
-    {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."},
-    {"name": "ballots", "description": "Polls, local votes and participatory budgets."},
-    {"name": "queues", "description": "Kindergarten queues: entries, benefits, offers; the public order."},
-    {"name": "housing", "description": "Social-housing registers: lists, re-registration, removals, allocations."},
-    {"name": "receipts", "description": "Receipts: the proof that an event is in the log."},
-    {"name": "log", "description": "The Merkle log for tlog clients and auditors."},
-    {"name": "operations", "description": "Health, readiness and metrics."},
-]
-
 
 class MetricsMiddleware:
-    """Pure ASGI middleware: request counts and latency per route template (refusals of api/bodies.py included)."""
+    """Pure ASGI middleware: request counts and latency per route template (refusals of api/serving/bodies.py
+    included)."""
 
     def __init__(self, app: ASGIApp, state: ApiState) -> None:
         self.app = app
@@ -85,8 +76,10 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     create_tables: bool = True,
     http_client: Any = None,
+    bundle_anchors: Callable[[], tuple[dict[str, Any] | None, Any]] | None = None,
 ) -> FastAPI:
-    """The FastAPI application over an open `ledger.runtime.Ledger` (with the city app)."""
+    """The FastAPI application over an open `ledger.runtime.Ledger` (with the city app). `bundle_anchors`, from
+    the composition root, gives the chain and the anchors that GET /v1/export puts in a bundle."""
     settings = settings or ApiSettings()
     if create_tables:  # until the Alembic migration for the API tables lands; harmless afterwards
         metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
@@ -106,8 +99,10 @@ def create_app(
         anonymous_limits=RateLimiter(settings.anonymous_rate, settings.anonymous_burst),
         clock=clock or utc_now,
     )
+    if bundle_anchors is not None:
+        state.extras["bundle_anchors"] = bundle_anchors
     if settings.group_commit:
-        from api.groupcommit import install as install_group_commit
+        from api.serving.groupcommit import install as install_group_commit
 
         state.extras["group_commit"] = install_group_commit(ledger.app, settings.group_commit_max, state.metrics)
 
@@ -118,13 +113,17 @@ def create_app(
         if gc is not None:
             gc.stop()
 
+    from api.routers import ballots, housing, kindergarten, log, ops, petitions, receipts
+
+    # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
+    routers = (petitions, ballots, kindergarten, housing, receipts, log, ops)
     app = FastAPI(
         lifespan=lifespan,
         dependencies=[Depends(limit_requests)],
         title="Hromada Ledger API",
         version="1.0.0",
         description=DESCRIPTION,
-        openapi_tags=TAGS,
+        openapi_tags=[module.TAG for module in routers],
         license_info={"name": "Apache-2.0"},
         telemetry={
             "tracing": settings.opentelemetry,
@@ -137,9 +136,7 @@ def create_app(
     problems.install(app)
     problems.install_openapi(app)
 
-    from api.routers import ballots, housing, log, ops, petitions, queues, receipts
-
-    for module in (petitions, ballots, queues, housing, receipts, log, ops):
+    for module in routers:
         app.include_router(module.router)
 
     if settings.receipt_page:

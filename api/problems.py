@@ -202,7 +202,7 @@ _HTTP_SLUGS = {
 
 def problem_for(exc: BaseException, instance: str | None = None) -> JSONResponse:
     """The problem response for any error raised while answering a request for `instance` (the path). The
-    HTTP app's exception handlers and the writer's command server (api/commands.py) both answer with it."""
+    HTTP app's exception handlers and the writer's command server (api/serving/commands.py) both answer with it."""
     if isinstance(exc, de.DomainError):
         return domain_problem(exc, instance)
     if isinstance(exc, LedgerError):

@@ -1,4 +1,8 @@
-"""Settings of the HTTP layer, from HROMADA_* environment variables (the ledger's own are ledger.config.Settings).
+"""The HTTP layer's part of the settings tree (the ledger's own part is ledger.config.Settings).
+
+It reads no environment: the composition root (hromada/settings.py) reads the HROMADA_* variables once, validates
+the whole tree and hands this part to `api.app.create_app` and to the front processes. Each field is the variable
+HROMADA_<NAME>; lists and objects are JSON.
 
 Nothing here has a secret default: API keys live hashed in the database, the development token issuer's key is
 generated under the data directory, and with HROMADA_PRODUCTION set the development issuer is refused.
@@ -9,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ledger.config import Production
 
 DEV_ISSUER = "https://dev.hromada.invalid/issuer"
 DEV_AUDIENCE = "hromada-dev"
@@ -30,12 +35,14 @@ class OidcIssuer(BaseModel):
     algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
 
 
-class ApiSettings(BaseSettings):
-    """Every field can be set as HROMADA_<NAME>; lists and objects as JSON."""
+class ApiSettings(BaseModel):
+    """Every field is set as HROMADA_<NAME> (hromada/settings.py); lists and objects as JSON."""
 
-    model_config = SettingsConfigDict(env_prefix="HROMADA_", extra="ignore")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    production: bool = Field(default=False, description="Refuse the development token issuer.")
+    production: Production = False  # handed down by the root: refuses the development token issuer
+    host: str = Field(default="127.0.0.1", description="Listen address of `hromada serve` (and of its fronts).")
+    port: int = Field(default=8000, ge=0, le=65535, description="Listen port of `hromada serve`.")
     oidc_issuers: list[OidcIssuer] = Field(
         default_factory=list,
         description='Trusted OIDC providers, JSON: [{"issuer": ..., "jwks_uri": ..., "audience": ..., '
@@ -73,6 +80,9 @@ class ApiSettings(BaseSettings):
         "verified commands and pass every other request through (docs/api.md).",
     )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
+    api_no_anchors: bool = Field(
+        default=False, description="Audit bundles served by GET /v1/export carry no chain and no anchors."
+    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger request bodies are refused (413).")
     max_headers: int = Field(default=100, ge=8, le=10_000, description="More header fields are refused (431).")
     max_header_bytes: int = Field(

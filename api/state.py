@@ -1,54 +1,26 @@
-"""What the routers share: the ledger, the city app and the HTTP layer's services (one per FastAPI app)."""
+"""What the routers share: the ledger, the city app and the HTTP layer's services (one per FastAPI app), and the
+dependency that gives it to a route (`StateDep`)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Request
+
+from api.auth.keys import KeyVerifier
+from api.auth.ratelimit import RateLimiter
+from api.auth.tokens import TokenVerifier
 from api.idempotency import IdempotencyStore
-from api.keys import KeyVerifier
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
 from api.settings import ApiSettings
-from api.tokens import TokenVerifier
-from domain.identity import Actor, CitizenIdentity
 from ledger.receipts import AnchorLookup
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ServicePrincipal:
-    service: str
-    scopes: tuple[str, ...]
-    key_id: str
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.service(self.service)
-
-    @property
-    def key(self) -> str:
-        return f"service:{self.service}"
-
-
-@dataclass(frozen=True)
-class CitizenPrincipal:
-    identity: CitizenIdentity
-    issuer: str
-
-    @property
-    def key(self) -> str:
-        # Not the subject itself: a hash is enough to key buckets and idempotency records.
-        return "citizen:" + hashlib.sha256(self.identity.subject.encode()).hexdigest()[:32]
-
-
-Principal = ServicePrincipal | CitizenPrincipal
 
 
 @dataclass
@@ -76,3 +48,11 @@ class ApiState:
             return self.anchor_lookup_override
         lookup: AnchorLookup | None = getattr(self.ledger, "anchor_lookup", None)
         return lookup
+
+
+async def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.api
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]

@@ -7,7 +7,7 @@ Rows, for SQLite and PostgreSQL:
 - votes: POST /v1/ballots/{id}/votes, every request a different citizen.
 Each scenario reports requests/s, p50 and p99 latency and the number of non-2xx answers. The ledger server runs
 as `hromada serve` does: one process, the integrator/checkpointer worker on, uvicorn with uvloop + httptools;
-and again as `hromada serve --fronts 2` (two front processes beside the writer, api/fronts.py).
+and again as `hromada serve --fronts 2` (two front processes beside the writer, api/serving/fronts.py).
 
 Usage beside the other suites: `python -m bench --only api [--quick]`; alone: `python -m bench.api`.
 """
@@ -82,13 +82,13 @@ def ensure_wrk() -> str | None:
 def serve_ledger(port: int) -> None:
 
     from api.app import create_app
-    from api.fronts import serve_alone, serve_with_fronts
-    from api.settings import ApiSettings
-    from ledger.config import Settings
+    from api.serving.fronts import serve_alone, serve_with_fronts
+    from hromada.settings import load
     from ledger.runtime import Ledger
 
-    ledger = Ledger(Settings())
-    settings = ApiSettings()
+    tree = load()  # HROMADA_* as `hromada serve` reads them
+    ledger = Ledger(tree.ledger)
+    settings = tree.api
     if not settings.fronts:
         ledger.start_worker()
     app = create_app(ledger, settings=settings)
@@ -203,13 +203,14 @@ def prepare(data_dir: Path, url: str, n_tokens: int) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from api.cli import add_service
-    from api.tokens import DevIssuer
-    from ledger.config import Settings
+    from api.auth.keys import add_service
+    from api.auth.tokens import DevIssuer
+    from hromada.settings import load
     from ledger.runtime import Ledger
 
-    with Ledger(Settings()) as ledger:
-        app = create_app(ledger)
+    tree = load()
+    with Ledger(tree.ledger) as ledger:
+        app = create_app(ledger, settings=tree.api)
         key = {"Authorization": f"Bearer {add_service(ledger, 'bench.council', ['petition:*', 'ballot:*'])}"}
         issuer = DevIssuer(data_dir)
         with TestClient(app) as c:

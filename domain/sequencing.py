@@ -13,9 +13,9 @@ that same order:
    clamp never applies. A time further back is a caller's error (a simulated clock run backwards, a wrong import):
    refused with :class:`~domain.errors.TimeBeforeLog`, nothing is written.
 2. The command decides with ``now`` (deadlines, windows, the event times) and saves.
-3. The save queues the events for commit. A group committer (api/groupcommit.py) commits in queue order and calls
-   :meth:`Sequencer.handed_over` as soon as the events are queued, so the next decision starts while this one waits
-   for its transaction; without one, the save commits before the block ends.
+3. The save queues the events for commit. A group committer (api/serving/groupcommit.py) commits in queue order and
+   calls :meth:`Sequencer.handed_over` as soon as the events are queued, so the next decision starts while this one
+   waits for its transaction; without one, the save commits before the block ends.
 
 A command that must decide again (a conflict on commit) takes a new decision, so a new time that is not before
 anything committed meanwhile. A decision refused before it saves (a domain error) moves no clock. Decisions do not

@@ -1,20 +1,36 @@
-"""Settings from the environment (HROMADA_*). Development defaults; production refuses implicit secrets."""
+"""The ledger's part of the settings tree: one city log's database, keys, vault and checkpoint policy.
+
+It reads no environment: the composition root (hromada/settings.py) reads the HROMADA_* variables once, validates
+the whole tree and hands this part to `ledger.runtime.Ledger`. Each field is the variable HROMADA_<NAME>.
+Development defaults; with `production` (the root's HROMADA_PRODUCTION, handed down) implicit secrets are refused.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger.errors import ConfigurationError
 
+#: HROMADA_PRODUCTION, defined once. The root settings read it and hand it to every part that refuses something
+#: in production (this one, the API's); a part built alone (tests) may be given it directly.
+Production = Annotated[
+    bool,
+    Field(
+        description="HROMADA_PRODUCTION: refuse every generated secret, the SQLite default and development tokens. "
+        "Set on the root settings and handed down to the parts.",
+    ),
+]
 
-class Settings(BaseSettings):
-    """All settings of one ledger (one city log). Every field can be set as HROMADA_<NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="HROMADA_", extra="ignore")
+class Settings(BaseModel):
+    """All settings of one ledger (one city log). Every field is set as HROMADA_<NAME> (hromada/settings.py)."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    production: Production = False
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite file, keys and chain state live.")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file <data_dir>/ledger.db (WAL)."
@@ -43,12 +59,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the personal-data vault (kept apart from the public log); "
         "default: SQLite file <data_dir>/vault.db.",
     )
-    production: bool = Field(default=False, description="Refuse development defaults (generated keys, dev tokens).")
     checkpoint_every_events: int = Field(default=1000, ge=1, description="Sign when this many leaves were added...")
     checkpoint_every_seconds: float = Field(default=5.0, gt=0, description="...or this many seconds passed.")
     integrate_batch: int = Field(default=5000, ge=1, le=100_000, description="Leaves integrated per transaction.")
-    host: str = Field(default="127.0.0.1")
-    port: int = Field(default=8000, ge=0, le=65535)
 
     @model_validator(mode="after")
     def _production_needs_explicit_key(self) -> Settings:

@@ -1,4 +1,4 @@
-"""The log's Ed25519 signing key: loaded from the environment or a file, or (development only) created.
+"""The log's Ed25519 signing key: the settings' HROMADA_LOG_KEY (a key string or a file), or (development only) created.
 
 The key string format is the C2SP/x-mod signer key `PRIVATE+KEY+<name>+<hex8>+<base64>`; its name must be
 the log's origin. A production ledger never generates a key (ledger.config refuses to start without one).

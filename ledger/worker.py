@@ -3,7 +3,8 @@
 `hromada serve --fronts N` runs it beside the writer, so the writer's one interpreter spends its time deciding
 writes: integrating leaves and signing checkpoints read and write only the log's own tables, and need neither
 the city app nor its projections (the ledger opens them lazily and this process never does). It is a child of
-the serving process and stops with it (SIGTERM, or the parent's death on Linux)."""
+the serving process and stops with it (SIGTERM, or the parent's death on Linux). Its settings are the serving
+process's ledger settings, validated there and read here as JSON from stdin (never from the environment)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 
 
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with Ledger(Settings()) as ledger:  # settings from the environment the parent passed on
+    settings = Settings.model_validate_json(sys.stdin.buffer.read())  # the parent's, validated at its start
+    with Ledger(settings) as ledger:
         ledger.start_worker()
         stop.wait()
     # leaving the context stops the worker thread after its current round (nothing is lost: a round is one

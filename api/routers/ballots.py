@@ -3,114 +3,40 @@ vote by its tracker (the leaf hash of the vote event)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
 
 from api import capture
-from api.deps import Citizen, StateDep, Write, service_scope
-from api.models import Body, Written
+from api.auth.deps import Citizen, service_scope
+from api.auth.principals import CitizenPrincipal, ServicePrincipal
+from api.models import EventRef
 from api.problems import ApiProblem, problem_responses
-from api.routers.common import command
-from api.state import ApiState, CitizenPrincipal, ServicePrincipal
+from api.routers.ballots_models import (
+    Ballot,
+    BallotClosed,
+    BallotOpened,
+    MyVote,
+    OpenBallot,
+    Tally,
+    Vote,
+    VoteRecorded,
+)
+from api.state import ApiState, StateDep
+from api.writes import Write, perform
 from domain.ballots.aggregate import vote_stream
 
-router = APIRouter(prefix="/v1/ballots", tags=["ballots"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "ballots", "description": "Polls, local votes and participatory budgets."}
+router = APIRouter(prefix="/v1/ballots", tags=[TAG["name"]])
 
 Opener = Annotated[ServicePrincipal, Depends(service_scope("ballot:open"))]
 Closer = Annotated[ServicePrincipal, Depends(service_scope("ballot:close"))]
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
 Tracker = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="hex leaf hash of the vote event")]
-
-
-class Option(BaseModel):
-    id: Annotated[str, Field(min_length=1, max_length=64, examples=["park"])]
-    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Парк на Оболоні"])]
-    cost: Annotated[int | None, Field(ge=1, le=2**53 - 1, description="kopiyky (budget method)")] = None
-    district: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-
-
-class Method(BaseModel):
-    type: Literal["single", "approval", "budget"]
-    max_choices: Annotated[int | None, Field(ge=1, le=500)] = None
-    budgets: (
-        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=2**53 - 1)]] | None
-    ) = None
-
-
-class Eligibility(BaseModel):
-    identity_methods: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=20)
-    ] = ["bankid", "diia", "qes"]
-    min_age: Annotated[int | None, Field(ge=0, le=150)] = None
-    districts: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=500)] = None
-
-
-class OpenBallot(Body):
-    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Громадський бюджет 2027"])]
-    kind: Literal["poll", "local_vote", "participatory_budget"] = "poll"
-    options: Annotated[list[Option], Field(min_length=1, max_length=500)]
-    method: Method
-    opens_at: AwareDatetime
-    closes_at: AwareDatetime
-    eligibility: Eligibility = Eligibility()
-
-
-class BallotOpened(Written):
-    ballot_id: UUID
-
-
-class Vote(Body):
-    selection: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=64)]],
-        Field(min_length=1, max_length=500, examples=[["park"]]),
-    ]
-
-
-class VoteRecorded(Written):
-    ballot_id: UUID
-    tracker: str = Field(description="Keep it: the leaf hash of your vote event; find your vote with it.")
-    revote: bool
-
-
-class Tally(BaseModel):
-    voters: int
-    counts: dict[str, int]
-    funded: dict[str, list[str]] | None
-
-
-class BallotClosed(Written):
-    tally: Tally
-
-
-class Ballot(BaseModel):
-    id: UUID
-    title: str
-    kind: str
-    status: str = Field(description="open | closed")
-    options: list[dict[str, Any]]
-    method: dict[str, Any]
-    opens_at: str
-    closes_at: str
-    eligibility: dict[str, Any]
-    opened_at: str
-    closed_at: str | None = None
-    tally: Tally | None = Field(default=None, description="Published when the ballot closes")
-
-
-class MyVote(BaseModel):
-    ballot_id: UUID
-    selection: list[str]
-    district: str | None
-    cast_at: str
-    version: int = Field(description="1 for the first vote; higher for revotes")
-    tracker: str
-    event_id: str
-    counted: bool = Field(description="True when this is your last vote (the one that counts)")
 
 
 @router.post(
@@ -120,25 +46,23 @@ class MyVote(BaseModel):
     summary="Open a ballot (service: ballot:open)",
     responses=WRITE_ERRORS,
 )
-def open_ballot(body: OpenBallot, service: Opener, state: StateDep, write: Write) -> Response:
-    def run() -> BallotOpened:
-        bid, events = command(
-            state,
-            lambda: state.app.open_ballot(
-                by=service.actor,
-                title=body.title,
-                kind=body.kind,
-                options=[o.model_dump(exclude_none=True) for o in body.options],
-                method=body.method.model_dump(exclude_none=True),
-                opens_at=body.opens_at,
-                closes_at=body.closes_at,
-                eligibility=body.eligibility.model_dump(),
-                at=state.clock(),
-            ),
-        )
-        return BallotOpened(ballot_id=bid, events=events)
-
-    return write(service, body, run)
+def open_ballot(body: OpenBallot, service: Opener, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.open_ballot(
+            by=service.actor,
+            title=body.title,
+            kind=body.kind,
+            options=[o.model_dump(exclude_none=True) for o in body.options],
+            method=body.method.model_dump(exclude_none=True),
+            opens_at=body.opens_at,
+            closes_at=body.closes_at,
+            eligibility=body.eligibility.model_dump(),
+            at=at,
+        ),
+        lambda bid, events: BallotOpened(ballot_id=bid, events=events),
+    )
 
 
 @router.post(
@@ -156,19 +80,21 @@ def cast_vote(
     state: ApiState, citizen: CitizenPrincipal, ballot_id: UUID, body: Vote, idempotency_key: str | None, digest: bytes
 ) -> Response:
     """A vote by a verified citizen. The route above calls it, and so does the writer's command server for a
-    vote a front process verified (api/commands.py): one code path either way."""
+    vote a front process verified (api/serving/commands.py): one code path either way."""
 
-    def run() -> VoteRecorded:
-        event, events = command(
-            state,
-            lambda: state.app.cast_vote(
-                by=citizen.identity, ballot_id=ballot_id, selection=list(body.selection), at=state.clock()
-            ),
-        )
+    def answer(event: Any, events: list[EventRef]) -> VoteRecorded:
         tracker = capture.describe(state.app, event)["leaf_hash"]
         return VoteRecorded(ballot_id=ballot_id, tracker=tracker, revote=event.originator_version > 1, events=events)
 
-    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
+    return perform(
+        state,
+        citizen,
+        idempotency_key,
+        digest,
+        lambda app, at: app.cast_vote(by=citizen.identity, ballot_id=ballot_id, selection=list(body.selection), at=at),
+        answer,
+        201,
+    )
 
 
 @router.post(
@@ -178,14 +104,13 @@ def cast_vote(
     summary="Close and publish the tally (service: ballot:close)",
     responses=WRITE_ERRORS,
 )
-def close(ballot_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
-    def run() -> BallotClosed:
-        tally, events = command(
-            state, lambda: state.app.close_ballot(by=service.actor, ballot_id=ballot_id, at=state.clock())
-        )
-        return BallotClosed(tally=Tally(**tally), events=events)
-
-    return write(service, None, run, 200)
+def close(ballot_id: UUID, service: Closer, write: Write) -> Response:
+    return write(
+        service,
+        None,
+        lambda app, at: app.close_ballot(by=service.actor, ballot_id=ballot_id, at=at),
+        lambda tally, events: BallotClosed(tally=Tally(**tally), events=events),
+    )
 
 
 @router.get(

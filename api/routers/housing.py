@@ -11,8 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.deps import StateDep, Write, by, scoped_or_citizen, service_scope
-from api.housing_models import (
+from api.auth.deps import by, scoped_or_citizen, service_scope
+from api.auth.principals import Principal, ServicePrincipal
+from api.models import Written
+from api.problems import problem_responses
+from api.routers.housing_models import (
     AllocateDwelling,
     DwellingAllocated,
     ExcludeFromList,
@@ -33,15 +36,18 @@ from api.housing_models import (
     ReregisterHousingEntry,
     SpecialList,
 )
-from api.models import Written
-from api.problems import problem_responses
-from api.routers.common import command
 from api.routers.queue_common import WRITE_ERRORS, CodeRow, EntryId, registrant_identity
-from api.state import Principal, ServicePrincipal
+from api.state import StateDep
+from api.writes import Write
 from domain.housing.order import list_order
 from domain.housing.rules import HOUSING_LISTS
 
-router = APIRouter(prefix="/v1/housing-registers", tags=["housing"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {
+    "name": "housing",
+    "description": "Social-housing registers: lists, re-registration, removals, allocations.",
+}
+router = APIRouter(prefix="/v1/housing-registers", tags=[TAG["name"]])
 
 Admin = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:admin"))]
 ListsService = Annotated[ServicePrincipal, Depends(service_scope("queue:housing:lists"))]
@@ -57,23 +63,21 @@ Registrant = Annotated[Principal, Depends(scoped_or_citizen("queue:housing:regis
     summary="Open a housing register with its rules (service: queue:housing:admin)",
     responses=WRITE_ERRORS,
 )
-def open_register(body: OpenHousingRegister, service: Admin, state: StateDep, write: Write) -> Response:
-    def run() -> HousingRegisterOpened:
-        rid, events = command(
-            state,
-            lambda: state.app.open_housing_register(
-                by=service.actor,
-                name=body.name,
-                at=state.clock(),
-                removal_reasons=[r.model_dump() for r in body.removal_reasons]
-                if body.removal_reasons is not None
-                else None,
-                list_bases=body.list_bases.model_dump() if body.list_bases is not None else None,
-            ),
-        )
-        return HousingRegisterOpened(register_id=rid, events=events)
-
-    return write(service, body, run)
+def open_register(body: OpenHousingRegister, service: Admin, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.open_housing_register(
+            by=service.actor,
+            name=body.name,
+            at=at,
+            removal_reasons=[r.model_dump() for r in body.removal_reasons]
+            if body.removal_reasons is not None
+            else None,
+            list_bases=body.list_bases.model_dump() if body.list_bases is not None else None,
+        ),
+        lambda rid, events: HousingRegisterOpened(register_id=rid, events=events),
+    )
 
 
 @router.post(
@@ -83,25 +87,21 @@ def open_register(body: OpenHousingRegister, service: Admin, state: StateDep, wr
     summary="Register a household (citizen, or a service with queue:housing:register for an applicant)",
     responses=WRITE_ERRORS,
 )
-def register(
-    register_id: UUID, body: RegisterHousingEntry, principal: Registrant, state: StateDep, write: Write
-) -> Response:
+def register(register_id: UUID, body: RegisterHousingEntry, principal: Registrant, write: Write) -> Response:
     applicant = registrant_identity(principal, body.applicant)
 
-    def run() -> HousingEntryRegistered:
-        entry, events = command(
-            state,
-            lambda: state.app.register_housing_entry(
-                by=by(principal),
-                register_id=register_id,
-                household_data=body.household_data,
-                at=state.clock(),
-                applicant=applicant,
-            ),
-        )
-        return HousingEntryRegistered(entry=entry, events=events)
-
-    return write(principal, body, run)
+    return write(
+        principal,
+        body,
+        lambda app, at: app.register_housing_entry(
+            by=by(principal),
+            register_id=register_id,
+            household_data=body.household_data,
+            at=at,
+            applicant=applicant,
+        ),
+        lambda entry, events: HousingEntryRegistered(entry=entry, events=events),
+    )
 
 
 @router.post(
@@ -111,25 +111,21 @@ def register(
     summary="Include an entry in a special list on a legal basis (service: queue:housing:lists)",
     responses=WRITE_ERRORS,
 )
-def include(
-    register_id: UUID, entry: EntryId, body: IncludeInList, service: ListsService, state: StateDep, write: Write
-) -> Response:
-    def run() -> IncludedInList:
-        commitment, events = command(
-            state,
-            lambda: state.app.include_in_list(
-                by=service.actor,
-                register_id=register_id,
-                entry=entry,
-                list_name=body.list,
-                code=body.code,
-                document=body.document,
-                at=state.clock(),
-            ),
-        )
-        return IncludedInList(document_commitment=commitment, events=events)
-
-    return write(service, body, run)
+def include(register_id: UUID, entry: EntryId, body: IncludeInList, service: ListsService, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.include_in_list(
+            by=service.actor,
+            register_id=register_id,
+            entry=entry,
+            list_name=body.list,
+            code=body.code,
+            document=body.document,
+            at=at,
+        ),
+        lambda commitment, events: IncludedInList(document_commitment=commitment, events=events),
+    )
 
 
 @router.post(
@@ -145,24 +141,20 @@ def exclude(
     list_name: SpecialList,
     body: ExcludeFromList,
     service: ListsService,
-    state: StateDep,
     write: Write,
 ) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.exclude_from_list(
-                by=service.actor,
-                register_id=register_id,
-                entry=entry,
-                list_name=list_name,
-                reason=body.reason,
-                at=state.clock(),
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+    return write(
+        service,
+        body,
+        lambda app, at: app.exclude_from_list(
+            by=service.actor,
+            register_id=register_id,
+            entry=entry,
+            list_name=list_name,
+            reason=body.reason,
+            at=at,
+        ),
+    )
 
 
 @router.post(
@@ -177,19 +169,15 @@ def reregister(
     entry: EntryId,
     body: ReregisterHousingEntry,
     principal: Registrant,
-    state: StateDep,
     write: Write,
 ) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.reregister_housing_entry(
-                by=by(principal), register_id=register_id, entry=entry, year=body.year, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(principal, body, run, 200)
+    return write(
+        principal,
+        body,
+        lambda app, at: app.reregister_housing_entry(
+            by=by(principal), register_id=register_id, entry=entry, year=body.year, at=at
+        ),
+    )
 
 
 @router.post(
@@ -199,19 +187,13 @@ def reregister(
     summary="Propose removing every entry that missed a year's re-registration (service: queue:housing:remove)",
     responses=WRITE_ERRORS,
 )
-def propose_removals(
-    register_id: UUID, body: ProposeHousingRemovals, service: RemoveService, state: StateDep, write: Write
-) -> Response:
-    def run() -> HousingRemovalsProposed:
-        entries, events = command(
-            state,
-            lambda: state.app.propose_housing_removals(
-                by=service.actor, register_id=register_id, year=body.year, at=state.clock()
-            ),
-        )
-        return HousingRemovalsProposed(entries=entries, events=events)
-
-    return write(service, body, run, 200)
+def propose_removals(register_id: UUID, body: ProposeHousingRemovals, service: RemoveService, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.propose_housing_removals(by=service.actor, register_id=register_id, year=body.year, at=at),
+        lambda entries, events: HousingRemovalsProposed(entries=entries, events=events),
+    )
 
 
 @router.post(
@@ -222,22 +204,19 @@ def propose_removals(
     responses=WRITE_ERRORS,
 )
 def remove(
-    register_id: UUID, entry: EntryId, body: RemoveHousingEntry, service: RemoveService, state: StateDep, write: Write
+    register_id: UUID, entry: EntryId, body: RemoveHousingEntry, service: RemoveService, write: Write
 ) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.remove_housing_entry(
-                by=service.actor,
-                register_id=register_id,
-                entry=entry,
-                reason_code=body.reason_code,
-                at=state.clock(),
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+    return write(
+        service,
+        body,
+        lambda app, at: app.remove_housing_entry(
+            by=service.actor,
+            register_id=register_id,
+            entry=entry,
+            reason_code=body.reason_code,
+            at=at,
+        ),
+    )
 
 
 @router.post(
@@ -247,24 +226,20 @@ def remove(
     summary="Allocate a dwelling to the first entry of a list (service: queue:housing:allocate)",
     responses=WRITE_ERRORS,
 )
-def allocate(
-    register_id: UUID, body: AllocateDwelling, service: AllocateService, state: StateDep, write: Write
-) -> Response:
-    def run() -> DwellingAllocated:
-        entry, events = command(
-            state,
-            lambda: state.app.allocate_dwelling(
-                by=service.actor,
-                register_id=register_id,
-                list_name=body.list,
-                dwelling=body.dwelling,
-                entry=body.entry,
-                at=state.clock(),
-            ),
-        )
-        return DwellingAllocated(entry=entry, events=events)
-
-    return write(service, body, run)
+def allocate(register_id: UUID, body: AllocateDwelling, service: AllocateService, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.allocate_dwelling(
+            by=service.actor,
+            register_id=register_id,
+            list_name=body.list,
+            dwelling=body.dwelling,
+            entry=body.entry,
+            at=at,
+        ),
+        lambda entry, events: DwellingAllocated(entry=entry, events=events),
+    )
 
 
 @router.get(

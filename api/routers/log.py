@@ -3,7 +3,6 @@ bundles, inclusion and consistency proofs, and the audit bundle export."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -17,8 +16,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 from starlette.background import BackgroundTask
 
-from api.deps import StateDep
 from api.problems import ApiProblem, problem_responses
+from api.state import StateDep
 from ledger.checkpoints import checkpoint_at, latest_checkpoint
 from ledger.export import write_bundle
 from ledger.integrator import read_state
@@ -27,7 +26,9 @@ from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
 from ledger.receipts import prove_consistency, prove_inclusion, stored_entry
 
-router = APIRouter(tags=["log"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "log", "description": "The Merkle log for tlog clients and auditors."}
+router = APIRouter(tags=[TAG["name"]])
 
 #: At most 7 groups of 3 digits: 21 digits hold every index below 2^64; longer paths are no tiles of any tree.
 _TILE_RE = re.compile(r"^(?P<level>entries|\d{1,2})/(?P<index>(?:x\d{3}/){0,6}\d{3})(?:\.p/(?P<width>\d{1,3}))?$")
@@ -229,12 +230,13 @@ def export(
 
 
 def _anchor_sources(state: StateDep) -> tuple[dict[str, Any] | None, Any]:
-    """Chain info and anchors for bundles, when the anchoring package is installed and has a deployment."""
+    """Chain info and anchors for bundles: what the composition root provides (`create_app(bundle_anchors=...)`:
+    the configured chain or the local one), else the local chain's deployment under the data directory."""
     provider = state.extras.get("bundle_anchors")
     if provider is not None:
         chain, anchors = provider()
         return chain, anchors
-    if os.environ.get("HROMADA_API_NO_ANCHORS"):
+    if state.settings.api_no_anchors:
         return None, None
     try:
         from anchoring.records import anchors_up_to, chain_info

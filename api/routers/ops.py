@@ -10,10 +10,12 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from api.deps import StateDep
 from api.problems import ApiProblem, problem_responses
+from api.state import StateDep
 
-router = APIRouter(tags=["operations"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "operations", "description": "Health, readiness and metrics."}
+router = APIRouter(tags=[TAG["name"]])
 
 
 class Health(BaseModel):

@@ -2,81 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
-from api.deps import Citizen, StateDep, Write, service_scope
-from api.models import Body, ShortText, Text, Written
+from api.auth.deps import Citizen, service_scope
+from api.auth.principals import CitizenPrincipal, ServicePrincipal
+from api.models import Written
 from api.problems import problem_responses
-from api.routers.common import command
-from api.state import ApiState, CitizenPrincipal, ServicePrincipal
+from api.routers.petitions_models import (
+    CreatePetition,
+    Petition,
+    PetitionCreated,
+    PetitionSummary,
+    Reason,
+    ResponseText,
+    Signed,
+)
+from api.state import ApiState, StateDep
+from api.writes import Write, perform
 from domain.errors import InvalidInput
 from domain.petitions.rules import PETITION_RULE_SETS
 
-router = APIRouter(prefix="/v1/petitions", tags=["petitions"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."}
+router = APIRouter(prefix="/v1/petitions", tags=[TAG["name"]])
 
 Moderator = Annotated[ServicePrincipal, Depends(service_scope("petition:moderate"))]
 Responder = Annotated[ServicePrincipal, Depends(service_scope("petition:respond"))]
 Closer = Annotated[ServicePrincipal, Depends(service_scope("petition:close"))]
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
-
-
-class CreatePetition(Body):
-    title: Annotated[str, Field(min_length=1, max_length=500, examples=["Велодоріжка на Подолі"])]
-    text: Annotated[Text, Field(examples=["Прошу облаштувати велодоріжку вздовж набережної."])]
-    rule_set: Annotated[
-        Literal["kyiv", "sumy", "hradyzk"] | None,
-        Field(description="A shipped city rule set (threshold, period, calendar); or give `rules`."),
-    ] = "kyiv"
-    rules: Annotated[
-        dict[str, Any] | None, Field(description="A full rule set (docs/domain.md), frozen at creation.")
-    ] = None
-
-
-class PetitionCreated(Written):
-    petition_id: UUID
-
-
-class Reason(Body):
-    reason: Annotated[ShortText, Field(examples=["Не належить до компетенції міської ради"])]
-
-
-class ResponseText(Body):
-    response: Annotated[Text, Field(examples=["Велодоріжку включено до плану на 2027 рік."])]
-
-
-class Petition(BaseModel):
-    id: UUID
-    title: str
-    text: str
-    status: str = Field(description="pending | published | rejected | closed")
-    author: str = Field(description="The author's pseudonym")
-    signatures: int
-    threshold: int
-    threshold_reached: bool
-    created_at: str
-    published_at: str | None = None
-    deadline: str | None = Field(default=None, description="Signatures are accepted before this instant")
-    response_due: str | None = Field(default=None, description="ISO date by which the city must respond")
-    responded: bool
-    responded_at: str | None = None
-    response_on_time: bool | None = None
-    rejected_reason: str | None = None
-    closed_at: str | None = None
-    rules: dict[str, Any]
-
-
-class PetitionSummary(BaseModel):
-    id: UUID
-    title: str
-    status: str
-    signatures: int
-    threshold: int
-    deadline: str | None
 
 
 def _view(state: StateDep, petition_id: UUID) -> Petition:
@@ -107,24 +64,19 @@ def _view(state: StateDep, petition_id: UUID) -> Petition:
 @router.post(
     "", status_code=201, response_model=PetitionCreated, summary="Create a petition (citizen)", responses=WRITE_ERRORS
 )
-def create(body: CreatePetition, citizen: Citizen, state: StateDep, write: Write) -> Response:
+def create(body: CreatePetition, citizen: Citizen, write: Write) -> Response:
     if body.rules is not None:
         rules = body.rules
     elif body.rule_set is not None:
         rules = PETITION_RULE_SETS[body.rule_set]
     else:
         raise InvalidInput("give rule_set or rules")
-
-    def run() -> PetitionCreated:
-        pid, events = command(
-            state,
-            lambda: state.app.create_petition(
-                by=citizen.identity, title=body.title, text=body.text, rules=rules, at=state.clock()
-            ),
-        )
-        return PetitionCreated(petition_id=pid, events=events)
-
-    return write(citizen, body, run)
+    return write(
+        citizen,
+        body,
+        lambda app, at: app.create_petition(by=citizen.identity, title=body.title, text=body.text, rules=rules, at=at),
+        lambda pid, events: PetitionCreated(petition_id=pid, events=events),
+    )
 
 
 @router.post(
@@ -134,14 +86,8 @@ def create(body: CreatePetition, citizen: Citizen, state: StateDep, write: Write
     summary="Publish after moderation (service: petition:moderate)",
     responses=WRITE_ERRORS,
 )
-def publish(petition_id: UUID, service: Moderator, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.publish_petition(by=service.actor, petition_id=petition_id, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(service, None, run, 200)
+def publish(petition_id: UUID, service: Moderator, write: Write) -> Response:
+    return write(service, None, lambda app, at: app.publish_petition(by=service.actor, petition_id=petition_id, at=at))
 
 
 @router.post(
@@ -151,22 +97,12 @@ def publish(petition_id: UUID, service: Moderator, state: StateDep, write: Write
     summary="Reject in moderation (service: petition:moderate)",
     responses=WRITE_ERRORS,
 )
-def reject(petition_id: UUID, body: Reason, service: Moderator, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.reject_petition(
-                by=service.actor, petition_id=petition_id, reason=body.reason, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
-
-
-class Signed(Written):
-    petition_id: UUID
-    signatures: int
+def reject(petition_id: UUID, body: Reason, service: Moderator, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.reject_petition(by=service.actor, petition_id=petition_id, reason=body.reason, at=at),
+    )
 
 
 @router.post(
@@ -184,15 +120,18 @@ def sign_petition(
     state: ApiState, citizen: CitizenPrincipal, petition_id: UUID, idempotency_key: str | None, digest: bytes
 ) -> Response:
     """A signature by a verified citizen. The route above calls it, and so does the writer's command server
-    for a signature a front process verified (api/commands.py): one code path either way."""
-
-    def run() -> Signed:
-        _, events = command(
-            state, lambda: state.app.sign_petition(by=citizen.identity, petition_id=petition_id, at=state.clock())
-        )
-        return Signed(petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events)
-
-    return state.idempotency.run(citizen.key, idempotency_key, digest, run, 201)
+    for a signature a front process verified (api/serving/commands.py): one code path either way."""
+    return perform(
+        state,
+        citizen,
+        idempotency_key,
+        digest,
+        lambda app, at: app.sign_petition(by=citizen.identity, petition_id=petition_id, at=at),
+        lambda _, events: Signed(
+            petition_id=petition_id, signatures=state.app.signature_count(petition_id), events=events
+        ),
+        201,
+    )
 
 
 @router.post(
@@ -202,17 +141,14 @@ def sign_petition(
     summary="The city's official response (service: petition:respond)",
     responses=WRITE_ERRORS,
 )
-def respond(petition_id: UUID, body: ResponseText, service: Responder, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state,
-            lambda: state.app.respond_to_petition(
-                by=service.actor, petition_id=petition_id, response=body.response, at=state.clock()
-            ),
-        )
-        return Written(events=events)
-
-    return write(service, body, run, 200)
+def respond(petition_id: UUID, body: ResponseText, service: Responder, write: Write) -> Response:
+    return write(
+        service,
+        body,
+        lambda app, at: app.respond_to_petition(
+            by=service.actor, petition_id=petition_id, response=body.response, at=at
+        ),
+    )
 
 
 @router.post(
@@ -222,14 +158,8 @@ def respond(petition_id: UUID, body: ResponseText, service: Responder, state: St
     summary="Close after the deadline (service: petition:close)",
     responses=WRITE_ERRORS,
 )
-def close(petition_id: UUID, service: Closer, state: StateDep, write: Write) -> Response:
-    def run() -> Written:
-        _, events = command(
-            state, lambda: state.app.close_petition(by=service.actor, petition_id=petition_id, at=state.clock())
-        )
-        return Written(events=events)
-
-    return write(service, None, run, 200)
+def close(petition_id: UUID, service: Closer, write: Write) -> Response:
+    return write(service, None, lambda app, at: app.close_petition(by=service.actor, petition_id=petition_id, at=at))
 
 
 @router.get(

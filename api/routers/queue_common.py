@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BaseModel, Field
 
+from api.auth.principals import CitizenPrincipal, Principal
 from api.problems import problem_responses
-from api.state import CitizenPrincipal, Principal
 from domain.errors import InvalidInput, NotAuthorised
 from domain.identity import CitizenIdentity
 

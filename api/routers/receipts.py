@@ -8,11 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import StateDep
 from api.problems import problem_responses
+from api.state import StateDep
 from ledger.receipts import build_receipt
 
-router = APIRouter(prefix="/v1", tags=["receipts"])
+#: its OpenAPI tag (api/app.py lists the routers)
+TAG = {"name": "receipts", "description": "Receipts: the proof that an event is in the log."}
+router = APIRouter(prefix="/v1", tags=[TAG["name"]])
 
 
 class Receipt(BaseModel):

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from anchoring import cli
 from anchoring.anchorer import AnchorerConfig, read_back
 from anchoring.chain import ChainClient
 from anchoring.service import AnchoringService, running_local_chain
+from hromada.cli import anchor as cli
 from tests.anchoring.conftest import ORIGIN, add_checkpoint, needs_anvil
 from tests.processes import alive, wait_until
 
@@ -25,8 +25,7 @@ FAST = AnchorerConfig(every_seconds=0.0, poll_seconds=0.1, confirmations=1, fina
 
 def test_serve_restart_keeps_chain_and_anchors(engine: Engine, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env: dict[str, str] = {}  # no HROMADA_CHAIN_RPC_URL: local chain
-    svc = AnchoringService(engine, origin=ORIGIN, data_dir=data, config=FAST, environ=env)
+    svc = AnchoringService(engine, origin=ORIGIN, data_dir=data, config=FAST)  # no chain configured: the local one
     a = svc.start()
     pid = svc.local.node.pid if svc.local else None
     assert pid and alive(pid)
@@ -43,7 +42,7 @@ def test_serve_restart_keeps_chain_and_anchors(engine: Engine, tmp_path: Path) -
     assert running_local_chain(data) is None
 
     # a fresh service (as a new process would): same state file, same contract, anchors read back
-    svc2 = AnchoringService(engine, origin=ORIGIN, data_dir=data, config=FAST, environ=env)
+    svc2 = AnchoringService(engine, origin=ORIGIN, data_dir=data, config=FAST)
     svc2.start()
     try:
         cfg = svc2.chain_config

@@ -32,6 +32,7 @@ from anchoring.errors import AnchorLockedError, ChainConfigError, ChainUnavailab
 from anchoring.lock import AnchorLock
 from anchoring.logs import ANCHORED_TOPIC as LOGS_TOPIC
 from anchoring.logs import LogRangeError, RpcError, decode_anchor_log, get_anchor_logs
+from hromada.settings import load
 from tests.anchoring.conftest import ORIGIN, Clock, add_checkpoint
 
 KEY = "11" * 32  # a throwaway test key, not anvil's
@@ -79,17 +80,20 @@ def test_sender_key_never_shown(tmp_path: Path, caplog: pytest.LogCaptureFixture
 
 
 def test_chain_config_from_env() -> None:
-    assert ChainConfig.from_env({}) is None
+    def from_env(env: dict[str, str]) -> ChainConfig | None:  # HROMADA_CHAIN_* through the settings tree
+        return load(env).chain.config()
+
+    assert from_env({}) is None
     url = "https://eth-sepolia.example/v2/SECRETAPIKEY"
     env = {"HROMADA_CHAIN_RPC_URL": url, "HROMADA_CHAIN_ID": "11155111", "HROMADA_CHAIN_KEY": KEY}
-    cfg = ChainConfig.from_env(env)
+    cfg = from_env(env)
     assert cfg is not None and cfg.chain_id == 11155111
     assert "SECRETAPIKEY" not in repr(cfg) and KEY not in repr(cfg)
-    assert cfg.load_key(env).address == SenderKey.from_hex(KEY).address
+    assert cfg.load_key().address == SenderKey.from_hex(KEY).address
     with pytest.raises(ChainConfigError):
-        ChainConfig.from_env({"HROMADA_CHAIN_RPC_URL": url})
+        from_env({"HROMADA_CHAIN_RPC_URL": url})
     with pytest.raises(ChainConfigError):
-        ChainConfig.from_env({**env, "HROMADA_CHAIN_KEY_FILE": "/x"})
+        from_env({**env, "HROMADA_CHAIN_KEY_FILE": "/x"})
     assert redact_url("https://user:pw@host.example:8545/key?x=1") == "https://host.example:8545/…"
 
 

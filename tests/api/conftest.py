@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.cli import add_service
+from api.auth.keys import add_service
+from api.auth.tokens import DevIssuer
 from api.schema import API_TABLES
 from api.settings import ApiSettings
-from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.db.schema import metadata
 from ledger.runtime import Ledger

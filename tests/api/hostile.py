@@ -36,8 +36,8 @@ from typing import Any
 import h11
 import jwt
 
+from api.auth.tokens import DevIssuer
 from api.settings import DEV_AUDIENCE, DEV_ISSUER
-from api.tokens import DevIssuer
 
 CASES = Path(__file__).resolve().parents[1] / "vectors" / "hostile" / "api"
 PROBLEMS = "https://hromada.example/problems/"

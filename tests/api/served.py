@@ -73,7 +73,7 @@ class Served:
 
     def serving_pids(self) -> list[int]:
         """The processes that parse requests: the writer and, with fronts, each front."""
-        fronts = [p for p in children(self.proc.pid) if "api.front" in cmdline(p)]
+        fronts = [p for p in children(self.proc.pid) if "api.serving.front" in cmdline(p)]
         return [self.proc.pid, *sorted(fronts)]
 
     def reset_peak_rss(self) -> None:

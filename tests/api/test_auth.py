@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.keys import create_key, revoke_key
+from api.auth.keys import create_key, revoke_key
+from api.auth.tokens import DevIssuer
 from api.settings import DEV_AUDIENCE, DEV_ISSUER, ApiSettings, OidcIssuer
-from api.tokens import DevIssuer
 from tests.api.conftest import problem
 
 PETITION = {"title": "T", "text": "t", "rule_set": "kyiv"}

@@ -18,10 +18,10 @@ import uvicorn
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import dev_token, service_app
-from api.front import FrontApp
+from api.serving.front import FrontApp
 from api.settings import ApiSettings
-from ledger.config import Settings
+from hromada.cli.service import dev_token, service_app
+from hromada.settings import load
 from ledger.runtime import Ledger
 from tests.api.writer_server import writer
 from tests.ports import free_port
@@ -39,7 +39,7 @@ def server(
     monkeypatch.setenv("HROMADA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HROMADA_DATABASE_URL", database_url)
     monkeypatch.setenv("HROMADA_ORIGIN", "e2e.hromada.local/city")
-    settings = Settings(checkpoint_every_events=5, checkpoint_every_seconds=0.2)
+    settings = load(ledger={"checkpoint_every_events": 5, "checkpoint_every_seconds": 0.2}).ledger  # and the env's
     ledger = Ledger(settings)
     api_settings = ApiSettings(group_commit=True)
     app = create_app(ledger, settings=api_settings)
@@ -236,7 +236,7 @@ def test_group_commit_under_concurrency(server: dict[str, Any]) -> None:
     """Concurrent signatures share transactions; every write is answered after commit; duplicates are refused."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from api.tokens import DevIssuer
+    from api.auth.tokens import DevIssuer
 
     council = _cli_key("city.council", "--scope", "petition:*")
     issuer = DevIssuer(server["data_dir"])

@@ -1,4 +1,4 @@
-"""Front processes (api/front.py) against a real writer (the HTTP app on a Unix socket plus its command server),
+"""Front processes (api/serving/front.py) against a real writer (the HTTP app on a Unix socket plus its command server),
 on SQLite and PostgreSQL: signatures and votes handed over as verified commands answer exactly as the app does,
 every refusal too; everything else passes through; a spoofed X-Forwarded-For changes nothing; a missing writer
 is a 503 problem. The writer and the direct `client` share one app, so both doors see the same state."""
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.front import FrontApp
+from api.serving.front import FrontApp
 from api.settings import ApiSettings
 from tests.api.conftest import integrate, problem
 from tests.api.test_petitions import _published

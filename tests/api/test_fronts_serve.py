@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.cli import add_service
-from api.tokens import DevIssuer
+from api.auth.keys import add_service
+from api.auth.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.ports import free_port
@@ -60,7 +60,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
         wait_until(lambda: _ready(url) or proc.poll() is not None, 60, poll=0.2)
         assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
         children = _children(proc.pid)
-        fronts = {p for p in children if "api.front" in _cmdline(p)}
+        fronts = {p for p in children if "api.serving.front" in _cmdline(p)}
         workers = {p for p in children if "ledger.worker" in _cmdline(p)}
         assert len(fronts) == 2 and len(workers) == 1, [_cmdline(p) for p in children]
         author = {"Authorization": f"Bearer {issuer.issue('author')}"}

@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
-from api.groupcommit import GroupCommitter, batch_inserter
+from api.serving.groupcommit import GroupCommitter, batch_inserter
 from ledger.app import persistence_env
 
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth.tokens import DevIssuer
 from api.settings import DEV_AUDIENCE, DEV_ISSUER, ApiSettings
-from api.tokens import DevIssuer
 from tests.api.conftest import problem
 
 PETITION = {"title": "T", "text": "t", "rule_set": "kyiv"}

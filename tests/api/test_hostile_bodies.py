@@ -1,4 +1,4 @@
-"""Bodies before anything else touches them (api/bodies.py), in process; tests/api/test_hostile_api.py sends the
+"""Bodies before anything else touches them (api/serving/bodies.py), in process; tests/api/test_hostile_api.py sends the
 same attacks to a real `hromada serve`, where the stdlib's JSON parser would overflow the C stack."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from api import wire
-from api.bodies import BodyGuard, is_json_media_type
+from api.serving import wire
+from api.serving.bodies import BodyGuard, is_json_media_type
 from tests.api.conftest import problem
 
 DEEP = b"[" * 100_000 + b"]" * 100_000

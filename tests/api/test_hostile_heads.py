@@ -1,4 +1,4 @@
-"""Request heads within limits (api/headlimit.py), on a real uvicorn with the protocol `hromada serve` uses:
+"""Request heads within limits (api/serving/headlimit.py), on a real uvicorn with the protocol `hromada serve` uses:
 header fields counted, head bytes counted as they arrive (bodies are not), keep-alive and pipelined requests
 counted each on their own, and refusals as problems."""
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from api.headlimit import head_limited
+from api.serving.headlimit import head_limited
 from tests.ports import free_port
 
 MAX_HEADERS, MAX_BYTES = 20, 2048

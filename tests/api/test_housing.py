@@ -52,7 +52,8 @@ def _ids(client, rid, name="general"):
 
 def _next_year() -> int:
     """A year whose dates are all after the wall clock: the service keys are registered in the log at the wall clock
-    (api.cli.add_service), and the test clock must not go back before the log's latest event (domain/sequencing.py)."""
+    (api.auth.keys.add_service), and the test clock must not go back before the log's latest event
+    (domain/sequencing.py)."""
     return datetime.now(UTC).year + 1
 
 

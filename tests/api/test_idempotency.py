@@ -60,8 +60,8 @@ def test_in_progress_key_conflicts(client, ledger, citizen):
 
     from sqlalchemy import insert
 
+    from api.auth.principals import CitizenPrincipal
     from api.schema import api_idempotency
-    from api.state import CitizenPrincipal
     from domain.identity import CitizenIdentity
 
     principal = CitizenPrincipal(CitizenIdentity("dev:alice", "diia"), "x").key
@@ -80,6 +80,6 @@ def test_in_progress_key_conflicts(client, ledger, citizen):
 
 
 def _body():
-    from api.routers.petitions import CreatePetition
+    from api.routers.petitions_models import CreatePetition
 
     return CreatePetition(**PETITION)

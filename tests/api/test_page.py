@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from api.auth.tokens import DevIssuer
 from api.settings import ApiSettings
-from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
 

@@ -129,7 +129,7 @@ def test_auth_and_input_errors(client, service_key, citizen):
 
 
 def test_unregistered_or_descoped_service_is_refused_by_the_log(client, ledger, citizen):
-    from api.keys import create_key
+    from api.auth.keys import create_key
 
     # a key for a service the log never registered: the domain refuses it
     key = create_key(ledger.engine, "ghost.service", ["petition:*"])

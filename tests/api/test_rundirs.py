@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api.fronts import RUNDIR_PREFIX, remove_stale_rundirs
+from api.serving.fronts import RUNDIR_PREFIX, remove_stale_rundirs
 
 
 def _dead_pid() -> int:

@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
-from api.cli import add_service
+from api.auth.keys import add_service
+from api.auth.tokens import DevIssuer
 from api.settings import ApiSettings
-from api.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
 

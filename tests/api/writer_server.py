@@ -1,5 +1,5 @@
 """A writer for tests: the HTTP app on a Unix socket and its command server beside it, in a thread, as
-`hromada serve --fronts N` runs them (api/fronts.py), so front processes' code can be tested in-process."""
+`hromada serve --fronts N` runs them (api/serving/fronts.py), so front processes' code can be tested in-process."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import uvicorn
 
-from api.commands import CommandServer
+from api.serving.commands import CommandServer
 
 
 @contextmanager

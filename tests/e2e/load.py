@@ -21,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-from api.cli import add_service
-from api.tokens import DevIssuer
+from api.auth.keys import add_service
+from api.auth.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.ports import free_port

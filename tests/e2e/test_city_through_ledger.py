@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 
+from hromada.demo import Demo
 from ledger.config import Settings
-from ledger.demo import Demo
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.merkle.reference import mth

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from domain.errors import DomainError
+from hromada.demo import EDU, OPERATOR, citizen
 from ledger.config import Settings
-from ledger.demo import EDU, OPERATOR, citizen
 from ledger.runtime import Ledger
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -26,8 +26,8 @@ import rfc8785
 from sqlalchemy import Connection, delete, select, update
 from typer.testing import CliRunner
 
+from hromada.demo import Demo
 from ledger.config import Settings
-from ledger.demo import Demo
 from ledger.export import ExportError, write_bundle
 from ledger.runtime import Ledger
 from ledger.selfaudit import StorageTampered, self_audit
@@ -298,7 +298,7 @@ def test_resigned_history_offline_says_the_rewrite_was_not_checked(
 def test_edit_tile_hash(city: Ledger, pristine: Path, tmp_path: Path, database_url: str) -> None:
     """The bundle carries no tiles: the operator's full check finds the edited hash, and a receipt whose
     inclusion proof goes through it fails in the verifier."""
-    from ledger.cli.main import app as hromada
+    from hromada.cli import app as hromada
     from ledger.db.schema import merkle_tiles
     from ledger.receipts import build_receipt
 
@@ -367,8 +367,7 @@ def anchored_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tupl
     settings = Settings(data_dir=tpl / "data", database_url=f"sqlite:///{tpl / 'ledger.db'}")
     config = AnchorerConfig(every_seconds=0.0, poll_seconds=0.05, confirmations=1, finality="confirmations")
     with Ledger(settings) as ledger:
-        service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config,
-                                   environ={})  # fmt: skip
+        service = AnchoringService(ledger.engine, origin=settings.origin, data_dir=settings.data_dir, config=config)
         service.start()
         try:
             service.anchorer.stop_background()  # type: ignore[union-attr]

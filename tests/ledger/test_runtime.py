@@ -8,18 +8,20 @@ from typing import Any
 import pytest
 
 from domain.identity import Pseudonymizer
+from hromada.settings import load
 from ledger.config import Settings
 from ledger.errors import ConfigurationError
 from ledger.runtime import Ledger
 
 
 def test_pseudonym_keys_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """HROMADA_PSEUDONYM_KEYS is read here, by the ledger, and handed to CityApp (tests/domain/test_app.py checks
-    that CityApp itself refuses to start without a pseudonymizer and never looks at the environment)."""
+    """HROMADA_PSEUDONYM_KEYS is read by the settings tree (hromada/settings.py), handed to the ledger and by it to
+    CityApp (tests/domain/test_app.py checks that CityApp itself refuses to start without a pseudonymizer and never
+    looks at the environment)."""
     keys = f"1={'ab' * 32}"
     monkeypatch.delenv("HROMADA_PRODUCTION", raising=False)
     monkeypatch.setenv("HROMADA_PSEUDONYM_KEYS", keys)
-    with Ledger(Settings(data_dir=tmp_path)) as ledger:
+    with Ledger(load(ledger={"data_dir": tmp_path}).ledger) as ledger:
         pseudonymizer = ledger.app.pseudonymizer  # type: ignore[attr-defined]
         assert pseudonymizer.current == 1
         assert pseudonymizer.citizen("diia:1") == Pseudonymizer.from_text(keys).citizen("diia:1")

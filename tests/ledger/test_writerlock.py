@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli.main import app
+from hromada.cli import app
 from ledger.db.engine import make_engine
 from ledger.errors import WriterBusyError
 from ledger.writerlock import WriterLock

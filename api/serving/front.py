@@ -1,10 +1,10 @@
 """A front process: terminates HTTP on the public port and keeps the writer's one core for deciding.
 
-`hromada serve --fronts N` runs N of these beside the writer (api/fronts.py). Each one:
+`hromada serve --fronts N` runs N of these beside the writer (api/serving/fronts.py). Each one:
 
 * verifies the citizen's ID token of a signature (`POST /v1/petitions/{id}/signatures`) or a vote
   (`POST /v1/ballots/{id}/votes`) and hands the request to the writer's command server as a verified command
-  (api/commands.py), which runs the very function the route runs;
+  (api/serving/commands.py), which runs the very function the route runs;
 * passes every other request, and every signature or vote it does not take (a service key, a token it cannot
   verify, a body that is not a valid vote, an unusual path or header), through to the writer's HTTP app on a
   Unix socket, unchanged except for `X-Forwarded-For`/`X-Forwarded-Proto`, which it sets from the connection.
@@ -28,14 +28,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
-from api import wire
-from api.bodies import read_body, too_large
+from api.auth.keys import looks_like_key
+from api.auth.tokens import NeedsFetch, TokenVerifier
 from api.idempotency import MAX_KEY_CHARS, request_hash
-from api.keys import looks_like_key
 from api.problems import ApiProblem, problem_for, problem_response
-from api.routers.ballots import Vote
+from api.routers.ballots_models import Vote
+from api.serving import wire
+from api.serving.bodies import read_body, too_large
 from api.settings import ApiSettings
-from api.tokens import NeedsFetch, TokenVerifier
 from ledger.worker import die_with_parent
 
 log = logging.getLogger("hromada.api.front")
@@ -256,13 +256,15 @@ class FrontApp:
             await response.aclose()
 
 
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a child process by api/fronts.py
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a child process by api/serving/fronts.py
+    """A front of `hromada serve --fronts N`: its API settings are the writer's, read as JSON from stdin."""
     import argparse
     import socket
+    import sys
 
     import uvicorn
 
-    from api.fronts import freeze_startup_heap, public_protocol
+    from api.serving.fronts import freeze_startup_heap, public_protocol
 
     parser = argparse.ArgumentParser(description="A Hromada front process (started by `hromada serve --fronts N`).")
     parser.add_argument("--host", required=True)
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - run as a 
     parser.add_argument("--parent", type=int, help="The writer's pid: this front stops when the writer is gone")
     args = parser.parse_args(argv)
     die_with_parent(args.parent)
-    settings = ApiSettings()
+    settings = ApiSettings.model_validate_json(sys.stdin.buffer.read())  # the writer's, validated at its start
     app = FrontApp(settings, args.data_dir, args.writer_http, args.writer_commands)
     config = uvicorn.Config(
         app, log_level=args.log_level, access_log=False, lifespan="on", http=public_protocol(settings)

@@ -1,9 +1,9 @@
-"""The writer's command server: signatures and votes that a front process has authenticated (api/front.py).
+"""The writer's command server: signatures and votes that a front process has authenticated (api/serving/front.py).
 
 It answers each one with exactly what the HTTP route would answer, because it calls the same function the route
-calls (`petitions.sign_petition`, `ballots.cast_vote`) after the same rate limit (`deps.enforce_rate_limit`), and
+calls (`petitions.sign_petition`, `ballots.cast_vote`) after the same rate limit (`auth.deps.enforce_rate_limit`), and
 maps errors with the same `problems.problem_for`. What it saves the writer is the HTTP parsing, the routing and
-the token check: those ran in a front process, on another core. Wire format: api/wire.py.
+the token check: those ran in a front process, on another core. Wire format: api/serving/wire.py.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from uuid import UUID
 
 from fastapi.responses import Response
 
-from api import wire
-from api.deps import enforce_rate_limit
+from api.auth.deps import enforce_rate_limit
+from api.auth.principals import CitizenPrincipal
 from api.problems import problem_for
-from api.routers.ballots import Vote, cast_vote
+from api.routers.ballots import cast_vote
+from api.routers.ballots_models import Vote
 from api.routers.petitions import sign_petition
-from api.state import ApiState, CitizenPrincipal
+from api.serving import wire
+from api.state import ApiState
 from domain.identity import CitizenIdentity
 
 log = logging.getLogger("hromada.api.commands")

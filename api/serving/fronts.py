@@ -1,5 +1,5 @@
 """`hromada serve --fronts N`: the writer process serves its HTTP app and its command server on private Unix
-sockets, and N front processes (api/front.py) share the public listening socket.
+sockets, and N front processes (api/serving/front.py) share the public listening socket.
 
 Why: one process decides every write (the ordering guards, the petition/ballot cache, the rate limits and the
 group commit live there; see docs/api.md), and under load its core was spent more on HTTP parsing, routing and
@@ -27,13 +27,15 @@ import sys
 import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from api.headlimit import head_limited
+from api.serving.headlimit import head_limited
 from api.settings import ApiSettings
+from ledger.config import Settings as LedgerSettings
 
 log = logging.getLogger("hromada.api.fronts")
 
@@ -42,17 +44,37 @@ class ListenError(Exception):
     """The public address cannot be bound (in use, or not ours)."""
 
 
+@dataclass(frozen=True)
+class Child:
+    """A child process to run: its command line and what it reads on stdin at start (its validated part of the
+    settings tree, as JSON: children never read the environment for their settings)."""
+
+    command: list[str]
+    stdin: bytes = b""
+
+
 class ChildSupervisor:
     """Starts child processes and starts another in place of any that exits while serving."""
 
-    def __init__(self, commands: list[list[str]]) -> None:
-        self.commands = commands
+    def __init__(self, children: list[Child]) -> None:
+        self.children = children
+        self.commands = [c.command for c in children]
         self.procs: list[subprocess.Popen[bytes]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="hromada-children", daemon=True)
 
+    @staticmethod
+    def _spawn(child: Child) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(child.command, close_fds=True, stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died at once: the watcher starts another
+            proc.stdin.write(child.stdin)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        return proc
+
     def start(self) -> None:
-        self.procs = [subprocess.Popen(c, close_fds=True) for c in self.commands]
+        self.procs = [self._spawn(c) for c in self.children]
         self._thread.start()
 
     def _watch(self) -> None:
@@ -65,7 +87,7 @@ class ChildSupervisor:
                     )
                     if self._stop.wait(1.0):  # no busy loop if a child cannot start at all
                         return
-                    self.procs[i] = subprocess.Popen(self.commands[i], close_fds=True)
+                    self.procs[i] = self._spawn(self.children[i])
 
     def stop(self) -> None:
         self._stop.set()
@@ -83,13 +105,26 @@ class ChildSupervisor:
 
 
 def child_commands(
-    n: int, host: str, port: int, data_dir: Path, writer_http: Path, commands: Path, *, worker: bool
-) -> list[list[str]]:
-    """The command lines of N fronts and, with `worker`, of the integrator/checkpointer process."""
+    n: int,
+    host: str,
+    port: int,
+    data_dir: Path,
+    writer_http: Path,
+    commands: Path,
+    *,
+    settings: ApiSettings,
+    worker: LedgerSettings | None,
+) -> list[Child]:
+    """N fronts (given the writer's API settings) and, with `worker` (the ledger's settings), the
+    integrator/checkpointer process."""
     parent = ["--parent", str(os.getpid())]
-    front = [sys.executable, "-m", "api.front", "--host", host, "--port", str(port), "--data-dir", str(data_dir)]
-    front += ["--writer-http", str(writer_http), "--writer-commands", str(commands), *parent]
-    return [front] * n + ([[sys.executable, "-m", "ledger.worker", *parent]] if worker else [])
+    front = [sys.executable, "-m", "api.serving.front", "--host", host, "--port", str(port)]
+    front += ["--data-dir", str(data_dir), "--writer-http", str(writer_http), "--writer-commands", str(commands)]
+    front += parent
+    fronts = [Child(front, settings.model_dump_json().encode())] * n
+    if worker is None:
+        return fronts
+    return [*fronts, Child([sys.executable, "-m", "ledger.worker", *parent], worker.model_dump_json().encode())]
 
 
 class _Server(uvicorn.Server):
@@ -132,7 +167,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 
 def public_protocol(settings: ApiSettings, *, behind_front: bool = False) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with the settings' header limits (api/headlimit.py). Behind a front, which
+    """uvicorn's httptools protocol with the settings' header limits (api/serving/headlimit.py). Behind a front, which
     adds X-Forwarded-* and its HTTP client's own fields to a head it already limited, a little more is allowed."""
     extra_headers, extra_bytes = (32, 4096) if behind_front else (0, 0)
     return head_limited(settings.max_headers + extra_headers, settings.max_header_bytes + extra_bytes)
@@ -185,7 +220,7 @@ def serve_with_fronts(
     """Serve `app` (the writer's FastAPI app, from `create_app`) behind `fronts` front processes until SIGTERM or
     SIGINT; then stop the fronts and remove the private sockets. With `worker`, the integrator/checkpointer runs
     as a child process too (ledger/worker.py); the caller must not also run `ledger.start_worker()`."""
-    from api.commands import CommandServer
+    from api.serving.commands import CommandServer
 
     reserved = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     # SO_REUSEADDR as the fronts' listeners (socket.create_server) and uvicorn have it: without it bind() is refused
@@ -203,8 +238,18 @@ def serve_with_fronts(
     rundir = Path(tempfile.mkdtemp(prefix=f"{RUNDIR_PREFIX}{os.getpid()}-"))
     writer_http, commands_path = rundir / "http.sock", rundir / "commands.sock"
     commands = CommandServer(app.state.api, commands_path)
+    state = app.state.api
     supervisor = ChildSupervisor(
-        child_commands(fronts, host, port, data_dir, writer_http, commands_path, worker=worker)
+        child_commands(
+            fronts,
+            host,
+            port,
+            data_dir,
+            writer_http,
+            commands_path,
+            settings=state.settings,
+            worker=state.ledger.settings if worker else None,
+        )
     )
     config = uvicorn.Config(
         app,

@@ -1,5 +1,5 @@
-"""`Annotated` dependencies: the shared state, the caller of every request (a verified service key or citizen
-token, or nobody) and its rate limit, scope checks, and the idempotent-write helper."""
+"""`Annotated` dependencies of authentication: the caller of every request (a verified service key or citizen
+token, or nobody) and its rate limit, the principal a route requires, scope checks."""
 
 from __future__ import annotations
 
@@ -8,17 +8,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
-from fastapi.responses import Response
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.idempotency import request_hash
-from api.keys import looks_like_key
+from api.auth.keys import looks_like_key
+from api.auth.principals import CitizenPrincipal, Principal, ServicePrincipal
+from api.auth.ratelimit import retry_after_header
+from api.auth.tokens import NeedsFetch
 from api.problems import ApiProblem
-from api.ratelimit import retry_after_header
-from api.state import ApiState, CitizenPrincipal, Principal, ServicePrincipal
-from api.tokens import NeedsFetch
+from api.state import ApiState, StateDep
 from domain.identity import has_scope
 
 bearer = HTTPBearer(
@@ -27,12 +26,6 @@ bearer = HTTPBearer(
 )
 
 
-async def get_state(request: Request) -> ApiState:
-    state: ApiState = request.app.state.api
-    return state
-
-
-StateDep = Annotated[ApiState, Depends(get_state)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 _UNAUTH = {"WWW-Authenticate": "Bearer"}
@@ -175,36 +168,3 @@ def scoped_or_citizen(scope: str) -> Callable[[Principal], Awaitable[Principal]]
 def by(principal: Principal) -> Any:
     """The domain's `by=` for a principal."""
     return principal.actor if isinstance(principal, ServicePrincipal) else principal.identity
-
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Makes the write idempotent: a retry with the same key and request returns the first answer.",
-        max_length=200,
-    ),
-]
-
-
-class Writer:
-    """Runs a write idempotently and counts the events it wrote."""
-
-    def __init__(self, request: Request, state: ApiState, key: str | None) -> None:
-        self.request = request
-        self.state = state
-        self.key = key
-
-    def digest(self, body: Any) -> bytes:
-        """What a retry must repeat: the method, the path and the body."""
-        return request_hash(self.request.method, self.request.url.path, body)
-
-    def __call__(self, principal: Principal, body: Any, fn: Callable[[], Any], status_code: int = 201) -> Response:
-        return self.state.idempotency.run(principal.key, self.key, self.digest(body), fn, status_code)
-
-
-async def get_writer(request: Request, state: StateDep, key: IdempotencyKey = None) -> Writer:
-    return Writer(request, state, key)
-
-
-Write = Annotated[Writer, Depends(get_writer)]

@@ -1,17 +1,15 @@
 """`hromada anchor now|status`: a typer sub-app, mounted by the main CLI with
-`app.add_typer(anchoring.cli.app, name="anchor")`.
+`app.add_typer(anchor.app, name="anchor")`.
 
-It reads the ledger's `checkpoints` table directly. The database and the log come from options or the
-environment (HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN, as the ledger's settings), or from a
-factory the main CLI installs with `set_context_factory` (then its settings win).
+It reads the ledger's `checkpoints` table directly. The database and the log are the ledger's settings
+(HROMADA_DATABASE_URL, HROMADA_DATA_DIR, HROMADA_ORIGIN), each of which an option overrides; the chain and the
+policy are the settings tree's (HROMADA_CHAIN_*, HROMADA_ANCHOR_*).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,14 +17,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
-from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoints_source, read_back
+from anchoring.anchorer import Anchorer, anchor_status, checkpoints_source, read_back
 from anchoring.chain import ChainClient, ChainConfig
+from anchoring.config import AnchorerSettings
 from anchoring.errors import AnchoringError, AnchorLockedError
 from anchoring.node import LOCAL_CHAIN_WARNING
 from anchoring.schema import TABLES
-from anchoring.service import LOCAL_DEFAULTS, LocalChain, running_local_chain
+from anchoring.service import LocalChain, running_local_chain
+from hromada.cli.common import settings
 
 app = typer.Typer(help="Anchor signed checkpoint roots on an EVM chain.", no_args_is_help=True)
 console = Console()
@@ -37,15 +37,8 @@ class AnchorContext:
     engine: Engine
     origin: str
     data_dir: Path
-
-
-_factory: Callable[[], AnchorContext] | None = None
-
-
-def set_context_factory(factory: Callable[[], AnchorContext] | None) -> None:
-    """Let the main CLI supply the engine, origin and data dir from its own settings."""
-    global _factory
-    _factory = factory
+    chain: ChainConfig | None  # the configured chain; None: the local one
+    policy: AnchorerSettings
 
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory ($HROMADA_DATA_DIR or ./data).")]
@@ -54,18 +47,17 @@ Origin = Annotated[str | None, typer.Option("--origin", help="The log's origin (
 
 
 def _context(data_dir: Path | None, database_url: str | None, origin: str | None) -> AnchorContext:
-    if _factory is not None and data_dir is None and database_url is None and origin is None:
-        return _factory()
-    dd = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
-    url = database_url or os.environ.get("HROMADA_DATABASE_URL") or f"sqlite:///{(dd / 'ledger.db').resolve()}"
-    org = origin or os.environ.get("HROMADA_ORIGIN", "dev.hromada.local/ledger")
-    return AnchorContext(create_engine(url), org, dd)
+    from ledger.db.engine import make_engine
+
+    s = settings(data_dir, database_url=database_url, origin=origin)
+    return AnchorContext(
+        make_engine(s.ledger.resolved_database_url()), s.ledger.origin, s.ledger.data_dir, s.chain.config(), s.anchoring
+    )
 
 
 def _chain_for(ctx: AnchorContext) -> tuple[ChainConfig, LocalChain | None]:
-    cfg = ChainConfig.from_env()
-    if cfg is not None:
-        return cfg, None
+    if ctx.chain is not None:
+        return ctx.chain, None
     running = running_local_chain(ctx.data_dir)
     if running is not None:
         return running, None
@@ -91,8 +83,9 @@ def now(
             console.print(f"[bold red]{LOCAL_CHAIN_WARNING}[/bold red]")
         client = ChainClient(cfg, cfg.load_key())
         client.check()
-        config = AnchorerConfig.from_env(**(LOCAL_DEFAULTS if cfg.local else {}))
-        anchorer = Anchorer(ctx.engine, client, [checkpoints_source(ctx.engine, ctx.origin)], config)
+        anchorer = Anchorer(
+            ctx.engine, client, [checkpoints_source(ctx.engine, ctx.origin)], ctx.policy.config(local=cfg.local)
+        )
         try:
             anchorer.acquire()
         except AnchorLockedError as exc:
@@ -111,7 +104,7 @@ def now(
                 anchorer.tick()
         finally:
             anchorer.release()
-        _print_status(anchor_status(ctx.engine, chain_id=cfg.chain_id, contract=cfg.contract, local=cfg.local))
+        print_status(anchor_status(ctx.engine, chain_id=cfg.chain_id, contract=cfg.contract, local=cfg.local))
     except AnchoringError as exc:
         console.print(f"[red]anchoring failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -132,18 +125,18 @@ def status(
     ctx = _context(data_dir, database_url, origin)
     for t in TABLES:
         t.create(ctx.engine, checkfirst=True)
-    st = status_dict(ctx.engine, ctx.data_dir)
+    st = status_dict(ctx.engine, ctx.data_dir, ctx.chain)
     if verify:
         st["verify"] = _verify(ctx)
     if as_json:
         print(json.dumps(st, indent=2, default=str))
         return
-    _print_status(st)
+    print_status(st)
 
 
-def status_dict(engine: Engine, data_dir: Path) -> dict[str, Any]:
-    """What `hromada anchor status` and `hromada log status` show (JSON-ready)."""
-    cfg = ChainConfig.from_env() or running_local_chain(data_dir)
+def status_dict(engine: Engine, data_dir: Path, chain: ChainConfig | None) -> dict[str, Any]:
+    """What `hromada anchor status` and `hromada log status` show (JSON-ready); `chain`: the configured one."""
+    cfg = chain or running_local_chain(data_dir)
     local = cfg is None or cfg.local
     st = anchor_status(
         engine, chain_id=cfg.chain_id if cfg else None, contract=cfg.contract if cfg else None, local=local
@@ -186,7 +179,7 @@ def _verify(ctx: AnchorContext) -> dict[str, Any]:
             local.stop()
 
 
-def _print_status(st: dict[str, Any]) -> None:
+def print_status(st: dict[str, Any]) -> None:
     if st.get("warning"):
         console.print(f"[bold red]{st['warning']}[/bold red]")
     table = Table(title="anchors", show_header=False)

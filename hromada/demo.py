@@ -5,7 +5,7 @@ clock so event times never go backwards: three petitions (one reaches its thresh
 rejected by moderation, the rest expire), a participatory budget with revotes, a kindergarten queue with
 benefits, offers, declines, expiries and acceptances, and a housing register with priority lists, the annual
 re-registration and a removal. The ledger integrates and signs checkpoints along the way; anchoring is the
-caller's part (see ledger.cli.main demo).
+caller's part (see hromada/cli/demo.py).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from domain.app import CityApp
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
+from domain.kinds import KINDS
 from domain.petitions.rules import HRADYZK, KYIV, SUMY
 from ledger.runtime import Ledger
 
@@ -89,12 +90,20 @@ class Demo:
         return max(1, int(self.target * share))
 
     # -- scenario -----------------------------------------------------------------------------------
+    #: kind (domain.kinds.KINDS) -> the method writing its part of the scenario, run in registry order
+    SCENARIOS: ClassVar[dict[str, str]] = {
+        "services": "register_services",
+        "petitions": "petitions",
+        "ballots": "budget_ballot",
+        "kindergarten": "kindergarten",
+        "housing": "housing",
+    }
+
     def run(self) -> DemoReport:
-        self.register_services()
-        self.petitions()
-        self.budget_ballot()
-        self.kindergarten()
-        self.housing()
+        for kind in KINDS:
+            if kind.name not in self.SCENARIOS:
+                raise NotImplementedError(f"the demo has no scenario for the kind {kind.name!r} (Demo.SCENARIOS)")
+            getattr(self, self.SCENARIOS[kind.name])()
         self.close_expired()
         return self.report
 

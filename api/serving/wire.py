@@ -1,4 +1,4 @@
-"""The private wire between front processes and the writer (api/front.py, api/commands.py).
+"""The private wire between front processes and the writer (api/serving/front.py, api/serving/commands.py).
 
 Frames on a Unix socket: a 4-byte big-endian length, then that many bytes of UTF-8 JSON (one object). A
 connection carries many requests at once; answers come back in any order and name the request's `id`.
@@ -56,7 +56,7 @@ async def read(reader: asyncio.StreamReader) -> dict[str, Any] | None:
         data = await reader.readexactly(size)
     except asyncio.IncompleteReadError as e:
         raise WireError("stream ended inside a frame") from e
-    try:  # pydantic-core's parser refuses deep nesting; the stdlib's recurses on the C stack (api/bodies.py)
+    try:  # pydantic-core's parser refuses deep nesting; the stdlib's recurses on the C stack (api/serving/bodies.py)
         message = pydantic_core.from_json(data)
     except ValueError as e:
         raise WireError(f"frame is not JSON: {e}") from e

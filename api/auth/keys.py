@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -113,3 +114,25 @@ class KeyVerifier:
             self._cache.clear()
         self._cache[token] = (now + self.ttl, key)
         return key
+
+
+def add_service(ledger: Any, service: str, scopes: list[str], name: str | None = None) -> str:
+    """Register `service` in the log (or update its scopes) and return a new API key for it (`ledger`: an open
+    `ledger.runtime.Ledger` with the city app). `hromada service add` and the tests call it."""
+    from domain.errors import NotFound, ServiceNotRegistered
+    from domain.identity import Actor
+
+    app = ledger.app
+    operator = Actor.system("operator")
+    now = datetime.now(UTC)
+    try:
+        current = app.get_service(service)
+    except (ServiceNotRegistered, NotFound):
+        current = None
+    if current is None:
+        app.register_service(by=operator, service=service, name=name or service, scopes=scopes, at=now)
+    elif sorted(set(current.state["scopes"])) != sorted(set(scopes)):
+        app.change_service_scopes(
+            by=operator, service=service, scopes=sorted(set(scopes) | set(current.state["scopes"])), at=now
+        )
+    return create_key(ledger.engine, service, scopes)

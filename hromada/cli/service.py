@@ -1,4 +1,4 @@
-"""CLI commands of the HTTP layer, mounted into `hromada`:
+"""`hromada service ...` and `hromada dev-token`: city services, their API keys, development citizen tokens.
 
 hromada service add NAME --scope petition:moderate --scope ...   (prints the API key once)
 hromada service keys | hromada service revoke-key KEY_ID
@@ -7,57 +7,25 @@ hromada dev-token --sub alice [--method diia --age 30 --district podil]
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hromada.cli.common import DataDir, open_ledger, settings
+
 if TYPE_CHECKING:
-    from domain.app import CityApp
     from ledger.runtime import Ledger
 
 service_app = typer.Typer(help="City services and their API keys.", no_args_is_help=True)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (default: $HROMADA_DATA_DIR or ./data).")
-]
 
-
-def _open(data_dir: Path | None) -> Ledger:
+def _open(data_dir: DataDir) -> Ledger:
     from api.schema import API_TABLES
-    from ledger.config import Settings
     from ledger.db.schema import metadata
-    from ledger.runtime import Ledger
 
-    if data_dir is not None:
-        os.environ["HROMADA_DATA_DIR"] = str(data_dir)
-    ledger = Ledger(Settings())
+    ledger = open_ledger(settings(data_dir))
     metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
     return ledger
-
-
-def add_service(ledger: Ledger, service: str, scopes: list[str], name: str | None = None) -> str:
-    """Register `service` in the log (or update its scopes) and return a new API key for it."""
-    from api.keys import create_key
-    from domain.errors import NotFound, ServiceNotRegistered
-    from domain.identity import Actor
-
-    app = cast("CityApp", ledger.app)
-    operator = Actor.system("operator")
-    now = datetime.now(UTC)
-    try:
-        current = app.get_service(service)
-    except (ServiceNotRegistered, NotFound):
-        current = None
-    if current is None:
-        app.register_service(by=operator, service=service, name=name or service, scopes=scopes, at=now)
-    elif sorted(set(current.state["scopes"])) != sorted(set(scopes)):
-        app.change_service_scopes(
-            by=operator, service=service, scopes=sorted(set(scopes) | set(current.state["scopes"])), at=now
-        )
-    return create_key(ledger.engine, service, scopes)
 
 
 @service_app.command("add")
@@ -68,6 +36,7 @@ def service_add(
     data_dir: DataDir = None,
 ) -> None:
     """Register the service in the log if needed and print a new API key (shown once; only its hash is kept)."""
+    from api.auth.keys import add_service
     from domain.errors import DomainError
 
     with _open(data_dir) as ledger:
@@ -82,7 +51,7 @@ def service_add(
 @service_app.command("keys")
 def service_keys(data_dir: DataDir = None) -> None:
     """List API keys (ids, services, scopes; never the keys)."""
-    from api.keys import list_keys
+    from api.auth.keys import list_keys
 
     with _open(data_dir) as ledger:
         for k in list_keys(ledger.engine):
@@ -95,7 +64,7 @@ def service_keys(data_dir: DataDir = None) -> None:
 @service_app.command("revoke-key")
 def service_revoke_key(key_id: str, data_dir: DataDir = None) -> None:
     """Revoke one API key (takes effect within 30 s on running servers)."""
-    from api.keys import revoke_key
+    from api.auth.keys import revoke_key
 
     with _open(data_dir) as ledger:
         ok = revoke_key(ledger.engine, key_id)
@@ -113,12 +82,10 @@ def dev_token(
     data_dir: DataDir = None,
 ) -> None:
     """Print a citizen ID token of the built-in development issuer (refused with HROMADA_PRODUCTION)."""
-    from api.settings import ApiSettings
-    from api.tokens import DevIssuer
+    from api.auth.tokens import DevIssuer
 
-    settings = ApiSettings()
-    if not settings.dev_issuer_enabled():
+    s = settings(data_dir)
+    if not s.api.dev_issuer_enabled():
         typer.echo("refused: the development issuer is off (HROMADA_PRODUCTION or HROMADA_DEV_ISSUER=false)", err=True)
         raise typer.Exit(2)
-    root = data_dir or Path(os.environ.get("HROMADA_DATA_DIR", "data"))
-    typer.echo(DevIssuer(root).issue(sub, method=method, age=age, district=district, hours=hours))
+    typer.echo(DevIssuer(s.ledger.data_dir).issue(sub, method=method, age=age, district=district, hours=hours))

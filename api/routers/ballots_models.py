@@ -1,0 +1,96 @@
+"""Request and response bodies of the ballot endpoints (`api/routers/ballots.py`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from api.models import Body, Written
+
+
+class Option(BaseModel):
+    id: Annotated[str, Field(min_length=1, max_length=64, examples=["park"])]
+    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Парк на Оболоні"])]
+    cost: Annotated[int | None, Field(ge=1, le=2**53 - 1, description="kopiyky (budget method)")] = None
+    district: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+
+
+class Method(BaseModel):
+    type: Literal["single", "approval", "budget"]
+    max_choices: Annotated[int | None, Field(ge=1, le=500)] = None
+    budgets: (
+        dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=2**53 - 1)]] | None
+    ) = None
+
+
+class Eligibility(BaseModel):
+    identity_methods: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=32)]], Field(min_length=1, max_length=20)
+    ] = ["bankid", "diia", "qes"]
+    min_age: Annotated[int | None, Field(ge=0, le=150)] = None
+    districts: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]] | None, Field(max_length=500)] = None
+
+
+class OpenBallot(Body):
+    title: Annotated[str, Field(min_length=1, max_length=300, examples=["Громадський бюджет 2027"])]
+    kind: Literal["poll", "local_vote", "participatory_budget"] = "poll"
+    options: Annotated[list[Option], Field(min_length=1, max_length=500)]
+    method: Method
+    opens_at: AwareDatetime
+    closes_at: AwareDatetime
+    eligibility: Eligibility = Eligibility()
+
+
+class BallotOpened(Written):
+    ballot_id: UUID
+
+
+class Vote(Body):
+    selection: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=64)]],
+        Field(min_length=1, max_length=500, examples=[["park"]]),
+    ]
+
+
+class VoteRecorded(Written):
+    ballot_id: UUID
+    tracker: str = Field(description="Keep it: the leaf hash of your vote event; find your vote with it.")
+    revote: bool
+
+
+class Tally(BaseModel):
+    voters: int
+    counts: dict[str, int]
+    funded: dict[str, list[str]] | None
+
+
+class BallotClosed(Written):
+    tally: Tally
+
+
+class Ballot(BaseModel):
+    id: UUID
+    title: str
+    kind: str
+    status: str = Field(description="open | closed")
+    options: list[dict[str, Any]]
+    method: dict[str, Any]
+    opens_at: str
+    closes_at: str
+    eligibility: dict[str, Any]
+    opened_at: str
+    closed_at: str | None = None
+    tally: Tally | None = Field(default=None, description="Published when the ballot closes")
+
+
+class MyVote(BaseModel):
+    ballot_id: UUID
+    selection: list[str]
+    district: str | None
+    cast_at: str
+    version: int = Field(description="1 for the first vote; higher for revotes")
+    tracker: str
+    event_id: str
+    counted: bool = Field(description="True when this is your last vote (the one that counts)")

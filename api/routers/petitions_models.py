@@ -1,0 +1,69 @@
+"""Request and response bodies of the petition endpoints (`api/routers/petitions.py`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api.models import Body, ShortText, Text, Written
+
+
+class CreatePetition(Body):
+    title: Annotated[str, Field(min_length=1, max_length=500, examples=["Велодоріжка на Подолі"])]
+    text: Annotated[Text, Field(examples=["Прошу облаштувати велодоріжку вздовж набережної."])]
+    rule_set: Annotated[
+        Literal["kyiv", "sumy", "hradyzk"] | None,
+        Field(description="A shipped city rule set (threshold, period, calendar); or give `rules`."),
+    ] = "kyiv"
+    rules: Annotated[
+        dict[str, Any] | None, Field(description="A full rule set (docs/domain.md), frozen at creation.")
+    ] = None
+
+
+class PetitionCreated(Written):
+    petition_id: UUID
+
+
+class Reason(Body):
+    reason: Annotated[ShortText, Field(examples=["Не належить до компетенції міської ради"])]
+
+
+class ResponseText(Body):
+    response: Annotated[Text, Field(examples=["Велодоріжку включено до плану на 2027 рік."])]
+
+
+class Petition(BaseModel):
+    id: UUID
+    title: str
+    text: str
+    status: str = Field(description="pending | published | rejected | closed")
+    author: str = Field(description="The author's pseudonym")
+    signatures: int
+    threshold: int
+    threshold_reached: bool
+    created_at: str
+    published_at: str | None = None
+    deadline: str | None = Field(default=None, description="Signatures are accepted before this instant")
+    response_due: str | None = Field(default=None, description="ISO date by which the city must respond")
+    responded: bool
+    responded_at: str | None = None
+    response_on_time: bool | None = None
+    rejected_reason: str | None = None
+    closed_at: str | None = None
+    rules: dict[str, Any]
+
+
+class PetitionSummary(BaseModel):
+    id: UUID
+    title: str
+    status: str
+    signatures: int
+    threshold: int
+    deadline: str | None
+
+
+class Signed(Written):
+    petition_id: UUID
+    signatures: int

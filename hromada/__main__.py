@@ -1,0 +1,5 @@
+"""`python -m hromada`: the `hromada` command line."""
+
+from hromada.cli import main
+
+main()

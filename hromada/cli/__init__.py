@@ -1,0 +1,33 @@
+"""`hromada`: run and operate one ledger. Settings come from HROMADA_* environment variables
+(hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
+
+One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
+(service, dev-token), anchor.py (anchor)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hromada.cli import anchor, demo, log, serve, service
+
+app = typer.Typer(
+    help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
+    "votes and queues. Settings come from HROMADA_* environment variables.",
+    no_args_is_help=True,
+)
+app.add_typer(log.log_app, name="log")
+app.add_typer(anchor.app, name="anchor")
+app.add_typer(service.service_app, name="service")
+app.command("dev-token")(service.dev_token)
+app.command()(log.init)
+app.command()(log.checkpoint)
+app.command()(log.integrate)
+app.command()(demo.demo)
+app.command()(log.export)
+app.command()(serve.serve)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,1 +1,0 @@
-"""The `hromada` command line (typer + rich)."""
