@@ -2,7 +2,7 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), anchor.py (anchor)."""
+(service, dev-token), anchor.py (anchor), backup.py (backup, restore)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, demo, log, serve, service
+from hromada.cli import anchor, backup, demo, log, serve, service
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -27,6 +27,8 @@ app.command()(log.integrate)
 app.command()(demo.demo)
 app.command()(log.export)
 app.command()(serve.serve)
+app.command()(backup.backup)
+app.command()(backup.restore)
 
 
 def main() -> None:  # pragma: no cover
