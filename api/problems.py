@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors as de
-from ledger.errors import EnvelopeError, LedgerError
+from ledger.errors import EnvelopeError, LedgerError, StorageTampered
 from ledger.export import ExportError
 from ledger.receipts import ProofRequestError, ReceiptError
 
@@ -148,6 +148,16 @@ def ledger_problem(err: LedgerError, instance: str | None = None) -> JSONRespons
             instance=instance,
             code="unknown_event",
             evidence={"event_id": err.event_id},
+        )
+    if isinstance(err, StorageTampered):
+        return problem_response(
+            503,
+            "storage-tampered",
+            "Storage tampered",
+            f"{err} (the ledger found its own store changed; nothing it proves now can be trusted)",
+            instance=instance,
+            code="storage_tampered",
+            evidence={"where": err.where, "expected": err.expected, "found": err.found},
         )
     if isinstance(err, ProofRequestError):
         return problem_response(

@@ -27,6 +27,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "hostile_verifier": {"full": {}, "quick": {"quick": True}},
     "api": {"full": {}, "quick": {"quick": True}},
     "hostile_api": {"full": {}, "quick": {"quick": True}},
+    "watch": {"full": {}, "quick": {"size": 20_000, "rounds": 3}},
 }
 
 

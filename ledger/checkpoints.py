@@ -23,6 +23,7 @@ from ledger.merkle.proof_verify import verify_consistency
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
 from ledger.note import format_checkpoint
+from ledger.watchstate import refuse_if_tampered
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class Checkpointer:
             last = latest_checkpoint(conn)
             if size == 0 or (last is not None and last.tree_size >= size):
                 return None
+            refuse_if_tampered(conn, self.origin)  # the self-audit found the store changed: sign nothing more
             store = SqlTileStore(conn)
             root = TreeReader(store, size).root()
             if last is not None:

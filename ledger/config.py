@@ -61,6 +61,12 @@ class Settings(BaseModel):
     )
     checkpoint_every_events: int = Field(default=1000, ge=1, description="Sign when this many leaves were added...")
     checkpoint_every_seconds: float = Field(default=5.0, gt=0, description="...or this many seconds passed.")
+    self_audit_every_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the ledger checks its own store (ledger/watch.py): the leaves added since, and a sweep "
+        "of older ones; a finding stops signing and fails /readyz.",
+    )
     integrate_batch: int = Field(default=5000, ge=1, le=100_000, description="Leaves integrated per transaction.")
 
     @model_validator(mode="after")

@@ -44,3 +44,13 @@ class WriterBusyError(LedgerError):
     def __init__(self, message: str, *, database: str) -> None:
         super().__init__(message)
         self.database = database
+
+
+class StorageTampered(LedgerError):
+    """The database disagrees with itself or with a signed checkpoint."""
+
+    def __init__(self, message: str, *, where: str, expected: str, found: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.expected = expected
+        self.found = found

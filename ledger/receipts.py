@@ -17,10 +17,11 @@ from sqlalchemy import Connection, select
 
 from ledger.checkpoints import Checkpoint, checkpoint_at, latest_checkpoint
 from ledger.db.schema import event_records
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, StorageTampered
 from ledger.leafmap import leaf_index_of_event, notification_of
 from ledger.merkle.hasher import leaf_hash
 from ledger.merkle.proof_build import consistency_proof, inclusion_proof
+from ledger.merkle.proof_verify import root_from_inclusion_proof
 from ledger.merkle.storage import SqlTileStore
 
 RECEIPT_FORMAT = 1
@@ -68,6 +69,21 @@ def prove_consistency(conn: Connection, size1: int, size2: int) -> list[bytes]:
     return consistency_proof(SqlTileStore(conn), size1, size2)
 
 
+def _checked_proof(conn: Connection, entry: bytes, leaf_index: int, cp: Checkpoint) -> list[bytes]:
+    """The inclusion proof of the stored ``entry`` into ``cp``, checked before anyone is told "proved": a changed
+    row or tile makes it fail here, and the receipt endpoint answers 503 instead of a proof that does not verify."""
+    proof = inclusion_proof(SqlTileStore(conn), leaf_index, cp.tree_size)
+    found = root_from_inclusion_proof(leaf_hash(entry), leaf_index, cp.tree_size, proof)
+    if found != cp.root:
+        raise StorageTampered(
+            f"the stored event of leaf {leaf_index} does not prove into the checkpoint of size {cp.tree_size}",
+            where=f"leaf {leaf_index}",
+            expected=cp.root.hex(),
+            found=found.hex(),
+        )
+    return proof
+
+
 def build_receipt(
     conn: Connection, *, events_table: str, event_id: UUID, anchors: AnchorLookup | None = None
 ) -> dict[str, Any]:
@@ -90,7 +106,7 @@ def build_receipt(
     if cp is None or cp.tree_size <= leaf_index:
         return receipt
     receipt["status"] = "proved"
-    receipt["inclusion_proof"] = [h.hex() for h in inclusion_proof(SqlTileStore(conn), leaf_index, cp.tree_size)]
+    receipt["inclusion_proof"] = [h.hex() for h in _checked_proof(conn, entry, leaf_index, cp)]
     receipt["checkpoint"] = cp.note
     anchor = anchors(conn, leaf_index + 1) if anchors else None
     if anchor is not None:
@@ -104,9 +120,7 @@ def build_receipt(
         elif anchored_size < cp.tree_size:
             anchored_cp = checkpoint_at(conn, anchored_size)
             if anchored_cp is not None:  # prove into the anchored checkpoint instead: no extra proof needed
-                receipt["inclusion_proof"] = [
-                    h.hex() for h in inclusion_proof(SqlTileStore(conn), leaf_index, anchored_size)
-                ]
+                receipt["inclusion_proof"] = [h.hex() for h in _checked_proof(conn, entry, leaf_index, anchored_cp)]
                 receipt["checkpoint"] = anchored_cp.note
         receipt["anchor"] = anchor
         receipt["status"] = "anchored"

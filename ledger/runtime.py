@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from ledger.merkle.tree import TreeReader
 from ledger.receipts import AnchorLookup
 from ledger.secrets import pseudonym_keys, vault_master_key
 from ledger.vault import SqlKeyValueStore
+from ledger.watch import Watch
+from ledger.watchstate import WatchStatus, read_status
 
 log = logging.getLogger("hromada.ledger")
 
@@ -85,8 +88,10 @@ class Ledger:
             every_events=settings.checkpoint_every_events,
             every_seconds=settings.checkpoint_every_seconds,
         )
+        self.watch = Watch(self.engine, events=self.integrator.events, origin=settings.origin)
         # Set by the composition root (the CLI) when anchoring is available; receipts use it.
         self.anchor_lookup: AnchorLookup | None = None
+        self._last_finding: dict[str, Any] | None = None
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
 
@@ -135,9 +140,15 @@ class Ledger:
         (state row, partial tiles rewritten, checkpoint policy) per leaf; waiting lets a round collect more
         leaves at the price of at most `idle_sleep` extra integration lag."""
 
+        next_watch = 0.0  # the first round checks at once (the start re-checks the log from leaf 0)
+
         def loop() -> None:
+            nonlocal next_watch
             while not self._stop.is_set():
                 try:
+                    if time.monotonic() >= next_watch:
+                        self.watch_round()
+                        next_watch = time.monotonic() + self.settings.self_audit_every_seconds
                     if self.step() < self.integrator.batch:
                         self._stop.wait(idle_sleep)
                 except Exception:  # keep serving; the error is logged and retried
@@ -146,6 +157,18 @@ class Ledger:
 
         self._worker = threading.Thread(target=loop, name="hromada-integrator", daemon=True)
         self._worker.start()
+
+    def watch_round(self) -> WatchStatus:
+        """One self-audit round (ledger/watch.py); a new finding is logged once."""
+        status = self.watch.round()
+        if not status.ok and status.finding != self._last_finding:
+            log.error("self-audit: the store was changed: %s; nothing is signed until a clean pass", status.finding)
+        self._last_finding = status.finding
+        return status
+
+    def self_audit_status(self) -> WatchStatus | None:
+        with self.engine.connect() as conn:
+            return read_status(conn, self.settings.origin)
 
     def stop_worker(self) -> None:
         self._stop.set()

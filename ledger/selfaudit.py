@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from ledger.checkpoints import all_checkpoints
 from ledger.db.schema import event_records
-from ledger.errors import LedgerError
+from ledger.errors import StorageTampered
 from ledger.export import iter_entries
 from ledger.integrator import read_state
 from ledger.merkle.audit import TileMismatch, verify_tiles
@@ -25,15 +25,7 @@ from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_WIDTH
 from ledger.merkle.tree import TreeReader
 
-
-class StorageTampered(LedgerError):
-    """The database disagrees with itself or with a signed checkpoint."""
-
-    def __init__(self, message: str, *, where: str, expected: str, found: str) -> None:
-        super().__init__(message)
-        self.where = where
-        self.expected = expected
-        self.found = found
+__all__ = ["SelfAuditReport", "StorageTampered", "self_audit"]  # StorageTampered lives in ledger.errors
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.problems import ApiProblem, problem_responses
 from api.state import StateDep
+from ledger.errors import StorageTampered
 
 #: its OpenAPI tag (api/app.py lists the routers)
 TAG = {"name": "operations", "description": "Health, readiness and metrics."}
@@ -32,23 +33,38 @@ class Ready(BaseModel):
     tree_size: int
     checkpoint_size: int | None
     pending_events: int
+    self_audit_checked_size: int | None = Field(
+        default=None, description="Leaves the self-audit checked since the ledger started (ledger/watch.py)"
+    )
+    self_audit_complete_at: str | None = Field(
+        default=None, description="When a self-audit pass over every leaf last ended clean"
+    )
 
 
 @router.get(
-    "/readyz", response_model=Ready, summary="Readiness: the database answers", responses=problem_responses(503)
+    "/readyz",
+    response_model=Ready,
+    summary="Readiness: the database answers and the self-audit found the store as signed",
+    responses=problem_responses(503),
 )
 def readyz(state: StateDep) -> Ready:
     try:
         with state.ledger.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         st = state.ledger.status()
+        audit = state.ledger.self_audit_status()
     except Exception as e:
         raise ApiProblem(503, "not-ready", "Not ready", f"database unavailable: {type(e).__name__}") from e
+    if audit is not None and not audit.ok and audit.finding is not None:
+        f = audit.finding
+        raise StorageTampered(f["message"], where=f["where"], expected=f["expected"], found=f["found"])
     return Ready(
         status="ready",
         tree_size=st.tree_size,
         checkpoint_size=st.checkpoint.tree_size if st.checkpoint else None,
         pending_events=st.pending_events,
+        self_audit_checked_size=audit.checked_size if audit else None,
+        self_audit_complete_at=audit.complete_at if audit else None,
     )
 
 
@@ -92,6 +108,15 @@ def metrics(state: StateDep) -> PlainTextResponse:
         gauges["hromada_last_anchor_age_seconds"] = (
             "Seconds since the latest on-chain anchor (NaN: none).",
             _anchor_age(state),
+        )
+        audit = state.ledger.self_audit_status()
+        gauges["hromada_self_audit_ok"] = (
+            "0 when the self-audit found the store changed (nothing is signed then); 1 otherwise.",
+            0.0 if audit is not None and not audit.ok else 1.0,
+        )
+        gauges["hromada_self_audit_checked_leaves"] = (
+            "Leaves the self-audit checked since the ledger started.",
+            float(audit.checked_size) if audit else 0.0,
         )
     except Exception:  # metrics must answer even when the database does not
         gauges["hromada_up"] = ("1 when the ledger answered this scrape.", 0.0)

@@ -51,6 +51,19 @@ checkpoints = Table(
     Column("created_at", String(40), nullable=False),
 )
 
+# What the ledger's self-audit (ledger/watch.py) checked and found, one row per log: every process reads it.
+self_audit = Table(
+    "self_audit",
+    metadata,
+    Column("log", String(255), primary_key=True),
+    Column("status", String(16), nullable=False),  # ok | tampered
+    Column("checked_size", BigInt, nullable=False),
+    Column("sweep_next", BigInt, nullable=False),
+    Column("finding", Text, nullable=True),
+    Column("checked_at", String(40), nullable=True),
+    Column("complete_at", String(40), nullable=True),
+)
+
 # Public event id (uuid5(stream, version), docs/formats.md §1) -> leaf index, for receipts by event id.
 event_index = Table(
     "event_index",
