@@ -3,13 +3,14 @@ bundles, inclusion and consistency proofs, and the audit bundle export."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
@@ -23,7 +24,7 @@ from ledger.export import write_bundle
 from ledger.integrator import read_state
 from ledger.leafmap import notification_of
 from ledger.merkle.storage import SqlTileStore
-from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle
+from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle, entries_path, tile_path
 from ledger.receipts import prove_consistency, prove_inclusion, stored_entry
 
 #: its OpenAPI tag (api/app.py lists the routers)
@@ -46,6 +47,11 @@ def _parse_tile(path: str) -> tuple[str, int, int]:
     level = m.group("level")
     if level != "entries" and not 0 <= int(level) <= 63:
         raise ApiProblem(404, "not-found", "Not found", "tile level must be 0..63")
+    canonical = (
+        entries_path(index, width) if level == "entries" else tile_path(int(level), index, width)
+    ).removeprefix("tile/")
+    if path != canonical:  # as Go's ParseTilePath: one path per tile, so caches and mirrors never hold two copies
+        raise ApiProblem(404, "not-found", "Not found", f"not the canonical path of this tile: tile/{canonical}")
     return level, index, width
 
 
@@ -88,6 +94,7 @@ def checkpoint(state: StateDep) -> Response:
 )
 def tile(
     state: StateDep,
+    request: Request,
     tile_path: Annotated[
         str, PathParam(description="e.g. `0/x001/234.p/17` or `entries/000`", examples=[_TILE_EXAMPLE])
     ],
@@ -101,11 +108,26 @@ def tile(
             raise ApiProblem(404, "not-found", "Not found", "tile beyond the tree")
         if level == "entries":
             entries = _entries(conn, state.ledger.integrator.events.name, index * TILE_WIDTH, width)
-            return Response(encode_entry_bundle(entries), media_type="application/octet-stream", headers=headers)
+            body = encode_entry_bundle(entries)
+            headers["Vary"] = "Accept-Encoding"
+            if _accepts_gzip(request.headers.get("accept-encoding", "")):
+                body = gzip.compress(body, compresslevel=6, mtime=0)  # mtime 0: the same bytes every time
+                headers["Content-Encoding"] = "gzip"
+            return Response(body, media_type="application/octet-stream", headers=headers)
         hashes = SqlTileStore(conn).read_tiles([(int(level), index)]).get((int(level), index))
     if hashes is None or len(hashes) < width * 32:
         raise ApiProblem(404, "not-found", "Not found", "tile not in the tree (yet)")
     return Response(hashes[: width * 32], media_type="application/octet-stream", headers=headers)
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """RFC 9110 §12.5.3: ``gzip`` listed with a q-value above 0."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "x-gzip"):
+            q = params.strip().lower()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
 
 
 def _entries(conn: Connection, table_name: str, first: int, count: int) -> list[bytes]:
