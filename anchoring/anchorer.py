@@ -215,7 +215,7 @@ class Anchorer:
         now_ms = int(self.clock() * 1000)
         for src in self.sources:
             cp = src.latest()
-            if cp is None:
+            if cp is None or cp.tree_size == 0:  # the empty log's checkpoint: nothing to anchor
                 continue
             lid = src.log_id
             with self.engine.begin() as conn:

@@ -78,6 +78,19 @@ class Checkpointer:
     def maybe_checkpoint(self) -> Checkpoint | None:
         return self.checkpoint() if self.due() else None
 
+    def sign_empty(self) -> Checkpoint | None:
+        """Sign the checkpoint of the empty log (size 0, root SHA-256 of nothing) when nothing was signed yet, so a
+        client polling ``/checkpoint`` on a new log gets a signed answer. None when a checkpoint exists."""
+        with self.engine.begin() as conn:
+            if latest_checkpoint(conn) is not None or read_state(conn, self.origin).tree_size != 0:
+                return None
+            refuse_if_tampered(conn, self.origin)
+            root = TreeReader(SqlTileStore(conn), 0).root()
+            note = self.signer.sign(format_checkpoint(self.origin, 0, root))
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            conn.execute(insert(checkpoints).values(tree_size=0, root=root, note=note, created_at=created))
+        return Checkpoint(0, root, note, created)
+
     def checkpoint(self) -> Checkpoint | None:
         """Sign a checkpoint at the current tree size; None when the tree did not grow since the last one."""
         with self.engine.begin() as conn:
@@ -88,7 +101,7 @@ class Checkpointer:
             refuse_if_tampered(conn, self.origin)  # the self-audit found the store changed: sign nothing more
             store = SqlTileStore(conn)
             root = TreeReader(store, size).root()
-            if last is not None:
+            if last is not None and last.tree_size > 0:  # every tree extends the empty one
                 self._check_extends(store, last, size, root)
             note = self.signer.sign(format_checkpoint(self.origin, size, root))
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -141,6 +141,10 @@ class Ledger:
         leaves at the price of at most `idle_sleep` extra integration lag."""
 
         next_watch = 0.0  # the first round checks at once (the start re-checks the log from leaf 0)
+        try:
+            self.checkpointer.sign_empty()  # a new log answers /checkpoint from its first second
+        except Exception:
+            log.exception("could not sign the empty log's checkpoint; the first checkpoint will come with events")
 
         def loop() -> None:
             nonlocal next_watch

@@ -132,3 +132,38 @@ def test_production_refuses_to_start_without_an_explicit_key(tmp_path: Path) -> 
     with pytest.raises((ConfigurationError, ValueError), match="HROMADA_LOG_KEY"):
         Settings(data_dir=tmp_path, origin=ORIGIN, production=True, database_url="sqlite:///x.db")
     assert not (tmp_path / "log.key").exists()
+
+
+def test_the_empty_log_has_a_signed_checkpoint_from_the_start(ledger: Ledger) -> None:
+    """Clients poll /checkpoint on a new log (C2SP): the ledger signs size 0 when it starts, once."""
+    import hashlib
+
+    from verifier.note import open_checkpoint, parse_verifier_key
+
+    cp = ledger.checkpointer.sign_empty()
+    assert cp is not None and cp.tree_size == 0 and cp.root == hashlib.sha256(b"").digest()
+    opened = open_checkpoint(cp.note.encode(), parse_verifier_key(ledger.signer.verifier_key))
+    assert (opened.size, opened.root) == (0, cp.root)
+    assert ledger.checkpointer.sign_empty() is None  # once
+    write(ledger, 12)
+    nxt = ledger.integrate_and_checkpoint()
+    assert nxt is not None and nxt.tree_size == 12  # every tree extends the empty one
+    assert ledger.checkpointer.sign_empty() is None  # never once the log has leaves
+
+
+def test_the_worker_signs_the_empty_checkpoint_at_start(ledger: Ledger) -> None:
+    import time
+
+    from ledger.checkpoints import latest_checkpoint
+
+    ledger.start_worker()
+    try:
+        deadline = time.monotonic() + 10
+        cp = None
+        while cp is None and time.monotonic() < deadline:
+            with ledger.engine.connect() as conn:
+                cp = latest_checkpoint(conn)
+            time.sleep(0.05)
+    finally:
+        ledger.stop_worker()
+    assert cp is not None and cp.tree_size == 0
