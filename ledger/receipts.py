@@ -22,6 +22,7 @@ from ledger.leafmap import leaf_index_of_event, notification_of
 from ledger.merkle.hasher import leaf_hash
 from ledger.merkle.proof_build import consistency_proof, inclusion_proof
 from ledger.merkle.storage import SqlTileStore
+from ledger.witnesses import cosigned_note
 
 RECEIPT_FORMAT = 1
 
@@ -91,7 +92,7 @@ def build_receipt(
         return receipt
     receipt["status"] = "proved"
     receipt["inclusion_proof"] = [h.hex() for h in inclusion_proof(SqlTileStore(conn), leaf_index, cp.tree_size)]
-    receipt["checkpoint"] = cp.note
+    receipt["checkpoint"] = cosigned_note(conn, cp)
     anchor = anchors(conn, leaf_index + 1) if anchors else None
     if anchor is not None:
         anchor = dict(anchor)
@@ -107,7 +108,7 @@ def build_receipt(
                 receipt["inclusion_proof"] = [
                     h.hex() for h in inclusion_proof(SqlTileStore(conn), leaf_index, anchored_size)
                 ]
-                receipt["checkpoint"] = anchored_cp.note
+                receipt["checkpoint"] = cosigned_note(conn, anchored_cp)
         receipt["anchor"] = anchor
         receipt["status"] = "anchored"
     return receipt
