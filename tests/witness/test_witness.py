@@ -10,6 +10,7 @@ import stat
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -248,3 +249,32 @@ def test_the_key_file_is_private_and_never_overwritten(tmp_path: Path) -> None:
     path.write_text(key.key_string().replace(key.key_id.hex(), "00000000"))
     with pytest.raises(WitnessKeyError, match="does not match"):
         load_key(tmp_path)
+
+
+def test_two_concurrent_http_requests_get_one_cosignature(tmp_path: Path, key: WitnessKey) -> None:
+    """The same race through one real server on 127.0.0.1 (uvicorn, its thread pool): one 200, one 409."""
+    from tests.ports import free_port
+    from tests.witness.servers import serve_in_thread
+
+    logs = [FakeLog(f"city.example/http{i}") for i in range(6)]
+    server_witness = make_witness(tmp_path / "w", key, *logs)
+    with serve_in_thread(create_app(server_witness), free_port()) as url, httpx.Client() as client:
+        for lg in logs:
+            forks = [lg, lg.fork(2)]
+            barrier = threading.Barrier(2)
+            answers: list[httpx.Response | None] = [None, None]
+
+            def post(i: int, forks: list[FakeLog] = forks, barrier: threading.Barrier = barrier) -> None:
+                request = forks[i].add(0, 5)
+                barrier.wait()
+                answers[i] = client.post(url + "/add-checkpoint", content=request)  # noqa: B023 - joined below
+
+            threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            statuses = sorted(a.status_code for a in answers if a is not None)
+            assert statuses == [200, 409], [a.text for a in answers if a is not None]
+            winner = next(i for i, a in enumerate(answers) if a is not None and a.status_code == 200)
+            assert server_witness.state.latest(lg.origin, lg.verifier_key).root == forks[winner].root(5)
