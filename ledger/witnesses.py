@@ -264,14 +264,14 @@ class WitnessDispatcher:
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._client = httpx.Client(headers={"User-Agent": "hromada-ledger"}, follow_redirects=False)
-
-    def senders(self) -> list[WitnessSender]:
-        timeout = self.settings.witness_timeout_seconds
-        return [WitnessSender(self.engine, w, timeout=timeout, client=self._client) for w in self.settings.witnesses]
+        self._clients: list[httpx.Client] = []
 
     def start(self) -> None:
-        for sender in self.senders():
+        for witness in self.settings.witnesses:
+            # a client (keep-alive connections) per witness and thread: no witness waits on another's pool
+            client = httpx.Client(headers={"User-Agent": "hromada-ledger"}, follow_redirects=False)
+            self._clients.append(client)
+            sender = WitnessSender(self.engine, witness, timeout=self.settings.witness_timeout_seconds, client=client)
             thread = threading.Thread(
                 target=self._loop, args=(sender,), name=f"hromada-witness-{sender.witness.label}", daemon=True
             )
@@ -297,4 +297,5 @@ class WitnessDispatcher:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self.settings.witness_timeout_seconds + 1)
-        self._client.close()
+        for client in self._clients:
+            client.close()

@@ -3,6 +3,7 @@ something else) and a uvicorn server on 127.0.0.1 in a thread of the test proces
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -32,9 +33,20 @@ def lying_app(key: WitnessKey) -> Starlette:
     return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
 
 
+def hanging_app() -> Starlette:
+    """Accepts the connection and never answers in time (a witness that is overloaded or wedged)."""
+
+    async def add_checkpoint(request: Request) -> Response:
+        await asyncio.sleep(3600)
+        return Response("", status_code=500)
+
+    return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
+
+
 @contextmanager
 def serve_in_thread(app: Starlette, port: int) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -1,6 +1,7 @@
-"""End to end: a real `hromada serve` sends its checkpoints to three witnesses on 127.0.0.1: an honest one
-(`hromada witness serve`, a process of its own), one that is down (its key is known, nothing listens), and one that
-lies (a real HTTP server answering with a valid key's cosignature over another checkpoint). The ledger keeps serving
+"""End to end: a real `hromada serve` sends its checkpoints to four witnesses on 127.0.0.1: an honest one
+(`hromada witness serve`, a process of its own), one that is down (its key is known, nothing listens), one that
+lies (a real HTTP server answering with a valid key's cosignature over another checkpoint) and one that hangs (it
+accepts the request and never answers). The ledger keeps serving
 writes, GET /checkpoint carries the honest cosignature only, and `hromada-verify` applies the auditor's policy: 1 of
 {honest, liar} passes, 2 of them fails naming the liar, 2 of {honest, down} fails naming the one that is down."""
 
@@ -22,7 +23,7 @@ from ledger.runtime import Ledger
 from tests.api.served import serve_env, serving
 from tests.ports import free_port
 from tests.processes import wait_until
-from tests.witness.servers import lying_app, serve_in_thread
+from tests.witness.servers import hanging_app, lying_app, serve_in_thread
 from verifier.cli import app as verify
 from witness.keys import WitnessKey
 
@@ -34,7 +35,7 @@ def hromada(*args: str, env: dict[str, str]) -> str:
     return subprocess.run([HROMADA, *args], env=env, capture_output=True, text=True, check=True).stdout
 
 
-def test_a_ledger_with_one_honest_one_down_and_one_lying_witness(tmp_path: Path) -> None:
+def test_a_ledger_with_an_honest_a_down_a_lying_and_a_hanging_witness(tmp_path: Path) -> None:
     data = tmp_path / "ledger"
     with Ledger(Settings(data_dir=data, database_url=f"sqlite:///{data / 'ledger.db'}")) as ledger:
         council = {"Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*"])}
@@ -43,7 +44,8 @@ def test_a_ledger_with_one_honest_one_down_and_one_lying_witness(tmp_path: Path)
     honest_key = hromada("witness", "init", "--state", str(tmp_path / "honest"), "--name", "honest.test/w", env=env)
     down_key = hromada("witness", "init", "--state", str(tmp_path / "down"), "--name", "down.test/w", env=env)
     liar = WitnessKey("liar.test/w", bytes(range(32)))
-    honest_port, down_port, liar_port = free_port(), free_port(), free_port()
+    honest_port, down_port, liar_port, hanging_port = free_port(), free_port(), free_port(), free_port()
+    hanging = WitnessKey("hanging.test/w", bytes([7]) * 32)
     state = str(tmp_path / "honest")
     honest = subprocess.Popen(
         [HROMADA, "witness", "serve", "--state", state, "--log-key", log_key, "--port", str(honest_port)],
@@ -54,11 +56,15 @@ def test_a_ledger_with_one_honest_one_down_and_one_lying_witness(tmp_path: Path)
     try:
         wait_until(lambda: _up(f"http://127.0.0.1:{honest_port}/") or honest.poll() is not None, 60, 0.2)
         assert honest.poll() is None, honest.stdout.read().decode() if honest.stdout else ""
-        with serve_in_thread(lying_app(liar), liar_port) as liar_url:
+        with (
+            serve_in_thread(lying_app(liar), liar_port) as liar_url,
+            serve_in_thread(hanging_app(), hanging_port) as hanging_url,
+        ):
             witnesses = [
                 {"name": "honest", "url": f"http://127.0.0.1:{honest_port}", "key": honest_key.strip()},
                 {"name": "down", "url": f"http://127.0.0.1:{down_port}", "key": down_key.strip()},
                 {"name": "liar", "url": liar_url, "key": str(liar.verifier_key())},
+                {"name": "hanging", "url": hanging_url, "key": str(hanging.verifier_key())},
             ]
             settings = {
                 "HROMADA_WITNESSES": json.dumps(witnesses),
@@ -92,7 +98,7 @@ def _check(
     pid = petition.json()["petition_id"]
     assert httpx.post(f"{url}/v1/petitions/{pid}/publish", headers=council).status_code == 200
     receipt_url = ""
-    for i in range(3):  # writes go on while one witness is down and one lies
+    for i in range(3):  # writes go on while one witness is down, one lies and one hangs
         signer = {"Authorization": f"Bearer {issuer.issue(str(i))}"}
         r = httpx.post(f"{url}/v1/petitions/{pid}/signatures", headers=signer)
         assert r.status_code == 201, r.text
@@ -107,7 +113,8 @@ def _check(
     note = httpx.get(url + "/checkpoint").text
     assert "— liar.test/w " not in note and "— down.test/w " not in note  # the lie was not stored
     assert httpx.get(url + "/readyz").status_code == 200
-    wait_until(lambda: "hromada_witnesses_failing 2" in httpx.get(url + "/metrics").text, 30, 0.2)
+    wait_until(lambda: "hromada_witnesses_failing 3" in httpx.get(url + "/metrics").text, 30, 0.2)
+    assert "hromada_witnesses_cosigned_latest 1" in httpx.get(url + "/metrics").text
 
     runner = CliRunner()
 
