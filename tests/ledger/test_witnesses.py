@@ -137,3 +137,31 @@ def test_a_witness_that_is_down_is_recorded(ledger: Ledger, witness: Witness) ->
         assert status.failures == 2 and "ConnectError" in (status.last_error or "")
         cp = latest_checkpoint(conn)
         assert cp is not None and cosigned_note(conn, cp) == cp.note
+
+
+@pytest.mark.parametrize("out", ["bundle", "bundle.tar.gz"])
+def test_bundles_carry_the_cosignatures_and_the_policy_reads_them(
+    ledger: Ledger, witness: Witness, tmp_path: Path, out: str
+) -> None:
+    from ledger.export import write_bundle
+    from verifier.witness.policy import check_witness_policy, note_for_audit, policy_from_options
+
+    size = grow(ledger, 4)
+    assert sender(ledger, witness.key, TestClient(create_app(witness))).round()
+    written = write_bundle(
+        ledger.engine,
+        events_table=ledger.integrator.events.name,
+        origin=ORIGIN,
+        verifier_key=ledger.signer.verifier_key,
+        out=tmp_path / out,
+    )
+    assert written == size
+    note_text = note_for_audit(str(tmp_path / out), size)
+    assert f"— {witness.key.name} " in note_text
+    log_key = parse_verifier_key(ledger.signer.verifier_key)
+    honest = f"honest={witness.key.verifier_key()}"
+    policy = policy_from_options([honest], None)
+    assert policy is not None and check_witness_policy(note_text, policy, log_key).passed
+    other = str(WitnessKey("witness.test.example/other", bytes(32)).verifier_key())
+    two = policy_from_options([honest, f"other={other}"], 2)
+    assert two is not None and not check_witness_policy(note_text, two, log_key).passed
