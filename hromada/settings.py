@@ -5,7 +5,8 @@
     ├── ledger       ledger.config.Settings              HROMADA_<FIELD>        database, keys, vault, checkpoints
     ├── api          api.settings.ApiSettings            HROMADA_<FIELD>        listen address, auth, limits, serving
     ├── anchoring    anchoring.config.AnchorerSettings   HROMADA_ANCHOR_<FIELD> the anchorer's policy
-    └── chain        anchoring.config.ChainSettings      HROMADA_CHAIN_<FIELD>  the chain to anchor to
+    ├── chain        anchoring.config.ChainSettings      HROMADA_CHAIN_<FIELD>  the chain to anchor to
+    └── witnesses    ledger.witnesses.WitnessSettings    HROMADA_<FIELD>        the witnesses checkpoints go to
 
 Each part is a plain pydantic model that belongs to its package and reads no environment; this module is the one
 place that does (`load`). The names are the part's field names, upper-cased, after the part's prefix (checked
@@ -27,6 +28,7 @@ from anchoring.config import AnchorerSettings, ChainSettings
 from api.settings import ApiSettings
 from ledger.config import Production
 from ledger.config import Settings as LedgerSettings
+from ledger.witnesses import WitnessSettings
 
 #: part -> (its model, the prefix of its variables)
 PARTS: dict[str, tuple[type[BaseModel], str]] = {
@@ -34,6 +36,7 @@ PARTS: dict[str, tuple[type[BaseModel], str]] = {
     "api": (ApiSettings, "HROMADA_"),
     "anchoring": (AnchorerSettings, "HROMADA_ANCHOR_"),
     "chain": (ChainSettings, "HROMADA_CHAIN_"),
+    "witnesses": (WitnessSettings, "HROMADA_"),
 }
 #: Fields the root sets on the parts that have them (defined once, on the root).
 HANDED_DOWN = ("production",)
@@ -49,6 +52,7 @@ class HromadaSettings(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     anchoring: AnchorerSettings = Field(default_factory=AnchorerSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
+    witnesses: WitnessSettings = Field(default_factory=WitnessSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from ledger.checkpoints import all_checkpoints
 from ledger.db.schema import event_records
 from ledger.errors import LedgerError
 from ledger.leafmap import notification_of
+from ledger.witnesses import cosigned_note
 
 BUNDLE_FORMAT = 1
 CHUNK = 10_000
@@ -104,7 +105,7 @@ def write_bundle(
                 raise ExportError(f"found {written} stored events for a tree of {size}")
             for cp in cps:
                 if cp.tree_size <= size:
-                    (target / "checkpoints" / str(cp.tree_size)).write_text(cp.note)
+                    (target / "checkpoints" / str(cp.tree_size)).write_text(cosigned_note(conn, cp))
             with (target / "anchors.jsonl").open("w") as f:
                 for anchor in anchors(conn, size) if anchors else []:
                     f.write(json.dumps(anchor, sort_keys=True) + "\n")

@@ -23,6 +23,7 @@ from ledger.merkle.hasher import leaf_hash
 from ledger.merkle.proof_build import consistency_proof, inclusion_proof
 from ledger.merkle.proof_verify import root_from_inclusion_proof
 from ledger.merkle.storage import SqlTileStore
+from ledger.witnesses import cosigned_note
 
 RECEIPT_FORMAT = 1
 
@@ -107,7 +108,7 @@ def build_receipt(
         return receipt
     receipt["status"] = "proved"
     receipt["inclusion_proof"] = [h.hex() for h in _checked_proof(conn, entry, leaf_index, cp)]
-    receipt["checkpoint"] = cp.note
+    receipt["checkpoint"] = cosigned_note(conn, cp)
     anchor = anchors(conn, leaf_index + 1) if anchors else None
     if anchor is not None:
         anchor = dict(anchor)
@@ -121,7 +122,7 @@ def build_receipt(
             anchored_cp = checkpoint_at(conn, anchored_size)
             if anchored_cp is not None:  # prove into the anchored checkpoint instead: no extra proof needed
                 receipt["inclusion_proof"] = [h.hex() for h in _checked_proof(conn, entry, leaf_index, anchored_cp)]
-                receipt["checkpoint"] = anchored_cp.note
+                receipt["checkpoint"] = cosigned_note(conn, anchored_cp)
         receipt["anchor"] = anchor
         receipt["status"] = "anchored"
     return receipt

@@ -23,6 +23,13 @@ from verifier.errors import CannotVerify, UnreadableInput, VerificationError, Ve
 from verifier.note import VerifierKey, load_verifier_key
 from verifier.receipt import ReceiptReport, load_receipt, verify_receipt
 from verifier.rpc import HttpRpc
+from verifier.witness.policy import (
+    WitnessPolicy,
+    WitnessPolicyResult,
+    check_witness_policy,
+    note_for_audit,
+    policy_from_options,
+)
 
 app = typer.Typer(
     name="hromada-verify",
@@ -80,6 +87,47 @@ ContractOption = Annotated[
 ]
 
 
+WitnessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--witness",
+        help="NAME=VKEY: a witness you trust (its cosignature/v1 verifier key, or a file holding it); repeatable",
+    ),
+]
+WitnessThresholdOption = Annotated[
+    int | None,
+    typer.Option("--witness-threshold", help="How many of the --witness keys must have cosigned (default: all)"),
+]
+
+
+def _witness_policy(
+    witness: list[str] | None, threshold: int | None, command: str, as_json: bool
+) -> WitnessPolicy | None:
+    try:
+        return policy_from_options(witness, threshold)
+    except CannotVerify as exc:
+        raise _fail_to_run(command, exc, as_json) from exc
+
+
+def _witness_outcome(doc: dict[str, Any], result: WitnessPolicyResult | None, as_json: bool) -> int:
+    """Add the witness policy's result to the output (``doc`` for --json, else printed); its exit code."""
+    if result is None:
+        return 0
+    code = 0 if result.passed else 1
+    if as_json:
+        doc["witnesses"] = result.to_json()
+        if code:
+            doc["verified"], doc["exit_code"] = False, code
+        return code
+    out = _out()
+    out.print(("[green]" if result.passed else "[bold red]") + escape(result.summary()) + "[/]")
+    for finding in result.findings:
+        out.print(escape(finding.describe()))
+    if code:
+        out.print("[bold red]VERIFICATION FAILED[/]: the witness policy is not met.")
+    return code
+
+
 def _chain(rpc: str | None, contract: str | None, command: str, as_json: bool) -> HttpRpc | None:
     if contract is not None and not is_address(contract):
         raise _fail_to_run(
@@ -135,10 +183,13 @@ def audit(
             help="Do not replay the domain rules (steps 4 and 5 are reported NOT RUN)",
         ),
     ] = False,
+    witness: WitnessOption = None,
+    witness_threshold: WitnessThresholdOption = None,
 ) -> None:
     """Audit a bundle: envelopes, leaf hashes, Merkle roots against the signed checkpoints, forks, anchors, the
     domain rules (docs/domain.md) and the published state.json, and every actor's authorisation."""
     trusted = _key(key, False, "audit", as_json)
+    policy = _witness_policy(witness, witness_threshold, "audit", as_json)
     extra: list[tuple[str, bytes]] = []
     for path in checkpoint or []:
         try:
@@ -193,11 +244,19 @@ def audit(
     finally:
         if http_rpc is not None:
             http_rpc.close()
-    if as_json:
-        _emit_json(report.to_json())
-    else:
+    witnessed = None
+    if policy is not None:
+        try:
+            witnessed = check_witness_policy(note_for_audit(source, report.tree_size), policy, trusted)
+        except VerifierError as exc:
+            raise _fail_to_run("audit", exc, as_json) from exc
+    doc = report.to_json()
+    if not as_json:
         _print_audit(report)
-    raise typer.Exit(report.exit_code)
+    witness_code = _witness_outcome(doc, witnessed, as_json)
+    if as_json:
+        _emit_json(doc)
+    raise typer.Exit(max(report.exit_code, witness_code))
 
 
 def _print_audit(report: AuditReport) -> None:
@@ -289,16 +348,20 @@ def receipt(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
     rpc: RpcOption = None,
     contract: ContractOption = None,
+    witness: WitnessOption = None,
+    witness_threshold: WitnessThresholdOption = None,
 ) -> None:
     """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint → anchor on chain (--rpc)
     (→ ledger consistency)."""
     trusted = _key(key, True, "receipt", as_json)
     assert trusted is not None
+    policy = _witness_policy(witness, witness_threshold, "receipt", as_json)
     http_rpc = None if offline else _chain(rpc, contract, "receipt", as_json)
     chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     try:
         doc = load_receipt(receipt_path)
         report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger, chain=chain)
+        witnessed = check_witness_policy(report.checkpoint.note or "", policy, trusted) if policy else None
     except CannotVerify as exc:
         raise _fail_to_run("receipt", exc, as_json) from exc
     except VerificationError as exc:
@@ -310,11 +373,13 @@ def receipt(
     finally:
         if http_rpc is not None:
             http_rpc.close()
-    if as_json:
-        _emit_json(report.to_json())
-    else:
+    out_doc = report.to_json()
+    if not as_json:
         _print_receipt(report)
-    raise typer.Exit(report.exit_code)
+    witness_code = _witness_outcome(out_doc, witnessed, as_json)
+    if as_json:
+        _emit_json(out_doc)
+    raise typer.Exit(witness_code or report.exit_code)  # a failed policy is a verification failure (exit 1)
 
 
 def _print_receipt(report: ReceiptReport) -> None:

@@ -26,6 +26,7 @@ from ledger.leafmap import notification_of
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle, entries_path, tile_path
 from ledger.receipts import prove_consistency, prove_inclusion, stored_entry
+from ledger.witnesses import cosigned_note
 
 #: its OpenAPI tag (api/app.py lists the routers)
 TAG = {"name": "log", "description": "The Merkle log for tlog clients and auditors."}
@@ -68,7 +69,7 @@ def _tree_size(conn: Connection, state: StateDep) -> int:
 @router.get(
     "/checkpoint",
     response_class=Response,
-    summary="The latest signed checkpoint (C2SP signed note)",
+    summary="The latest signed checkpoint (C2SP signed note), with the witnesses' cosignatures (docs/formats.md §7)",
     responses={
         200: {
             "content": {
@@ -81,9 +82,10 @@ def _tree_size(conn: Connection, state: StateDep) -> int:
 def checkpoint(state: StateDep) -> Response:
     with state.ledger.engine.connect() as conn:
         cp = latest_checkpoint(conn)
-    if cp is None:
+        note = None if cp is None else cosigned_note(conn, cp)
+    if note is None:
         raise ApiProblem(404, "not-found", "Not found", "no checkpoint signed yet")
-    return Response(cp.note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
 
 @router.get(

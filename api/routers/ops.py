@@ -118,12 +118,30 @@ def metrics(state: StateDep) -> PlainTextResponse:
             "Leaves the self-audit checked since the ledger started.",
             float(audit.checked_size) if audit else 0.0,
         )
+        gauges.update(_witness_gauges(state, st.checkpoint.tree_size if st.checkpoint else 0))
     except Exception:  # metrics must answer even when the database does not
         gauges["hromada_up"] = ("1 when the ledger answered this scrape.", 0.0)
     else:
         gauges["hromada_up"] = ("1 when the ledger answered this scrape.", 1.0)
     gauges["hromada_scrape_timestamp_seconds"] = ("When this scrape was rendered.", time.time())
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _witness_gauges(state: StateDep, latest: int) -> dict[str, tuple[str, float | None]]:
+    from ledger.witnesses import witness_statuses
+
+    with state.ledger.engine.connect() as conn:
+        witnesses = witness_statuses(conn)
+    return {
+        "hromada_witnesses_failing": (
+            "Witnesses whose last request failed (down, refusing, or a cosignature that did not verify).",
+            float(sum(1 for w in witnesses if w.failures)),
+        ),
+        "hromada_witnesses_cosigned_latest": (
+            "Witnesses that cosigned the latest signed checkpoint.",
+            float(sum(1 for w in witnesses if latest and w.cosigned_size >= latest)),
+        ),
+    }
 
 
 def _anchor_age(state: StateDep) -> float | None:

@@ -2,7 +2,7 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), anchor.py (anchor), backup.py (backup, restore)."""
+(service, dev-token), anchor.py (anchor), backup.py (backup, restore), witness.py (witness)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, demo, log, serve, service
+from hromada.cli import anchor, backup, demo, log, serve, service, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(log.log_app, name="log")
 app.add_typer(anchor.app, name="anchor")
 app.add_typer(service.service_app, name="service")
+app.add_typer(witness.app, name="witness")
 app.command("dev-token")(service.dev_token)
 app.command()(log.init)
 app.command()(log.checkpoint)

@@ -1,5 +1,5 @@
 """`hromada serve`: the writer lock, the API (alone or behind front processes), the integrator and checkpointer,
-and the chain with its anchorer."""
+the witnesses' senders (ledger/witnesses.py), and the chain with its anchorer."""
 
 from __future__ import annotations
 
@@ -49,14 +49,27 @@ def serve(
 
 
 def _serve_locked(s: HromadaSettings, ledger: Ledger, host: str, port: int, no_chain: bool, fronts: int | None) -> None:
+    from ledger.witnesses import WitnessDispatcher
+
+    n_fronts = s.api.fronts if fronts is None else fronts
+    if not n_fronts:
+        ledger.start_worker()  # with fronts, the integrator/checkpointer is a child process (ledger/worker.py)
+    witnesses = WitnessDispatcher(ledger.engine, s.witnesses)  # in the background: a witness never blocks a write
+    witnesses.start()
+    try:
+        _serve_with_witnesses(s, ledger, host, port, no_chain, n_fronts)
+    finally:
+        witnesses.stop()
+
+
+def _serve_with_witnesses(
+    s: HromadaSettings, ledger: Ledger, host: str, port: int, no_chain: bool, n_fronts: int
+) -> None:
     from anchoring.records import anchors_up_to
     from anchoring.service import AnchoringService
     from api.app import create_app
     from api.serving.fronts import ListenError, serve_alone, serve_with_fronts
 
-    n_fronts = s.api.fronts if fronts is None else fronts
-    if not n_fronts:
-        ledger.start_worker()  # with fronts, the integrator/checkpointer is a child process (ledger/worker.py)
     chain: AnchoringService | None = None
     if not no_chain:
         chain = AnchoringService(

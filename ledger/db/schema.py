@@ -64,6 +64,30 @@ self_audit = Table(
     Column("complete_at", String(40), nullable=True),
 )
 
+# Cosignatures (c2sp.org/tlog-cosignature) of a signed checkpoint, one line per witness, each verified against the
+# witness's configured key before it is stored (ledger/witnesses.py); GET /checkpoint appends them to the note.
+witness_cosignatures = Table(
+    "witness_cosignatures",
+    metadata,
+    Column("tree_size", BigInt, primary_key=True, autoincrement=False),
+    Column("witness", String(255), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("timestamp", BigInt, nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+
+# Per configured witness: the size it last cosigned (the old size of the next request) and its last failure.
+witness_state = Table(
+    "witness_state",
+    metadata,
+    Column("witness", String(255), primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("cosigned_size", BigInt, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", String(40), nullable=False),
+)
+
 # Public event id (uuid5(stream, version), docs/formats.md §1) -> leaf index, for receipts by event id.
 event_index = Table(
     "event_index",
