@@ -20,10 +20,11 @@ from verifier.anchors import (
     read_chain_id,
     same_address,
 )
-from verifier.audit import AuditContext, Finding, Step
 from verifier.errors import CannotVerify, VerificationError
 from verifier.note import open_checkpoint
+from verifier.report import Finding
 from verifier.rpc import RpcRefused
+from verifier.steps.base import AuditContext, Step
 
 __all__ = ["AnchorStep"]
 
