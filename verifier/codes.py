@@ -153,7 +153,7 @@ CODES: tuple[Code, ...] = (
         "beyond_signed_size",
         "1",
         "events.jsonl holds more than … lines, the largest tree size signed by the trusted key",
-        "verifier/test_hostile_lines.py::test_lines_beyond_the_largest_signed_size_are_a_finding_and_not_read; verifier/test_hostile_lines.py::test_the_bound_is_the_largest_size_signed_by_the_trusted_key",
+        "vectors/audit/insert-event; verifier/test_hostile_lines.py::test_lines_beyond_the_largest_signed_size_are_a_finding_and_not_read; verifier/test_hostile_lines.py::test_the_bound_is_the_largest_size_signed_by_the_trusted_key",
     ),
     Code(
         "bundle_claims_no_anchors",
@@ -186,7 +186,7 @@ CODES: tuple[Code, ...] = (
         "checkpoint_beyond_events",
         "2",
         "…: checkpoint covers more events than events.jsonl holds",
-        "e2e/test_tamper_matrix.py::test_delete_event; verifier/test_verifier_audit.py::test_delete_event",
+        "vectors/audit/truncated-by-whole-lines; e2e/test_tamper_matrix.py::test_delete_event; verifier/test_verifier_audit.py::test_delete_event",
     ),
     Code(
         "checkpoint_contradicts_anchor",
@@ -200,19 +200,19 @@ CODES: tuple[Code, ...] = (
         "checkpoint_origin_mismatch",
         "2, receipt",
         "the checkpoint's origin is not the trusted key's log",
-        "verifier/test_verifier_audit.py::test_checkpoint_origin_mismatch; verifier/test_verifier_audit.py::test_log_json_origin_changed",
+        "vectors/audit/checkpoint-origin-mismatch; verifier/test_verifier_audit.py::test_checkpoint_origin_mismatch; verifier/test_verifier_audit.py::test_log_json_origin_changed",
     ),
     Code(
         "checkpoint_size_name_mismatch",
         "2",
         "…: file name and checkpoint body disagree on the tree size",
-        "verifier/test_verifier_audit.py::test_checkpoint_file_name_and_size_disagree",
+        "vectors/audit/checkpoint-file-name-and-size-disagree; verifier/test_verifier_audit.py::test_checkpoint_file_name_and_size_disagree",
     ),
     Code(
         "citizen_mismatch",
         "5",
         "a citizen may cause … only as …",
-        "verifier_rules/test_authorisation.py::test_citizen_events_name_the_right_pseudonym; verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original",
+        "vectors/audit/citizen-answers-for-another; verifier_rules/test_authorisation.py::test_citizen_events_name_the_right_pseudonym; verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original",
     ),
     Code(
         "citizen_not_allowed",
@@ -274,6 +274,13 @@ CODES: tuple[Code, ...] = (
         "verifier_anchors/test_contract_policy.py::test_a_deploy_block_after_the_deployment_does_not_hide_anchors",
     ),
     Code(
+        "district_not_eligible",
+        "4",
+        "the vote's district is not among the ballot's eligible districts",
+        "verifier_rules/test_ballots.py::test_selection_must_fit_the_method",
+    ),
+    Code("district_unexpected", "4", "the vote names a district though eligibility.districts is not set", ""),
+    Code(
         "document_commitment_reused",
         "4",
         "a document commitment cited for another child or household entry than its first citation",
@@ -301,7 +308,7 @@ CODES: tuple[Code, ...] = (
         "duplicate_signature",
         "4",
         "second signature by pseudonym … (one signature per pseudonym)",
-        "api/test_petitions.py::test_duplicate_signature_and_identity_method; verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial",
+        "vectors/audit/second-signature-in-its-stream; api/test_petitions.py::test_duplicate_signature_and_identity_method; verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial",
     ),
     Code("dwelling_allocated_twice", "4", "dwelling … already allocated", ""),
     Code("entry_id_mismatch", "4", "the n-th registration's entry is S(register, 'entry', n)", ""),
@@ -327,7 +334,7 @@ CODES: tuple[Code, ...] = (
         "event_count",
         "1",
         "events.jsonl does not hold exactly tree_size events (log.json)",
-        "e2e/test_tamper_matrix.py::test_delete_event; verifier/test_hostile_lines.py::test_lines_beyond_the_largest_signed_size_are_a_finding_and_not_read",
+        "vectors/audit/delete-event; e2e/test_tamper_matrix.py::test_delete_event; verifier/test_hostile_lines.py::test_lines_beyond_the_largest_signed_size_are_a_finding_and_not_read",
     ),
     Code("exclusion_reason_unknown", "4", "list_excluded reason", ""),
     Code("expires_at_mismatch", "4", "expires_at = time + … x 24 h", ""),
@@ -335,7 +342,7 @@ CODES: tuple[Code, ...] = (
         "extra_field",
         "1, receipt",
         "envelope has fields not allowed by formats.md §1",
-        "verifier/test_verifier_audit.py::test_extra_field; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
+        "vectors/audit/extra-field; verifier/test_verifier_audit.py::test_extra_field; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
     ),
     Code(
         "field_type", "1, receipt", "field … has the wrong type", "verifier/test_verifier_envelope.py::test_field_rules"
@@ -344,19 +351,19 @@ CODES: tuple[Code, ...] = (
         "float",
         "1, receipt",
         "floats are not allowed (money is integer kopiyky)",
-        "verifier/test_verifier_audit.py::test_float_in_data; verifier/test_verifier_envelope.py::test_floats_anywhere_are_rejected_with_their_path",
+        "vectors/audit/float-in-data; verifier/test_verifier_audit.py::test_float_in_data; verifier/test_verifier_envelope.py::test_floats_anywhere_are_rejected_with_their_path",
     ),
     Code(
         "fork",
         "2, receipt",
         "PROOF OF A FORK: two signed checkpoints for the same size with different roots; keep both notes",
-        "verifier/test_verifier_audit.py::test_fork_second_checkpoint_file_for_one_size; verifier/test_verifier_audit.py::test_fork_via_extra_checkpoint_notes",
+        "vectors/audit/fork-second-checkpoint; verifier/test_verifier_audit.py::test_fork_second_checkpoint_file_for_one_size; verifier/test_verifier_audit.py::test_fork_via_extra_checkpoint_notes",
     ),
     Code(
         "format_version",
         "1, receipt",
         "unknown envelope format",
-        "verifier/test_verifier_envelope.py::test_field_rules; verifier_rules/test_envelope_formats.py::test_any_other_format_is_format_version",
+        "vectors/audit/unknown-format; verifier/test_verifier_envelope.py::test_field_rules; verifier_rules/test_envelope_formats.py::test_any_other_format_is_format_version",
     ),
     Code(
         "id_format",
@@ -368,7 +375,7 @@ CODES: tuple[Code, ...] = (
         "id_mismatch",
         "1, receipt",
         "id is not uuid5(UUID(stream), str(version))",
-        "verifier/test_verifier_audit.py::test_wrong_id; verifier/test_verifier_audit.py::test_version_gap",
+        "vectors/audit/wrong-id; verifier/test_verifier_audit.py::test_wrong_id; verifier/test_verifier_audit.py::test_version_gap",
     ),
     Code("identity_method_not_allowed", "4", "identity method not in the petition's rules", ""),
     Code(
@@ -400,7 +407,7 @@ CODES: tuple[Code, ...] = (
         "key_name_mismatch",
         "2",
         "the trusted key's name is not this log's origin (formats.md §3: the log's key name is the origin)",
-        "verifier/test_verifier_audit.py::test_log_json_origin_changed",
+        "vectors/audit/log-json-origin-changed; verifier/test_verifier_audit.py::test_log_json_origin_changed",
     ),
     Code(
         "leaf_hash_mismatch",
@@ -426,7 +433,7 @@ CODES: tuple[Code, ...] = (
         "log_mismatch",
         "1, receipt",
         "envelope 'log' is not this log's origin",
-        "verifier/test_verifier_audit.py::test_log_json_origin_changed; verifier/test_verifier_envelope.py::test_field_rules",
+        "vectors/audit/log-json-origin-changed; verifier/test_verifier_audit.py::test_log_json_origin_changed; verifier/test_verifier_envelope.py::test_field_rules",
     ),
     Code(
         "log_range_refused",
@@ -453,7 +460,7 @@ CODES: tuple[Code, ...] = (
         "no_checkpoint_at_tree_size",
         "2",
         "no valid signed checkpoint covers the bundle's tree_size: the last events are not authenticated",
-        "verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_missing_final_checkpoint",
+        "vectors/audit/missing-final-checkpoint; verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_missing_final_checkpoint",
     ),
     Code("no_permission_rule", "5", "docs/domain.md names no actor for this event type", ""),
     Code(
@@ -466,14 +473,14 @@ CODES: tuple[Code, ...] = (
         "not_canonical",
         "1, receipt",
         "line cannot be canonicalised (RFC 8785)",
-        "verifier/test_verifier_audit.py::test_non_canonical_json; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
+        "vectors/audit/non-canonical-json; verifier/test_verifier_audit.py::test_non_canonical_json; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
     ),
     Code("not_in_list", "4", "entry is not in …", ""),
     Code(
         "not_json",
         "1, receipt",
         "line is not JSON",
-        "verifier/test_verifier_audit.py::test_truncated_events_file; verifier/test_verifier_envelope.py::test_not_utf8_not_json_not_object_too_large",
+        "vectors/audit/truncated-events-file; verifier/test_verifier_audit.py::test_truncated_events_file; verifier/test_verifier_envelope.py::test_not_utf8_not_json_not_object_too_large",
     ),
     Code(
         "not_object",
@@ -498,7 +505,7 @@ CODES: tuple[Code, ...] = (
         "note_signature_invalid",
         "2, receipt",
         "a signature by the trusted key's id does not verify",
-        "verifier/test_verifier_audit.py::test_bad_checkpoint_signature",
+        "vectors/audit/bad-checkpoint-signature; verifier/test_verifier_audit.py::test_bad_checkpoint_signature",
     ),
     Code(
         "offer_answered_after_expiry",
@@ -529,7 +536,7 @@ CODES: tuple[Code, ...] = (
         "offer_out_of_turn",
         "4",
         "offer out of turn: not to the first eligible entry of (institution, birth year) by (benefit rank, registered_at, entry id)",
-        "verifier_rules/test_cli.py::test_json_lists_the_rule_findings; verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original",
+        "vectors/audit/offer-out-of-turn; verifier_rules/test_cli.py::test_json_lists_the_rule_findings; verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original",
     ),
     Code(
         "on_time_mismatch",
@@ -570,7 +577,7 @@ CODES: tuple[Code, ...] = (
         "registered_at_mismatch",
         "4",
         "registered_at = time of the registration",
-        "verifier_rules/test_ledger_tamper.py::test_registered_at_changed; verifier_rules/test_queues.py::test_registered_at_never_changes",
+        "vectors/audit/registered-at-changed; verifier_rules/test_ledger_tamper.py::test_registered_at_changed; verifier_rules/test_queues.py::test_registered_at_never_changes",
     ),
     Code("removal_statute_mismatch", "4", "statute must be that of the reason code", ""),
     Code(
@@ -600,16 +607,28 @@ CODES: tuple[Code, ...] = (
         "root_mismatch",
         "2",
         "the root recomputed from `events.jsonl` differs from a signed checkpoint (names the range of changed events)",
-        "e2e/test_tamper_matrix.py::test_edit_event_data; e2e/test_tamper_matrix.py::test_insert_event",
+        "vectors/audit/edit-event-data; e2e/test_tamper_matrix.py::test_edit_event_data; e2e/test_tamper_matrix.py::test_insert_event",
     ),
     Code(
         "scope_missing",
         "5",
         "service … holds no scope matching …",
-        "verifier_rules/test_authorisation.py::test_service_without_the_scope; verifier_rules/test_authorisation.py::test_unregistered_revoked_and_narrowed_services",
+        "vectors/audit/service-without-the-scope; verifier_rules/test_authorisation.py::test_service_without_the_scope; verifier_rules/test_authorisation.py::test_unregistered_revoked_and_narrowed_services",
     ),
     Code("scopes_not_sorted", "4", "scopes are sorted and distinct", ""),
     Code("scopes_unchanged", "4", "scopes_changed must change something", ""),
+    Code(
+        "second_vote_cast",
+        "4",
+        "a voter's later votes are vote_changed (the first one counts no more)",
+        "verifier_rules/test_ballots.py::test_vote_cast_twice_in_one_stream; verifier_rules/test_store.py::test_duplicate_vote_found_after_the_first_vote_was_evicted",
+    ),
+    Code(
+        "selection_invalid",
+        "4",
+        "the selection does not fit the ballot's method",
+        "verifier_rules/test_ballots.py::test_selection_must_fit_the_method",
+    ),
     Code("service_not_allowed", "5", "no service may cause …", ""),
     Code(
         "service_not_registered",
@@ -647,7 +666,7 @@ CODES: tuple[Code, ...] = (
         "signature_stream_mismatch",
         "4",
         "a signature's stream is S('petition', P, 'signature', signer) (one signature per pseudonym)",
-        "verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial; verifier_rules/test_petitions.py::test_signature_outside_its_stream",
+        "vectors/audit/second-signature; verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial; verifier_rules/test_petitions.py::test_signature_outside_its_stream",
     ),
     Code(
         "state_beyond_limit",
@@ -659,7 +678,7 @@ CODES: tuple[Code, ...] = (
         "state_mismatch",
         "4",
         "the published state.json differs from the replayed state; first difference at …",
-        "verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original; verifier_rules/test_hostile_state.py::test_a_state_nested_too_deep_is_reported_not_compared",
+        "vectors/audit/published-state-differs; verifier_rules/test_envelope_formats.py::test_a_format_2_log_audits_as_its_format_1_original; verifier_rules/test_hostile_state.py::test_a_state_nested_too_deep_is_reported_not_compared",
     ),
     Code(
         "state_unreadable",
@@ -699,6 +718,12 @@ CODES: tuple[Code, ...] = (
         "verifier_rules/test_petitions.py::test_threshold_reached_exactly_once_and_exactly_when",
     ),
     Code(
+        "threshold_missing",
+        "4",
+        "this signature brought the count to the threshold but no petition.threshold_reached follows",
+        "verifier_rules/test_petitions.py::test_threshold_missing_names_the_signature_that_reached_it",
+    ),
+    Code(
         "threshold_repeated",
         "4",
         "threshold_reached occurs at most once per petition",
@@ -726,7 +751,7 @@ CODES: tuple[Code, ...] = (
         "time_backwards",
         "1, receipt",
         "time goes backwards in log order (previous maximum at event #…)",
-        "e2e/test_tamper_matrix.py::test_swap_two_events; verifier/test_verifier_audit.py::test_swap_two_events",
+        "vectors/audit/swap-two-events; e2e/test_tamper_matrix.py::test_swap_two_events; verifier/test_verifier_audit.py::test_swap_two_events",
     ),
     Code(
         "time_format",
@@ -750,7 +775,7 @@ CODES: tuple[Code, ...] = (
         "truncated",
         "1",
         "events.jsonl ends in the middle of a line (no final newline): the file is truncated",
-        "verifier/test_verifier_audit.py::test_truncated_events_file; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
+        "vectors/audit/truncated-events-file; verifier/test_verifier_audit.py::test_truncated_events_file; verifier/test_verifier_audit.py::test_parallel_workers_give_the_same_findings",
     ),
     Code(
         "type_format",
@@ -762,7 +787,7 @@ CODES: tuple[Code, ...] = (
         "type_prefix_format",
         "1, receipt",
         "a format … envelope may not use the ….* types of format …",
-        "verifier_rules/test_envelope_formats.py::test_a_format_2_envelope_with_a_format_1_type_is_a_finding; verifier_rules/test_envelope_formats.py::test_a_format_1_envelope_with_a_format_2_type_is_a_finding",
+        "vectors/audit/format-1-with-a-kindergarten-type; verifier_rules/test_envelope_formats.py::test_a_format_2_envelope_with_a_format_1_type_is_a_finding; verifier_rules/test_envelope_formats.py::test_a_format_1_envelope_with_a_format_2_type_is_a_finding",
     ),
     Code("unknown_actor_kind", "5", "the actor kind is not service, citizen or system", ""),
     Code("unknown_ballot", "4", "vote for a ballot not opened before it", ""),
@@ -788,7 +813,38 @@ CODES: tuple[Code, ...] = (
         "verifier/test_hostile_archive.py::test_members_no_bundle_holds_are_refused_by_name",
     ),
     Code("verification_failed", "receipt", "a receipt check failed (the base of the receipt's codes)", ""),
+    Code(
+        "version_gap",
+        "1",
+        "version gap in stream …: events missing before this one",
+        "vectors/audit/delete-event; verifier/test_verifier_audit.py::test_delete_event",
+    ),
+    Code(
+        "version_order",
+        "1",
+        "version repeats or goes backwards in stream … (duplicate or reordered event)",
+        "vectors/audit/insert-event; verifier/test_verifier_envelope.py::test_sequence_checker_gap_order_and_time",
+    ),
     Code("version_range", "1, receipt", "version must be >= 1", "verifier/test_verifier_envelope.py::test_field_rules"),
+    Code(
+        "vote_after_close",
+        "4",
+        "vote after ballot.closed",
+        "verifier_rules/test_ballots.py::test_vote_outside_the_window_and_after_close",
+    ),
+    Code(
+        "vote_outside_window",
+        "4",
+        "a vote is valid only at opens_at <= time < closes_at",
+        "verifier_rules/test_ballots.py::test_vote_outside_the_window_and_after_close",
+    ),
+    Code(
+        "vote_stream_mismatch",
+        "4",
+        "a second vote stream for voter …: each voter's votes are in S('ballot', B, 'voter', voter), so a vote elsewhere would be counted twice",
+        "verifier_rules/test_ballots.py::test_a_second_vote_stream_for_one_voter_is_not_counted; verifier_rules/test_ledger_tamper.py::test_second_counted_vote",
+    ),
+    Code("vote_version", "4", "vote_changed follows vote_cast in the voter stream", ""),
 )
 
 BY_CODE: dict[str, Code] = {c.code: c for c in CODES}

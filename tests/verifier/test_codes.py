@@ -25,8 +25,12 @@ _EMITS = [
         r'\bcode\s*=\s*"([a-z_0-9]+)"',
         r'\bcode:\s*str\s*=\s*"([a-z_0-9]+)"',
         # a Finding/Violation/fail call whose code is on its own line after the first argument
-        r'(?:Finding|Violation|fail)\(\s*(?:\d+|\w+),\s*\n\s*"([a-z_0-9]+)",\n',
-        r'(?:Finding|Violation|fail)\(\s*\n\s*(?:\d+|\w+),\s*\n\s*"([a-z_0-9]+)",\n',
+        r'(?:Finding|Violation|fail)\(\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9]+)",\n',
+        r'(?:Finding|Violation|fail)\(\s*\n\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9]+)",\n',
+        # a (code, message, expected, found) tuple collected first and reported later (verifier/rules/ballots.py)
+        r'\bappend\(\s*\(\s*"([a-z_0-9]+)",',
+        # code, message = "version_gap", ... (verifier/envelope.py)
+        r'\bcode, \w+ = \(?\s*"([a-z_0-9]+)",',
     )
 ]
 
@@ -99,3 +103,6 @@ def test_the_scanner_sees_a_new_code() -> None:
         "third_new"
     }
     assert emitted('raise VerificationError("m", code="fourth_new")') == {"fourth_new"}
+    assert emitted('errors.append(\n    (\n        "fifth_new",\n') == {"fifth_new"}
+    assert emitted('code, msg = (\n    "sixth_new",\n') == {"sixth_new"}
+    assert emitted('self.fail(\n    p.reached_by,\n    "seventh_new",\n') == {"seventh_new"}
