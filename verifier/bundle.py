@@ -28,7 +28,6 @@ from typing import IO
 from verifier.archive import BUNDLE_FILES, Stored, read_archive
 from verifier.errors import InputLimitExceeded, UnreadableInput, UnsafeMember
 from verifier.limits import EXTRA_CHECKPOINT_FILES, max_checkpoint_files
-from verifier.remote import LedgerSource
 
 # The source interface and the line reader live in verifier.source (shared with verifier.remote); named here too,
 # where callers have always found them.
@@ -284,6 +283,8 @@ def open_bundle(source: str | Path) -> Bundle:
     """Open a bundle directory or archive, or a running ledger's base URL (``http://`` / ``https://``). Raises
     UnreadableInput when it is none of these (NetworkError when the ledger cannot be read)."""
     if isinstance(source, str) and source.startswith(("http://", "https://")):
+        from verifier.remote import LedgerSource  # here: it imports httpx, which a local bundle never needs
+
         return LedgerSource(source)
     path = Path(source)
     if path.is_dir():

@@ -22,18 +22,12 @@ Adding a kind: its rule module ``verifier/rules/<kind>.py`` and one row in :data
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from verifier.rules.ballots import BallotRules
-from verifier.rules.documents import DocumentCitations
-from verifier.rules.housing import HousingRules
-from verifier.rules.kindergarten import KindergartenRules
-from verifier.rules.model import Event, Permission, Report
-from verifier.rules.petitions import PetitionRules
-from verifier.rules.services import ServiceRules
-from verifier.rules.store import Scratch
+from verifier.rules.model import Event, Permission
 
 __all__ = [
     "AUTHORISATION",
@@ -50,6 +44,7 @@ __all__ = [
     "Kind",
     "KindRules",
     "canonical_type",
+    "rules_class",
 ]
 
 #: The envelope format whose event types use the legacy prefixes (format 2 uses the current ones).
@@ -62,9 +57,11 @@ class KindRules(Protocol):
     def handle(self, ev: Event) -> None: ...
 
 
-#: How the replay builds a kind's rules: ``(report, scratch, document citations) -> rules``. The kinds whose events
-#: cite documents share the one :class:`~verifier.rules.documents.DocumentCitations`.
-MakeRules = Callable[[Report, Scratch, DocumentCitations], Any]
+def rules_class(name: str) -> Any:
+    """``"verifier.rules.petitions:PetitionRules"`` -> the class (imported when the replay starts: step 1, which reads
+    this registry too, needs none of the rules)."""
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 @dataclass(frozen=True)
@@ -91,8 +88,10 @@ class Kind:
     prefix: str
     #: Suffix (``offer_issued``) -> its data fields and permission.
     events: Mapping[str, EventRow]
-    #: Its rules (``verifier/rules/<kind>.py``).
-    rules: MakeRules
+    #: Its rules: ``"<module>:<class>"`` of ``verifier/rules/<kind>.py``, built by the replay as
+    #: ``cls(report, scratch)``, or ``cls(report, scratch, documents)`` when the kind ``cites_documents`` (the kinds
+    #: whose events cite documents share the one :class:`~verifier.rules.documents.DocumentCitations`).
+    rules: str
     #: Step 4's counter of this kind: (stats key, how many aggregates its rules replayed).
     count: tuple[str, Callable[[Any], int]]
     #: Its part of ``state.json`` (None: it publishes none); its rules then have ``state_items()``.
@@ -129,7 +128,7 @@ SERVICES = Kind(
             "revoked": ("service reason", _P("service:admin", None, True)),
         }
     ),
-    rules=lambda report, scratch, documents: ServiceRules(report),
+    rules="verifier.rules.services:ServiceRules",
     count=("services", lambda r: len(r.services)),
 )
 
@@ -148,7 +147,7 @@ PETITIONS = Kind(
             "closed": ("reason signatures", _P("petition:close", None, True)),
         }
     ),
-    rules=lambda report, scratch, documents: PetitionRules(report, scratch),
+    rules="verifier.rules.petitions:PetitionRules",
     count=("petitions", lambda r: len(r.petitions)),
     state_part="petitions",
 )
@@ -167,7 +166,7 @@ BALLOTS = Kind(
             "closed": ("voters counts funded", _P("ballot:close", None, True)),
         }
     ),
-    rules=lambda report, scratch, documents: BallotRules(report, scratch),
+    rules="verifier.rules.ballots:BallotRules",
     count=("ballots", lambda r: len(r.ballots)),
     state_part="ballots",
     process="worker",
@@ -201,7 +200,7 @@ KINDERGARTEN = Kind(
             "entry_removed": ("entry reason_code", _P("queue:kindergarten:remove", None)),
         }
     ),
-    rules=KindergartenRules,
+    rules="verifier.rules.kindergarten:KindergartenRules",
     count=("kindergarten_queues", lambda r: len(r.queues)),
     state_part="kindergarten",
     process="worker",
@@ -226,7 +225,7 @@ HOUSING = Kind(
             "dwelling_allocated": ("entry list dwelling", _P("queue:housing:allocate", None)),
         }
     ),
-    rules=HousingRules,
+    rules="verifier.rules.housing:HousingRules",
     count=("housing_registers", lambda r: len(r.registers)),
     state_part="housing",
     process="worker",

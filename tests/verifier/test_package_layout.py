@@ -52,3 +52,10 @@ def test_the_registry_refuses_a_split_of_the_kinds_that_share_document_citations
     with pytest.raises(TypeError, match="prefix used twice"):
         kinds._check(twice)
     kinds._check(kinds.KINDS)
+
+
+def test_every_row_names_rules_that_replay_its_kind() -> None:
+    for k in kinds.KINDS:
+        cls = kinds.rules_class(k.rules)
+        assert callable(cls.handle), k.name
+        assert (k.state_part is None) or callable(cls.state_items), k.name

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from verifier.kinds import KINDS
+from verifier.kinds import KINDS, rules_class
 from verifier.rules.documents import DocumentCitations
 from verifier.rules.model import Event, Malformed, Report, Violation
 from verifier.rules.statecmp import materialize
@@ -31,7 +31,10 @@ class Replay:
         # one document serves one child or one household entry: the kinds that cite documents share their citations
         self.documents = DocumentCitations(report, scratch)
         #: kind name -> its rules
-        self.rules: dict[str, Any] = {k.name: k.rules(report, scratch, self.documents) for k in KINDS}
+        self.rules: dict[str, Any] = {}
+        for k in KINDS:
+            cls = rules_class(k.rules)
+            self.rules[k.name] = cls(report, scratch, self.documents) if k.cites_documents else cls(report, scratch)
         self.events = 0
         # (canonical) event type -> (its data fields, its handler), for the documented types
         self.dispatch = {

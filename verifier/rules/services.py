@@ -51,8 +51,8 @@ def _scopes(ev: Event) -> list[str]:
 class ServiceRules:
     """Step 4 for ``service.*`` streams: stream id, sorted distinct scopes, nothing after revocation."""
 
-    def __init__(self, report: Report) -> None:
-        self.report = report
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
+        self.report = report  # ``scratch``: as every kind's rules get it; a city has few services, kept in memory
         self.services: dict[str, Service] = {}
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
