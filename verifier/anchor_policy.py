@@ -17,7 +17,8 @@ treeSize, root)`` for any log id. So the material must never decide which contra
 - a ``deploy_block`` that the material names is used only when the chain confirms it (:func:`confirm_from_block`:
   no code at the contract's address in the block before); a later block would hide the anchors before it;
 - :class:`RewriteCheck`: whether the check excluded that the operator rewrote and re-signed the whole log, for
-  the report's ``operator_rewrite`` field and its loud warning.
+  the report's ``operator_rewrite`` field and its loud warning. For an audit it is :data:`REWRITE_POLICY` (a
+  :class:`verifier.policy.AllOf` of three policies) applied to step 3's :class:`AnchorEvidence`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 from verifier.anchors import ANCHORED_TOPIC, ChainAccess, decode_anchor_log, iter_raw_logs
 from verifier.errors import CannotVerify, NoTrustedContract
+from verifier.policy import AllOf, Policy, PolicyFailure
 from verifier.rpc import RpcRefused
 
 __all__ = [
@@ -34,11 +36,17 @@ __all__ = [
     "BUNDLE",
     "DISCOVERY_LIMIT",
     "RECEIPT",
+    "REWRITE_POLICY",
+    "AnchorCoversTheLog",
+    "AnchorEvidence",
     "Candidate",
+    "ComparedWithChain",
+    "ContractNamedByAuditor",
     "RewriteCheck",
     "confirm_from_block",
     "discover",
     "no_trusted_contract",
+    "rewrite_check",
 ]
 
 #: Who named the contract a check read its anchors from.
@@ -165,3 +173,56 @@ class RewriteCheck:
             f"re-signed the whole log, and this {what} would pass just the same: {shown_by}. To check it, rerun "
             "with --rpc URL --contract ADDR (the log's published anchor contract)."
         )
+
+
+@dataclass(frozen=True)
+class AnchorEvidence:
+    """What step 3 found, for :data:`REWRITE_POLICY`: whether it could compare the chain's anchors with the log
+    (``compared``), the contract read and who named it, and the largest anchored size the log covers (0: none)."""
+
+    compared: bool
+    contract: str | None
+    named_by: str
+    anchored_size: int
+    tree_size: int
+
+
+class ComparedWithChain(Policy[AnchorEvidence]):
+    def verify(self, subject: AnchorEvidence) -> None:
+        if not subject.compared:
+            raise PolicyFailure("step 3 could not compare the chain's anchors with the log (see its findings)")
+
+
+class ContractNamedByAuditor(Policy[AnchorEvidence]):
+    def verify(self, subject: AnchorEvidence) -> None:
+        if subject.named_by != AUDITOR:
+            raise PolicyFailure(
+                "the anchor contract was named by the bundle (log.json), not by you (--contract): whoever wrote the "
+                "bundle could have deployed that contract and anchored a rewritten history in it"
+            )
+
+
+class AnchorCoversTheLog(Policy[AnchorEvidence]):
+    def verify(self, subject: AnchorEvidence) -> None:
+        if not subject.anchored_size:
+            raise PolicyFailure(
+                f"the contract you trust holds no anchor of this log up to its tree size {subject.tree_size}"
+            )
+
+
+#: The audit excluded that the operator rewrote and re-signed the whole log when all of these hold.
+REWRITE_POLICY: Policy[AnchorEvidence] = AllOf([ComparedWithChain(), ContractNamedByAuditor(), AnchorCoversTheLog()])
+
+
+def rewrite_check(evidence: AnchorEvidence, policy: Policy[AnchorEvidence] = REWRITE_POLICY) -> RewriteCheck:
+    """The report's ``operator_rewrite`` verdict from step 3's evidence under ``policy``."""
+    size = evidence.anchored_size or None
+    try:
+        policy.verify(evidence)
+    except PolicyFailure as exc:
+        if not evidence.compared:
+            return RewriteCheck(False, exc.reason)
+        return RewriteCheck(False, exc.reason, evidence.contract, evidence.named_by, size)
+    return RewriteCheck(
+        True, None, evidence.contract, evidence.named_by, size, evidence.tree_size - evidence.anchored_size
+    )

@@ -7,7 +7,16 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from verifier.anchor_policy import AUDITOR, BUNDLE, RewriteCheck, confirm_from_block, discover, no_trusted_contract
+from verifier.anchor_policy import (
+    AUDITOR,
+    BUNDLE,
+    AnchorEvidence,
+    RewriteCheck,
+    confirm_from_block,
+    discover,
+    no_trusted_contract,
+    rewrite_check,
+)
 from verifier.anchors import (
     AnchorLog,
     BundleAnchor,
@@ -20,10 +29,11 @@ from verifier.anchors import (
     read_chain_id,
     same_address,
 )
-from verifier.audit import AuditContext, Finding, Step
 from verifier.errors import CannotVerify, VerificationError
 from verifier.note import open_checkpoint
+from verifier.report import Finding
 from verifier.rpc import RpcRefused
+from verifier.steps.base import AuditContext, Step
 
 __all__ = ["AnchorStep"]
 
@@ -213,23 +223,12 @@ class AnchorStep(Step):
         self._check_latest(ctx)
 
     def _rewrite_check(self, ctx: AuditContext) -> RewriteCheck:
-        """What these anchors say about an operator who rewrote and re-signed the whole log (anchor_policy)."""
-        contract = self.contract or None
-        if not self.ready:
-            return RewriteCheck(False, "step 3 could not compare the chain's anchors with the log (see its findings)")
+        """What these anchors say about an operator who rewrote and re-signed the whole log
+        (:data:`verifier.anchor_policy.REWRITE_POLICY`)."""
         covered = min(ctx.log.tree_size, ctx.events_seen)
         anchored = max((a.tree_size for a in self.on_chain if 0 < a.tree_size <= covered), default=0)
-        size = anchored or None
-        if self.named_by == BUNDLE:
-            why = (
-                "the anchor contract was named by the bundle (log.json), not by you (--contract): whoever wrote the "
-                "bundle could have deployed that contract and anchored a rewritten history in it"
-            )
-            return RewriteCheck(False, why, contract, BUNDLE, size)
-        if not anchored:
-            why = f"the contract you trust holds no anchor of this log up to its tree size {ctx.log.tree_size}"
-            return RewriteCheck(False, why, contract, AUDITOR)
-        return RewriteCheck(True, None, contract, AUDITOR, anchored, ctx.log.tree_size - anchored)
+        evidence = AnchorEvidence(self.ready, self.contract or None, self.named_by, anchored, ctx.log.tree_size)
+        return rewrite_check(evidence)
 
     def _check_claims(self, ctx: AuditContext) -> None:
         """A bundle that claims no chain (no ``chain`` in log.json) while the contract you trust anchors its log."""

@@ -1,7 +1,9 @@
 """Event envelope checks (docs/formats.md §1), one line of ``events.jsonl`` at a time.
 
 Stateless checks (:func:`check_line`, :func:`check_event_object`): valid UTF-8 JSON object, exactly the RFC 8785
-(JCS) bytes, exactly the documented fields with their types, ``format == 1``, ``log`` == the log's origin,
+(JCS) bytes, exactly the documented fields with their types, ``format`` 1 or 2 (format 1 writes the kindergarten
+queue's types as ``queue.*``, format 2 as ``kindergarten.*``: :data:`verifier.kinds.PREFIX_FORMAT`), ``log`` == the
+log's origin,
 ``id == uuid5(UUID(stream), str(version))``, ``time`` RFC 3339 UTC with microseconds, at most 65,535 bytes, no
 floats anywhere. Stateful checks (:class:`SequenceChecker`): versions gapless per stream from 1, ``time``
 non-decreasing in log order.
@@ -33,6 +35,7 @@ from typing import Any
 
 import rfc8785
 
+from verifier.kinds import PREFIX_FORMAT
 from verifier.limits import MAX_EVENT_DEPTH, depth_of_text
 from verifier.spill import ABSENT, DiskTable, KeyFilter, ScratchFile
 
@@ -40,6 +43,7 @@ __all__ = [
     "ACTOR_KINDS",
     "ENVELOPE_FIELDS",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "MAX_ENVELOPE_BYTES",
     "MAX_STREAMS_IN_MEMORY",
     "CheckedLine",
@@ -57,7 +61,9 @@ __all__ = [
     "split_envelope",
 ]
 
-FORMAT_VERSION = 1
+#: The envelope format written now, and every format this verifier reads (docs/formats.md §1).
+FORMAT_VERSION = 2
+FORMAT_VERSIONS = frozenset({1, 2})
 MAX_ENVELOPE_BYTES = 65535
 ENVELOPE_FIELDS: dict[str, type] = {
     "format": int,
@@ -217,8 +223,11 @@ def check_event_object(event: dict[str, Any], origin: str | None) -> list[Proble
                     )
                 )
     fmt = event.get("format")
-    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt != FORMAT_VERSION:
-        problems.append(Problem("format_version", "unknown envelope format", expected=FORMAT_VERSION, found=fmt))
+    format_ok = isinstance(fmt, int) and not isinstance(fmt, bool) and fmt in FORMAT_VERSIONS
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and not format_ok:
+        problems.append(
+            Problem("format_version", "unknown envelope format", expected=sorted(FORMAT_VERSIONS), found=fmt)
+        )
     log = event.get("log")
     if origin is not None and isinstance(log, str) and log != origin:
         problems.append(Problem("log_mismatch", "envelope 'log' is not this log's origin", expected=origin, found=log))
@@ -248,6 +257,11 @@ def check_event_object(event: dict[str, Any], origin: str | None) -> list[Proble
         problems.append(
             Problem("type_format", "type is not a dotted lowercase name", expected="e.g. petition.signed", found=etype)
         )
+    elif isinstance(etype, str) and format_ok:
+        assert isinstance(fmt, int)
+        problem = _prefix_problem(fmt, etype)
+        if problem is not None:
+            problems.append(problem)
     etime = event.get("time")
     if isinstance(etime, str):
         ok = _TIME_RE.match(etime) is not None
@@ -314,9 +328,13 @@ def _fast_fields_ok(ev: dict[str, Any], origin: str | None) -> bool:
     if ev.keys() != _FIELD_SET:
         return False
     stream, version, eid, etime, actor = ev["stream"], ev["version"], ev["id"], ev["time"], ev["actor"]
+    fmt, etype = ev["format"], ev["type"]
     return (
-        type(ev["format"]) is int
-        and ev["format"] == FORMAT_VERSION
+        type(fmt) is int
+        and fmt in FORMAT_VERSIONS
+        and type(etype) is str
+        and (etype in _valid_types or _valid_type(etype))
+        and _in_format(fmt, etype)
         and type(ev["log"]) is str
         and (origin is None or ev["log"] == origin)
         and type(stream) is str
@@ -329,7 +347,6 @@ def _fast_fields_ok(ev: dict[str, Any], origin: str | None) -> bool:
         and type(ev["data"]) is dict
         and _UUID_RE.match(stream) is not None
         and eid == event_id_for(stream, version)
-        and (ev["type"] in _valid_types or _valid_type(ev["type"]))
         and _TIME_RE.match(etime) is not None
         and _valid_time(etime)
         and actor.keys() == _ACTOR_KEYS
@@ -352,6 +369,28 @@ def _valid_type(etype: str) -> bool:
     return True
 
 
+def _in_format(fmt: int, etype: str) -> bool:
+    """Whether a format ``fmt`` envelope may have the (dotted, valid) type ``etype``: its prefix is bound to no
+    format or to this one (``_prefix_problem(fmt, etype) is None``, without building the problem)."""
+    return PREFIX_FORMAT.get(etype[: etype.find(".")], fmt) == fmt
+
+
+def _prefix_problem(fmt: int, etype: str) -> Problem | None:
+    """A ``type_prefix_format`` problem when ``etype``'s prefix belongs to another envelope format than ``fmt``
+    (format 1 wrote the kindergarten queue's ``queue.*``, format 2 writes ``kindergarten.*``), else None."""
+    prefix, _, suffix = etype.partition(".")
+    bound = PREFIX_FORMAT.get(prefix)
+    if bound is None or bound == fmt:
+        return None
+    allowed = sorted(p for p, f in PREFIX_FORMAT.items() if f == fmt and f != bound)
+    return Problem(
+        "type_prefix_format",
+        f"a format {fmt} envelope may not use the {prefix}.* types of format {bound}",
+        expected=" or ".join(f"{p}.{suffix}" for p in allowed) or f"a type of format {fmt}",
+        found=etype,
+    )
+
+
 def _valid_time(etime: str) -> bool:
     try:
         datetime.fromisoformat(etime)
@@ -368,7 +407,7 @@ def _envelope_pattern(log: str) -> re.Pattern[str]:
     """The canonical envelope with every field but ``data`` spelled out (keys in JCS order). ``log`` is the
     pattern of the ``log`` value (the origin's exact JSON text, or any simple string)."""
     return re.compile(
-        r'\{"actor":\{"id":"([^"\\\x00-\x1f]*)","kind":"(citizen|service|system)"\},"data":(\{.*\}),"format":1,'
+        r'\{"actor":\{"id":"([^"\\\x00-\x1f]*)","kind":"(citizen|service|system)"\},"data":(\{.*\}),"format":([12]),'
         rf'"id":"({_UUID})","log":({log}),"stream":"({_UUID})",'
         r'"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)",'
         r'"type":"([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)","version":([1-9][0-9]{0,14})\}',
@@ -393,8 +432,8 @@ def _pattern_for(origin: str | None) -> re.Pattern[str]:
 
 def split_envelope(text: str, origin: str | None) -> tuple[Any, ...] | None:
     """The fields of a line that has the shape of a canonical envelope, as ``(actor id, actor kind, data text,
-    id, log text, stream, time, type, version text)``, or None. Says nothing about ``data`` (only that it is
-    between braces), ``id`` against ``stream`` and ``version``, or the calendar validity of ``time``."""
+    format text, id, log text, stream, time, type, version text)``, or None. Says nothing about ``data`` (only that it
+    is between braces), ``id`` against ``stream`` and ``version``, or the calendar validity of ``time``."""
     m = _pattern_for(origin).fullmatch(text)
     return None if m is None else m.groups()
 
@@ -403,13 +442,13 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
     """The envelope of ``text`` when it certainly passes every stateless check, else None (then the general
     path decides). Parses and re-serialises only ``data``: every other field is matched by
     :func:`split_envelope`'s pattern, which admits only canonical text for it (keys in order, strings with
-    nothing to escape, ``format`` 1, a canonical integer version of at most 15 digits). So the line is the
+    nothing to escape, ``format`` 1 or 2, a canonical integer version of at most 15 digits). So the line is the
     concatenation of canonical parts, i.e. the canonical text of the envelope built here, which is exactly
     what parsing the whole line gives (tested against the general path)."""
     m = _pattern_for(origin).fullmatch(text)
     if m is None:
         return None
-    _, _, data_text, eid, _, stream, etime, _, version_text = m.groups()
+    _, _, data_text, fmt_text, eid, _, stream, etime, etype, version_text = m.groups()
     # ``data`` is level 2 of the line, so it may nest MAX_EVENT_DEPTH - 1 levels: it surely does when it has fewer
     # brackets than that. Else the general path measures it.
     if data_text.count("{") + data_text.count("[") >= MAX_EVENT_DEPTH:
@@ -425,6 +464,7 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
         or "".join(_encode_chunks(data, 0)) != data_text
         or eid != event_id_for(stream, version)
         or not _valid_time(etime)
+        or not _in_format(1 if fmt_text == "1" else 2, etype)
     ):
         return None
     return _assemble(m.groups(), data, version, origin)
@@ -433,11 +473,11 @@ def _structural(text: str, origin: str | None) -> dict[str, Any] | None:
 def _assemble(groups: tuple[Any, ...], data: dict[str, Any], version: int, origin: str | None) -> dict[str, Any]:
     """The envelope of a line :func:`split_envelope` split into ``groups`` (keys in the line's order, as a parser
     builds it; ``log`` is a string with nothing escaped when ``origin`` is None)."""
-    aid, kind, _, eid, log, stream, etime, etype, _ = groups
+    aid, kind, _, fmt, eid, log, stream, etime, etype, _ = groups
     return {
         "actor": {"id": aid, "kind": kind},
         "data": data,
-        "format": 1,
+        "format": 1 if fmt == "1" else int(fmt),
         "id": eid,
         "log": origin if origin is not None else log[1:-1],
         "stream": stream,
@@ -456,7 +496,7 @@ def parse_accepted(line: bytes, origin: str | None) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(text)
         return value
     groups = m.groups()
-    return _assemble(groups, json.loads(groups[2]), int(groups[8]), origin)
+    return _assemble(groups, json.loads(groups[2]), int(groups[9]), origin)
 
 
 def check_line(line: bytes, origin: str | None) -> CheckedLine:

@@ -36,11 +36,11 @@ from typing import IO, Any
 
 import httpx
 
-from verifier.bundle import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
 from verifier.errors import NetworkError, UnreadableInput, VerificationError
 from verifier.limits import loads_bounded
 from verifier.merkle import leaf_hash, root_of
 from verifier.note import parse_checkpoint_body, parse_note
+from verifier.source import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
 
 __all__ = [
     "FETCH_AHEAD",

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-import verifier.audit
+import verifier.steps.defaults
 from verifier.rules.steps import skipped_rule_steps
 
 
 @pytest.fixture(autouse=True)
 def _no_rule_replay_on_factory_bundles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        verifier.audit,
-        "_rule_steps",
+        verifier.steps.defaults,
+        "rule_steps",
         lambda rules=True, cache_items=None: skipped_rule_steps("skipped: not a domain history"),
     )

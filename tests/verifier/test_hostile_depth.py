@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from tests.verifier import factory
 from verifier.anchors import parse_anchors_jsonl
-from verifier.audit import _check_chunk, run_audit
+from verifier.audit import run_audit
 from verifier.envelope import check_line
 from verifier.errors import InputLimitExceeded
 from verifier.limits import MAX_EVENT_DEPTH, MAX_JSON_DEPTH, TooDeep, loads_bounded, nesting_depth
 from verifier.note import parse_verifier_key
+from verifier.parallel import check_chunk as _check_chunk
 from verifier.receipt import load_receipt
 
 

@@ -29,11 +29,11 @@ from tests.ports import free_port
 from tests.verifier import factory
 from verifier import remote
 from verifier.audit import AuditReport, Status, Step, default_steps, run_audit
-from verifier.audit import _rule_steps as rule_steps  # the real ones: conftest.py skips them for factory bundles
 from verifier.cli import app as verify_cli
 from verifier.errors import UnreadableInput
 from verifier.note import parse_verifier_key
 from verifier.remote import LedgerSource, _TileCheck, encode_index, entries_path, parse_entry_bundle
+from verifier.steps.defaults import rule_steps  # the real ones: conftest.py skips them for factory bundles
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[2] / ".." / "shared" / "testvectors" / "tlog_tiles.json").read_text()

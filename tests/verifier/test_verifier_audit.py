@@ -354,9 +354,9 @@ def test_findings_are_capped_but_counted(tmp_path: Path) -> None:
 
 # --- parallel line checks give the same report -------------------------------------------------------------------
 def test_parallel_workers_give_the_same_findings(bundle: factory.BundleInfo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import verifier.audit as audit_module
+    import verifier.parallel as parallel_module
 
-    monkeypatch.setattr(audit_module, "CHUNK_LINES", 7)
+    monkeypatch.setattr(parallel_module, "CHUNK_LINES", 7)
     lines = factory.read_lines(bundle.path)
     lines[3] = lines[3].replace(b'"format":1', b'"format":1,"x":2')
     lines[10], lines[11] = lines[11], lines[10]

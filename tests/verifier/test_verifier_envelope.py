@@ -102,7 +102,7 @@ def test_good_line_has_no_problems() -> None:
         (lambda e: e.pop("actor"), "missing_field"),
         (lambda e: e.update(version="1"), "field_type"),
         (lambda e: e.update(version=True), "field_type"),
-        (lambda e: e.update(format=2), "format_version"),
+        (lambda e: e.update(format=3), "format_version"),
         (lambda e: e.update(log="other.example/log"), "log_mismatch"),
         (lambda e: e.update(id=str(uuid.uuid4())), "id_mismatch"),
         (lambda e: e.update(id=e["id"].upper()), "id_format"),

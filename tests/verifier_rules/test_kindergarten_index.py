@@ -56,7 +56,7 @@ def test_index_agrees_with_brute_force(seed: int) -> None:
         scratch.maintain()  # as the replay does between events
 
     emit(
-        "queue.created",
+        "kindergarten.created",
         {
             "kind": "kindergarten",
             "name": "Q",
@@ -75,7 +75,7 @@ def test_index_agrees_with_brute_force(seed: int) -> None:
         if op < 0.3 or not entries:
             n = len(entries) + 1
             emit(
-                "queue.entry_registered",
+                "kindergarten.entry_registered",
                 {
                     "entry": stream_id(qid, "entry", n),
                     "applicant": pseudonym("cit", n),
@@ -89,19 +89,19 @@ def test_index_agrees_with_brute_force(seed: int) -> None:
         elif op < 0.4:
             code = rng.choice(BENEFITS)["code"]
             emit(
-                "queue.benefit_granted",
+                "kindergarten.benefit_granted",
                 {"entry": rng.choice(entries), "code": code, "basis": "b", "document_commitment": commitment(step)},
             )
         elif op < 0.45:
             e = rng.choice(entries)
             if q.entries[e].benefits:
                 emit(
-                    "queue.benefit_revoked",
+                    "kindergarten.benefit_revoked",
                     {"entry": e, "code": sorted(q.entries[e].benefits)[0], "reason": "status_ended"},
                 )
         elif op < 0.5:
             emit(
-                "queue.preferences_changed",
+                "kindergarten.preferences_changed",
                 {"entry": rng.choice(entries), "institutions": rng.sample(INSTITUTIONS, rng.randint(1, 3))},
             )
         elif op < 0.75:
@@ -109,7 +109,7 @@ def test_index_agrees_with_brute_force(seed: int) -> None:
             first = brute_force(q, inst, year)
             target = first if first is not None and rng.random() < 0.8 else rng.choice(entries)
             emit(
-                "queue.offer_issued",
+                "kindergarten.offer_issued",
                 {
                     "offer": stream_id(qid, "offer", q.offers_issued + 1),
                     "entry": target,
@@ -121,11 +121,13 @@ def test_index_agrees_with_brute_force(seed: int) -> None:
             )
         elif op < 0.95 and q.offers:
             oid = rng.choice(list(q.offers))
-            etype = rng.choice(["queue.offer_accepted", "queue.offer_declined", "queue.offer_expired"])
+            etype = rng.choice(
+                ["kindergarten.offer_accepted", "kindergarten.offer_declined", "kindergarten.offer_expired"]
+            )
             emit(etype, {"offer": oid, "entry": q.offers[oid].entry})
         else:
             emit(
-                rng.choice(["queue.entry_withdrawn", "queue.entry_removed"]),
+                rng.choice(["kindergarten.entry_withdrawn", "kindergarten.entry_removed"]),
                 {"entry": rng.choice(entries), "reason_code": "school_age"},
             )
         for inst in INSTITUTIONS:

@@ -79,11 +79,13 @@ def _comparable(report: AuditReport) -> dict[str, Any]:
 def test_parallel_with_rules_equals_serial(
     tmp_path: Path, damage: str, mode: str, cap: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import verifier.audit as audit_module
+    import verifier.parallel as parallel_module
+    import verifier.report as report_module
+    import verifier.ruleworker as ruleworker_module
 
     # the workers forked (what a single-threaded auditor gets on Linux), or spawned (another thread runs)
     start = "spawn" if mode.endswith("_spawned") else "fork"
-    monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context(start))
+    monkeypatch.setattr(parallel_module, "worker_context", lambda: multiprocessing.get_context(start))
     pools: list[str] = []
 
     class Pool(ProcessPoolExecutor):
@@ -91,12 +93,12 @@ def test_parallel_with_rules_equals_serial(
             pools.append(mp_context.get_start_method())
             super().__init__(max_workers=max_workers, mp_context=mp_context)
 
-    monkeypatch.setattr(audit_module, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(parallel_module, "ProcessPoolExecutor", Pool)
     if mode == "rule_worker_sent_lines":  # as for a ledger read over the network: the worker gets the lines sent
         monkeypatch.setattr(Bundle, "local", False)
-    monkeypatch.setattr(audit_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
-    monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
-    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
+    monkeypatch.setattr(report_module, "MAX_FINDINGS_PER_STEP", cap)  # 3: the capped lists are merged right
+    monkeypatch.setattr(parallel_module, "CHUNK_LINES", 5)
+    monkeypatch.setattr(ruleworker_module, "RULE_FEED_EVERY", 3)
     history = _history()
     path = history.write(tmp_path / "b")
     if damage == "none":  # a published state that differs from the replay in a part of each process
@@ -119,7 +121,7 @@ def test_parallel_with_rules_equals_serial(
     parallel = _report(path, 2) if step1_workers else _report(path, 1, rule_worker=True)
     assert pools == ([start] if step1_workers else [])
     if not step1_workers:
-        assert audit_module._worker_context().get_start_method() == start
+        assert parallel_module.worker_context().get_start_method() == start
     assert _comparable(serial) == _comparable(parallel)
     assert serial.exit_code == parallel.exit_code
     if damage == "none" and cap > 3:
@@ -156,15 +158,15 @@ def test_rule_worker_with_an_empty_unreadable_or_absent_state(tmp_path: Path, st
 def test_the_rule_worker_is_forked_only_from_a_single_threaded_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fork while another thread runs (e.g. a progress bar's refresher) could copy a lock that thread holds,
     held forever in the child: then the worker is spawned (a fresh interpreter) instead."""
-    import verifier.audit as audit_module
+    import verifier.parallel as parallel_module
 
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert audit_module._worker_context().get_start_method() == "fork"
+    assert parallel_module.worker_context().get_start_method() == "fork"
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert audit_module._worker_context().get_start_method() == "spawn"
+    assert parallel_module.worker_context().get_start_method() == "spawn"
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # e.g. Windows
-    assert audit_module._worker_context().get_start_method() == "spawn"
+    assert parallel_module.worker_context().get_start_method() == "spawn"
 
 
 @pytest.mark.parametrize("local", [True, False])
@@ -175,13 +177,14 @@ def test_a_failing_rule_worker_stops_the_audit_with_its_traceback(
     """The worker fails at its first line (the main process then finds it gone while sending) or at a later one,
     reading the bundle itself or getting the lines sent; the audit stops with the worker's own traceback, not a
     broken pipe or a hang."""
-    import verifier.audit as audit_module
+    import verifier.parallel as parallel_module
+    import verifier.ruleworker as ruleworker_module
 
     monkeypatch.setattr(Bundle, "local", local)
 
-    monkeypatch.setattr(audit_module, "_worker_context", lambda: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 1)
-    real = audit_module.parse_accepted
+    monkeypatch.setattr(parallel_module, "worker_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(ruleworker_module, "RULE_FEED_EVERY", 1)
+    real = ruleworker_module.parse_accepted
     parsed: list[bytes] = []
 
     def parse(line: bytes, origin: str | None) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def test_a_failing_rule_worker_stops_the_audit_with_its_traceback(
         parsed.append(line)
         return real(line, origin)
 
-    monkeypatch.setattr(audit_module, "parse_accepted", parse)  # the forked worker inherits it
+    monkeypatch.setattr(ruleworker_module, "parse_accepted", parse)  # the forked worker inherits it
     path = _history().write(tmp_path / "b")
     with pytest.raises(RuntimeError, match=r"(?s)rule worker process failed.*the worker broke here"):
         _report(path, 1, rule_worker=True)
@@ -203,12 +206,13 @@ def test_parallel_audits_stop_at_the_signed_size_as_the_serial_one(
 ) -> None:
     """Lines beyond the largest signed tree size are read by no process (the rule worker reads its own copy of
     events.jsonl, from the archive's spool for a .tar.gz), and the report is the serial one."""
-    import verifier.audit as audit_module
+    import verifier.parallel as parallel_module
+    import verifier.ruleworker as ruleworker_module
 
     if mode == "rule_worker_sent_lines":
         monkeypatch.setattr(Bundle, "local", False)
-    monkeypatch.setattr(audit_module, "CHUNK_LINES", 5)
-    monkeypatch.setattr(audit_module, "RULE_FEED_EVERY", 3)
+    monkeypatch.setattr(parallel_module, "CHUNK_LINES", 5)
+    monkeypatch.setattr(ruleworker_module, "RULE_FEED_EVERY", 3)
     path = _history().write(tmp_path / "b")
     lines = factory.read_lines(path)
     factory.write_lines(path, lines + lines[-5:] + [b""] * 1000)  # replayed, they would be duplicates

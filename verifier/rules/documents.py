@@ -1,6 +1,7 @@
 """One document serves one child or one household entry (docs/domain.md "Documents"): a ``document_commitment``
-cited by a kindergarten ``queue.benefit_granted`` serves that entry's child, one cited by a housing
-``housing.list_included`` serves that household entry, and no other child or household entry may cite it again.
+cited by a ``kindergarten.benefit_granted`` (``queue.benefit_granted`` in envelope format 1) serves that entry's
+child, one cited by a housing ``housing.list_included`` serves that household entry, and no other child or
+household entry may cite it again.
 
 The ledger never does: the vault seals every document afresh, with a new 32-byte salt, under the entry's own
 subject (``kindergarten.<entry id>``, ``housing.<entry id>``), so two citations of one commitment mean someone
@@ -11,7 +12,7 @@ pseudonym, not the entry.
 State: commitment -> its first citation, in a spill map of the rule step's scratch file
 (:mod:`verifier.rules.store`), so memory stays flat however many documents a log cites. The kindergarten queue and
 the housing register share it, so both kinds must be replayed in one process (``PREFIXES``; with ``--workers 0``
-both are the rule worker's, ``verifier.audit.RULE_WORKER_PREFIXES``).
+both are the rule worker's, ``verifier.kinds.RULE_WORKER_PREFIXES``; the registry refuses to split them).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from verifier.rules.store import Scratch, SpillMap
 __all__ = ["PREFIXES", "DocumentCitations"]
 
 #: The event type prefixes whose handlers cite documents here: they share this state.
-PREFIXES = frozenset({"queue", "housing"})
+PREFIXES = frozenset({"kindergarten", "queue", "housing"})
 
 # A citation: (holder, event index, event id, event type, entry).
 _Citation = tuple[str, int, str, str, str]
@@ -45,7 +46,7 @@ class DocumentCitations:
             return
         earlier: _Citation | None = self.first.get(commitment)
         if earlier is None:
-            self.first[commitment] = (holder, ev.index, ev.id, ev.type, entry)
+            self.first[commitment] = (holder, ev.index, ev.id, ev.logged_type, entry)
             return
         if earlier[0] == holder:
             return
@@ -57,12 +58,12 @@ class DocumentCitations:
             "entry": first_entry,
             "holder": first_holder,
         }
-        later = {"index": ev.index, "id": ev.id, "type": ev.type, "entry": entry, "holder": holder}
+        later = {"index": ev.index, "id": ev.id, "type": ev.logged_type, "entry": entry, "holder": holder}
         self.report(
             Violation(
                 ev,
                 "document_commitment_reused",
-                f"this {ev.type} cites a document commitment that event #{index} ({event_type}, id {event_id}) "
+                f"this {ev.logged_type} cites a document commitment that event #{index} ({event_type}, id {event_id}) "
                 f"already cited for {first_holder}: one document serves one child or one household entry",
                 f"a document of {holder} only",
                 {"commitment": commitment, "first cited by": first},

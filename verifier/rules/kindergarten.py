@@ -147,18 +147,20 @@ class KindergartenRules:
 
     def handle(self, ev: Event) -> None:
         t = ev.type
-        if t == "queue.created":
+        if t == "kindergarten.created":
             self._created(ev)
             return
         q = self.queues.get(ev.stream)
         if q is None:
-            self.fail(ev, "unknown_queue", f"{t} in a stream that holds no queue.created", None, ev.stream)
+            self.fail(
+                ev, "unknown_queue", f"{ev.logged_type} in a stream that holds no kindergarten.created", None, ev.stream
+            )
             return
-        if t == "queue.entry_registered":
+        if t == "kindergarten.entry_registered":
             self._registered(ev, q)
             return
         if t not in _HANDLERS:
-            self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a queue.* type", t)
+            self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a kindergarten.* type", t)
             return
         eid = as_str(ev.data, "entry")
         e = q.entries.get(eid)
@@ -177,9 +179,9 @@ class KindergartenRules:
         key = as_int(d, "pseudonym_key")
         kind = as_str(d, "kind")
         if kind != "kindergarten":
-            self.fail(ev, "invalid_queue", "queue.created kind", "kindergarten", kind)
+            self.fail(ev, "invalid_queue", "kindergarten.created kind", "kindergarten", kind)
         if ev.version != 1:
-            self.fail(ev, "created_not_first", "queue.created opens its stream", "version 1", ev.version)
+            self.fail(ev, "created_not_first", "kindergarten.created opens its stream", "version 1", ev.version)
         qid = ev.stream
         self.queues[qid] = Queue(
             id=qid,
@@ -409,7 +411,7 @@ class KindergartenRules:
                 f"< {o.expires_at}",
                 ev.time,
             )
-        if ev.type == "queue.offer_accepted":
+        if ev.type == "kindergarten.offer_accepted":
             o.status = "accepted"
             e.status = "placed"
             e.offer = None
@@ -436,7 +438,7 @@ class KindergartenRules:
 
     def _left(self, ev: Event, q: Queue, eid: str, e: Entry) -> None:
         self._waiting(ev, e, eid)
-        if ev.type == "queue.entry_removed":
+        if ev.type == "kindergarten.entry_removed":
             code = as_str(ev.data, "reason_code")
             if code not in q.removal_reasons:
                 self.fail(
@@ -450,7 +452,7 @@ class KindergartenRules:
             o = q.offers[e.offer]
             o.status = "cancelled"
             q.held.pop(_held_key(o.institution, o.place))
-        e.status = "withdrawn" if ev.type == "queue.entry_withdrawn" else "removed"
+        e.status = "withdrawn" if ev.type == "kindergarten.entry_withdrawn" else "removed"
         e.offer = None
         q.children.pop(e.child, None)
 
@@ -462,13 +464,13 @@ class KindergartenRules:
 
 
 _HANDLERS = {
-    "queue.benefit_granted": KindergartenRules._benefit_granted,
-    "queue.benefit_revoked": KindergartenRules._benefit_revoked,
-    "queue.preferences_changed": KindergartenRules._preferences,
-    "queue.offer_issued": KindergartenRules._offer_issued,
-    "queue.offer_accepted": KindergartenRules._offer_answered,
-    "queue.offer_declined": KindergartenRules._offer_answered,
-    "queue.offer_expired": KindergartenRules._offer_expired,
-    "queue.entry_withdrawn": KindergartenRules._left,
-    "queue.entry_removed": KindergartenRules._left,
+    "kindergarten.benefit_granted": KindergartenRules._benefit_granted,
+    "kindergarten.benefit_revoked": KindergartenRules._benefit_revoked,
+    "kindergarten.preferences_changed": KindergartenRules._preferences,
+    "kindergarten.offer_issued": KindergartenRules._offer_issued,
+    "kindergarten.offer_accepted": KindergartenRules._offer_answered,
+    "kindergarten.offer_declined": KindergartenRules._offer_answered,
+    "kindergarten.offer_expired": KindergartenRules._offer_expired,
+    "kindergarten.entry_withdrawn": KindergartenRules._left,
+    "kindergarten.entry_removed": KindergartenRules._left,
 }

@@ -20,10 +20,10 @@ from typing import Any
 
 __all__ = [
     "COMMITMENT_RE",
-    "DATA_FIELDS",
     "NAMESPACE",
     "Event",
     "Malformed",
+    "Permission",
     "Report",
     "Violation",
     "add_days",
@@ -143,16 +143,36 @@ class Event:
 
     index: int
     id: str
+    #: The canonical type (:func:`verifier.kinds.canonical_type`): what the rules dispatch on.
     type: str
     stream: str
     version: int
     time: str
     actor: Mapping[str, Any]
     data: Mapping[str, Any]
+    #: The type as the log holds it, when that is a legacy name of ``type`` (``queue.offer_issued``), else None.
+    logged: str | None = None
 
     @classmethod
     def of(cls, index: int, env: Mapping[str, Any]) -> Event:
         return cls(index, env["id"], env["type"], env["stream"], env["version"], env["time"], env["actor"], env["data"])
+
+    @property
+    def logged_type(self) -> str:
+        """The type as the log holds it (findings name this one)."""
+        return self.type if self.logged is None else self.logged
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Who may cause an event type (docs/domain.md "Actors and authorisation"): a service holding ``scope``;
+    the citizen named by the data field ``citizen`` (``"entry:"``: the entry's applicant); the system, if
+    ``system`` (and then only as ``{"kind": "system", "id": system_id}`` when ``system_id`` is set)."""
+
+    scope: str | None
+    citizen: str | None
+    system: bool = False
+    system_id: str | None = None
 
 
 @dataclass
@@ -252,48 +272,6 @@ def code_table(data: Mapping[str, Any], key: str) -> dict[str, str]:
             raise Malformed(f"{key}[{i}]", "an object {code, title, statute}", row)
         out[as_str(row, "code")] = as_str(row, "statute")
     return out
-
-
-#: The ``data`` fields of every event type (docs/domain.md); exactly these, no more, no fewer.
-DATA_FIELDS: dict[str, frozenset[str]] = {
-    t: frozenset(f.split())
-    for t, f in {
-        "service.registered": "service name scopes",
-        "service.scopes_changed": "service scopes",
-        "service.revoked": "service reason",
-        "petition.created": "title text rules pseudonym_key author",
-        "petition.published": "deadline",
-        "petition.rejected": "reason",
-        "petition.signed": "petition signer identity_method",
-        "petition.threshold_reached": "count signature due_date",
-        "petition.responded": "response due_date on_time",
-        "petition.closed": "reason signatures",
-        "ballot.opened": "title kind options method opens_at closes_at eligibility pseudonym_key",
-        "ballot.vote_cast": "ballot voter selection district identity_method",
-        "ballot.vote_changed": "ballot voter selection district identity_method",
-        "ballot.closed": "voters counts funded",
-        "queue.created": "kind name institutions benefits removal_reasons acceptance_days max_preferences "
-        "pseudonym_key",
-        "queue.entry_registered": "entry applicant child child_commitment birth_year institutions registered_at",
-        "queue.benefit_granted": "entry code basis document_commitment",
-        "queue.benefit_revoked": "entry code reason",
-        "queue.preferences_changed": "entry institutions",
-        "queue.offer_issued": "offer entry institution birth_year place expires_at",
-        "queue.offer_accepted": "offer entry",
-        "queue.offer_declined": "offer entry",
-        "queue.offer_expired": "offer entry",
-        "queue.entry_withdrawn": "entry",
-        "queue.entry_removed": "entry reason_code",
-        "housing.register_opened": "name removal_reasons list_bases pseudonym_key",
-        "housing.entry_registered": "entry applicant household_commitment registered_at",
-        "housing.list_included": "entry list code basis document_commitment",
-        "housing.list_excluded": "entry list reason",
-        "housing.reregistered": "entry year",
-        "housing.removal_proposed": "entry year reason_code",
-        "housing.entry_removed": "entry reason_code statute",
-        "housing.dwelling_allocated": "entry list dwelling",
-    }.items()
-}
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

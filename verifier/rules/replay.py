@@ -1,4 +1,5 @@
-"""The rule replay: every event, in log order, through the rules of its aggregate kind (docs/domain.md).
+"""The rule replay: every event, in log order, through the rules of its aggregate kind (docs/domain.md, the
+registry :mod:`verifier.kinds`).
 
 :class:`Replay` dispatches on the type prefix, checks each event's ``data`` has exactly the documented fields,
 turns a missing or mistyped field into a ``malformed_data`` violation, and computes the public state
@@ -7,16 +8,12 @@ turns a missing or mistyped field into a ``malformed_data`` violation, and compu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from verifier.rules.ballots import BallotRules
+from verifier.kinds import KINDS, rules_class
 from verifier.rules.documents import DocumentCitations
-from verifier.rules.housing import HousingRules
-from verifier.rules.kindergarten import KindergartenRules
-from verifier.rules.model import DATA_FIELDS, Event, Malformed, Report, Violation
-from verifier.rules.petitions import PetitionRules
-from verifier.rules.services import ServiceRules
+from verifier.rules.model import Event, Malformed, Report, Violation
 from verifier.rules.statecmp import materialize
 from verifier.rules.store import Scratch
 
@@ -25,28 +22,36 @@ __all__ = ["Replay"]
 
 class Replay:
     """The rule replay. State per citizen-made item lives in ``scratch`` (bounded caches in front of a temporary
-    SQLite file, :mod:`verifier.rules.store`); :meth:`close` removes it."""
+    SQLite file, :mod:`verifier.rules.store`); :meth:`close` removes it. The kinds, their rules, event types and
+    data fields are the registry's (:mod:`verifier.kinds`)."""
 
     def __init__(self, report: Report, cache_items: int | None = None) -> None:
         self.report = report
         self.scratch = scratch = Scratch(cache_items)
-        self.services = ServiceRules(report)
-        self.petitions = PetitionRules(report, scratch)
-        self.ballots = BallotRules(report, scratch)
-        # one document serves one child or one household entry: the two kinds share their citations
+        # one document serves one child or one household entry: the kinds that cite documents share their citations
         self.documents = DocumentCitations(report, scratch)
-        self.kindergarten = KindergartenRules(report, scratch, self.documents)
-        self.housing = HousingRules(report, scratch, self.documents)
-        self.by_prefix = {
-            "service": self.services.handle,
-            "petition": self.petitions.handle,
-            "ballot": self.ballots.handle,
-            "queue": self.kindergarten.handle,
-            "housing": self.housing.handle,
-        }
+        #: kind name -> its rules
+        self.rules: dict[str, Any] = {}
+        for k in KINDS:
+            cls = rules_class(k.rules)
+            self.rules[k.name] = cls(report, scratch, self.documents) if k.cites_documents else cls(report, scratch)
         self.events = 0
-        # event type -> (its data fields, its handler), for the documented types
-        self.dispatch = {t: (fields, self.by_prefix[t.partition(".")[0]]) for t, fields in DATA_FIELDS.items()}
+        # (canonical) event type -> (its data fields, its handler), for the documented types
+        self.dispatch = {
+            f"{k.prefix}.{suffix}": (row.fields, self.rules[k.name].handle)
+            for k in KINDS
+            for suffix, row in k.events.items()
+        }
+        self._parts = {k.state_part: self.rules[k.name] for k in KINDS if k.state_part is not None}
+
+    @property
+    def petitions(self) -> Any:
+        """The petition rules (their late responses are reported in step 4's stats)."""
+        return self.rules["petitions"]
+
+    def counts(self) -> dict[str, int]:
+        """Each kind's counter (step 4's stats), in registry order."""
+        return {k.count[0]: k.count[1](self.rules[k.name]) for k in KINDS}
 
     def apply(self, ev: Event) -> None:
         self.events += 1
@@ -66,7 +71,7 @@ class Replay:
                 Violation(
                     ev,
                     "data_fields",
-                    f"{ev.type} data must have exactly the documented fields",
+                    f"{ev.logged_type} data must have exactly the documented fields",
                     sorted(fields),
                     {"missing": sorted(fields - keys), "extra": sorted(keys - fields)},
                 )
@@ -80,28 +85,25 @@ class Replay:
                 )
             )
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            self.report(Violation(ev, "malformed_data", f"data does not fit {ev.type}: {exc!r}", None, None))
+            self.report(Violation(ev, "malformed_data", f"data does not fit {ev.logged_type}: {exc!r}", None, None))
         if self.scratch.overfull:
             self.scratch.maintain()
 
     def finish(self) -> None:
-        self.petitions.finish()
+        for rules in self.rules.values():
+            finish = getattr(rules, "finish", None)
+            if finish is not None:
+                finish()
 
     def close(self) -> None:
         self.scratch.close()
 
     def state_items(self, part: str) -> Iterator[tuple[str, Any]]:
         """One part of the published state the replay implies (``state.json``'s shape), one aggregate at a time,
-        in key order: ``petitions``, ``ballots``, ``kindergarten`` or ``housing``."""
-        parts: dict[str, Callable[[], Iterator[tuple[str, Any]]]] = {
-            "petitions": self.petitions.state_items,
-            "ballots": self.ballots.state_items,
-            "kindergarten": self.kindergarten.state_items,
-            "housing": self.housing.state_items,
-        }
-        return parts[part]()
+        in key order: a kind's ``state_part`` (``petitions``, ``ballots``, ``kindergarten``, ``housing``)."""
+        items: Iterator[tuple[str, Any]] = self._parts[part].state_items()
+        return items
 
     def public_state(self) -> dict[str, Any]:
         """The published state the replay implies, whole (tests; the audit streams :meth:`state_items`)."""
-        parts = ("petitions", "ballots", "kindergarten", "housing")
-        return {part: {k: materialize(v) for k, v in self.state_items(part)} for part in parts}
+        return {part: {k: materialize(v) for k, v in self.state_items(part)} for part in self._parts}

@@ -1,4 +1,5 @@
-"""Services and actor authorisation (docs/domain.md "Actors and authorisation", "Services").
+"""Services and actor authorisation (docs/domain.md "Actors and authorisation", "Services"). The table of who may
+cause what is the registry's (:data:`verifier.kinds.AUTHORISATION`).
 
 :class:`ServiceRules` checks the service streams themselves (step 4); :class:`Authorisation` decides for every
 event whether its actor could cause it at that point of the log (step 5). Its state grows with the number of
@@ -8,13 +9,14 @@ services and of queue/register entries (to know each entry's applicant), not wit
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.rules.model import Event, Malformed, Report, Violation, as_str, as_str_list, stream_id
+from verifier.rules.model import Event, Malformed, Permission, Report, Violation, as_str, as_str_list, stream_id
 from verifier.rules.store import Scratch, SpillMap
 
-__all__ = ["AUTHORISATION", "Authorisation", "Permission", "ServiceRules", "scope_matches"]
+__all__ = ["Authorisation", "Permission", "ServiceRules", "scope_matches"]
 
 _SERVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _SEGMENT = re.compile(r"(\*|[a-z0-9][a-z0-9_-]*)\Z")
@@ -30,54 +32,6 @@ def scope_matches(granted: str, required: str) -> bool:
     if g[-1] == "*" and len(r) >= len(g):
         return all(a == "*" or a == b for a, b in zip(g[:-1], r, strict=False))
     return len(g) == len(r) and all(a == "*" or a == b for a, b in zip(g, r, strict=True))
-
-
-@dataclass(frozen=True)
-class Permission:
-    scope: str | None
-    citizen: str | None  # data field naming the citizen ("entry:" prefix: the entry's applicant)
-    system: bool = False
-
-
-_P = Permission
-#: docs/domain.md's table: event type -> who may cause it.
-AUTHORISATION: dict[str, Permission] = {
-    "service.registered": _P("service:admin", None, True),
-    "service.scopes_changed": _P("service:admin", None, True),
-    "service.revoked": _P("service:admin", None, True),
-    "petition.created": _P(None, "author"),
-    "petition.published": _P("petition:moderate", None),
-    "petition.rejected": _P("petition:moderate", None),
-    "petition.signed": _P(None, "signer"),
-    "petition.threshold_reached": _P(None, None, True),
-    "petition.responded": _P("petition:respond", None),
-    "petition.closed": _P("petition:close", None, True),
-    "ballot.opened": _P("ballot:open", None),
-    "ballot.vote_cast": _P(None, "voter"),
-    "ballot.vote_changed": _P(None, "voter"),
-    "ballot.closed": _P("ballot:close", None, True),
-    "queue.created": _P("queue:kindergarten:admin", None),
-    "queue.entry_registered": _P("queue:kindergarten:register", "applicant"),
-    "queue.benefit_granted": _P("queue:kindergarten:benefit", None),
-    "queue.benefit_revoked": _P("queue:kindergarten:benefit", None),
-    "queue.preferences_changed": _P("queue:kindergarten:register", "entry:"),
-    "queue.offer_issued": _P("queue:kindergarten:offer", None),
-    "queue.offer_accepted": _P("queue:kindergarten:offer", "entry:"),
-    "queue.offer_declined": _P("queue:kindergarten:offer", "entry:"),
-    "queue.offer_expired": _P("queue:kindergarten:offer", None, True),
-    "queue.entry_withdrawn": _P("queue:kindergarten:register", "entry:"),
-    "queue.entry_removed": _P("queue:kindergarten:remove", None),
-    "housing.register_opened": _P("queue:housing:admin", None),
-    "housing.entry_registered": _P("queue:housing:register", "applicant"),
-    "housing.list_included": _P("queue:housing:lists", None),
-    "housing.list_excluded": _P("queue:housing:lists", None),
-    "housing.reregistered": _P("queue:housing:register", "entry:"),
-    "housing.removal_proposed": _P("queue:housing:remove", None, True),
-    "housing.entry_removed": _P("queue:housing:remove", None),
-    "housing.dwelling_allocated": _P("queue:housing:allocate", None),
-}
-#: ``petition.threshold_reached`` is caused by the rules themselves: ``{"kind": "system", "id": "rules"}``.
-SYSTEM_IDS: dict[str, str] = {"petition.threshold_reached": "rules"}
 
 
 @dataclass(slots=True)
@@ -97,8 +51,8 @@ def _scopes(ev: Event) -> list[str]:
 class ServiceRules:
     """Step 4 for ``service.*`` streams: stream id, sorted distinct scopes, nothing after revocation."""
 
-    def __init__(self, report: Report) -> None:
-        self.report = report
+    def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
+        self.report = report  # ``scratch``: as every kind's rules get it; a city has few services, kept in memory
         self.services: dict[str, Service] = {}
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
@@ -124,7 +78,7 @@ class ServiceRules:
             self.services[sid] = Service(scopes)
             return
         if s is None:
-            self.fail(ev, "unknown_service", f"{ev.type} for a service never registered", None, sid)
+            self.fail(ev, "unknown_service", f"{ev.logged_type} for a service never registered", None, sid)
             return
         if s.revoked:
             self.fail(ev, "event_after_revoked", "nothing follows service.revoked in its stream", "no event", ev.type)
@@ -143,10 +97,14 @@ class ServiceRules:
 
 
 class Authorisation:
-    """Step 5: the actor of each event was allowed to cause it at that point of the log."""
+    """Step 5: the actor of each event was allowed to cause it at that point of the log. ``table``: (canonical)
+    event type -> who may cause it (docs/domain.md; :data:`verifier.kinds.AUTHORISATION`)."""
 
-    def __init__(self, report: Report, cache_items: int | None = None) -> None:
+    def __init__(self, report: Report, table: Mapping[str, Permission], cache_items: int | None = None) -> None:
         self.report = report
+        self.table = table
+        # the events that register an entry's applicant (the citizen they name): "entry:" permissions check them
+        self.registers_applicant = frozenset(t for t, p in table.items() if p.citizen == "applicant")
         self.services: dict[str, Service] = {}
         self.scratch = Scratch(cache_items)
         # queue/register entry id -> applicant pseudonym (grows with the entries: a spill map)
@@ -156,7 +114,7 @@ class Authorisation:
         self.report(Violation(ev, code, message, expected, found))
 
     def handle(self, ev: Event) -> None:
-        perm = AUTHORISATION.get(ev.type)
+        perm = self.table.get(ev.type)
         actor = ev.actor
         kind, aid = actor.get("kind"), actor.get("id")
         if perm is None:
@@ -172,14 +130,16 @@ class Authorisation:
         elif kind == "citizen":
             self._citizen(ev, perm, str(aid))
         elif kind == "system":
-            needed = SYSTEM_IDS.get(ev.type)
+            needed = perm.system_id
             if not perm.system:
-                self.fail(ev, "system_not_allowed", f"{ev.type} may not be caused by the system", _who(perm), actor)
+                self.fail(
+                    ev, "system_not_allowed", f"{ev.logged_type} may not be caused by the system", _who(perm), actor
+                )
             elif needed is not None and aid != needed:
                 self.fail(
                     ev,
                     "system_id_mismatch",
-                    f"{ev.type} is caused by the rules",
+                    f"{ev.logged_type} is caused by the rules",
                     {"kind": "system", "id": needed},
                     actor,
                 )
@@ -195,7 +155,11 @@ class Authorisation:
     def _service(self, ev: Event, perm: Permission, sid: str) -> None:
         if perm.scope is None:
             self.fail(
-                ev, "service_not_allowed", f"no service may cause {ev.type}", _who(perm), {"kind": "service", "id": sid}
+                ev,
+                "service_not_allowed",
+                f"no service may cause {ev.logged_type}",
+                _who(perm),
+                {"kind": "service", "id": sid},
             )
             return
         s = self.services.get(sid)
@@ -218,7 +182,7 @@ class Authorisation:
             self.fail(
                 ev,
                 "citizen_not_allowed",
-                f"no citizen may cause {ev.type}",
+                f"no citizen may cause {ev.logged_type}",
                 _who(perm),
                 {"kind": "citizen", "id": pseudonym},
             )
@@ -232,12 +196,12 @@ class Authorisation:
             named = value if isinstance(value, str) else None
             what = f"data.{field}"
         if named != pseudonym:
-            self.fail(ev, "citizen_mismatch", f"a citizen may cause {ev.type} only as {what}", named, pseudonym)
+            self.fail(ev, "citizen_mismatch", f"a citizen may cause {ev.logged_type} only as {what}", named, pseudonym)
 
     def _learn(self, ev: Event) -> None:
         t = ev.type
         d = ev.data
-        if t in ("queue.entry_registered", "housing.entry_registered"):
+        if t in self.registers_applicant:
             entry, applicant = d.get("entry"), d.get("applicant")
             if isinstance(entry, str) and isinstance(applicant, str):
                 self.applicants[entry] = applicant

@@ -1,4 +1,4 @@
-"""Audit steps 4 (rule replay) and 5 (actor authorisation), plugged into :func:`verifier.audit.default_steps`.
+"""Audit steps 4 (rule replay) and 5 (actor authorisation), plugged into :func:`verifier.steps.defaults.default_steps`.
 
 Both look at every line during the single streaming pass, after step 1 has parsed it (``ctx.current``); lines
 that step 1 rejected are not replayed (step 1 already reports them; the count is in the stats). Memory grows
@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from verifier import audit
-from verifier.audit import AuditContext, Finding, Status, Step
-from verifier.bundle import Oversize, Unterminated
+from verifier import report as _report
+from verifier.kinds import AUTHORISATION, STATE_PART, canonical_type
 from verifier.limits import STATE_ALLOWANCE
+from verifier.report import Finding, Status
 from verifier.rules.model import Event, Violation
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
@@ -32,7 +32,9 @@ from verifier.rules.statecmp import (
     key_path,
     read_published,
 )
+from verifier.source import Oversize, Unterminated
 from verifier.spill import ScratchFile
+from verifier.steps.base import AuditContext, SkippedStep, Step
 
 __all__ = ["STATE_PART", "AuthorisationStep", "ReplayPart", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
 
@@ -49,7 +51,7 @@ def _finding(step: int, v: Violation) -> Finding:
         message=v.message,
         index=ev.index if ev else None,
         event_id=ev.id if ev else None,
-        event_type=ev.type if ev else None,
+        event_type=ev.logged_type if ev else None,
         expected=v.expected,
         found=v.found,
         details=dict(v.details),
@@ -66,19 +68,24 @@ def _event(ctx: AuditContext, index: int) -> Event | None:
         ev = None
     else:
         env = checked.event
-        ev = (
-            None
-            if env is None
-            else Event(
-                index, env["id"], env["type"], env["stream"], env["version"], env["time"], env["actor"], env["data"]
+        if env is None:
+            ev = None
+        else:
+            logged = env["type"]
+            etype = canonical_type(logged)  # the rules see one name (verifier.kinds)
+            ev = Event(
+                index,
+                env["id"],
+                etype,
+                env["stream"],
+                env["version"],
+                env["time"],
+                env["actor"],
+                env["data"],
+                None if etype is logged else logged,
             )
-        )
     ctx.__dict__["_rules_event"] = (index, ev)  # a private attribute of the shared context
     return ev
-
-
-#: Which part of ``state.json`` (``public_state``) the aggregates of each type prefix make.
-STATE_PART = {"petition": "petitions", "ballot": "ballots", "queue": "kindergarten", "housing": "housing"}
 
 
 @dataclass
@@ -127,15 +134,7 @@ class RuleReplayStep(Step):
 
     def _counts(self) -> dict[str, int]:
         r = self.replay
-        return {
-            "events_replayed": r.events,
-            "services": len(r.services.services),
-            "petitions": len(r.petitions.petitions),
-            "ballots": len(r.ballots.ballots),
-            "kindergarten_queues": len(r.kindergarten.queues),
-            "housing_registers": len(r.housing.registers),
-            "rule_state_values_spilled_to_disk": r.scratch.evicted,
-        }
+        return {"events_replayed": r.events, **r.counts(), "rule_state_values_spilled_to_disk": r.scratch.evicted}
 
     def part(self) -> ReplayPart:
         """In a rule worker process, after the stream: this share's :class:`ReplayPart` (then, if the main process
@@ -184,7 +183,7 @@ class RuleReplayStep(Step):
             if other is not None:  # the stream findings of both shares, in log order (each event is in one)
                 mine = self.result.findings
                 merged = heapq.merge(mine, other.stream, key=_index)
-                self.result.findings = list(merged)[: audit.MAX_FINDINGS_PER_STEP]
+                self.result.findings = list(merged)[: _report.MAX_FINDINGS_PER_STEP]
                 self.result.findings_total += other.stream_total
             r.finish()
             if other is not None:
@@ -290,7 +289,7 @@ class AuthorisationStep(Step):
 
     def __init__(self, cache_items: int | None = None) -> None:
         super().__init__()
-        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)), cache_items)
+        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)), AUTHORISATION, cache_items)
         self.cache_items = self.auth.scratch.cache_items
         self.checked = 0
 
@@ -304,19 +303,6 @@ class AuthorisationStep(Step):
     def finish(self, ctx: AuditContext) -> None:
         self.result.stats.update({"events_checked": self.checked, "services_seen": len(self.auth.services)})
         self.auth.close()
-
-
-class SkippedStep(Step):
-    """A step the auditor chose not to run: reported NOT RUN with the reason, never as passed."""
-
-    def __init__(self, number: int, name: str, reason: str) -> None:
-        self.number = number
-        self.name = name
-        super().__init__()
-        self.reason = reason
-
-    def skip_reason(self, ctx: AuditContext) -> str | None:
-        return self.reason
 
 
 def skipped_rule_steps(reason: str = "skipped: --no-rules (the domain rules were not replayed)") -> list[Step]:
