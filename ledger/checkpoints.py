@@ -45,7 +45,14 @@ def checkpoint_at(conn: Connection, tree_size: int) -> Checkpoint | None:
 
 
 def all_checkpoints(conn: Connection) -> list[Checkpoint]:
-    rows = conn.execute(select(checkpoints).order_by(checkpoints.c.tree_size)).all()
+    return checkpoints_after(conn, -1)
+
+
+def checkpoints_after(conn: Connection, tree_size: int) -> list[Checkpoint]:
+    """Every checkpoint of a size above ``tree_size``, smallest first."""
+    rows = conn.execute(
+        select(checkpoints).where(checkpoints.c.tree_size > tree_size).order_by(checkpoints.c.tree_size)
+    ).all()
     return [Checkpoint(int(r.tree_size), bytes(r.root), r.note, r.created_at) for r in rows]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from ledger.checkpoints import all_checkpoints
+from ledger.checkpoints import Checkpoint, all_checkpoints
 from ledger.db.schema import event_records
 from ledger.errors import StorageTampered
 from ledger.export import iter_entries
@@ -35,6 +35,37 @@ class SelfAuditReport:
     checkpoints_checked: int
 
 
+def check_leaf(index: int, entry: bytes, stored: bytes) -> None:
+    """Raise StorageTampered unless the stored ``entry`` of leaf ``index`` hashes to its ``stored`` leaf hash."""
+    found = leaf_hash(entry)
+    if found != stored:
+        raise StorageTampered(
+            f"leaf {index}: the stored event does not hash to the stored leaf hash",
+            where=f"leaf {index}",
+            expected=stored.hex(),
+            found=found.hex(),
+        )
+
+
+def check_checkpoint(reader: TreeReader, cp: Checkpoint, size: int) -> None:
+    """Raise StorageTampered unless the tree of ``size`` (``reader``) has ``cp``'s signed root at its size."""
+    if cp.tree_size > size:
+        raise StorageTampered(
+            f"checkpoint at {cp.tree_size} is beyond the tree ({size})",
+            where=f"checkpoint {cp.tree_size}",
+            expected=f"<= {size}",
+            found=str(cp.tree_size),
+        )
+    found = reader.root_at(cp.tree_size)
+    if found != cp.root:
+        raise StorageTampered(
+            f"the tree at {cp.tree_size} does not have the signed root",
+            where=f"checkpoint {cp.tree_size}",
+            expected=cp.root.hex(),
+            found=found.hex(),
+        )
+
+
 def self_audit(
     engine: Engine, *, events_table: str, origin: str, progress: Callable[[int, int], None] | None = None
 ) -> SelfAuditReport:
@@ -50,14 +81,7 @@ def self_audit(
                 if progress and index % (TILE_WIDTH * 64) == 0:
                     progress(index, size)
             offset = (index % TILE_WIDTH) * 32
-            stored = tile[offset : offset + 32]
-            if leaf_hash(entry) != stored:
-                raise StorageTampered(
-                    f"leaf {index}: the stored event does not hash to the stored leaf hash",
-                    where=f"leaf {index}",
-                    expected=stored.hex(),
-                    found=leaf_hash(entry).hex(),
-                )
+            check_leaf(index, entry, tile[offset : offset + 32])
         try:
             root = verify_tiles(store, size)
         except TileMismatch as e:
@@ -72,21 +96,7 @@ def self_audit(
         cps = all_checkpoints(conn)
         reader = TreeReader(store, size)
         for cp in cps:
-            if cp.tree_size > size:
-                raise StorageTampered(
-                    f"checkpoint at {cp.tree_size} is beyond the tree ({size})",
-                    where=f"checkpoint {cp.tree_size}",
-                    expected=f"<= {size}",
-                    found=str(cp.tree_size),
-                )
-            recomputed = reader.root_at(cp.tree_size)
-            if recomputed != cp.root:
-                raise StorageTampered(
-                    f"the tree at {cp.tree_size} does not have the signed root",
-                    where=f"checkpoint {cp.tree_size}",
-                    expected=cp.root.hex(),
-                    found=recomputed.hex(),
-                )
+            check_checkpoint(reader, cp, size)
         if progress:
             progress(size, size)
     return SelfAuditReport(size, root, len(cps))

@@ -24,16 +24,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
-from ledger.checkpoints import Checkpoint, latest_checkpoint
-from ledger.db.schema import checkpoints, self_audit
+from ledger.checkpoints import checkpoints_after, latest_checkpoint
+from ledger.db.schema import self_audit
 from ledger.errors import StorageTampered
 from ledger.integrator import read_state
 from ledger.leafmap import notification_of
 from ledger.merkle.append import full_tile_root
-from ledger.merkle.hasher import HASH_SIZE, leaf_hash
+from ledger.merkle.hasher import HASH_SIZE
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, hashes_at_level
 from ledger.merkle.tree import TreeReader
+from ledger.selfaudit import check_checkpoint, check_leaf
 from ledger.watchstate import WatchStatus, read_status
 
 #: Leaves a round checks as new at most (a start re-checks the log from leaf 0 in rounds of this size).
@@ -152,14 +153,7 @@ class Watch:
             tile = tiles.get((0, index >> TILE_HEIGHT), b"")
             offset = (index % TILE_WIDTH) * HASH_SIZE
             stored = tile[offset : offset + HASH_SIZE]
-            found = leaf_hash(entry)
-            if found != stored:
-                raise StorageTampered(
-                    f"leaf {index}: the stored event does not hash to the stored leaf hash",
-                    where=f"leaf {index}",
-                    expected=stored.hex(),
-                    found=found.hex(),
-                )
+            check_leaf(index, entry, stored)
         level, lo, hi = 0, begin >> TILE_HEIGHT, (end - 1) >> TILE_HEIGHT
         while hashes_at_level(size, level + 1) > 0:
             below = store.read_tiles([(level, t) for t in range(lo, hi + 1)])
@@ -184,27 +178,10 @@ class Watch:
     def _check_checkpoints(self, conn: Connection, store: SqlTileStore, size: int) -> None:
         """The checkpoints signed since the last round, and the latest one, have their roots in the tree."""
         reader = TreeReader(store, size)
-        rows = conn.execute(
-            select(checkpoints).where(checkpoints.c.tree_size > self._checkpoint_size).order_by(checkpoints.c.tree_size)
-        ).all()
-        todo = [Checkpoint(int(r.tree_size), bytes(r.root), r.note, r.created_at) for r in rows]
+        todo = checkpoints_after(conn, self._checkpoint_size)
         latest = latest_checkpoint(conn)
         if latest is not None and not todo:
             todo.append(latest)
         for cp in todo:
-            if cp.tree_size > size:
-                raise StorageTampered(
-                    f"checkpoint at {cp.tree_size} is beyond the tree ({size})",
-                    where=f"checkpoint {cp.tree_size}",
-                    expected=f"<= {size}",
-                    found=str(cp.tree_size),
-                )
-            found = reader.root_at(cp.tree_size)
-            if found != cp.root:
-                raise StorageTampered(
-                    f"the tree at {cp.tree_size} does not have the signed root",
-                    where=f"checkpoint {cp.tree_size}",
-                    expected=cp.root.hex(),
-                    found=found.hex(),
-                )
+            check_checkpoint(reader, cp, size)
             self._checkpoint_size = max(self._checkpoint_size, cp.tree_size)
