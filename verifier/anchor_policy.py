@@ -169,7 +169,8 @@ class RewriteCheck:
         ``shown_by``: what the checks that ran do show)."""
         return (
             f"OPERATOR REWRITE NOT CHECKED: {self.reason}. Without anchors checked on chain in a contract you name "
-            "(this version checks no witness cosignatures either), the log operator itself could have rewritten and "
+            "(witness cosignatures, checked with --witness, show only that the witnesses saw this same log since "
+            "they first followed it), the log operator itself could have rewritten and "
             f"re-signed the whole log, and this {what} would pass just the same: {shown_by}. To check it, rerun "
             "with --rpc URL --contract ADDR (the log's published anchor contract)."
         )
