@@ -1,5 +1,5 @@
 """Shared by the receipt page tests (tests/api/test_receipt_page_*.py) and the screenshot script
-(tools/receipt_screenshots.py): a served ledger with a signed petition, headless Chromium driven by Selenium
+(tests/api/receipt_screenshots.py): a served ledger with a signed petition, headless Chromium driven by Selenium
 (Debian `chromium` + `chromium-driver`, never installed from here), the page's pins switched per test, and
 axe-core (pinned in tools/package.json, `make node-deps`) injected into the page."""
 
