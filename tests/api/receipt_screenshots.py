@@ -63,7 +63,8 @@ img.onload = () => {
     if (p < 0) {
       let best = 1e9;
       for (let j = 0; j < palette.length; j++) {
-        const d = (palette[j][0] - px[4 * i]) ** 2 + (palette[j][1] - px[4 * i + 1]) ** 2 + (palette[j][2] - px[4 * i + 2]) ** 2;
+        const q = palette[j];
+        const d = (q[0] - px[4 * i]) ** 2 + (q[1] - px[4 * i + 1]) ** 2 + (q[2] - px[4 * i + 2]) ** 2;
         if (d < best) { best = d; p = j; }
       }
       index[bucket[i]] = p;
