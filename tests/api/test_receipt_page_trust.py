@@ -5,12 +5,16 @@ Failure cases first."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from api.auth.tokens import DevIssuer
 from api.receipt_page import key_fingerprint
 from ledger import note
 from tests.api.receipt_site import ORIGIN, Site, Witness, check_page, chromium, chromium_paths, with_lines
@@ -231,3 +235,38 @@ def test_an_encrypted_ballot_shows_its_tracker_never_a_choice(browser: Any, site
     assert status == "pending", text
     assert f"Ваш бюлетень (повторний), трекер {tracker}" in text, text
     assert "secret-alpha" not in text and "secret-beta" not in text
+
+
+def test_an_anchor_of_a_larger_tree_is_checked_by_consistency_to_the_root_on_chain(
+    browser: Any, tmp_path: Path, chain: RpcStub
+) -> None:
+    site = Site(tmp_path)
+    try:
+        small = site.size
+        petition = site.receipt["event"]["data"]["petition"]
+        with httpx.Client(base_url=site.url) as http:
+            for i in range(5):
+                token = DevIssuer(tmp_path).issue(f"later{i}")
+                r = http.post(f"/v1/petitions/{petition}/signatures", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code in (200, 201), r.text
+            site.ledger.integrate_and_checkpoint()
+            big_note = http.get("/checkpoint").text
+            big = int(big_note.split("\n")[1])
+            big_root = base64.b64decode(big_note.split("\n")[2])
+            proof = http.get("/v1/proofs/consistency", params={"from": small, "to": big}).json()["proof"]
+        assert big > small and proof
+        _pins(site, chain)
+        anchor = {**chain.put_anchor(ORIGIN, big, big_root, CONTRACT), "consistency_proof": proof}
+        status, text = check_page(browser, site.url, _anchored(site, anchor))
+        assert status == "partial" and "The checkpoint is consistent with the anchored root" in text, text
+        # a consistency proof that does not lead to the root the chain holds
+        bad = {**anchor, "consistency_proof": ["00" * 32, *proof[1:]]}
+        status, text = check_page(browser, site.url, _anchored(site, bad))
+        assert status == "fail" and "Anchor is not consistent with the checkpoint" in text, text
+        # the server's claim and its proof agree, but the chain holds another root of that size
+        forged_root = b"\x22" * 32
+        fake_chain = chain.put_anchor(ORIGIN, big, forged_root, CONTRACT, block=9)
+        status, text = check_page(browser, site.url, _anchored(site, {**fake_chain, "root": big_root.hex()}))
+        assert status == "fail" and "the server's claim differs from the chain" in text, text
+    finally:
+        site.close()
