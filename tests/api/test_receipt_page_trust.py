@@ -270,3 +270,27 @@ def test_an_anchor_of_a_larger_tree_is_checked_by_consistency_to_the_root_on_cha
         assert status == "fail" and "the server's claim differs from the chain" in text, text
     finally:
         site.close()
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "says"),
+    [
+        ("petition.created", {"title": "Сквер біля школи", "text": "t"}, "Ваша петиція «Сквер біля школи»"),
+        (
+            "ballot.vote_cast",
+            {"ballot": "00000000-0000-4000-8000-0000000000b1", "selection": ["option-secret"], "voter": "v"},
+            "Ваш голос у голосуванні 00000000-0000-4000-8000-0000000000b1",
+        ),
+        ("queue.entry_registered", {"entry": "e1", "birth_year": 2024}, "Ваша заява в черзі до дитсадка"),
+        ("housing.entry_registered", {"entry": "e2"}, "Ваша заява на квартирний облік"),
+        ("queue.offer_issued", {"offer": "o1", "entry": "e1"}, "Запис у черзі: queue.offer_issued"),
+    ],
+)
+def test_other_receipts_say_what_they_are(
+    browser: Any, site: Site, event_type: str, data: dict[str, Any], says: str
+) -> None:
+    site.pin(log_key=site.log_key)
+    event = {**site.receipt["event"], "type": event_type, "data": data}
+    status, text = check_page(browser, site.url, _pending(event))
+    assert status == "pending" and says in text, text
+    assert "option-secret" not in text  # a vote's choice is never shown
