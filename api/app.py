@@ -21,6 +21,7 @@ from api.auth.ratelimit import RateLimiter
 from api.auth.tokens import TokenVerifier
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
+from api.receipt_page import page_config
 from api.schema import API_TABLES
 from api.serving.bodies import BodyGuard
 from api.settings import ApiSettings
@@ -145,6 +146,10 @@ def create_app(
         @app.get("/", include_in_schema=False)
         def index() -> FileResponse:
             return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+        @app.get("/receipt-config.json", include_in_schema=False)
+        def receipt_config() -> dict[str, Any]:  # the deploy-time pins of the page (api/receipt_page.py)
+            return page_config(state.settings)
 
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)  # inside the metrics: they count its 413s
     app.add_middleware(MetricsMiddleware, state=state)

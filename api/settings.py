@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from api.receipt_page import WitnessPin, check_contract, check_log_key, check_rpc_url, check_witnesses
 from ledger.config import Production
 
 DEV_ISSUER = "https://dev.hromada.invalid/issuer"
@@ -80,6 +81,25 @@ class ApiSettings(BaseModel):
         "verified commands and pass every other request through (docs/api.md).",
     )
     receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
+    receipt_log_key: str | None = Field(
+        default=None,
+        description="The log's verifier key the receipt page checks against (pinned at deploy time; its "
+        "fingerprint is what the city prints); unset: the page takes the key this server announces, and says so.",
+    )
+    receipt_rpc_url: str | None = Field(
+        default=None,
+        description="Ethereum JSON-RPC endpoint the citizen's browser asks for the anchor (not the ledger; it must "
+        "allow the page's origin by CORS); unset: the page says the anchor was not checked.",
+    )
+    receipt_chain_id: int | None = Field(default=None, ge=1, description="The chain id the anchors must be on.")
+    receipt_contract: str | None = Field(default=None, description="The anchor contract the anchors must be in.")
+    receipt_witnesses: list[WitnessPin] = Field(
+        default_factory=list,
+        description='Witnesses the receipt page counts, JSON: [{"name": "w1", "key": "<witness verifier key>"}].',
+    )
+    receipt_witness_threshold: int | None = Field(
+        default=None, ge=1, description="How many of receipt_witnesses must have cosigned; default: all."
+    )
     api_no_anchors: bool = Field(
         default=False, description="Audit bundles served by GET /v1/export carry no chain and no anchors."
     )
@@ -89,12 +109,32 @@ class ApiSettings(BaseModel):
         default=16 * 1024, ge=1024, le=1024 * 1024, description="A longer request line and headers are refused (431)."
     )
 
-    @field_validator("oidc_issuers", mode="before")
+    @field_validator("oidc_issuers", "receipt_witnesses", mode="before")
     @classmethod
     def _parse(cls, v: Any) -> Any:
         if isinstance(v, str):
             return json.loads(v) if v.strip() else []
         return v
+
+    @field_validator("receipt_log_key")
+    @classmethod
+    def _log_key(cls, v: str | None) -> str | None:
+        return check_log_key(v)
+
+    @field_validator("receipt_rpc_url")
+    @classmethod
+    def _rpc_url(cls, v: str | None) -> str | None:
+        return check_rpc_url(v)
+
+    @field_validator("receipt_contract")
+    @classmethod
+    def _contract(cls, v: str | None) -> str | None:
+        return check_contract(v)
+
+    @model_validator(mode="after")
+    def _witness_policy(self) -> ApiSettings:
+        check_witnesses(self.receipt_witnesses, self.receipt_witness_threshold)
+        return self
 
     def dev_issuer_enabled(self) -> bool:
         return self.dev_issuer and not self.production

@@ -5,3 +5,8 @@ wrk-bin:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null; }
 
 bench: wrk-bin
+
+# Chromium screenshots of the receipt page (docs/receipts.md): docs/img/receipt-{good,failing,unverifiable}-{1280,390}.png
+.PHONY: receipt-screenshots
+receipt-screenshots:
+	PYTHONPATH=. $(PY) -m tests.api.receipt_screenshots docs/img

@@ -142,8 +142,10 @@ def test_good_receipt_verifies_and_tampered_ones_fail(browser: Any, site: dict[s
     good = site["receipt"]
     assert good["status"] == "proved" and len(good["inclusion_proof"]) >= 2
     status, text = _check(browser, site["url"], good)
-    assert status == "ok", text
-    assert "Квитанція дійсна" in text and "Receipt verified" in text
+    # no key, witnesses or chain pinned here: valid by the log's signature, the rest said to be unchecked
+    # (the pinned checks: tests/api/test_receipt_page_trust.py)
+    assert status == "partial", text
+    assert "Квитанцію підписано журналом" in text and "Log key taken from this server" in text
 
     edited = copy.deepcopy(good)
     edited["event"]["data"]["title"] = "Підроблено"
@@ -191,13 +193,10 @@ def test_receipt_by_event_id_with_anchor(browser: Any, site: dict[str, Any]) -> 
     result = browser.find_element(By.ID, "result")
     WebDriverWait(browser, 20).until(lambda _: result.get_attribute("data-status") not in ("idle", None))
     text = result.text
-    assert result.get_attribute("data-status") == "ok", text
-    assert "Root anchored on chain" in text and "31337" in text and anchor["tx"] in text and "42" in text
-    # an anchor of another root is refused
-    site["app"].state.api.anchor_lookup_override = lambda conn, min_size: {**anchor, "root": "11" * 32}
-    browser.find_element(By.ID, "fetch").click()
-    WebDriverWait(browser, 20).until(lambda _: "не узгоджується" in result.text)
-    assert result.get_attribute("data-status") == "fail"
+    # no chain RPC pinned: the anchor is shown as the server's claim, never ticked (on-chain checks:
+    # tests/api/test_receipt_page_trust.py)
+    assert result.get_attribute("data-status") == "partial", text
+    assert "Anchor NOT checked" in text and "31337" in text and anchor["tx"] in text and "42" in text
     # an unknown event id is reported, not crashed on
     browser.find_element(By.ID, "event-id").clear()
     browser.find_element(By.ID, "event-id").send_keys("00000000-0000-4000-8000-000000000000")
