@@ -495,5 +495,5 @@ def housing_order(
                     )
                 )
         position = projections.position
-    body = HousingOrder(register=register_id, rows=rows)
+    body = HousingOrder(housing_register=register_id, rows=rows)
     return _table(request, format, body, HOUSING_COLUMNS, rows, position)

@@ -117,7 +117,7 @@ class HousingRow(BaseModel):
 
 
 class HousingOrder(BaseModel):
-    register: UUID
+    housing_register: UUID
     rows: list[HousingRow]
 
 
