@@ -92,6 +92,7 @@ class Catalogue:
     def __init__(self) -> None:
         self.keys: dict[str, Key] = {}
         self.memberships: dict[str, frozenset[IndexKey]] = {}
+        self.values: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {}
         self.lists: dict[IndexKey, list[Key]] = {}
         self.signers: dict[str, list[Key]] = {}
 
@@ -101,10 +102,12 @@ class Catalogue:
         if facets is None:
             return
         key = self.keys.setdefault(stream, (time, stream))
-        new = index_keys(*facets(state))
-        old = self.memberships.get(stream, frozenset())
-        if new == old:
+        values = facets(state)
+        if self.values.get(stream) == values:  # most events (a registration, a benefit) change no facet
             return
+        self.values[stream] = values
+        new = index_keys(*values)
+        old = self.memberships.get(stream, frozenset())
         for k in old - new:
             items = self.lists[k]
             i = bisect_left(items, key)

@@ -231,8 +231,9 @@ def _ballot(bid: str, s: Mapping[str, Any]) -> OpenBallot:
     )
 
 
-def _queue(qid: str, key: Key, s: Mapping[str, Any]) -> OpenQueue:
-    kindergarten = "institutions" in s
+def _queue(projections: Projections, qid: str, key: Key) -> OpenQueue:
+    s = projections.streams[qid]
+    kindergarten = projections.kinds[qid] == BY_NAME["kindergarten"].prefix
     return OpenQueue(
         id=UUID(qid),
         kind="kindergarten" if kindergarten else "housing",
@@ -357,7 +358,7 @@ def queues(
         created_before,
         cursor,
         limit,
-        lambda p, sid, key: _queue(sid, key, p.streams[sid]),
+        lambda p, sid, key: _queue(p, sid, key),
         QueuePage,
     )
 
