@@ -48,7 +48,7 @@ from domain.catalogue import Key, ballot_districts
 from domain.errors import InvalidState, NotFound
 from domain.housing.order import list_order
 from domain.housing.rules import HOUSING_LISTS
-from domain.kindergarten.order import kindergarten_list, kindergarten_orders
+from domain.kindergarten.order import kindergarten_orders, sort_key
 from domain.kinds import BY_NAME
 from domain.projections import Projections
 
@@ -264,7 +264,7 @@ def _list(
     with projections._lock:  # the projections are fed by concurrent writers
         etag = _etag(projections, "json")
         page = projections.catalogue.page(name, given, after=after, start=start, end=end, limit=limit)
-        items = [item(projections, stream, key) for key in page.streams for stream in (key[1],)]
+        items = [item(projections, key[1], key) for key in page.streams]
     nxt = None if page.more is None else encode_cursor(name, scope, page.more)
     body = page_model(items=items, next_cursor=nxt, limit=limit)
     return _answer(request, etag, lambda: JSONResponse(body.model_dump(mode="json")))
@@ -454,13 +454,26 @@ def kindergarten_order(
     projections = _projections(state)
     with projections._lock:
         s = _stream(projections, "kindergarten", queue_id)
-        groups = [tuple(g.rsplit("/", 1)) for g in kindergarten_orders(s)]
-        rows = [
-            KindergartenRow(institution=inst, birth_year=int(year), **r)
-            for inst, year in groups
-            if (institution is None or inst == institution) and (birth_year is None or int(year) == birth_year)
-            for r in kindergarten_list(s, inst, int(year))
-        ]
+        rows = []
+        for group, ids in kindergarten_orders(s).items():  # one pass and a sort per group, not a scan per group
+            inst, year = group.rsplit("/", 1)
+            if (institution is not None and inst != institution) or (
+                birth_year is not None and int(year) != birth_year
+            ):
+                continue
+            for pos, eid in enumerate(ids, start=1):
+                rank, registered_at, _ = sort_key(s, eid)
+                rows.append(
+                    KindergartenRow(
+                        institution=inst,
+                        birth_year=int(year),
+                        position=pos,
+                        entry=eid,
+                        benefit_rank=rank,
+                        registered_at=registered_at,
+                        offer_pending=s["entries"][eid]["offer"] is not None,
+                    )
+                )
         position = projections.position
     body = KindergartenOrder(queue=queue_id, rows=rows)
     return _table(request, format, body, KINDERGARTEN_COLUMNS, rows, position)

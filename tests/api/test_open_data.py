@@ -260,6 +260,8 @@ def test_queue_lists_and_orders(client, service_key, citizen, clock):
         ("ds-1", 2, entries[1]),
         ("ds-2", 1, entries[0]),
     ]
+    public = client.get(f"/v1/queues/{qid}/list", params={"institution": "ds-1", "birth_year": 2023}).json()
+    assert [{k: v for k, v in r.items() if k not in ("institution", "birth_year")} for r in order[:2]] == public
     one = client.get(f"/v1/open/kindergarten/{qid}/order", params={"institution": "ds-2", "format": "csv"})
     lines = one.content.decode().split("\r\n")
     assert lines[0] == "institution,birth_year,position,entry,benefit_rank,registered_at,offer_pending"
