@@ -76,6 +76,14 @@ def index_keys(name: str, facets: Mapping[str, tuple[str, ...]]) -> frozenset[In
     return frozenset(out)
 
 
+def _insert(items: list[Key], key: Key) -> None:
+    """Keep ``items`` sorted; the usual case (the log's time only grows) is an append."""
+    if not items or items[-1] <= key:
+        items.append(key)
+    else:
+        insort(items, key)
+
+
 def _page(items: list[Key], after: Key | None, start: str | None, end: str | None, limit: int) -> Page:
     lo = 0 if start is None else bisect_left(items, (start, ""))
     if after is not None:
@@ -114,11 +122,11 @@ class Catalogue:
             if i < len(items) and items[i] == key:
                 del items[i]
         for k in new - old:
-            insort(self.lists.setdefault(k, []), key)
+            _insert(self.lists.setdefault(k, []), key)
         self.memberships[stream] = new
 
     def signed(self, petition: str, signer: str, time: str) -> None:
-        insort(self.signers.setdefault(petition, []), (time, signer))
+        _insert(self.signers.setdefault(petition, []), (time, signer))
 
     def page(
         self,
