@@ -114,10 +114,10 @@ def create_app(
         if gc is not None:
             gc.stop()
 
-    from api.routers import ballots, housing, kindergarten, log, ops, petitions, receipts
+    from api.routers import ballots, housing, kindergarten, log, open_data, ops, petitions, receipts
 
     # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
-    routers = (petitions, ballots, kindergarten, housing, receipts, log, ops)
+    routers = (petitions, ballots, kindergarten, housing, receipts, log, ops, open_data)
     app = FastAPI(
         lifespan=lifespan,
         dependencies=[Depends(limit_requests)],

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from domain.ballots.aggregate import VoteRecord
 from domain.ballots.rules import compute_tally
 from domain.base import event_time, public_data
+from domain.catalogue import Catalogue
 from domain.kinds import KINDS
 from domain.petitions.aggregate import Signature
 from domain.registry import Kind
@@ -63,6 +64,8 @@ class Projections:
         #: ballot id -> voter pseudonym -> (version, selection) of the voter's last vote.
         self.votes: dict[str, dict[str, tuple[int, list[str]]]] = {}
         self.position = 0
+        #: Sorted indexes for the open-data lists (domain/catalogue.py), kept as records are applied.
+        self.catalogue = Catalogue()
         self._lock = threading.RLock()
 
     def apply(self, record: EventRecord) -> None:
@@ -75,6 +78,7 @@ class Projections:
         if t == SIGNED:
             p = record.data["petition"]
             self.signatures[p] = self.signatures.get(p, 0) + 1
+            self.catalogue.signed(p, record.data["signer"], record.time)
             return
         if t in VOTES:
             voters = self.votes.setdefault(record.data["ballot"], {})
@@ -95,6 +99,7 @@ class Projections:
                 self.streams[stream] = {}
                 self.kinds[stream] = kind.prefix
             fold(self.streams[stream], record.type, record.time, record.actor, record.data)
+            self.catalogue.update(kind.name, stream, record.time, self.streams[stream])
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
             if not waiting or record.version + 1 not in waiting:
