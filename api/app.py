@@ -19,6 +19,7 @@ from api.auth.deps import limit_requests
 from api.auth.keys import KeyVerifier
 from api.auth.ratelimit import RateLimiter
 from api.auth.tokens import TokenVerifier
+from api.booth import mount_booth
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.schema import API_TABLES
@@ -145,6 +146,8 @@ def create_app(
         @app.get("/", include_in_schema=False)
         def index() -> FileResponse:
             return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+        mount_booth(app)
 
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)  # inside the metrics: they count its 413s
     app.add_middleware(MetricsMiddleware, state=state)

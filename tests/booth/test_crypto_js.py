@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ def _approval(ballot_id: str, public_key: str) -> dict[str, Any]:
     return opened
 
 
-CASES = {
-    "budget": (lambda: V["ballot"]["opened"], "d1", ["lib"]),
+CASES: dict[str, tuple[Callable[[], dict[str, Any]], str | None, list[str]]] = {
+    "budget": (lambda: dict(V["ballot"]["opened"]), "d1", ["lib"]),
     "approval": (lambda: _approval(V["ballot"]["ballot"], V["ballot"]["public_key"]), None, ["o1", "o3"]),
 }
 
