@@ -79,7 +79,9 @@ class ApiSettings(BaseModel):
         "N >= 1 = N processes terminate HTTP and verify citizen tokens, hand signatures and votes to the writer as "
         "verified commands and pass every other request through (docs/api.md).",
     )
-    receipt_page: bool = Field(default=True, description="Serve the citizen pages: the receipt page at / and the voting booth at /booth/.")
+    receipt_page: bool = Field(
+        default=True, description="Serve the citizen pages: the receipt page at / and the voting booth at /booth/."
+    )
     api_no_anchors: bool = Field(
         default=False, description="Audit bundles served by GET /v1/export carry no chain and no anchors."
     )
