@@ -54,7 +54,7 @@ async function load(ballotId, token) {
     throw new Error('маніфест голосування не збігається з його ключем');
   }
   if (vc.manifestHash(ballotId, opened) !== opened.manifest_hash) throw new Error('хеш маніфесту не збігається: бюлетень підмінено');
-  vc.decodePoint(opened.public_key, 'public_key');
+  vc.prepareKey(opened.public_key); // decode and precompute now, while the voter reads
   const voter = await api(`/v1/ballots/${enc(ballotId)}/voter`, { token });
   const st = vc.statement(opened, voter.district);
   if (JSON.stringify(st.options) !== JSON.stringify(voter.ballot_options)) {
