@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,12 +127,40 @@ def make_app(stub: Stub) -> FastAPI:
     return app
 
 
-def new_stub(opened: dict[str, Any] | None = None) -> tuple[Stub, int]:
-    """A stub with a fresh joint key; returns it and the key's secret (so a test can decrypt)."""
+def budget_opened(public_key: str) -> dict[str, Any]:
+    """A participatory budget: district d1 has 3 projects (costs 600, 300, 250) and a budget of 1000; d2 one."""
+    costs = {"p0": ("d1", 600), "p1": ("d1", 300), "p2": ("d2", 900), "p3": ("d1", 250)}
+    opened = approval_opened(public_key)
+    opened.update(
+        title="Бюджет участі 2027",
+        kind="participatory_budget",
+        options=[{"id": k, "title": f"Проєкт {k}", "district": d, "cost": c} for k, (d, c) in costs.items()],
+        method={"type": "budget", "budgets": {"d1": 1000, "d2": 1000}},
+        eligibility={"identity_methods": ["diia"], "min_age": 16, "districts": ["d1", "d2"]},
+    )
+    opened.pop("manifest_hash")
+    opened["manifest_hash"] = manifest_hash(BALLOT_ID, opened).hex()
+    return opened
+
+
+def single_opened(public_key: str) -> dict[str, Any]:
+    opened = approval_opened(public_key, options=3)
+    opened.pop("manifest_hash")
+    opened["method"] = {"type": "single"}
+    opened["manifest_hash"] = manifest_hash(BALLOT_ID, opened).hex()
+    return opened
+
+
+def new_stub(make_opened: Callable[[str], dict[str, Any]] = approval_opened) -> tuple[Stub, int]:
+    """A stub with a fresh joint key; returns it and the key's secret (so a test can decrypt). Token
+    ``tok-citizen-1`` is a voter without a district, ``tok-citizen-d1`` one in district d1."""
     secret = random_scalar()
     stub = Stub(
-        opened or approval_opened(base_mul(secret).hex()),
-        {"tok-citizen-1": {"voter": "vot:v1:" + "5a" * 32, "district": None, "identity_method": "diia"}},
+        make_opened(base_mul(secret).hex()),
+        {
+            "tok-citizen-1": {"voter": "vot:v1:" + "5a" * 32, "district": None, "identity_method": "diia"},
+            "tok-citizen-d1": {"voter": "vot:v1:" + "d1" * 32, "district": "d1", "identity_method": "diia"},
+        },
     )
     return stub, secret
 

@@ -14,7 +14,7 @@ import pytest
 from domain.ballots.crypto import ballot as bal
 from domain.ballots.crypto.group import decode_point
 from tests.booth.chromium import ChromiumMissing, chromium
-from tests.booth.stub import BALLOT_ID, Stub, new_stub, serve
+from tests.booth.stub import BALLOT_ID, Stub, budget_opened, new_stub, serve, single_opened
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +125,7 @@ def test_a_cast_ballot_decrypts_to_the_choice(browser: Any) -> None:
         _step(browser, "sealed")
         browser.find_element("id", "cast").click()
         _step(browser, "done")
-        from domain.ballots.crypto.group import G
-
-        plain = [decode_point(c["b"]) - decode_point(c["a"]) * secret for c in stub.cast[0]["ciphertexts"]]
-        assert [1 if p == G else 0 for p in plain] == [1, 0, 0, 0, 0, 1]
-        assert all(p == G or p.is_identity for p in plain)
+        assert _decrypt(stub, secret, stub.cast[0]) == [1, 0, 0, 0, 0, 1]
 
 
 def test_a_tampered_manifest_is_refused_before_encrypting(browser: Any) -> None:
@@ -147,3 +143,52 @@ def test_a_tampered_manifest_is_refused_before_encrypting(browser: Any) -> None:
         )
         assert "маніфест" in msg.text
         assert browser.execute_script("return document.body.dataset.step") == "login"
+
+
+def _decrypt(stub: Stub, secret: int, cast: dict[str, Any]) -> list[int]:
+    from domain.ballots.crypto.group import G
+
+    plain = [decode_point(c["b"]) - decode_point(c["a"]) * secret for c in cast["ciphertexts"]]
+    assert all(p == G or p.is_identity for p in plain)
+    return [1 if p == G else 0 for p in plain]
+
+
+def test_a_budget_ballot_offers_the_district_projects_within_its_budget(browser: Any) -> None:
+    s, secret = new_stub(budget_opened)
+    with serve(s) as stub:
+        browser.get(f"{stub.url}/booth/#ballot={BALLOT_ID}&token=tok-citizen-d1")
+        _step(browser, "choose")
+        offered = [n.get_attribute("value") for n in browser.find_elements("css selector", "#choices input")]
+        assert offered == ["p0", "p1", "p3"]  # d1's projects only, in the ballot's order
+        _choose(browser, ["p0", "p1"])  # 900 of 1000: the 250 project no longer fits
+        assert not browser.find_element("css selector", "#choices input[value='p3']").is_enabled()
+        assert "залишок 100" in browser.find_element("id", "tally").text
+        browser.find_element("id", "encrypt").click()
+        _step(browser, "sealed")
+        browser.find_element("id", "cast").click()
+        _step(browser, "done")
+        assert stub.refused == [] and len(stub.cast) == 1
+        assert stub.cast[0]["district"] == "d1" and stub.cast[0]["proofs"]["budget"] is not None
+        assert _decrypt(stub, secret, stub.cast[0]) == [1, 1, 0]
+
+
+def test_single_choice_revote_and_an_unknown_tracker(browser: Any) -> None:
+    s, secret = new_stub(single_opened)
+    with serve(s) as stub:
+        for choice in ("o2", "o0"):
+            browser.get("about:blank")  # a new page load each time (a fragment change alone does not reload)
+            browser.get(f"{stub.url}/booth/#ballot={BALLOT_ID}&token=tok-citizen-1")
+            _step(browser, "choose")
+            assert browser.find_element("css selector", "#choices input").get_attribute("type") == "radio"
+            assert not browser.find_element("id", "encrypt").is_enabled()  # nothing chosen yet
+            _choose(browser, [choice])
+            browser.find_element("id", "encrypt").click()
+            _step(browser, "sealed")
+            browser.find_element("id", "cast").click()
+            _step(browser, "done")
+        assert "повторний" in browser.find_element("id", "done-note").text
+        assert [_decrypt(stub, secret, c) for c in stub.cast] == [[0, 0, 1], [1, 0, 0]]
+        browser.get("about:blank")
+        browser.get(f"{stub.url}/booth/#ballot={BALLOT_ID}&tracker={'0' * 64}")
+        _step(browser, "status")
+        _wait(browser, lambda d: d.find_element("id", "status-result").get_attribute("data-status") == "missing")
