@@ -19,6 +19,7 @@ from api.auth.deps import limit_requests
 from api.auth.keys import KeyVerifier
 from api.auth.ratelimit import RateLimiter
 from api.auth.tokens import TokenVerifier
+from api.booth import mount_booth
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.receipt_page import page_config
@@ -150,6 +151,8 @@ def create_app(
         @app.get("/receipt-config.json", include_in_schema=False)
         def receipt_config() -> dict[str, Any]:  # the deploy-time pins of the page (api/receipt_page.py)
             return page_config(state.settings)
+
+        mount_booth(app)
 
     app.add_middleware(BodyGuard, max_body_bytes=settings.max_body_bytes)  # inside the metrics: they count its 413s
     app.add_middleware(MetricsMiddleware, state=state)

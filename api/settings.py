@@ -80,7 +80,9 @@ class ApiSettings(BaseModel):
         "N >= 1 = N processes terminate HTTP and verify citizen tokens, hand signatures and votes to the writer as "
         "verified commands and pass every other request through (docs/api.md).",
     )
-    receipt_page: bool = Field(default=True, description="Serve the citizen receipt page at /.")
+    receipt_page: bool = Field(
+        default=True, description="Serve the citizen pages: the receipt page at / and the voting booth at /booth/."
+    )
     receipt_log_key: str | None = Field(
         default=None,
         description="The log's verifier key the receipt page checks against (pinned at deploy time; its "

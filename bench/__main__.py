@@ -28,6 +28,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "api": {"full": {}, "quick": {"quick": True}},
     "hostile_api": {"full": {}, "quick": {"quick": True}},
     "watch": {"full": {}, "quick": {"size": 20_000, "rounds": 3}},
+    "booth": {"full": {"rounds": 15}, "quick": {"rounds": 3}},
 }
 
 
