@@ -67,9 +67,15 @@ def test_knowledge_proofs(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", P["decryption"], ids=lambda c: c.get("why", "valid"))
 def test_decryption_proofs(case: dict[str, Any]) -> None:
     ok = decryption_ok(
-        MANIFEST, H, case["index"], case["ctx"], point(case["key"]), point(case["aggregate_a"]), point(case["d"]),
+        MANIFEST,
+        H,
+        case["index"],
+        case["ctx"],
+        point(case["key"]),
+        point(case["aggregate_a"]),
+        point(case["d"]),
         case["proof"],
-    )  # fmt: skip
+    )
     assert ok is case["valid"]
 
 
