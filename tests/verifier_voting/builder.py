@@ -5,7 +5,7 @@ ballots and shares. ``tamper`` hooks change one event's data on its way into the
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -46,7 +46,7 @@ class Encrypted:
 
     def run(
         self,
-        votes: dict[int, Sequence[Sequence[str]]],
+        votes: Mapping[int, Sequence[Sequence[str]]],
         districts_of: dict[int, str] | None = None,
         decrypt_by: Sequence[int] = (1, 2),
     ) -> dict[str, Any]:
@@ -73,9 +73,9 @@ class Encrypted:
         secrets = {i: cer.new_trustee(bid, i, k) for i in range(1, n + 1)}
         keys = {}
         for i, s in secrets.items():
-            j = cer.make_joined(s)
-            keys[i] = decode_point(j["encryption_key"])
-            data = {"ballot": bid, "trustee": i, "encryption_key": j["encryption_key"], "proof": j["proof"]}
+            joined = cer.make_joined(s)
+            keys[i] = decode_point(joined["encryption_key"])
+            data = {"ballot": bid, "trustee": i, "encryption_key": joined["encryption_key"], "proof": joined["proof"]}
             self._emit(f"joined:{i}", ceremony, "ballot.trustee_joined", svc(f"trustee.{i}"), data)
         commitments = {}
         for i, s in secrets.items():
@@ -155,7 +155,7 @@ class Encrypted:
             self._emit(
                 f"share:{j}", bid, "ballot.decryption_shared", svc(f"trustee.{j}"), {"trustee": j, "shares": shares}
             )
-        funded = None
+        funded: dict[str, list[str]] | None = None
         if self.method["type"] == "budget":
             funded = {}
             for district in sorted(self.method["budgets"]):

@@ -23,7 +23,7 @@ def _audit(
     return e, report
 
 
-def _got(report: Any) -> list[tuple[str, str]]:
+def _got(report: Any) -> list[tuple[str, str | None]]:
     return [(f.code, f.event_id) for step in (4, 5) for f in findings(report, step)]
 
 
@@ -158,7 +158,7 @@ def test_a_plaintext_vote_on_an_encrypted_ballot_is_reported_and_not_counted(tmp
             e.events["plain"] = h.events[-1]
         return env
 
-    e._emit = emit  # type: ignore[method-assign]
+    setattr(e, "_emit", emit)  # noqa: B010 - an instance override of the emitter
     e.run(VOTES)
     report = audit(h.write(tmp_path / "b"))
     assert _got(report) == [("voting.plaintext_before_close", e.events["plain"]["id"])]

@@ -23,7 +23,8 @@ def _item(raw: dict[str, Any]) -> Any:
     ((kind, value),) = raw.items()
     if kind == "scalar":
         return bytes.fromhex(value)
-    return {"bytes": bytes.fromhex, "point": point, "str": str, "int": int}[kind](value)
+    decode: dict[str, Any] = {"bytes": bytes.fromhex, "point": point, "str": str, "int": int}
+    return decode[kind](value)
 
 
 @pytest.mark.parametrize("case", V["encodings"]["points"], ids=lambda c: c.get("why", "valid"))
