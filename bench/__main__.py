@@ -28,6 +28,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "api": {"full": {}, "quick": {"quick": True}},
     "hostile_api": {"full": {}, "quick": {"quick": True}},
     "watch": {"full": {}, "quick": {"size": 20_000, "rounds": 3}},
+    "voting": {"full": {}, "quick": {"n": 100, "audit_n": 50, "peer_n": 4}},
 }
 
 
