@@ -861,7 +861,7 @@ CODES: tuple[Code, ...] = (
         "voting.bad_manifest",
         "4",
         "manifest_hash is SHA-256(JCS({ballot, opened}))",
-        "",
+        "verifier_voting/test_election_audit.py::test_an_open_ballot_with_a_wrong_manifest_hash_or_an_encrypted_ballot_cast",
     ),
     Code(
         "voting.bad_proof",
@@ -993,7 +993,7 @@ CODES: tuple[Code, ...] = (
         "voting.wrong_secrecy",
         "4",
         "an event of one secrecy on a ballot of the other (an encrypted event for an open ballot, an open ballot with trustees)",
-        "",
+        "verifier_voting/test_election_audit.py::test_an_open_ballot_with_a_wrong_manifest_hash_or_an_encrypted_ballot_cast",
     ),
 )
 

@@ -3,6 +3,7 @@ caught with a finding naming the event, failure cases first; then a lawful ballo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,64 @@ def test_a_lawful_encrypted_budget_with_a_trustee_absent_audits_clean(tmp_path: 
     report = audit(h.write(tmp_path / "b"))
     assert _got(report) == []
     assert e.events["closed"]["data"]["funded"] == {"d1": ["lib"], "d2": ["road"]}
+
+
+def _open_ballot(h: History, manifest: str | None = None) -> tuple[str, dict[str, Any]]:
+    import uuid
+
+    from domain.ballots.crypto.hashing import manifest_hash
+    from tests.verifier_rules.builder import instant, svc
+
+    bid = str(uuid.uuid4())
+    opened: dict[str, Any] = {
+        "title": "Poll",
+        "kind": "poll",
+        "options": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
+        "method": {"type": "single"},
+        "opens_at": instant(h.now),
+        "closes_at": instant(h.now + timedelta(hours=1)),
+        "eligibility": {"identity_methods": ["diia"], "min_age": 16, "districts": None},
+        "pseudonym_key": 1,
+        "secrecy": "open",
+        "trustees": [],
+        "threshold": None,
+        "public_key": None,
+    }
+    opened["manifest_hash"] = manifest or manifest_hash(bid, opened).hex()
+    return bid, h.emit(bid, "ballot.opened", svc("council"), opened)
+
+
+def test_an_open_ballot_with_a_wrong_manifest_hash_or_an_encrypted_ballot_cast(tmp_path: Path) -> None:
+    from tests.verifier_rules.builder import cit, pseudonym
+    from verifier.rules.model import stream_id
+
+    h = History()
+    h.city()
+    bid, opened = _open_ballot(h, "00" * 32)
+    voter = pseudonym("vot", 1)
+    data = {
+        "ballot": bid,
+        "voter": voter,
+        "district": None,
+        "identity_method": "diia",
+        "ciphertexts": [],
+        "proofs": {},
+        "tracker": "00" * 32,
+    }
+    cast = h.emit(stream_id("ballot", bid, "voter", voter), "ballot.ballot_cast", cit(voter), data)
+    report = audit(h.write(tmp_path / "b"))
+    assert _got(report) == [("voting.bad_manifest", opened["id"]), ("voting.wrong_secrecy", cast["id"])]
+
+
+def test_a_new_open_ballot_audits_as_before(tmp_path: Path) -> None:
+    from tests.verifier_rules.builder import svc
+
+    h = History()
+    h.city()
+    bid, _ = _open_ballot(h)
+    h.vote(bid, 1, ["a"])
+    h.vote(bid, 2, ["b"])
+    h.vote(bid, 1, ["b"])
+    h.wait(hours=1)
+    h.emit(bid, "ballot.closed", svc("council"), {"voters": 2, "counts": {"a": 0, "b": 2}, "funded": None})
+    assert _got(audit(h.write(tmp_path / "b"))) == []
