@@ -239,7 +239,7 @@ def test_an_open_ballot_with_a_wrong_manifest_hash_or_an_encrypted_ballot_cast(t
     h.city()
     bid, opened = _open_ballot(h, "00" * 32)
     voter = pseudonym("vot", 1)
-    data = {
+    data: dict[str, Any] = {
         "ballot": bid,
         "voter": voter,
         "district": None,
