@@ -409,6 +409,59 @@ def _print_receipt(report: ReceiptReport) -> None:
         out.print(f"[bold red on yellow] WARNING [/] [bold]{escape(warning)}[/]")
 
 
+@app.command("ballot-audit")
+def ballot_audit(
+    record_path: Annotated[
+        Path, typer.Argument(metavar="FILE", help="The device's audit record of a ballot it did not cast")
+    ],
+    ballot: Annotated[
+        str, typer.Option("--ballot", help="The ballot: its URL (GET /v1/ballots/{id}) or a file of that JSON")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines")] = False,
+) -> None:
+    """Benaloh audit of a spoiled ballot (docs/voting.md §6): recompute its ciphertexts from the revealed
+    randomness, check its proofs and tracker, and print the choices it encrypts."""
+    from verifier.voting.benaloh import AuditFailed, audit_spoiled, load_manifest
+
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        manifest = load_manifest(ballot)
+    except (OSError, ValueError) as exc:
+        err = UnreadableInput(f"cannot read the audit record or the ballot: {exc}")
+        raise _fail_to_run("ballot-audit", err, as_json) from exc
+    except Exception as exc:  # an HTTP failure fetching the manifest
+        err = UnreadableInput(f"cannot fetch the ballot {ballot}: {exc}")
+        raise _fail_to_run("ballot-audit", err, as_json) from exc
+    try:
+        chosen = audit_spoiled(record if isinstance(record, dict) else {}, manifest)
+    except AuditFailed as exc:
+        if as_json:
+            _emit_json(
+                {"command": "ballot-audit", "verified": False, "exit_code": 1, "where": exc.where, "error": str(exc)}
+            )
+        else:
+            Console(highlight=False).print(
+                f"[bold red]BALLOT AUDIT FAILED[/] at {escape(exc.where)}: {escape(str(exc))}"
+            )
+        raise typer.Exit(1) from exc
+    if as_json:
+        _emit_json(
+            {
+                "command": "ballot-audit",
+                "verified": True,
+                "exit_code": 0,
+                "tracker": record.get("tracker"),
+                "choices": chosen,
+            }
+        )
+    else:
+        Console(highlight=False).print(
+            f"[bold green]BALLOT AUDIT OK[/] tracker {escape(str(record.get('tracker')))}: the ballot encrypts "
+            f"{escape(', '.join(chosen) or 'no option')}; it must never be cast"
+        )
+    raise typer.Exit(0)
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app()
 

@@ -70,11 +70,20 @@ class EventRow:
 
     fields: frozenset[str]
     permission: Permission
+    #: Other exact field sets the type may have (``ballot.opened`` of a legacy open ballot; ``ballot.closed`` of an
+    #: encrypted one, with ``decrypted_by``).
+    alternatives: tuple[frozenset[str], ...] = ()
 
 
-def _events(rows: Mapping[str, tuple[str, Permission]]) -> dict[str, EventRow]:
-    """``suffix -> ("field field ...", permission)`` as :class:`EventRow` s."""
-    return {suffix: EventRow(frozenset(fields.split()), perm) for suffix, (fields, perm) in rows.items()}
+def _events(
+    rows: Mapping[str, tuple[str, Permission] | tuple[str, Permission, tuple[str, ...]]],
+) -> dict[str, EventRow]:
+    """``suffix -> ("field field ...", permission[, ("other field set", ...)])`` as :class:`EventRow` s."""
+    out = {}
+    for suffix, (fields, perm, *rest) in rows.items():
+        others = tuple(frozenset(f.split()) for f in (rest[0] if rest else ()))
+        out[suffix] = EventRow(frozenset(fields.split()), perm, others)
+    return out
 
 
 @dataclass(frozen=True)
@@ -157,13 +166,29 @@ BALLOTS = Kind(
     prefix="ballot",
     events=_events(
         {
+            # encrypted ballots (docs/voting.md, the contract of issue #13)
+            "ceremony_started": ("ballot title spec trustees threshold", _P("ballot:open", None)),
+            "trustee_joined": ("ballot trustee encryption_key proof", _P("ballot:trustee", None)),
+            "trustee_committed": ("ballot trustee commitments proof shares", _P("ballot:trustee", None)),
+            "trustee_verified": ("ballot trustee", _P("ballot:trustee", None)),
+            "trustee_complained": ("ballot trustee about reason", _P("ballot:trustee", None)),
             "opened": (
-                "title kind options method opens_at closes_at eligibility pseudonym_key",
+                "title kind options method opens_at closes_at eligibility pseudonym_key"
+                " secrecy trustees threshold public_key manifest_hash",
                 _P("ballot:open", None),
+                ("title kind options method opens_at closes_at eligibility pseudonym_key",),  # legacy open ballots
             ),
             "vote_cast": ("ballot voter selection district identity_method", _P(None, "voter")),
             "vote_changed": ("ballot voter selection district identity_method", _P(None, "voter")),
-            "closed": ("voters counts funded", _P("ballot:close", None, True)),
+            "ballot_cast": ("ballot voter district identity_method ciphertexts proofs tracker", _P(None, "voter")),
+            "ballot_recast": ("ballot voter district identity_method ciphertexts proofs tracker", _P(None, "voter")),
+            "voting_ended": ("voters aggregate", _P("ballot:close", None, True, "clock")),
+            "decryption_shared": ("trustee shares", _P("ballot:trustee", None)),
+            "closed": (
+                "voters counts funded",
+                _P("ballot:close", None, True),
+                ("voters counts funded decrypted_by",),  # encrypted ballots
+            ),
         }
     ),
     rules="verifier.rules.ballots:BallotRules",

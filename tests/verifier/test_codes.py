@@ -17,20 +17,23 @@ AUDIT_MD = ROOT / "docs" / "audit.md"
 _EMITS = [
     re.compile(p)
     for p in (
-        r'Problem\(\s*"([a-z_0-9]+)"',
-        r'Finding\(\s*\d+,\s*"([a-z_0-9]+)"',
-        r'Finding\(\s*step=\d+,\s*code="([a-z_0-9]+)"',
-        r'Violation\(\s*\w+,\s*"([a-z_0-9]+)"',
-        r'\bfail\(\s*\w+,\s*"([a-z_0-9]+)"',
-        r'\bcode\s*=\s*"([a-z_0-9]+)"',
-        r'\bcode:\s*str\s*=\s*"([a-z_0-9]+)"',
+        r'Problem\(\s*"([a-z_0-9.]+)"',
+        r'Finding\(\s*\d+,\s*"([a-z_0-9.]+)"',
+        r'Finding\(\s*step=\d+,\s*code="([a-z_0-9.]+)"',
+        r'Violation\(\s*\w+,\s*"([a-z_0-9.]+)"',
+        r'\bfail\(\s*\w+,\s*"([a-z_0-9.]+)"',
+        # Election._fail(code, ...) (verifier/voting/election.py): the event is the election's current one
+        r'\b_fail\(\s*"([a-z_0-9.]+)"',
+        r'\b_fail\(\s*\n\s*"([a-z_0-9.]+)",',
+        r'\bcode\s*=\s*"([a-z_0-9.]+)"',
+        r'\bcode:\s*str\s*=\s*"([a-z_0-9.]+)"',
         # a Finding/Violation/fail call whose code is on its own line after the first argument
-        r'(?:Finding|Violation|fail)\(\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9]+)",\n',
-        r'(?:Finding|Violation|fail)\(\s*\n\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9]+)",\n',
+        r'(?:Finding|Violation|fail)\(\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9.]+)",\n',
+        r'(?:Finding|Violation|fail)\(\s*\n\s*(?:\d+|[\w.]+),\s*\n\s*"([a-z_0-9.]+)",\n',
         # a (code, message, expected, found) tuple collected first and reported later (verifier/rules/ballots.py)
-        r'\bappend\(\s*\(\s*"([a-z_0-9]+)",',
+        r'\bappend\(\s*\(\s*"([a-z_0-9.]+)",',
         # code, message = "version_gap", ... (verifier/envelope.py)
-        r'\bcode, \w+ = \(?\s*"([a-z_0-9]+)",',
+        r'\bcode, \w+ = \(?\s*"([a-z_0-9.]+)",',
     )
 ]
 

@@ -26,9 +26,25 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
-from verifier.rules.store import Scratch, SpillMap
+from verifier.rules.store import Scratch, SpillMap, pickle_codec
+from verifier.voting.election import Election
+from verifier.voting.hashing import manifest_hash
 
 __all__ = ["BallotRules", "compute_tally"]
+
+#: Encrypted-ballot events that name their ballot in ``data.ballot``.
+_VOTING_BY_DATA = frozenset(
+    f"ballot.{t}"
+    for t in (
+        "ceremony_started",
+        "trustee_joined",
+        "trustee_committed",
+        "trustee_verified",
+        "trustee_complained",
+        "ballot_cast",
+        "ballot_recast",
+    )
+)
 
 
 @dataclass(slots=True)
@@ -45,6 +61,7 @@ class Ballot:
     identity_methods: frozenset[str]
     districts: frozenset[str] | None
     key: int = 1
+    encrypted: bool = False
     status: str = "open"
     tally: Any = None
     counts: dict[str, int] = field(default_factory=dict)  # option -> counted votes selecting it
@@ -81,13 +98,55 @@ class BallotRules:
         self.ballots: dict[str, Ballot] = {}  # one header per ballot (a service opens them): in memory
         # voter stream S('ballot', B, 'voter', voter) -> the last valid selection (a tuple of option ids)
         self.votes: SpillMap[tuple[str, ...]] = self.scratch.map("ballot_votes", (marshal.dumps, marshal.loads))
+        # encrypted ballots (verifier/voting/): ballot id -> its election; per voter stream the last counted
+        # ciphertexts, per ballot's first ciphertext its event (to name a dropped or double-counted ballot)
+        self.elections: dict[str, Election] = {}
+        self.sealed: SpillMap[Any] = self.scratch.map("ballot_sealed", (marshal.dumps, marshal.loads))
+        self.firsts: SpillMap[Any] = self.scratch.map("ballot_firsts", pickle_codec())
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
 
+    def _election(self, bid: Any, create: bool = False) -> Election | None:
+        if type(bid) is not str:
+            return None
+        e = self.elections.get(bid)
+        if e is None and create:
+            e = self.elections[bid] = Election(bid, self.sealed, self.firsts)
+        return e
+
+    def _feed(self, e: Election, ev: Event) -> None:
+        for v in e.feed(ev):
+            self.report(v)
+
     def handle(self, ev: Event) -> None:
         t = ev.type
-        if t in ("ballot.vote_cast", "ballot.vote_changed"):
+        if t in _VOTING_BY_DATA:
+            e = self._election(ev.data.get("ballot"), create=t == "ballot.ceremony_started")
+            if e is None:
+                what = "ceremony" if t != "ballot.ballot_cast" and t != "ballot.ballot_recast" else "encrypted ballot"
+                self.fail(
+                    ev,
+                    "voting.wrong_secrecy",
+                    f"{ev.logged_type} for no {what} of an encrypted ballot",
+                    None,
+                    ev.data.get("ballot"),
+                )
+                return
+            self._feed(e, ev)
+        elif t in ("ballot.voting_ended", "ballot.decryption_shared"):
+            e = self._election(ev.stream)
+            if e is None:
+                self.fail(
+                    ev, "voting.wrong_secrecy", f"{ev.logged_type} in no encrypted ballot's stream", None, ev.stream
+                )
+                return
+            self._feed(e, ev)
+        elif t in ("ballot.vote_cast", "ballot.vote_changed"):
+            e = self._election(ev.data.get("ballot"))
+            if e is not None:  # a plaintext vote on an encrypted ballot: reported, never counted
+                self._feed(e, ev)
+                return
             self._vote(ev)
         elif t == "ballot.opened":
             self._opened(ev)
@@ -132,6 +191,7 @@ class BallotRules:
             self.fail(ev, "invalid_ballot", "budget ballots always set eligibility.districts", "a list", None)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "ballot.opened opens its stream", "version 1", ev.version)
+        encrypted = self._secrecy(ev)
         self.ballots[ev.stream] = Ballot(
             options=options,
             position={o: i for i, o in enumerate(options)},
@@ -145,7 +205,45 @@ class BallotRules:
             identity_methods=frozenset(as_str_list(elig, "identity_methods")),
             districts=districts,
             key=key,
+            encrypted=encrypted,
         )
+
+    def _secrecy(self, ev: Event) -> bool:
+        """Whether the ballot is encrypted (then its election checks the opening against its ceremony); a new open
+        ballot's extra fields are checked here, a legacy one (no ``secrecy``) has none."""
+        d = ev.data
+        if "secrecy" not in d:
+            if self._election(ev.stream) is not None:
+                self.fail(ev, "voting.wrong_secrecy", "a ballot with a ceremony opens encrypted", "encrypted", None)
+            return False
+        secrecy = d["secrecy"]
+        if secrecy == "encrypted":
+            e = self._election(ev.stream, create=True)
+            assert e is not None
+            self._feed(e, ev)
+            return True
+        if secrecy != "open":
+            raise Malformed("secrecy", "encrypted | open", secrecy)
+        want: dict[str, Any] = {"trustees": [], "threshold": None, "public_key": None}
+        got = {k: d.get(k) for k in want}
+        if got != want or self._election(ev.stream) is not None:
+            self.fail(
+                ev,
+                "voting.wrong_secrecy",
+                "an open ballot has no trustees, threshold or key, nor a ceremony",
+                want,
+                got,
+            )
+        manifest = manifest_hash(ev.stream, d).hex()
+        if d.get("manifest_hash") != manifest:
+            self.fail(
+                ev,
+                "voting.bad_manifest",
+                "manifest_hash is SHA-256(JCS({ballot, opened}))",
+                manifest,
+                d.get("manifest_hash"),
+            )
+        return False
 
     def _vote(self, ev: Event) -> None:
         d = ev.data
@@ -256,6 +354,14 @@ class BallotRules:
             return
         d = ev.data
         recorded = {"voters": as_int(d, "voters"), "counts": as_map(d, "counts"), "funded": d.get("funded")}
+        e = self.elections.get(ev.stream)
+        if b.encrypted and e is not None:
+            self._closed_encrypted(ev, b, e, recorded)
+            return
+        if "decrypted_by" in d:
+            self.fail(
+                ev, "voting.wrong_secrecy", "only an encrypted ballot's close has decrypted_by", None, d["decrypted_by"]
+            )
         if b.status == "closed":
             self.fail(ev, "ballot_closed_twice", "ballot.closed happens once", "once", "again")
             b.tally = dict(d)
@@ -277,6 +383,31 @@ class BallotRules:
             )
         b.status = "closed"
         b.tally = dict(d)
+
+    def _closed_encrypted(self, ev: Event, b: Ballot, e: Election, recorded: dict[str, Any]) -> None:
+        """The counts the trustees' shares decrypt, and the tally they imply, against the published one."""
+        if ev.time < b.closes_at:
+            self.fail(
+                ev, "closed_before_window_end", "ballot.closed only at time >= closes_at", f">= {b.closes_at}", ev.time
+            )
+        decrypted, found = e.close(ev)
+        for v in found:
+            self.report(v)
+        if decrypted is not None:
+            counts, voters = decrypted
+            b.counts, b.voters = counts, voters
+            diff = first_difference(compute_tally(b), recorded)
+            if diff is not None:
+                path, exp, found = diff
+                self.fail(
+                    ev,
+                    "voting.tally_mismatch",
+                    f"the published tally differs from the decrypted aggregate at {path}",
+                    exp,
+                    found,
+                )
+        b.status = "closed"
+        b.tally = dict(ev.data)
 
     def state_items(self) -> Iterator[tuple[str, Any]]:
         """``state.json``'s ``ballots`` part, in key order."""

@@ -38,7 +38,7 @@ class Replay:
         self.events = 0
         # (canonical) event type -> (its data fields, its handler), for the documented types
         self.dispatch = {
-            f"{k.prefix}.{suffix}": (row.fields, self.rules[k.name].handle)
+            f"{k.prefix}.{suffix}": (row.fields, row.alternatives, self.rules[k.name].handle)
             for k in KINDS
             for suffix, row in k.events.items()
         }
@@ -61,18 +61,19 @@ class Replay:
                 Violation(ev, "unknown_type", "not an event type of docs/domain.md", "a documented type", ev.type)
             )
             return
-        fields, handler = known
+        fields, alternatives, handler = known
         if type(ev.data) is not dict and not isinstance(ev.data, dict):
             self.report(Violation(ev, "malformed_data", "data must be an object", "an object", ev.data))
             return
-        if ev.data.keys() != fields:  # set equality, as set(ev.data) != fields, without building the set
+        if ev.data.keys() != fields and not any(ev.data.keys() == alt for alt in alternatives):
+            # set equality, as set(ev.data) != fields, without building the set
             keys = set(ev.data)
             self.report(
                 Violation(
                     ev,
                     "data_fields",
                     f"{ev.logged_type} data must have exactly the documented fields",
-                    sorted(fields),
+                    sorted(fields) if not alternatives else [sorted(f) for f in (fields, *alternatives)],
                     {"missing": sorted(fields - keys), "extra": sorted(keys - fields)},
                 )
             )

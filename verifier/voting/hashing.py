@@ -1,0 +1,53 @@
+"""The protocol's hashes (docs/voting.md §2, §3, §6): ``Hs`` with its tags, the manifest hash, the tracker."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+from verifier.voting.group import Bad, N, Pt
+
+__all__ = ["DST", "Item", "hs", "item", "manifest_hash", "tracker"]
+
+DST = b"hromada/vote/v1/"
+
+Item = Pt | int | str | bytes
+
+
+def item(x: Item) -> bytes:
+    """4-byte big-endian length ‖ bytes: a point's 33, an int's 8 (0 <= v < 2^64), a str's UTF-8, bytes as is."""
+    if isinstance(x, Pt):
+        raw = x.enc()
+    elif isinstance(x, bool):
+        raise Bad("booleans are not hashed")
+    elif isinstance(x, int):
+        if not 0 <= x < 2**64:
+            raise Bad("integers in a hash are 0 <= v < 2^64")
+        raw = x.to_bytes(8, "big")
+    elif isinstance(x, str):
+        raw = x.encode()
+    else:
+        raw = bytes(x)
+    return len(raw).to_bytes(4, "big") + raw
+
+
+def hs(tag: str, *items: Item) -> int:
+    """``int(SHA-512(DST ‖ tag ‖ 0x00 ‖ enc(x1) ‖ …)) mod n``."""
+    h = hashlib.sha512(DST + tag.encode() + b"\x00")
+    h.update(b"".join(item(x) for x in items))
+    return int.from_bytes(h.digest(), "big") % N
+
+
+def manifest_hash(ballot_id: str, opened: Mapping[str, Any]) -> bytes:
+    """SHA-256(JCS({"ballot", "opened": data of ballot.opened without manifest_hash}))."""
+    frozen = {k: v for k, v in opened.items() if k != "manifest_hash"}
+    return hashlib.sha256(rfc8785.dumps({"ballot": ballot_id, "opened": frozen})).digest()
+
+
+def tracker(body: Mapping[str, Any]) -> str:
+    """Hex SHA-256(DST ‖ "tracker" ‖ 0x00 ‖ JCS({ballot, voter, district, ciphertexts, proofs}))."""
+    fields = {k: body.get(k) for k in ("ballot", "voter", "district", "ciphertexts", "proofs")}
+    return hashlib.sha256(DST + b"tracker\x00" + rfc8785.dumps(fields)).hexdigest()

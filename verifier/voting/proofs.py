@@ -1,0 +1,74 @@
+"""Verifying the proofs of docs/voting.md §4 (compact challenge/response form, strong Fiat-Shamir). Each function
+returns True or False and never raises on a hostile proof."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from verifier.voting.group import Bad, N, Pt, lin, scalar
+from verifier.voting.hashing import Item, hs
+
+__all__ = ["decryption_ok", "knowledge_ok", "range_ok"]
+
+
+def _pair(proof: Any, size: int | None) -> tuple[list[int], list[int]] | None:
+    if type(proof) is not dict or proof.keys() != {"c", "s"}:
+        return None
+    c, s = proof["c"], proof["s"]
+    if size is None:
+        return [scalar(c)], [scalar(s)]
+    if type(c) is not list or type(s) is not list or not len(c) == len(s) == size:
+        return None
+    return [scalar(x) for x in c], [scalar(x) for x in s]
+
+
+def range_ok(
+    manifest: bytes, h: Pt, ctx: Sequence[str], alpha: Pt, beta: Pt, values: Sequence[int], proof: Any
+) -> bool:
+    """The ElGamal pair (α, β) under H encrypts one of ``values``: for every k, A_k = s_k G − c_k α and
+    B_k = s_k H − c_k (β − j_k G), and Σ c_k = Hs("range", manifest, H, ctx, α, β, m, j…, A_1, B_1, …)."""
+    try:
+        got = _pair(proof, len(values))
+        if got is None or alpha.zero or beta.zero:
+            return False
+        cs, ss = got
+        commits: list[Item] = []
+        for c, s, j in zip(cs, ss, values, strict=True):
+            a = lin(alpha, -c, s)
+            b = lin(beta, -c, c * j) + h.mul(s)
+            if a.zero or b.zero:
+                return False
+            commits += (a, b)
+        return sum(cs) % N == hs("range", manifest, h, *ctx, alpha, beta, len(values), *values, *commits)
+    except (Bad, TypeError, ValueError):
+        return False
+
+
+def knowledge_ok(context: Sequence[str], x: Pt, proof: Any) -> bool:
+    """Schnorr: A = sG − cX and c = Hs("pok", context…, X, A)."""
+    try:
+        got = _pair(proof, None)
+        if got is None or x.zero:
+            return False
+        (c,), (s,) = got
+        a = lin(x, -c, s)
+        return not a.zero and c == hs("pok", *context, x, a)
+    except (Bad, TypeError, ValueError):
+        return False
+
+
+def decryption_ok(manifest: bytes, h: Pt, index: int, ctx: Sequence[str], sj: Pt, a: Pt, d: Pt, proof: Any) -> bool:
+    """Chaum-Pedersen: T1 = sG − c S_j, T2 = sA − c D, c = Hs("decrypt", manifest, H, j, ctx…, S_j, A, D, T1, T2)."""
+    try:
+        got = _pair(proof, None)
+        if got is None or sj.zero or a.zero or d.zero:
+            return False
+        (c,), (s,) = got
+        t1 = lin(sj, -c, s)
+        t2 = a.mul(s) + d.mul(N - c)
+        if t1.zero or t2.zero:
+            return False
+        return c == hs("decrypt", manifest, h, index, *ctx, sj, a, d, t1, t2)
+    except (Bad, TypeError, ValueError):
+        return False
