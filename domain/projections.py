@@ -94,7 +94,8 @@ class Projections:
             if record.version == 1:
                 self.streams[stream] = {}
                 self.kinds[stream] = kind.prefix
-            fold(self.streams[stream], record.type, record.time, record.actor, record.data)
+            # legacy prefixes (``queue.*`` of envelope format 1) reach the fold under the kind's current name
+            fold(self.streams[stream], kind.canonical(record.type), record.time, record.actor, record.data)
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
             if not waiting or record.version + 1 not in waiting:
