@@ -98,7 +98,8 @@ class Projections:
             if record.version == 1:
                 self.streams[stream] = {}
                 self.kinds[stream] = kind.prefix
-            fold(self.streams[stream], record.type, record.time, record.actor, record.data)
+            # legacy prefixes (``queue.*`` of envelope format 1) reach the fold under the kind's current name
+            fold(self.streams[stream], kind.canonical(record.type), record.time, record.actor, record.data)
             self.catalogue.update(kind.name, stream, record.time, self.streams[stream])
             self.versions[stream] = record.version
             waiting = self.early.get(stream)

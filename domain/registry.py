@@ -39,7 +39,7 @@ class Kind:
 
     #: The kind's name, as the API, the docs and the verifier say it (``kindergarten``).
     name: str
-    #: The prefix of the event types written now (``queue`` for ``queue.offer_issued``).
+    #: The prefix of the event types written now (``kindergarten`` for ``kindergarten.offer_issued``).
     prefix: str
     #: Every aggregate class of the kind; the event classes nested in them are the kind's event types.
     aggregates: tuple[type[LedgerAggregate], ...]
@@ -80,6 +80,11 @@ class Kind:
     def prefixes(self) -> tuple[str, ...]:
         """The current prefix, then the legacy ones."""
         return (self.prefix, *self.legacy_prefixes)
+
+    def canonical(self, event_type: str) -> str:
+        """The current name of one of the kind's event types: a legacy prefix replaced by :attr:`prefix`."""
+        head, _, suffix = event_type.partition(".")
+        return event_type if head == self.prefix else f"{self.prefix}.{suffix}"
 
     @property
     def event_types(self) -> tuple[str, ...]:

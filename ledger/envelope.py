@@ -21,9 +21,22 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.kinds import KINDS
 from ledger.errors import EnvelopeError
 
-FORMAT_VERSION = 1
+#: The envelope format written now (docs/formats.md §1). Format 1 wrote the kindergarten queue's events as
+#: ``queue.*``; format 2 writes ``kindergarten.*``. Logs may hold both: old rows keep their format-1 bytes.
+FORMAT_VERSION = 2
+#: The formats this ledger reads (and can build, for golden files and format-1 fixtures).
+FORMAT_VERSIONS = frozenset({1, 2})
+#: The envelope format whose types use the kinds' legacy prefixes.
+LEGACY_FORMAT = 1
+#: A prefix bound to formats: a legacy prefix to format 1 only, the current prefix of a kind that has legacy
+#: prefixes to the later formats only (as the verifier's ``PREFIX_FORMAT``: its step 1 reports ``type_prefix_format``).
+PREFIX_FORMATS: dict[str, frozenset[int]] = {
+    **{p: frozenset({LEGACY_FORMAT}) for k in KINDS for p in k.legacy_prefixes},
+    **{k.prefix: FORMAT_VERSIONS - {LEGACY_FORMAT} for k in KINDS if k.legacy_prefixes},
+}
 MAX_ENVELOPE_BYTES = 65_535  # tlog-tiles entry bundles prefix each entry with a uint16 length
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON: integers beyond this do not survive JCS's number model
 ACTOR_KINDS = frozenset({"service", "citizen", "system"})
@@ -111,15 +124,27 @@ def build_envelope(
     time: datetime,
     actor: Mapping[str, Any],
     data: Mapping[str, Any],
+    format_version: int = FORMAT_VERSION,
 ) -> dict[str, Any]:
-    """Assemble and validate the envelope of docs/formats.md §1."""
+    """Assemble and validate the envelope of docs/formats.md §1. ``format_version`` other than the current one is for
+    golden files and fixtures of older logs; the type's prefix must belong to that format."""
+    if format_version not in FORMAT_VERSIONS:
+        raise EnvelopeError(
+            f"unknown envelope format {format_version}: want one of {sorted(FORMAT_VERSIONS)}", event_type=event_type
+        )
+    allowed = PREFIX_FORMATS.get(event_type.partition(".")[0])
+    if allowed is not None and format_version not in allowed:
+        raise EnvelopeError(
+            f"type {event_type!r} is not written in envelope format {format_version} (its formats: {sorted(allowed)})",
+            event_type=event_type,
+        )
     if set(actor) != {"kind", "id"} or actor["kind"] not in ACTOR_KINDS or not isinstance(actor["id"], str):
         raise EnvelopeError(
             f"bad actor {actor!r}: want {{'kind': service|citizen|system, 'id': str}}", event_type=event_type
         )
     check_json_native(dict(data))
     return {
-        "format": FORMAT_VERSION,
+        "format": format_version,
         "log": origin,
         "id": str(event_id(stream, version)),
         "stream": str(stream),

@@ -14,8 +14,10 @@ async function titleOf(path, field) {
 }
 
 const quoted = (title, id) => (title ? `«${title}»` : String(id || "?"));
+const KINDERGARTEN_ENTRY = ["Ваша заява в черзі до дитсадка", "Your application to the kindergarten queue"];
 const QUEUE_TYPES = {
-  "queue.entry_registered": ["Ваша заява в черзі до дитсадка", "Your application to the kindergarten queue"],
+  "kindergarten.entry_registered": KINDERGARTEN_ENTRY,
+  "queue.entry_registered": KINDERGARTEN_ENTRY, // envelope format 1 wrote the kindergarten queue's events as queue.*
   "housing.entry_registered": ["Ваша заява на квартирний облік", "Your application to the housing register"],
   "housing.reregistered": ["Ваша перереєстрація на квартирному обліку", "Your re-registration in the housing register"],
 };
@@ -51,7 +53,7 @@ async function describe(event) {
     const t = quoted(await titleOf(path + id(event.stream), "name"), event.stream);
     return [`${QUEUE_TYPES[type][0]} ${t}`, `${QUEUE_TYPES[type][1]} ${t}`];
   }
-  if (typeof type === "string" && (type.startsWith("queue.") || type.startsWith("housing."))) {
+  if (typeof type === "string" && /^(kindergarten|queue|housing)\./.test(type)) {
     return [`Запис у черзі: ${type}`, `A queue entry: ${type}`];
   }
   return [`Подія журналу: ${type || "?"}`, `A log event: ${type || "?"}`];

@@ -1,1 +1,1 @@
-"""Kindergarten queue (``queue.*``, the prefix predates the other queues): entries, benefits, offers in turn."""
+"""Kindergarten queue (``kindergarten.*``; envelope format 1 wrote ``queue.*``): entries, benefits, offers in turn."""

@@ -1,4 +1,5 @@
-"""Kindergarten queue (``queue.*``): one stream per queue holding every event that can change the order.
+"""Kindergarten queue (``kindergarten.*``; ``queue.*`` in envelope format 1): one stream per queue holding every
+event that can change the order.
 
 Keeping all entries of a queue in one stream is deliberate: an offer is decided on exactly the state that
 precedes it in the stream, and optimistic concurrency on the stream version makes two concurrent offers (or
@@ -51,7 +52,7 @@ def place_key(institution: str, place: str) -> str:
 def fold_kindergarten(
     state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
 ) -> None:
-    if type_ == "queue.created":
+    if type_ == "kindergarten.created":
         state.update(
             name=data["name"],
             institutions=list(data["institutions"]),
@@ -70,7 +71,7 @@ def fold_kindergarten(
         )
         return
     entries: dict[str, dict[str, Any]] = state["entries"]
-    if type_ == "queue.entry_registered":
+    if type_ == "kindergarten.entry_registered":
         entries[data["entry"]] = {
             "applicant": data["applicant"],
             "child": data["child"],
@@ -86,17 +87,17 @@ def fold_kindergarten(
         state["registrations"] += 1
         return
     entry = entries[data["entry"]]
-    if type_ == "queue.benefit_granted":
+    if type_ == "kindergarten.benefit_granted":
         entry["benefits"][data["code"]] = {
             "basis": data["basis"],
             "document_commitment": data["document_commitment"],
             "granted_at": time,
         }
-    elif type_ == "queue.benefit_revoked":
+    elif type_ == "kindergarten.benefit_revoked":
         del entry["benefits"][data["code"]]
-    elif type_ == "queue.preferences_changed":
+    elif type_ == "kindergarten.preferences_changed":
         entry["institutions"] = list(data["institutions"])
-    elif type_ == "queue.offer_issued":
+    elif type_ == "kindergarten.offer_issued":
         state["offers"][data["offer"]] = {
             "entry": data["entry"],
             "institution": data["institution"],
@@ -109,23 +110,23 @@ def fold_kindergarten(
         entry["offer"] = data["offer"]
         state["held"][place_key(data["institution"], data["place"])] = data["offer"]
         state["offers_issued"] += 1
-    elif type_ == "queue.offer_accepted":
+    elif type_ == "kindergarten.offer_accepted":
         state["offers"][data["offer"]]["status"] = "accepted"
         entry.update(status="placed", offer=None, placed_at=time)
         state["children"].pop(entry["child"], None)
-    elif type_ in ("queue.offer_declined", "queue.offer_expired"):
+    elif type_ in ("kindergarten.offer_declined", "kindergarten.offer_expired"):
         offer = state["offers"][data["offer"]]
-        offer["status"] = "declined" if type_ == "queue.offer_declined" else "expired"
+        offer["status"] = "declined" if type_ == "kindergarten.offer_declined" else "expired"
         entry["offer"] = None
         entry["institutions"] = [i for i in entry["institutions"] if i != offer["institution"]]
         state["held"].pop(place_key(offer["institution"], offer["place"]), None)
-    elif type_ in ("queue.entry_withdrawn", "queue.entry_removed"):
+    elif type_ in ("kindergarten.entry_withdrawn", "kindergarten.entry_removed"):
         if entry["offer"] is not None:
             offer = state["offers"][entry["offer"]]
             offer["status"] = "cancelled"
             state["held"].pop(place_key(offer["institution"], offer["place"]), None)
-        entry.update(status="withdrawn" if type_ == "queue.entry_withdrawn" else "removed", offer=None)
-        if type_ == "queue.entry_removed":
+        entry.update(status="withdrawn" if type_ == "kindergarten.entry_withdrawn" else "removed", offer=None)
+        if type_ == "kindergarten.entry_removed":
             entry["removal_reason"] = data["reason_code"]
         state["children"].pop(entry["child"], None)
 
@@ -149,7 +150,7 @@ class KindergartenQueue(LedgerAggregate):
         pass
 
     class Created(Event, LedgerAggregate.Created):
-        TYPE: ClassVar[str] = "queue.created"
+        TYPE: ClassVar[str] = "kindergarten.created"
         kind: str
         name: str
         institutions: list[str]
@@ -160,7 +161,7 @@ class KindergartenQueue(LedgerAggregate):
         pseudonym_key: int
 
     class EntryRegistered(Event):
-        TYPE: ClassVar[str] = "queue.entry_registered"
+        TYPE: ClassVar[str] = "kindergarten.entry_registered"
         entry: str
         applicant: str
         child: str
@@ -170,25 +171,25 @@ class KindergartenQueue(LedgerAggregate):
         registered_at: str
 
     class BenefitGranted(Event):
-        TYPE: ClassVar[str] = "queue.benefit_granted"
+        TYPE: ClassVar[str] = "kindergarten.benefit_granted"
         entry: str
         code: str
         basis: str
         document_commitment: str
 
     class BenefitRevoked(Event):
-        TYPE: ClassVar[str] = "queue.benefit_revoked"
+        TYPE: ClassVar[str] = "kindergarten.benefit_revoked"
         entry: str
         code: str
         reason: str
 
     class PreferencesChanged(Event):
-        TYPE: ClassVar[str] = "queue.preferences_changed"
+        TYPE: ClassVar[str] = "kindergarten.preferences_changed"
         entry: str
         institutions: list[str]
 
     class OfferIssued(Event):
-        TYPE: ClassVar[str] = "queue.offer_issued"
+        TYPE: ClassVar[str] = "kindergarten.offer_issued"
         offer: str
         entry: str
         institution: str
@@ -197,26 +198,26 @@ class KindergartenQueue(LedgerAggregate):
         expires_at: str
 
     class OfferAccepted(Event):
-        TYPE: ClassVar[str] = "queue.offer_accepted"
+        TYPE: ClassVar[str] = "kindergarten.offer_accepted"
         offer: str
         entry: str
 
     class OfferDeclined(Event):
-        TYPE: ClassVar[str] = "queue.offer_declined"
+        TYPE: ClassVar[str] = "kindergarten.offer_declined"
         offer: str
         entry: str
 
     class OfferExpired(Event):
-        TYPE: ClassVar[str] = "queue.offer_expired"
+        TYPE: ClassVar[str] = "kindergarten.offer_expired"
         offer: str
         entry: str
 
     class EntryWithdrawn(Event):
-        TYPE: ClassVar[str] = "queue.entry_withdrawn"
+        TYPE: ClassVar[str] = "kindergarten.entry_withdrawn"
         entry: str
 
     class EntryRemoved(Event):
-        TYPE: ClassVar[str] = "queue.entry_removed"
+        TYPE: ClassVar[str] = "kindergarten.entry_removed"
         entry: str
         reason_code: str
 

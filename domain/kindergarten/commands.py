@@ -1,4 +1,4 @@
-"""Kindergarten queue commands (``queue.*``): create a queue, register children, benefits, offers in turn,
+"""Kindergarten queue commands (``kindergarten.*``): create a queue, register children, benefits, offers in turn,
 withdrawals and removals; the queue's lists and positions.
 
 Every command of one queue runs on its one stream (``AppCore._run``): two concurrent offers, or an offer racing a
@@ -40,7 +40,7 @@ class KindergartenCommands(AppCore):
         max_preferences: int = 3,
         queue_id: UUID | None = None,
     ) -> UUID:
-        actor = self._authorise(by, "queue.created")
+        actor = self._authorise(by, "kindergarten.created")
         queue = self._create(
             at,
             lambda at: KindergartenQueue.create(
@@ -92,9 +92,9 @@ class KindergartenCommands(AppCore):
             key = q.state["pseudonym_key"]
             pseudonym = self.pseudonymizer.citizen(holder.subject, key)
             if isinstance(by, CitizenIdentity):
-                actor = self._authorise(by, "queue.entry_registered", pseudonym=pseudonym)
+                actor = self._authorise(by, "kindergarten.entry_registered", pseudonym=pseudonym)
             else:
-                actor = self._authorise(by, "queue.entry_registered")
+                actor = self._authorise(by, "kindergarten.entry_registered")
             subject = self.kindergarten_subject(q.next_entry_id())
             commitment = self._seal(subject, child_data)
             try:
@@ -124,7 +124,7 @@ class KindergartenCommands(AppCore):
         at: datetime,
     ) -> str:
         """Grant a benefit on the basis of a document (sealed in the vault). Returns the document commitment."""
-        actor = self._authorise(by, "queue.benefit_granted")
+        actor = self._authorise(by, "kindergarten.benefit_granted")
 
         def command(q: KindergartenQueue, at: datetime) -> str:
             q.entry(entry)
@@ -142,7 +142,7 @@ class KindergartenCommands(AppCore):
     def revoke_benefit(
         self, *, by: Principal, queue_id: UUID, entry: str, code: str, reason: str, at: datetime
     ) -> None:
-        actor = self._authorise(by, "queue.benefit_revoked")
+        actor = self._authorise(by, "kindergarten.benefit_revoked")
         self._run(
             queue_id,
             KindergartenQueue,
@@ -156,7 +156,7 @@ class KindergartenCommands(AppCore):
     ) -> None:
         def command(q: KindergartenQueue, at: datetime) -> None:
             e = q.entry(entry)
-            actor = self._as_applicant(by, "queue.preferences_changed", e["applicant"], q.state["pseudonym_key"])
+            actor = self._as_applicant(by, "kindergarten.preferences_changed", e["applicant"], q.state["pseudonym_key"])
             q.change_preferences(entry=entry, institutions=institutions, at=at, actor=actor)
 
         self._run(queue_id, KindergartenQueue, "queue", at, command)
@@ -173,7 +173,7 @@ class KindergartenCommands(AppCore):
         entry: str | None = None,
     ) -> str:
         """Offer a place to the first eligible entry of the group; returns the offer id."""
-        actor = self._authorise(by, "queue.offer_issued")
+        actor = self._authorise(by, "kindergarten.offer_issued")
         return self._run(
             queue_id,
             KindergartenQueue,
@@ -189,7 +189,7 @@ class KindergartenCommands(AppCore):
             o = q.offer(offer)
             applicant = q.entry(o["entry"])["applicant"]
             actor = self._as_applicant(by, type_, applicant, q.state["pseudonym_key"])
-            if type_ == "queue.offer_accepted":
+            if type_ == "kindergarten.offer_accepted":
                 q.accept_offer(offer=offer, at=at, actor=actor)
             else:
                 q.decline_offer(offer=offer, at=at, actor=actor)
@@ -197,20 +197,20 @@ class KindergartenCommands(AppCore):
         self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def accept_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
-        self._offer_command(by, queue_id, offer, "queue.offer_accepted", at)
+        self._offer_command(by, queue_id, offer, "kindergarten.offer_accepted", at)
 
     def decline_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
-        self._offer_command(by, queue_id, offer, "queue.offer_declined", at)
+        self._offer_command(by, queue_id, offer, "kindergarten.offer_declined", at)
 
     def expire_offer(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> None:
-        actor = self._authorise(by, "queue.offer_expired")
+        actor = self._authorise(by, "kindergarten.offer_expired")
         self._run(
             queue_id, KindergartenQueue, "queue", at, lambda q, at: q.expire_offer(offer=offer, at=at, actor=actor)
         )
 
     def expire_due_offers(self, *, by: Principal, queue_id: UUID, at: datetime) -> list[str]:
         """Expire every pending offer whose acceptance period is over (one save)."""
-        actor = self._authorise(by, "queue.offer_expired")
+        actor = self._authorise(by, "kindergarten.offer_expired")
 
         def command(q: KindergartenQueue, at: datetime) -> list[str]:
             due = q.due_expiries(at)
@@ -223,13 +223,13 @@ class KindergartenCommands(AppCore):
     def withdraw_entry(self, *, by: Principal, queue_id: UUID, entry: str, at: datetime) -> None:
         def command(q: KindergartenQueue, at: datetime) -> None:
             e = q.entry(entry)
-            actor = self._as_applicant(by, "queue.entry_withdrawn", e["applicant"], q.state["pseudonym_key"])
+            actor = self._as_applicant(by, "kindergarten.entry_withdrawn", e["applicant"], q.state["pseudonym_key"])
             q.withdraw(entry=entry, at=at, actor=actor)
 
         self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def remove_entry(self, *, by: Principal, queue_id: UUID, entry: str, reason_code: str, at: datetime) -> None:
-        actor = self._authorise(by, "queue.entry_removed")
+        actor = self._authorise(by, "kindergarten.entry_removed")
         self._run(
             queue_id,
             KindergartenQueue,

@@ -1,7 +1,8 @@
-"""The kindergarten queue's row of the registry of kinds (``queue.*``, state part ``kindergarten``).
+"""The kindergarten queue's row of the registry of kinds (``kindergarten.*``, state part ``kindergarten``).
 
-The prefix ``queue`` predates the other queues and means kindergarten; renaming it to ``kindergarten.*`` is a
-format change (a version bump, the old prefix kept in ``legacy_prefixes`` for old logs), not done here.
+Envelope format 1 wrote these events as ``queue.*`` (the prefix predated the other queues). Format 2 writes
+``kindergarten.*``; the old prefix stays in ``legacy_prefixes`` so logs with format-1 events still load and fold
+(the projections hand the fold the current name, :meth:`domain.registry.Kind.canonical`).
 """
 
 from __future__ import annotations
@@ -25,21 +26,22 @@ def published(projections: Projections, queue: str, state: Mapping[str, Any]) ->
 
 KIND = Kind(
     name="kindergarten",
-    prefix="queue",
+    prefix="kindergarten",
+    legacy_prefixes=("queue",),
     aggregates=(KindergartenQueue,),
     fold=fold_kindergarten,
     permissions={
-        "queue.created": Permission("queue:kindergarten:admin"),
-        "queue.entry_registered": Permission("queue:kindergarten:register", citizen=True),
-        "queue.benefit_granted": Permission("queue:kindergarten:benefit"),
-        "queue.benefit_revoked": Permission("queue:kindergarten:benefit"),
-        "queue.preferences_changed": Permission("queue:kindergarten:register", citizen=True),
-        "queue.offer_issued": Permission("queue:kindergarten:offer"),
-        "queue.offer_accepted": Permission("queue:kindergarten:offer", citizen=True),
-        "queue.offer_declined": Permission("queue:kindergarten:offer", citizen=True),
-        "queue.offer_expired": Permission("queue:kindergarten:offer", system=True),
-        "queue.entry_withdrawn": Permission("queue:kindergarten:register", citizen=True),
-        "queue.entry_removed": Permission("queue:kindergarten:remove"),
+        "kindergarten.created": Permission("queue:kindergarten:admin"),
+        "kindergarten.entry_registered": Permission("queue:kindergarten:register", citizen=True),
+        "kindergarten.benefit_granted": Permission("queue:kindergarten:benefit"),
+        "kindergarten.benefit_revoked": Permission("queue:kindergarten:benefit"),
+        "kindergarten.preferences_changed": Permission("queue:kindergarten:register", citizen=True),
+        "kindergarten.offer_issued": Permission("queue:kindergarten:offer"),
+        "kindergarten.offer_accepted": Permission("queue:kindergarten:offer", citizen=True),
+        "kindergarten.offer_declined": Permission("queue:kindergarten:offer", citizen=True),
+        "kindergarten.offer_expired": Permission("queue:kindergarten:offer", system=True),
+        "kindergarten.entry_withdrawn": Permission("queue:kindergarten:register", citizen=True),
+        "kindergarten.entry_removed": Permission("queue:kindergarten:remove"),
     },
     state_part="kindergarten",
     published=published,

@@ -1,4 +1,4 @@
-"""Kindergarten queue tables frozen into ``queue.created``: the ordered benefit table and the removal reasons.
+"""Kindergarten queue tables frozen into ``kindergarten.created``: the ordered benefit table and the removal reasons.
 
 The example tables follow the structure of city queue regulations (an ordered list of categories, each citing the
 statute it rests on); each city's legal department must confirm its own table before use.

@@ -281,8 +281,10 @@ def test_an_anchor_of_a_larger_tree_is_checked_by_consistency_to_the_root_on_cha
             {"ballot": "00000000-0000-4000-8000-0000000000b1", "selection": ["option-secret"], "voter": "v"},
             "Ваш голос у голосуванні 00000000-0000-4000-8000-0000000000b1",
         ),
-        ("queue.entry_registered", {"entry": "e1", "birth_year": 2024}, "Ваша заява в черзі до дитсадка"),
+        ("kindergarten.entry_registered", {"entry": "e1", "birth_year": 2024}, "Ваша заява в черзі до дитсадка"),
+        ("queue.entry_registered", {"entry": "e1", "birth_year": 2024}, "Ваша заява в черзі до дитсадка"),  # format 1
         ("housing.entry_registered", {"entry": "e2"}, "Ваша заява на квартирний облік"),
+        ("kindergarten.offer_issued", {"offer": "o1", "entry": "e1"}, "Запис у черзі: kindergarten.offer_issued"),
         ("queue.offer_issued", {"offer": "o1", "entry": "e1"}, "Запис у черзі: queue.offer_issued"),
     ],
 )

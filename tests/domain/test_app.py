@@ -181,7 +181,7 @@ def test_every_event_is_json_native_and_projections_rebuild(app: CityApp) -> Non
         assert set(e.actor) == {"kind", "id"} and e.actor["kind"] in ("service", "citizen", "system")
         json.dumps(data)
         seen.add(type(e).TYPE)
-    assert {"petition.threshold_reached", "ballot.vote_changed", "queue.benefit_granted"} <= seen
+    assert {"petition.threshold_reached", "ballot.vote_changed", "kindergarten.benefit_granted"} <= seen
     state = app.projections.public_state()
     app.rebuild_projections()
     assert app.projections.public_state() == state

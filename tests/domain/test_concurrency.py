@@ -72,7 +72,7 @@ def test_two_offers_for_the_same_place_at_the_same_time() -> None:
     ok = [r for r in results if isinstance(r, str)]
     failed = [r for r in results if isinstance(r, Exception)]
     assert len(ok) == 1 and len(failed) == 1 and isinstance(failed[0], errors.PlaceUnavailable), results
-    assert [type(e).TYPE for e in app.events.get(q)].count("queue.offer_issued") == 1
+    assert [type(e).TYPE for e in app.events.get(q)].count("kindergarten.offer_issued") == 1
 
 
 def test_two_offers_for_different_places_both_succeed_in_turn() -> None:

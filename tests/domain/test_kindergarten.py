@@ -221,7 +221,7 @@ def test_two_offers_for_one_place_cannot_both_succeed(app: CityApp, monkeypatch:
     # ... and through the app the command is re-decided on fresh state
     with pytest.raises(errors.PlaceUnavailable):
         app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p", at=T0 + days(2))
-    offers = [e for e in app.events.get(q) if type(e).TYPE == "queue.offer_issued"]
+    offers = [e for e in app.events.get(q) if type(e).TYPE == "kindergarten.offer_issued"]
     assert len(offers) == 1
 
 

@@ -50,11 +50,19 @@ def test_the_rows() -> None:
         ("services", "service", None),
         ("petitions", "petition", "petitions"),
         ("ballots", "ballot", "ballots"),
-        ("kindergarten", "queue", "kindergarten"),  # queue.* means kindergarten (a rename needs a format bump)
+        ("kindergarten", "kindergarten", "kindergarten"),  # queue.* in envelope format 1
         ("housing", "housing", "housing"),
     ]
     assert BY_NAME["services"].aggregates == (Service,)
-    assert all(k.legacy_prefixes == () for k in KINDS)
+    assert {k.name: k.legacy_prefixes for k in KINDS if k.legacy_prefixes} == {"kindergarten": ("queue",)}
+
+
+def test_a_legacy_type_names_its_kind_and_its_current_type() -> None:
+    k = BY_NAME["kindergarten"]
+    assert kind_of("queue.offer_issued") is k and kind_of("kindergarten.offer_issued") is k
+    assert k.canonical("queue.offer_issued") == "kindergarten.offer_issued"
+    assert k.canonical("kindergarten.offer_issued") == "kindergarten.offer_issued"
+    assert not any(t.startswith("queue.") for t in EVENT_TYPES)  # read, never written
 
 
 def test_the_event_catalogue_carries_data_fields_and_permissions() -> None:
@@ -65,7 +73,7 @@ def test_the_event_catalogue_carries_data_fields_and_permissions() -> None:
         assert spec.kind == kind_of(type_).name  # type: ignore[union-attr]
         envelope = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
         assert set(spec.data_fields) == {f.name for f in dataclasses.fields(spec.event_class)} - envelope
-    assert EVENTS["queue.offer_issued"].data_fields == (
+    assert EVENTS["kindergarten.offer_issued"].data_fields == (
         "offer",
         "entry",
         "institution",

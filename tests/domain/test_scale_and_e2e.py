@@ -123,8 +123,8 @@ def test_city_scenario_in_memory() -> None:
     assert p.state["responded"] and p.status == "closed"
     log = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 10_000)]
     types = [type(e).TYPE for e in log]
-    for t in ("petition.threshold_reached", "petition.responded", "ballot.closed", "queue.benefit_granted",
-              "queue.offer_declined", "queue.offer_accepted", "petition.closed"):  # fmt: skip
+    for t in ("petition.threshold_reached", "petition.responded", "ballot.closed", "kindergarten.benefit_granted",
+              "kindergarten.offer_declined", "kindergarten.offer_accepted", "petition.closed"):  # fmt: skip
         assert t in types
     # every event any command produced is in the log, exactly once, in commit order
     ids = [(e.originator_id, e.originator_version) for e in log]

@@ -13,7 +13,7 @@ BEFORE = {
     "service": "domain.service",
     "petition": "domain.petition",
     "ballot": "domain.ballot",
-    "queue": "domain.queue_kindergarten",
+    "kindergarten": "domain.queue_kindergarten",  # queue.* then
     "housing": "domain.queue_housing",
 }
 

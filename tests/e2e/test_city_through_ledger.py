@@ -62,8 +62,8 @@ def test_every_phase_is_in_the_log_and_verifies(ledger: Ledger, tmp_path: Path) 
     types = [json.loads(e)["type"] for e in entries]
     for t in (
         "petition.threshold_reached", "petition.responded", "petition.rejected", "ballot.vote_changed",
-        "ballot.closed", "queue.benefit_granted", "queue.offer_declined", "queue.offer_accepted",
-        "queue.entry_withdrawn", "housing.list_included", "housing.removal_proposed", "housing.entry_removed",
+        "ballot.closed", "kindergarten.benefit_granted", "kindergarten.offer_declined", "kindergarten.offer_accepted",
+        "kindergarten.entry_withdrawn", "housing.list_included", "housing.removal_proposed", "housing.entry_removed",
     ):  # fmt: skip
         assert t in types, t
     ballot = demo.report.ids["ballot"]

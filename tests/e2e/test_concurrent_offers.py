@@ -56,6 +56,8 @@ def test_two_offers_for_one_place_cannot_both_succeed(pg_server_url: str, tmp_pa
                 t.join()
         assert sorted(outcomes) == ["PlaceUnavailable", "offered"]
         offers = [
-            r for r in app.recorder.select_notifications(start=1, limit=1000) if b'"queue.offer_issued"' in r.state
+            r
+            for r in app.recorder.select_notifications(start=1, limit=1000)
+            if b'"kindergarten.offer_issued"' in r.state
         ]
         assert len(offers) == 1

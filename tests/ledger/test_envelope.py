@@ -9,9 +9,12 @@ from uuid import UUID
 
 import pytest
 
+from domain.kinds import KINDS
 from ledger.app import open_application
 from ledger.envelope import (
+    FORMAT_VERSION,
     MAX_ENVELOPE_BYTES,
+    PREFIX_FORMATS,
     build_envelope,
     canonical_bytes,
     event_id,
@@ -26,7 +29,7 @@ STREAM = UUID("7b0bd0f4-2b6f-4f58-9a57-6b0a1e0c1f00")
 AT = datetime(2026, 11, 23, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def golden_envelope() -> dict[str, object]:
+def golden_envelope(format_version: int = 1) -> dict[str, object]:
     return build_envelope(
         origin="kyiv.hromada.example/ledger",
         stream=STREAM,
@@ -35,14 +38,79 @@ def golden_envelope() -> dict[str, object]:
         time=AT,
         actor={"kind": "citizen", "id": "ps:1:9f2c"},
         data={"petition_id": str(STREAM), "signer": "ps:1:9f2c", "method": "bankid", "note": 'Київ ✓ "q"\n'},
+        format_version=format_version,
     )
 
 
-def test_golden_envelope_bytes_and_leaf_hash() -> None:
-    raw = canonical_bytes(golden_envelope())
-    assert raw == (GOLDEN / "envelope_petition_signed.jcs").read_bytes()
+def kindergarten_envelope(format_version: int) -> dict[str, object]:
+    """One offer, as format 1 (``queue.offer_issued``) and format 2 (``kindergarten.offer_issued``) write it."""
+    prefix = "queue" if format_version == 1 else "kindergarten"
+    return build_envelope(
+        origin="kyiv.hromada.example/ledger",
+        stream=STREAM,
+        version=7,
+        event_type=f"{prefix}.offer_issued",
+        time=AT,
+        actor={"kind": "service", "id": "education"},
+        data={
+            "offer": "o-1",
+            "entry": "e-1",
+            "institution": "k1",
+            "birth_year": 2023,
+            "place": "p-1",
+            "expires_at": "2026-11-30T12:00:00.123456Z",
+        },
+        format_version=format_version,
+    )
+
+
+def check_golden(raw: bytes, name: str) -> None:
+    assert raw == (GOLDEN / f"{name}.jcs").read_bytes()
     leaf = hashlib.sha256(b"\x00" + raw).hexdigest()
-    assert leaf == (GOLDEN / "envelope_petition_signed.leaf").read_text().strip()
+    assert leaf == (GOLDEN / f"{name}.leaf").read_text().strip()
+
+
+def test_golden_envelope_bytes_and_leaf_hash() -> None:
+    """Format 1 (the goldens of logs written before the kindergarten rename) and format 2 (written now)."""
+    check_golden(canonical_bytes(golden_envelope(1)), "envelope_petition_signed")
+    check_golden(canonical_bytes(golden_envelope(2)), "envelope_v2_petition_signed")
+    check_golden(canonical_bytes(kindergarten_envelope(2)), "envelope_v2_kindergarten_offer_issued")
+    check_golden(canonical_bytes(kindergarten_envelope(1)), "envelope_v1_queue_offer_issued")
+
+
+def test_new_envelopes_are_format_2() -> None:
+    assert FORMAT_VERSION == 2
+    env = build_envelope(
+        origin="o", stream=STREAM, version=1, event_type="petition.signed", time=AT, actor=SYSTEM, data={}
+    )
+    assert env["format"] == 2
+
+
+@pytest.mark.parametrize(
+    ("event_type", "format_version"),
+    [("queue.offer_issued", 2), ("kindergarten.offer_issued", 1), ("petition.signed", 3), ("petition.signed", 0)],
+)
+def test_a_type_outside_its_format_is_refused(event_type: str, format_version: int) -> None:
+    """The verifier's ``type_prefix_format`` and ``format_version``, refused before anything is written."""
+    with pytest.raises(EnvelopeError) as e:
+        build_envelope(
+            origin="o",
+            stream=STREAM,
+            version=1,
+            event_type=event_type,
+            time=AT,
+            actor=SYSTEM,
+            data={},
+            format_version=format_version,
+        )
+    assert e.value.event_type == event_type
+
+
+def test_prefix_formats_follow_the_domain_registry() -> None:
+    legacy = {p for k in KINDS for p in k.legacy_prefixes}
+    assert legacy == {"queue"}
+    assert {p for p, f in PREFIX_FORMATS.items() if f == {1}} == legacy
+    assert PREFIX_FORMATS["kindergarten"] == {2}
 
 
 def test_event_id_is_uuid5_of_stream_and_version() -> None:

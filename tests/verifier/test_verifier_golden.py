@@ -22,11 +22,31 @@ def golden(name: str) -> bytes:
     return path.read_bytes()
 
 
-def test_golden_envelope_passes_and_hashes_to_the_golden_leaf() -> None:
-    line = golden("envelope_petition_signed.jcs").rstrip(b"\n")
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("envelope_petition_signed", 1),
+        ("envelope_v1_queue_offer_issued", 1),
+        ("envelope_v2_petition_signed", 2),
+        ("envelope_v2_kindergarten_offer_issued", 2),
+    ],
+)
+def test_golden_envelope_passes_and_hashes_to_the_golden_leaf(name: str, fmt: int) -> None:
+    line = golden(f"{name}.jcs").rstrip(b"\n")
     checked = check_line(line, "kyiv.hromada.example/ledger")
     assert checked.problems == []
-    assert leaf_hash(line).hex() == golden("envelope_petition_signed.leaf").decode().strip()
+    assert f'"format":{fmt},'.encode() in line
+    assert leaf_hash(line).hex() == golden(f"{name}.leaf").decode().strip()
+
+
+def test_golden_kindergarten_envelope_in_the_other_format_is_refused() -> None:
+    """The format-2 golden relabelled format 1 (and the format-1 one relabelled 2): ``type_prefix_format``."""
+    for name, old, new in (
+        ("envelope_v2_kindergarten_offer_issued", b'"format":2,', b'"format":1,'),
+        ("envelope_v1_queue_offer_issued", b'"format":1,', b'"format":2,'),
+    ):
+        line = golden(f"{name}.jcs").rstrip(b"\n").replace(old, new)
+        assert [p.code for p in check_line(line, "kyiv.hromada.example/ledger").problems] == ["type_prefix_format"]
 
 
 @pytest.mark.parametrize("size", [0, 1, 8, 130])
