@@ -173,7 +173,7 @@ class Demo:
         opens = clock.tick(3600)
         closes = opens + timedelta(days=14)
         bid = app.open_ballot(
-            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", options=options,
+            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", secrecy="open", options=options,
             method={"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 800_000_00}},
             opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14},
             at=opens,
