@@ -66,15 +66,28 @@ def rules_class(name: str) -> Any:
 
 @dataclass(frozen=True)
 class EventRow:
-    """One event type of a kind: its ``data`` fields (exactly these, no more, no fewer) and who may cause it."""
+    """One event type of a kind: its ``data`` fields (exactly these, no more, no fewer) and who may cause it.
+    ``alternatives``: the other exact field sets accepted (a legacy log's ``ballot.opened``, an open ballot's
+    ``ballot.closed``); ``fields`` is the set the current domain writes at its fullest."""
 
     fields: frozenset[str]
     permission: Permission
+    alternatives: tuple[frozenset[str], ...] = ()
+
+    def accepts(self, keys: Any) -> bool:
+        return keys == self.fields or any(keys == alt for alt in self.alternatives)
 
 
-def _events(rows: Mapping[str, tuple[str, Permission]]) -> dict[str, EventRow]:
-    """``suffix -> ("field field ...", permission)`` as :class:`EventRow` s."""
-    return {suffix: EventRow(frozenset(fields.split()), perm) for suffix, (fields, perm) in rows.items()}
+_Row = tuple[str, Permission] | tuple[str, Permission, tuple[str, ...]]
+
+
+def _events(rows: Mapping[str, _Row]) -> dict[str, EventRow]:
+    """``suffix -> ("field field ...", permission[, ("alternative fields", ...)])`` as :class:`EventRow` s."""
+    out = {}
+    for suffix, row in rows.items():
+        alternatives = tuple(frozenset(a.split()) for a in row[2]) if len(row) == 3 else ()
+        out[suffix] = EventRow(frozenset(row[0].split()), row[1], alternatives)
+    return out
 
 
 @dataclass(frozen=True)
@@ -158,12 +171,34 @@ BALLOTS = Kind(
     events=_events(
         {
             "opened": (
-                "title kind options method opens_at closes_at eligibility pseudonym_key",
+                "title kind options method opens_at closes_at eligibility pseudonym_key"
+                " secrecy trustees threshold public_key manifest_hash",
                 _P("ballot:open", None),
+                ("title kind options method opens_at closes_at eligibility pseudonym_key",),  # legacy open ballots
             ),
             "vote_cast": ("ballot voter selection district identity_method", _P(None, "voter")),
             "vote_changed": ("ballot voter selection district identity_method", _P(None, "voter")),
-            "closed": ("voters counts funded", _P("ballot:close", None, True)),
+            "closed": (
+                "voters counts funded decrypted_by",  # encrypted
+                _P("ballot:close", None, True),
+                ("voters counts funded",),  # open
+            ),
+            # encrypted ballots (docs/voting.md; the fields are /work/prompts/voting-contract.md's)
+            "ceremony_started": ("ballot title spec trustees threshold", _P("ballot:open", None)),
+            "trustee_joined": ("ballot trustee encryption_key proof", _P("ballot:trustee", None)),
+            "trustee_committed": ("ballot trustee commitments proof shares", _P("ballot:trustee", None)),
+            "trustee_verified": ("ballot trustee", _P("ballot:trustee", None)),
+            "trustee_complained": ("ballot trustee about reason", _P("ballot:trustee", None)),
+            "ballot_cast": (
+                "ballot voter district identity_method ciphertexts proofs tracker",
+                _P(None, "voter"),
+            ),
+            "ballot_recast": (
+                "ballot voter district identity_method ciphertexts proofs tracker",
+                _P(None, "voter"),
+            ),
+            "voting_ended": ("voters aggregate", _P("ballot:close", None, True)),
+            "decryption_shared": ("trustee shares", _P("ballot:trustee", None)),
         }
     ),
     rules="verifier.rules.ballots:BallotRules",

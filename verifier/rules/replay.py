@@ -38,9 +38,7 @@ class Replay:
         self.events = 0
         # (canonical) event type -> (its data fields, its handler), for the documented types
         self.dispatch = {
-            f"{k.prefix}.{suffix}": (row.fields, self.rules[k.name].handle)
-            for k in KINDS
-            for suffix, row in k.events.items()
+            f"{k.prefix}.{suffix}": (row, self.rules[k.name].handle) for k in KINDS for suffix, row in k.events.items()
         }
         self._parts = {k.state_part: self.rules[k.name] for k in KINDS if k.state_part is not None}
 
@@ -61,11 +59,13 @@ class Replay:
                 Violation(ev, "unknown_type", "not an event type of docs/domain.md", "a documented type", ev.type)
             )
             return
-        fields, handler = known
+        row, handler = known
+        fields = row.fields
         if type(ev.data) is not dict and not isinstance(ev.data, dict):
             self.report(Violation(ev, "malformed_data", "data must be an object", "an object", ev.data))
             return
-        if ev.data.keys() != fields:  # set equality, as set(ev.data) != fields, without building the set
+        # set equality, as set(ev.data) != fields, without building the set
+        if ev.data.keys() != fields and not (row.alternatives and row.accepts(ev.data.keys())):
             keys = set(ev.data)
             self.report(
                 Violation(
