@@ -134,6 +134,10 @@ def test_refusals_of_the_contract(client, service_key, citizen, clock):
     outsider = service_key("outsider", "ballot:trustee")
     bid = _start(client, svc, clock)
     secrets = {i: cer.new_trustee(bid, i, 3) for i in range(1, 6)}
+    during = client.get(f"/v1/ballots/{bid}").json()
+    assert (during["status"], during["secrecy"], during["public_key"], during["opened"]) == (
+        "ceremony", "encrypted", None, None,
+    )  # fmt: skip
     problem(client.post(f"/v1/ballots/{bid}/open", headers=svc), 409, "ceremony-out-of-order")
     body = tr.join_body(secrets[1])
     problem(client.post(f"/v1/ballots/{bid}/ceremony/join", json=body, headers=outsider), 403, "not-a-trustee")
