@@ -115,7 +115,7 @@ def create_app(
         if gc is not None:
             gc.stop()
 
-    from api.routers import ballots, housing, kindergarten, log, open_data, ops, petitions, receipts
+    from api.routers import ballots, ballots_secret, housing, kindergarten, log, open_data, ops, petitions, receipts
 
     # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
     routers = (petitions, ballots, kindergarten, housing, receipts, log, ops, open_data)
@@ -140,6 +140,7 @@ def create_app(
 
     for module in routers:
         app.include_router(module.router)
+    app.include_router(ballots_secret.router)  # encrypted ballots: under the ballots tag
 
     if settings.receipt_page:
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

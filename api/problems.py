@@ -135,6 +135,8 @@ def domain_problem(err: de.DomainError, instance: str | None = None) -> JSONResp
         instance=instance,
         code=err.code,
         evidence=jsonable_encoder(err.evidence),
+        # invalid-proof names the failed proof at the top level too (docs/voting.md: "proofs.options[3]")
+        proof=err.proof if isinstance(err, de.InvalidProof) else None,
     )
 
 

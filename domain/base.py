@@ -119,8 +119,14 @@ def data_fields(cls: type) -> tuple[str, ...]:
 
 
 def public_data(event: Any) -> dict[str, Any]:
-    """The event's public ``data``: every attribute except the envelope ones."""
-    return {name: getattr(event, name) for name in data_fields(type(event))}
+    """The event's public ``data``: every attribute except the envelope ones (an ``OPTIONAL`` field of its class only
+    when the event has it: older logs lack it, or the event's variant omits it)."""
+    cls = type(event)
+    optional: frozenset[str] = getattr(cls, "OPTIONAL", frozenset())
+    if not optional:
+        return {name: getattr(event, name) for name in data_fields(cls)}
+    present = vars(event)
+    return {name: present[name] for name in data_fields(cls) if name not in optional or name in present}
 
 
 def event_time(event: Any) -> str:
@@ -140,6 +146,9 @@ class LedgerAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         TYPE: ClassVar[str] = ""
+        #: Data fields an event of this type may lack (older logs, or a variant of the type): the verifier's
+        #: ``EventRow.alternatives`` name the other field sets accepted.
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset()
         actor: dict[str, str]
 
         def __init_subclass__(cls) -> None:

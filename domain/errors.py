@@ -26,6 +26,18 @@ class DomainError(Exception):
 
 
 # --- input ---------------------------------------------------------------------------------------------
+class InvalidProof(DomainError):
+    """A proof (or the tracker) of an encrypted ballot, a ceremony step or a decryption share fails; ``proof`` names
+    it (``proofs.options[3]``, ``shares[2]``). Nothing is stored."""
+
+    code = "invalid_proof"
+    status = 422
+
+    def __init__(self, message: str, *, proof: str, **evidence: Any) -> None:
+        super().__init__(message, proof=proof, **evidence)
+        self.proof = proof
+
+
 class InvalidInput(DomainError):
     """A command argument is malformed (wrong type, empty, too long, naive datetime ...)."""
 
@@ -99,6 +111,12 @@ class ServiceAlreadyRegistered(DomainError):
 
 class IdentityMethodNotAllowed(NotAuthorised):
     code = "identity_method_not_allowed"
+
+
+class NotATrustee(NotAuthorised):
+    """A ceremony or decryption step by a service that is not the named trustee of the ballot."""
+
+    code = "not_a_trustee"
 
 
 class NotEligible(NotAuthorised):
@@ -217,6 +235,24 @@ class AlreadyInList(InvalidState):
 
 class NotInList(InvalidState):
     code = "not_in_list"
+
+
+class WrongSecrecy(InvalidState):
+    """A plaintext vote on an encrypted ballot, an encrypted ballot on an open one (or an encrypted-only step)."""
+
+    code = "wrong_secrecy"
+
+
+class CeremonyOutOfOrder(InvalidState):
+    """A key-ceremony step before its turn (docs/voting.md §5), or on a dead or finished ceremony."""
+
+    code = "ceremony_out_of_order"
+
+
+class NotEnoughShares(InvalidState):
+    """Closing an encrypted ballot before ``threshold`` trustees posted valid decryption shares."""
+
+    code = "not_enough_shares"
 
 
 class TimeBeforeLog(InvalidState):

@@ -12,7 +12,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from domain.ballots.aggregate import VoteRecord
+from domain.ballots.aggregate import CastRecord, VoteRecord
+from domain.ballots.ceremony import CEREMONY_TYPES, ceremony_status, fold_ceremony
+from domain.ballots.crypto.ballot import statement
 from domain.ballots.rules import compute_tally
 from domain.base import event_time, public_data
 from domain.catalogue import Catalogue
@@ -46,6 +48,7 @@ STREAM_KINDS: dict[str, Kind] = {f"{p}.": k for k in KINDS for p in k.prefixes}
 #: Events of streams not kept per stream, counted instead (one-event signature streams, the voters' streams).
 SIGNED = Signature.Signed.TYPE
 VOTES = (VoteRecord.VoteCast.TYPE, VoteRecord.VoteChanged.TYPE)
+BALLOTS_CAST = (CastRecord.BallotCast.TYPE, CastRecord.BallotRecast.TYPE)
 
 
 class Projections:
@@ -63,6 +66,14 @@ class Projections:
         self.signatures: dict[str, int] = {}
         #: ballot id -> voter pseudonym -> (version, selection) of the voter's last vote.
         self.votes: dict[str, dict[str, tuple[int, list[str]]]] = {}
+        #: Encrypted ballots: ballot id -> voter -> (version, tracker, ciphertexts) of the voter's last ballot
+        #: (no choice, no count: the aggregate is summed once, at ``ballot.voting_ended``), and every tracker ->
+        #: (ballot, voter, version) for the tracker's status.
+        self.cast: dict[str, dict[str, tuple[int, str, tuple[tuple[int, bytes, bytes], ...]]]] = {}
+        self.trackers: dict[str, tuple[str, str, int, str]] = {}
+        #: Ceremonies by ballot id (their streams are not ballots: not in ``streams``, not published).
+        self.ceremonies: dict[str, dict[str, Any]] = {}
+        self._positions: dict[tuple[str, str | None], list[int]] = {}
         self.position = 0
         #: Sorted indexes for the open-data lists (domain/catalogue.py), kept as records are applied.
         self.catalogue = Catalogue()
@@ -86,6 +97,13 @@ class Projections:
             if current is None or current[0] < record.version:
                 voters[record.data["voter"]] = (record.version, list(record.data["selection"]))
             return
+        if t in BALLOTS_CAST:
+            self._cast(record)
+            return
+        if t in CEREMONY_TYPES:
+            state = self.ceremonies.setdefault(record.data["ballot"], {})
+            fold_ceremony(state, t, record.time, record.actor, record.data)
+            return
         kind = STREAM_KINDS.get(t.split(".", 1)[0] + ".")
         if kind is None:
             return
@@ -106,6 +124,52 @@ class Projections:
             if not waiting or record.version + 1 not in waiting:
                 return
             record = waiting.pop(record.version + 1)
+
+    def _cast(self, record: EventRecord) -> None:
+        d = record.data
+        ballot, voter = d["ballot"], d["voter"]
+        self.trackers[d["tracker"]] = (ballot, voter, record.version, record.stream)
+        voters = self.cast.setdefault(ballot, {})
+        current = voters.get(voter)
+        if current is not None and current[0] > record.version:
+            return
+        key = (ballot, d["district"])
+        positions = self._positions.get(key)
+        if positions is None:
+            spec = self.streams.get(ballot)
+            if spec is None:  # pragma: no cover - a ballot is cast only after its ballot.opened
+                return
+            index = {o["id"]: i for i, o in enumerate(spec["options"])}
+            st = statement(spec, d["district"])
+            positions = self._positions[key] = [index[o] for o in st.options]
+        cts = tuple(
+            (o, bytes.fromhex(ct["a"]), bytes.fromhex(ct["b"]))
+            for o, ct in zip(positions, d["ciphertexts"], strict=True)
+        )
+        voters[voter] = (record.version, d["tracker"], cts)
+
+    def last_ballots(self, ballot_id: str) -> list[tuple[tuple[int, bytes, bytes], ...]]:
+        """Each voter's last encrypted ballot: option position -> ciphertext (read once, at ``voting_ended``)."""
+        with self._lock:
+            return [cts for _, _, cts in self.cast.get(ballot_id, {}).values()]
+
+    def has_cast(self, ballot_id: str, voter: str) -> bool:
+        with self._lock:
+            return voter in self.cast.get(ballot_id, {})
+
+    def tracker(self, tracker: str) -> tuple[str, str, int, str, bool] | None:
+        """``(ballot, voter, version, stream, last)`` of a tracker: ``last`` when it is the voter's latest ballot."""
+        with self._lock:
+            found = self.trackers.get(tracker)
+            if found is None:
+                return None
+            ballot, voter, version, stream = found
+            return ballot, voter, version, stream, self.cast[ballot][voter][0] == version
+
+    def ceremony(self, ballot_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            state = self.ceremonies.get(ballot_id)
+            return None if state is None else {**state, "status": ceremony_status(state)}
 
     def apply_all(self, records: Iterable[EventRecord]) -> None:
         with self._lock:

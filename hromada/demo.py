@@ -58,6 +58,7 @@ class Demo:
     def __init__(
         self, ledger: Ledger, *, events: int, seed: int = 2026, start: datetime | None = None,
         progress: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
+        secret_ballot: bool = False,
     ) -> None:  # fmt: skip
         if not isinstance(ledger.app, CityApp):
             raise TypeError("the demo needs the city application")
@@ -70,6 +71,8 @@ class Demo:
         self.checkpoint_every = checkpoint_every or max(100, self.target // 8)
         self.report = DemoReport()
         self._since_checkpoint = 0
+        #: also run the encrypted participatory budget (:meth:`secret_budget`)
+        self.secret_ballot = secret_ballot
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _did(self, n: int = 1) -> None:
@@ -104,6 +107,8 @@ class Demo:
             if kind.name not in self.SCENARIOS:
                 raise NotImplementedError(f"the demo has no scenario for the kind {kind.name!r} (Demo.SCENARIOS)")
             getattr(self, self.SCENARIOS[kind.name])()
+            if kind.name == "ballots" and self.secret_ballot:
+                self.secret_budget()
         self.close_expired()
         return self.report
 
@@ -173,7 +178,7 @@ class Demo:
         opens = clock.tick(3600)
         closes = opens + timedelta(days=14)
         bid = app.open_ballot(
-            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", options=options,
+            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", secrecy="open", options=options,
             method={"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 800_000_00}},
             opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14},
             at=opens,
@@ -199,6 +204,76 @@ class Demo:
         tally = app.close_ballot(by=CITY, ballot_id=bid, at=clock.jump_to(closes + timedelta(minutes=1)))
         self._did()
         self.report.ids["ballot"] = {"id": str(bid), "tally": tally}
+
+    def secret_budget(self) -> None:
+        """An encrypted participatory budget (docs/voting.md): 3-of-5 trustees run the key ceremony with the
+        trustee code, citizens' ballots are made by hromada/vote.py (some revote), voting ends, trustees 1, 2 and 4
+        decrypt (3 and 5 absent) and the ballot closes with counts no one saw before."""
+        from domain.ballots.crypto import ceremony as cer
+        from domain.ballots.crypto import trustee as tr
+        from hromada.vote import encrypt_ballot
+
+        app, clock, rng = self.app, self.clock, self.rng
+        t = clock.tick(60)
+        trustees = [Actor.service(f"city.trustee.{i}") for i in range(1, 6)]
+        for i, trustee in enumerate(trustees, start=1):
+            app.register_service(by=OPERATOR, service=trustee.id, name=f"Trustee {i}", scopes=["ballot:trustee"], at=t)
+            self._did()
+        options: list[dict[str, Any]] = [
+            {"id": "trees", "title": "Дерева на набережній", "cost": 200_000_00, "district": "podil"},
+            {"id": "bikes", "title": "Велодоріжка", "cost": 600_000_00, "district": "podil"},
+            {"id": "shelter", "title": "Укриття у школі", "cost": 500_000_00, "district": "obolon"},
+            {"id": "benches", "title": "Лавки у парку", "cost": 100_000_00, "district": "obolon"},
+        ]
+        opens = clock.tick(3600)
+        closes = opens + timedelta(days=14)
+        bid = app.open_ballot(
+            by=CITY, title="Таємний громадський бюджет 2027", kind="participatory_budget", options=options,
+            method={"type": "budget", "budgets": {"podil": 800_000_00, "obolon": 600_000_00}},
+            opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"]}, at=opens,
+            trustees=[x.id for x in trustees], threshold=3,
+        )  # fmt: skip
+        self._did()
+        secrets = {i: cer.new_trustee(str(bid), i, 3) for i in range(1, 6)}
+        for i in range(1, 6):
+            app.join_ceremony(by=trustees[i - 1], ballot_id=bid, at=clock.tick(60), **tr.join_body(secrets[i]))
+            self._did()
+        public = app.get_ceremony(bid).state
+        for i in range(1, 6):
+            app.commit_ceremony(
+                by=trustees[i - 1], ballot_id=bid, at=clock.tick(60), **tr.commit_body(secrets[i], public)
+            )
+            self._did()
+        public = app.get_ceremony(bid).state
+        for i in range(1, 6):
+            if tr.first_bad_sender(secrets[i], public) is not None:  # pragma: no cover - honest trustees
+                raise RuntimeError(f"trustee {i} found a bad share")
+            app.verify_ceremony(by=trustees[i - 1], ballot_id=bid, at=clock.tick(60))
+            self._did()
+        app.open_encrypted(by=CITY, ballot_id=bid, at=clock.tick(60))
+        self._did()
+        ballot = app.get_ballot(bid)
+        s = ballot.state
+        manifest = {"id": str(bid), "secrecy": s["secrecy"], "opened": ballot.opened_data(),
+                    "manifest_hash": s["manifest_hash"], "public_key": s["public_key"]}  # fmt: skip
+        voters = max(6, self.budget(0.02))
+        for n in range(voters + voters // 3):  # the last quarter are revotes
+            who = citizen(70_000 + (n if n < voters else rng.randrange(voters)), district=DISTRICTS[n % 2])
+            mine = [o["id"] for o in options if o["district"] == who.district]
+            info = {"voter": app.voter_pseudonym(ballot, who.subject), "district": who.district, "ballot_options": mine}
+            body, _ = encrypt_ballot(manifest, info, [rng.choice(mine)])
+            app.cast_ballot(by=who, ballot_id=bid, body=body, at=clock.tick(600))
+            self._did()
+        app.end_voting(by=Actor.system("clock"), ballot_id=bid, at=clock.jump_to(closes + timedelta(minutes=1)))
+        self._did()
+        public = app.get_ceremony(bid).state
+        for i in (1, 2, 4):
+            shares = tr.decryption_body(secrets[i], public, app.get_ballot(bid).state)
+            app.share_decryption(by=trustees[i - 1], ballot_id=bid, at=clock.tick(60), **shares)
+            self._did()
+        tally = app.close_ballot(by=CITY, ballot_id=bid, at=clock.tick(60))
+        self._did()
+        self.report.ids["secret_ballot"] = {"id": str(bid), "tally": tally}
 
     def kindergarten(self) -> None:
         app, clock, rng = self.app, self.clock, self.rng

@@ -21,13 +21,14 @@ from api.routers.ballots_models import (
     BallotOpened,
     MyVote,
     OpenBallot,
-    Tally,
     Vote,
     VoteRecorded,
+    tally_of,
 )
 from api.state import ApiState, StateDep
 from api.writes import Write, perform
 from domain.ballots.aggregate import vote_stream
+from domain.errors import NotFound
 
 #: its OpenAPI tag (api/app.py lists the routers)
 TAG = {"name": "ballots", "description": "Polls, local votes and participatory budgets."}
@@ -60,8 +61,13 @@ def open_ballot(body: OpenBallot, service: Opener, write: Write) -> Response:
             closes_at=body.closes_at,
             eligibility=body.eligibility.model_dump(),
             at=at,
+            secrecy=body.secrecy,
+            trustees=body.trustees,
+            threshold=body.threshold,
         ),
-        lambda bid, events: BallotOpened(ballot_id=bid, events=events),
+        lambda bid, events: BallotOpened(
+            ballot_id=bid, status="open" if events[-1].type == "ballot.opened" else "ceremony", events=events
+        ),
     )
 
 
@@ -109,7 +115,7 @@ def close(ballot_id: UUID, service: Closer, write: Write) -> Response:
         service,
         None,
         lambda app, at: app.close_ballot(by=service.actor, ballot_id=ballot_id, at=at),
-        lambda tally, events: BallotClosed(tally=Tally(**tally), events=events),
+        lambda tally, events: BallotClosed(tally=tally_of(tally), events=events),
     )
 
 
@@ -117,9 +123,27 @@ def close(ballot_id: UUID, service: Closer, write: Write) -> Response:
     "/{ballot_id}", response_model=Ballot, summary="A ballot; its tally once closed", responses=problem_responses(404)
 )
 def read(ballot_id: UUID, state: StateDep) -> Ballot:
-    s = state.app.get_ballot(ballot_id).state
+    app = state.app
+    try:
+        s = app.get_ballot(ballot_id).state
+    except NotFound:
+        c = app.get_ceremony(ballot_id).state  # an encrypted ballot whose key ceremony runs (NotFound otherwise)
+        return Ballot(
+            id=ballot_id, title=c["title"], status="ceremony", opened_at=None, secrecy="encrypted",
+            trustees=c["trustees"], threshold=c["threshold"], public_key=None, manifest_hash=None, opened=None,
+            **{k: c["spec"][k] for k in ("kind", "options", "method", "opens_at", "closes_at", "eligibility")},
+        )  # fmt: skip
     tally = s.get("tally")
+    if tally is not None and s.get("decrypted_by") is not None:
+        tally = {**tally, "decrypted_by": s["decrypted_by"]}
     return Ballot(
+        secrecy=s["secrecy"],
+        trustees=s["trustees"],
+        threshold=s["threshold"],
+        public_key=s["public_key"],
+        manifest_hash=s["manifest_hash"],
+        opened=s["opened"],
+        aggregate=s.get("aggregate"),
         id=ballot_id,
         title=s["title"],
         kind=s["kind"],
@@ -131,7 +155,7 @@ def read(ballot_id: UUID, state: StateDep) -> Ballot:
         eligibility=s["eligibility"],
         opened_at=s["opened_at"],
         closed_at=s.get("closed_at"),
-        tally=Tally(**tally) if tally else None,
+        tally=tally_of(tally) if tally else None,
     )
 
 

@@ -41,10 +41,19 @@ class OpenBallot(Body):
     opens_at: AwareDatetime
     closes_at: AwareDatetime
     eligibility: Eligibility = Eligibility()
+    secrecy: Literal["encrypted", "open"] | None = Field(
+        default=None, description="Frozen at creation. Default: encrypted for local votes and budgets, open for polls."
+    )
+    trustees: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]] | None,
+        Field(max_length=15, description="Encrypted only: the trustees' service ids, in index order (1..n)."),
+    ] = None
+    threshold: Annotated[int | None, Field(ge=1, le=15, description="Encrypted only: k of n decrypt.")] = None
 
 
 class BallotOpened(Written):
     ballot_id: UUID
+    status: Literal["ceremony", "open"] = Field(description="ceremony: an encrypted ballot's key ceremony started")
 
 
 class Vote(Body):
@@ -66,23 +75,42 @@ class Tally(BaseModel):
     funded: dict[str, list[str]] | None
 
 
+class SecretTally(Tally):
+    """An encrypted ballot's tally, decrypted by ``threshold`` trustees."""
+
+    decrypted_by: list[int] = Field(description="The trustees' indexes whose decryption shares were used")
+
+
+def tally_of(raw: dict[str, Any]) -> Tally:
+    return SecretTally(**raw) if raw.get("decrypted_by") is not None else Tally(**raw)
+
+
 class BallotClosed(Written):
-    tally: Tally
+    tally: SecretTally | Tally
 
 
 class Ballot(BaseModel):
     id: UUID
     title: str
     kind: str
-    status: str = Field(description="open | closed")
+    status: str = Field(description="ceremony | open | ended | closed")
     options: list[dict[str, Any]]
     method: dict[str, Any]
     opens_at: str
     closes_at: str
     eligibility: dict[str, Any]
-    opened_at: str
+    opened_at: str | None = Field(description="null while the key ceremony runs")
     closed_at: str | None = None
-    tally: Tally | None = Field(default=None, description="Published when the ballot closes")
+    tally: SecretTally | Tally | None = Field(default=None, description="Published when the ballot closes")
+    secrecy: Literal["encrypted", "open"]
+    trustees: list[dict[str, Any]] = Field(description='[{"index": 1, "service": "..."}]; [] for an open ballot')
+    threshold: int | None
+    public_key: str | None = Field(description="The joint key H (hex point); null while the ceremony runs or if open")
+    manifest_hash: str | None
+    opened: dict[str, Any] | None = Field(description="The exact data of ballot.opened (recompute manifest_hash)")
+    aggregate: list[dict[str, str] | None] | None = Field(
+        default=None, description="Encrypted: per option the sum of the counted ballots (from ballot.voting_ended)"
+    )
 
 
 class MyVote(BaseModel):

@@ -150,6 +150,12 @@ def compute_tally(ballot: Mapping[str, Any], votes: Iterable[list[str]]) -> dict
         voters += 1
         for oid in selection:
             counts[oid] += 1
+    return tally_of_counts(ballot, voters, counts)
+
+
+def tally_of_counts(ballot: Mapping[str, Any], voters: int, counts: dict[str, int]) -> dict[str, Any]:
+    """The tally from the counts (an encrypted ballot's come from the decryption): ``funded`` as above."""
+    order = [o["id"] for o in ballot["options"]]
     tally: dict[str, Any] = {"voters": voters, "counts": counts, "funded": None}
     if ballot["method"]["type"] == "budget":
         index = {oid: i for i, oid in enumerate(order)}

@@ -2,7 +2,7 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), anchor.py (anchor), backup.py (backup, restore), witness.py (witness)."""
+(service, dev-token), anchor.py (anchor), backup.py (backup, restore), witness.py (witness), trustee.py (trustee)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, demo, log, serve, service, witness
+from hromada.cli import anchor, backup, demo, log, serve, service, trustee, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -21,6 +21,7 @@ app.add_typer(log.log_app, name="log")
 app.add_typer(anchor.app, name="anchor")
 app.add_typer(service.service_app, name="service")
 app.add_typer(witness.app, name="witness")
+app.add_typer(trustee.app, name="trustee")
 app.command("dev-token")(service.dev_token)
 app.command()(log.init)
 app.command()(log.checkpoint)

@@ -15,6 +15,14 @@ def demo(
     data_dir: DataDir = None,
     seed: Annotated[int, typer.Option(help="Random seed (the scenario is deterministic for a seed).")] = 2026,
     no_chain: Annotated[bool, typer.Option("--no-chain", help="Skip anchoring.")] = False,
+    secret_ballot: Annotated[
+        bool,
+        typer.Option(
+            "--secret-ballot",
+            help="Also run an encrypted participatory budget with 3-of-5 trustees (docs/voting.md). Off by default "
+            "until hromada-verify checks encrypted ballots.",
+        ),
+    ] = False,
 ) -> None:
     """Write a realistic city scenario through the ledger (petitions with thousands of signatures, a
     participatory budget, kindergarten and housing queues), integrated, checkpointed and anchored on the same
@@ -44,7 +52,11 @@ def demo(
             with Progress(console=err, transient=True) as progress:
                 task = progress.add_task("writing the city scenario", total=events)
                 report = run_demo(
-                    ledger, events, seed=seed, progress=lambda done, total: progress.update(task, completed=done)
+                    ledger,
+                    events,
+                    seed=seed,
+                    progress=lambda done, total: progress.update(task, completed=done),
+                    secret_ballot=secret_ballot,
                 )
             if chain is not None and chain.anchorer is not None:
                 anchorer = chain.anchorer

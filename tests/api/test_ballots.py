@@ -127,6 +127,7 @@ def test_participatory_budget(client, service_key, citizen, clock):
         svc,
         clock,
         kind="participatory_budget",
+        secrecy="open",
         options=[
             {"id": "a", "title": "A", "cost": 500, "district": "podil"},
             {"id": "b", "title": "B", "cost": 700, "district": "podil"},

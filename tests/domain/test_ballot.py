@@ -38,7 +38,7 @@ PB_METHOD = {"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 1_00
 
 
 def pb(app: CityApp) -> UUID:
-    return poll(app, method=PB_METHOD, kind="participatory_budget", options=PB_OPTIONS)
+    return poll(app, method=PB_METHOD, kind="participatory_budget", options=PB_OPTIONS, secrecy="open")
 
 
 @pytest.mark.parametrize(

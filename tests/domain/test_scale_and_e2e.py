@@ -63,7 +63,7 @@ def run_city_scenario(app: CityApp) -> dict[str, Any]:
     app.respond_to_petition(by=CITY, petition_id=pid, response="Буде збудовано у 2027 році", at=T0 + days(9))
     b0 = T0 + days(9)  # each phase starts where the previous one ended: the log's time never goes backwards
     bid = app.open_ballot(
-        by=CITY, title="Бюджет участі", kind="participatory_budget",
+        by=CITY, title="Бюджет участі", kind="participatory_budget", secrecy="open",
         options=[
             {"id": "park", "title": "Парк", "cost": 800_000_00, "district": "podil"},
             {"id": "gym", "title": "Спортмайданчик", "cost": 300_000_00, "district": "podil"},

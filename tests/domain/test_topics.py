@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.utils import get_topic, resolve_topic
 
 import domain.app  # noqa: F401  (imports every aggregate module and registers the moved modules)
+from domain.ballots.ceremony import CEREMONY_TYPES
 from domain.base import EVENT_TYPES
 from domain.topics import MOVED_MODULES
 
@@ -18,8 +19,15 @@ BEFORE = {
 }
 
 
+#: Event types born after the move (no stored row names an old module for them): the key ceremony's, in
+#: ``domain/ballots/ceremony.py`` (issue #13).
+NEWER = frozenset(CEREMONY_TYPES)
+
+
 def test_every_event_class_resolves_from_its_old_topic() -> None:
     for type_, cls in EVENT_TYPES.items():
+        if type_ in NEWER:
+            continue
         old = f"{BEFORE[type_.split('.')[0]]}:{cls.__qualname__}"
         assert resolve_topic(old) is cls, type_
         assert get_topic(cls) != old, type_  # new rows name the new module
