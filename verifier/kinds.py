@@ -185,9 +185,9 @@ BALLOTS = Kind(
             "voting_ended": ("voters aggregate", _P("ballot:close", None, True, "clock")),
             "decryption_shared": ("trustee shares", _P("ballot:trustee", None)),
             "closed": (
-                "voters counts funded",
+                "voters counts funded decrypted_by",  # encrypted ballots
                 _P("ballot:close", None, True),
-                ("voters counts funded decrypted_by",),  # encrypted ballots
+                ("voters counts funded",),  # open ballots
             ),
         }
     ),
