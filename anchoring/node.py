@@ -198,7 +198,8 @@ class AnvilNode:
                         f"anvil RPC not ready: {exc}", command=cmd, output_tail="".join(self._tail)
                     ) from exc
                 time.sleep(0.05)
-        log.warning("%s (anvil pid %d on %s)", LOCAL_CHAIN_WARNING, self._proc.pid, self.rpc_url)
+        # the LOCAL CHAIN warning is the caller's (anchoring/service.py LocalChain.start), said once
+        log.info("anvil pid %d on %s", self._proc.pid, self.rpc_url)
         return self
 
     def _read_output(self) -> None:
