@@ -80,12 +80,7 @@ def audit_command(
     """Print the exact `hromada-verify` command auditing this data directory's ledger as `hromada serve` serves it
     (its URL, its verifier key, the chain its anchors are on). Run it while the ledger is served."""
     s = settings(data_dir)
-    if not Path(s.ledger.data_dir).is_dir():
-        from hromada.cli.common import err
-
-        err.print(f"[red]no ledger:[/red] {s.ledger.data_dir} does not exist (run `hromada init` or `hromada demo`)")
-        raise typer.Exit(2)
-    with open_ledger(s) as ledger:
+    with open_ledger(s, existing=True) as ledger:
         key = ledger.signer.verifier_key
     for cmd in audit_commands(s, key, event):
         typer.echo(cmd)
