@@ -11,7 +11,6 @@ from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from hromada.cli.common import DataDir, console, err, open_ledger, settings
-from hromada.cli.hints import print_hints
 
 if TYPE_CHECKING:
     from ledger.runtime import Ledger
@@ -80,16 +79,18 @@ def demo(
             if chain is not None:
                 chain.stop()
         st = ledger.status()
-        shown = _shown_event(ledger)
+        shown = shown_event(ledger)
         key = ledger.signer.verifier_key
     console.print(
         f"wrote {st.tree_size} events, {len(report.checkpoints)} checkpoints (latest at "
         f"{st.checkpoint.tree_size if st.checkpoint else '—'})"
     )
+    from hromada.cli.hints import print_hints
+
     print_hints(s, key, shown)
 
 
-def _shown_event(ledger: Ledger) -> str | None:
+def shown_event(ledger: Ledger) -> str | None:
     """The event whose receipt the demo shows: the first one after the services' registrations (a petition)."""
     from ledger.receipts import ProofRequestError, stored_entry
 

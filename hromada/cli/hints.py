@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from hromada.cli.common import DataDir, console, open_ledger, settings
+from hromada.cli.common import DataDir, console, err, open_ledger, settings
 from hromada.settings import HromadaSettings
 
 
@@ -75,12 +75,42 @@ def print_hints(s: HromadaSettings, verifier_key: str, event_id: str | None) -> 
 
 def audit_command(
     data_dir: DataDir = None,
-    event: Annotated[str | None, typer.Option("--event", help="Also print the check of this event's receipt.")] = None,
+    event: Annotated[
+        str | None, typer.Option("--event", help="The receipt to check (default: the one the demo shows).")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="Seconds to wait for the served ledger to answer first.")
+    ] = 0,
 ) -> None:
-    """Print the exact `hromada-verify` command auditing this data directory's ledger as `hromada serve` serves it
-    (its URL, its verifier key, the chain its anchors are on). Run it while the ledger is served."""
+    """Print the exact `hromada-verify` commands auditing this data directory's ledger as `hromada serve` serves
+    it (its URL, its verifier key, the chain its anchors are on), and checking one receipt. Pipe them to `sh` while
+    the ledger is served."""
+    from hromada.cli.demo import shown_event
+
     s = settings(data_dir)
     with open_ledger(s, existing=True) as ledger:
         key = ledger.signer.verifier_key
+        event = event or shown_event(ledger)
+    if wait and not _answers(f"{served_url(s)}/readyz", wait):
+        err.print(f"[red]no ledger answers at {served_url(s)}[/red] after {wait:g} s: is `hromada serve` running?")
+        raise typer.Exit(2)
     for cmd in audit_commands(s, key, event):
         typer.echo(cmd)
+
+
+def _answers(url: str, seconds: float) -> bool:
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - the configured http URL of our own server
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (not ready yet is still an answer: the audit says the rest)
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
