@@ -52,9 +52,7 @@ def test_readme_try_it_runs_as_written(tmp_path: Path) -> None:
         "HROMADA_DATABASE_URL": "",
     }
     env.pop("HROMADA_DATA_DIR", None)
-    run = subprocess.run(
-        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
-    )
+    run = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     out = run.stdout
     assert run.returncode == 0, out + run.stderr
     steps = {int(m.group(1)): m.start() for m in re.finditer(rf"^{MARK} (\d+)$", out, re.M)}
@@ -70,7 +68,7 @@ def test_readme_try_it_runs_as_written(tmp_path: Path) -> None:
     assert re.search(r"wrote \d{4} events, \d+ checkpoints", demo), demo
     link = re.search(rf"a receipt:\s+http://127\.0\.0\.1:{port}/#event=([0-9a-f-]{{36}})", demo)
     assert link, demo
-    assert "audit it:" in demo and f"--rpc http://127.0.0.1:" in demo
+    assert "audit it:" in demo and "--rpc http://127.0.0.1:" in demo
     printed = output(next(i for c, i in by_cmd.items() if c.endswith("--wait 60")))
     audit_line, receipt_line = [line for line in printed.splitlines() if "hromada-verify" in line]
     assert audit_line.startswith(f".venv/bin/hromada-verify audit http://127.0.0.1:{port} --key ")
