@@ -569,9 +569,7 @@ class Anchorer:
 
     def start_background(self) -> threading.Thread:
         """Acquire the locks and run in a daemon thread."""
-        self.acquire()
-        if self.chain.config.local:
-            log.warning(LOCAL_CHAIN_WARNING)
+        self.acquire()  # a local chain's warning was said once where it started (anchoring/service.py)
         self._stop.clear()
         self._thread = threading.Thread(target=self.run, args=(self._stop,), name="hromada-anchorer", daemon=True)
         self._thread.start()

@@ -56,6 +56,17 @@ LOCAL_CHAIN_WARNING = (
 )
 
 
+def anvil_package(system: str, machine: str) -> str:
+    """The npm package of anvil's binary for `sys.platform` and `platform.machine()` (the ones tools/package.json
+    pins as optional dependencies: npm installs only the one whose os and cpu match)."""
+    plat = _PLATFORMS.get((system, machine.lower()))
+    if plat is None:
+        raise NodeError(
+            f"no anvil package for platform {(system, machine)}; set {ANVIL_BIN_ENV} to an anvil {ANVIL_VERSION}"
+        )
+    return f"@foundry-rs/anvil-{plat}"
+
+
 def find_anvil_binary(tools_dir: Path = TOOLS_DIR) -> Path:
     """The anvil platform binary: $HROMADA_ANVIL_BIN, else tools/node_modules/@foundry-rs/anvil-<platform>/bin."""
     override = os.environ.get(ANVIL_BIN_ENV)
@@ -64,11 +75,8 @@ def find_anvil_binary(tools_dir: Path = TOOLS_DIR) -> Path:
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise NodeError(f"{ANVIL_BIN_ENV}={override} is not an executable file")
         return path
-    key = (sys.platform, platform.machine().lower())
-    plat = _PLATFORMS.get(key)
-    if plat is None:
-        raise NodeError(f"no anvil package for platform {key}; set {ANVIL_BIN_ENV} to an anvil {ANVIL_VERSION}")
-    path = tools_dir / "node_modules" / "@foundry-rs" / f"anvil-{plat}" / "bin" / "anvil"
+    package = anvil_package(sys.platform, platform.machine())
+    path = tools_dir / "node_modules" / package / "bin" / "anvil"
     if not path.is_file():
         raise NodeError(
             f"anvil not found at {path}: run `make node-deps` (npm ci --prefix tools), "
@@ -198,7 +206,8 @@ class AnvilNode:
                         f"anvil RPC not ready: {exc}", command=cmd, output_tail="".join(self._tail)
                     ) from exc
                 time.sleep(0.05)
-        log.warning("%s (anvil pid %d on %s)", LOCAL_CHAIN_WARNING, self._proc.pid, self.rpc_url)
+        # the LOCAL CHAIN warning is the caller's (anchoring/service.py LocalChain.start), said once
+        log.info("anvil pid %d on %s", self._proc.pid, self.rpc_url)
         return self
 
     def _read_output(self) -> None:

@@ -28,6 +28,7 @@ from anchoring.anchorer import Anchorer, AnchorerConfig, anchor_status, checkpoi
 from anchoring.chain import ChainClient, ChainConfig, SenderKey
 from anchoring.config import AnchorerSettings
 from anchoring.contract import expected_runtime_code
+from anchoring.errors import NodeError
 from anchoring.node import LOCAL_CHAIN_ID, LOCAL_CHAIN_WARNING, AnvilNode
 from anchoring.schema import TABLES
 
@@ -60,6 +61,24 @@ class LocalChainFiles:
     def rpc(self) -> Path:
         return self.root / "rpc.json"
 
+    @property
+    def port(self) -> Path:
+        """The chain's port, chosen free at the first start and kept: its RPC address stays the same."""
+        return self.root / "port"
+
+    def stable_port(self) -> int:
+        """The kept port, 0 (any free one) before the first start."""
+        try:
+            port = int(self.port.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return 0
+        return port if 0 < port < 65536 else 0
+
+    def rpc_url(self) -> str | None:
+        """The chain's stable RPC address (http://127.0.0.1:PORT), None before its first start."""
+        port = self.stable_port()
+        return f"http://127.0.0.1:{port}" if port else None
+
 
 class LocalChain:
     """A private anvil chain kept in <data_dir>/chain. NO public guarantee: development only."""
@@ -67,14 +86,26 @@ class LocalChain:
     def __init__(self, data_dir: Path, *, state_interval: int = 2) -> None:
         self.files = LocalChainFiles(Path(data_dir) / "chain")
         self.node = AnvilNode(
-            state_file=self.files.state, state_interval=state_interval, log_file=self.files.log, chain_id=LOCAL_CHAIN_ID
+            state_file=self.files.state,
+            state_interval=state_interval,
+            log_file=self.files.log,
+            chain_id=LOCAL_CHAIN_ID,
+            port=self.files.stable_port(),
         )
         self.config: ChainConfig | None = None
 
     def start(self) -> ChainConfig:
         """Start anvil (loading its state file), make sure our contract is deployed, return the config."""
         self.files.root.mkdir(parents=True, exist_ok=True)
-        self.node.start()
+        try:
+            self.node.start()
+        except NodeError:
+            if not self.node.port:
+                raise
+            log.warning("the local chain's port %d is taken; starting it on another one", self.node.port)
+            self.node.port = 0
+            self.node.start()
+        self.files.port.write_text(f"{self.node.actual_port}\n", encoding="utf-8")
         key = (
             SenderKey.from_file(self.files.key) if self.files.key.exists() else SenderKey.generate_file(self.files.key)
         )
@@ -106,7 +137,7 @@ class LocalChain:
         self.files.rpc.write_text(
             json.dumps({"rpc_url": self.node.rpc_url, "pid": self.node.pid}) + "\n", encoding="utf-8"
         )
-        log.warning(LOCAL_CHAIN_WARNING)
+        log.warning("%s (anvil pid %s on %s)", LOCAL_CHAIN_WARNING, self.node.pid, self.node.rpc_url)
         return self.config
 
     def _load_deployment(self) -> dict[str, Any] | None:

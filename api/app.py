@@ -66,9 +66,24 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            path = route_label(scope)
             self.state.metrics.observe(scope["method"], path, status, time.perf_counter() - start)
+
+
+def route_label(scope: Scope) -> str:
+    """The route template of a handled request: FastAPI's own routes name themselves in `scope["route"]`; the
+    plain Starlette routes FastAPI adds (/openapi.json, /docs, /redoc) leave only their endpoint, looked up in the
+    application's routes. Anything else is "unmatched"."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    endpoint = scope.get("endpoint")
+    app = scope.get("app")
+    if endpoint is not None and app is not None:
+        for route in getattr(app, "routes", ()):
+            if getattr(route, "endpoint", None) is endpoint and getattr(route, "path", None):
+                return str(route.path)
+    return "unmatched"
 
 
 def create_app(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ledger.errors import ConfigurationError
 
@@ -87,6 +87,11 @@ class Settings(BaseModel):
             raise ConfigurationError(f"invalid origin {self.origin!r}: one line, no spaces or '+'")
         return self
 
+    @field_validator("database_url", "vault_url")
+    @classmethod
+    def _installed_driver(cls, url: str | None) -> str | None:
+        return None if url is None else with_installed_driver(url)
+
     def resolved_vault_url(self) -> str:
         return self.vault_url or f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
 
@@ -94,3 +99,16 @@ class Settings(BaseModel):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'ledger.db').resolve()}"
+
+
+#: the PostgreSQL driver installed with the ledger (requirements/lock.txt: psycopg 3, not psycopg2)
+POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def with_installed_driver(url: str) -> str:
+    """A plain `postgresql://` (or `postgres://`) URL names no driver, and SQLAlchemy then picks psycopg2, which
+    is not installed: it means the installed psycopg 3. URLs naming a driver are kept as they are."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return f"{POSTGRES_DRIVER}://{url.removeprefix(scheme)}"
+    return url

@@ -72,6 +72,7 @@ def write_bundle(
     ending in .tar.gz). Returns the bundle's tree size."""
     if out.exists():
         raise ExportError(f"{out} exists; refusing to overwrite")
+    refuse_other_archive(out)
     events = event_records(events_table)
     with engine.connect() as conn:
         cps = all_checkpoints(conn)
@@ -79,7 +80,7 @@ def write_bundle(
             raise ExportError("no signed checkpoint yet: run `hromada checkpoint` first")
         size = tree_size if tree_size is not None else cps[-1].tree_size
         if size not in {c.tree_size for c in cps}:
-            raise ExportError(f"no checkpoint of size {size}; signed sizes: {[c.tree_size for c in cps][-5:]}...")
+            raise ExportError(f"no checkpoint of size {size}; signed sizes: {sizes_listed([c.tree_size for c in cps])}")
         tarball = out.name.endswith(".tar.gz")
         with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
             target = Path(tmp) / "bundle" if tarball else out
@@ -125,3 +126,25 @@ def extract(bundle: Path, into: Path) -> Path:
     with tarfile.open(bundle) as tar:
         tar.extractall(into, filter="data")
     return into
+
+
+#: names that promise an archive `write_bundle` does not write (it writes a directory or a .tar.gz)
+OTHER_ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".zst", ".7z", ".rar")
+
+
+def refuse_other_archive(out: Path) -> None:
+    """`--out x.zip` would silently be a directory named x.zip: refuse it."""
+    name = out.name.lower()
+    if not name.endswith(".tar.gz") and name.endswith(OTHER_ARCHIVES):
+        raise ExportError(
+            f"{out}: a bundle is written as a directory or as a .tar.gz file, not as {Path(name).suffix}; "
+            f"name it {out.name.rsplit('.', 1)[0]}.tar.gz or give a directory"
+        )
+
+
+def sizes_listed(sizes: list[int], head: int = 3, tail: int = 5) -> str:
+    """`100, 200, 300, …, 1600, 1700 (17 in all)`: the first and the last sizes, and how many there are."""
+    if len(sizes) <= head + tail:
+        return ", ".join(map(str, sizes))
+    shown = [*map(str, sizes[:head]), "…", *map(str, sizes[-tail:])]
+    return f"{', '.join(shown)} ({len(sizes)} in all)"

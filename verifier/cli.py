@@ -21,7 +21,7 @@ from verifier.anchors import ChainAccess, is_address
 from verifier.audit import AuditReport, Status, default_steps, run_audit
 from verifier.errors import CannotVerify, UnreadableInput, VerificationError, VerifierError
 from verifier.note import VerifierKey, load_verifier_key
-from verifier.receipt import ReceiptReport, load_receipt, verify_receipt
+from verifier.receipt import ReceiptReport, fetch_receipt, load_receipt, verify_receipt
 from verifier.rpc import HttpRpc
 from verifier.witness.policy import (
     WitnessPolicy,
@@ -336,7 +336,10 @@ def _age(seconds: int) -> str:
 
 @app.command()
 def receipt(
-    receipt_path: Annotated[Path, typer.Argument(metavar="RECEIPT.json", help="A receipt (formats.md §4)")],
+    receipt_path: Annotated[
+        Path | None,
+        typer.Argument(metavar="[RECEIPT.json]", help="A receipt (formats.md §4); or --ledger URL --event ID"),
+    ] = None,
     key: Annotated[
         str | None,
         typer.Option("--key", help="The log's verifier key (name+hex8+base64), or a file holding it"),
@@ -350,16 +353,24 @@ def receipt(
     contract: ContractOption = None,
     witness: WitnessOption = None,
     witness_threshold: WitnessThresholdOption = None,
+    event: Annotated[
+        str | None,
+        typer.Option("--event", help="Fetch the receipt of this event id from --ledger URL instead of a file"),
+    ] = None,
 ) -> None:
     """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint → anchor on chain (--rpc)
-    (→ ledger consistency)."""
+    (→ ledger consistency). The receipt is a file, or `--ledger URL --event ID` fetches it."""
+    if (receipt_path is None) == (event is None) or (event is not None and ledger is None):
+        raise _fail_to_run(
+            "receipt", CannotVerify("give a RECEIPT.json file, or --ledger URL --event ID (not both)"), as_json
+        )
     trusted = _key(key, True, "receipt", as_json)
     assert trusted is not None
     policy = _witness_policy(witness, witness_threshold, "receipt", as_json)
     http_rpc = None if offline else _chain(rpc, contract, "receipt", as_json)
     chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     try:
-        doc = load_receipt(receipt_path)
+        doc = load_receipt(receipt_path) if receipt_path is not None else fetch_receipt(str(ledger), str(event))
         report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger, chain=chain)
         witnessed = check_witness_policy(report.checkpoint.note or "", policy, trusted) if policy else None
     except CannotVerify as exc:
@@ -399,7 +410,11 @@ def _print_receipt(report: ReceiptReport) -> None:
         for reason in report.unavailable:
             out.print(f"[bold yellow]CANNOT COMPLETE[/]: {escape(reason)}")
     else:
-        out.print("[bold green]VERIFIED[/] (checks marked NOT RUN were not performed)")
+        passed = [c.name for c in report.checks if c.status == "passed"]
+        out.print(f"[bold green]VERIFIED[/]: {escape(', '.join(passed))}.")
+    for c in report.checks:
+        if c.status != "passed":
+            out.print(f"[yellow]NOT CHECKED[/] {escape(c.name)}: {escape(c.detail)}")
     if not report.rewrite.checked:
         out.print(
             "[bold red]NOT CHECKED[/]: whether the log operator rewrote and re-signed the log "

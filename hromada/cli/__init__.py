@@ -2,7 +2,8 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), anchor.py (anchor), backup.py (backup, restore), witness.py (witness), trustee.py (trustee)."""
+(service, dev-token), hints.py (audit-command, the demo's closing lines), anchor.py (anchor), backup.py
+(backup, restore), witness.py (witness), trustee.py (trustee)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, demo, log, serve, service, trustee, witness
+from hromada.cli import anchor, backup, demo, hints, log, serve, service, trustee, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -27,6 +28,7 @@ app.command()(log.init)
 app.command()(log.checkpoint)
 app.command()(log.integrate)
 app.command()(demo.demo)
+app.command("audit-command")(hints.audit_command)
 app.command()(log.export)
 app.command()(serve.serve)
 app.command()(backup.backup)

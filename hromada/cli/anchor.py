@@ -26,7 +26,7 @@ from anchoring.errors import AnchoringError, AnchorLockedError
 from anchoring.node import LOCAL_CHAIN_WARNING
 from anchoring.schema import TABLES
 from anchoring.service import LocalChain, running_local_chain
-from hromada.cli.common import settings
+from hromada.cli.common import require_data_dir, settings
 
 app = typer.Typer(help="Anchor signed checkpoint roots on an EVM chain.", no_args_is_help=True)
 console = Console()
@@ -122,6 +122,7 @@ def status(
     verify: Annotated[bool, typer.Option(help="Read the anchors back from the chain and match them.")] = False,
 ) -> None:
     """Latest anchor, latest final anchor, counts by status; with --verify, match the chain's events."""
+    require_data_dir(settings(data_dir, database_url=database_url, origin=origin))  # read-only: never create it
     ctx = _context(data_dir, database_url, origin)
     for t in TABLES:
         t.create(ctx.engine, checkfirst=True)

@@ -35,11 +35,14 @@ def settings(data_dir: Path | None = None, **ledger: Any) -> HromadaSettings:
         raise typer.Exit(2) from e
 
 
-def open_ledger(s: HromadaSettings) -> Ledger:
-    """The ledger of `s`, its receipts reading anchors from the anchoring tables."""
+def open_ledger(s: HromadaSettings, *, existing: bool = False) -> Ledger:
+    """The ledger of `s`, its receipts reading anchors from the anchoring tables. `existing`: a read-only command,
+    which refuses a data directory that does not exist instead of creating one (keys, ledger.db) there."""
     from anchoring.records import anchor_covering
     from ledger.runtime import Ledger
 
+    if existing:
+        require_data_dir(s)
     try:
         ledger = Ledger(s.ledger)
     except LedgerError as e:
@@ -54,3 +57,15 @@ def bundle_chain(s: HromadaSettings) -> dict[str, Any] | None:
     from anchoring.records import chain_info
 
     return chain_info(s.ledger.data_dir, s.chain.config())
+
+
+def require_data_dir(s: HromadaSettings) -> None:
+    """Exit 2 in one line when the data directory does not exist (a mistyped --data-dir)."""
+    data = Path(s.ledger.data_dir)
+    if not data.is_dir():
+        err.print(
+            f"[red]no ledger at {data}[/red]: the directory does not exist (check --data-dir or HROMADA_DATA_DIR; "
+            "`hromada init` creates one)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)

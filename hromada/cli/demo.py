@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
 
 from hromada.cli.common import DataDir, console, err, open_ledger, settings
+
+if TYPE_CHECKING:
+    from ledger.runtime import Ledger
 
 
 def demo(
@@ -34,6 +40,15 @@ def demo(
 
     s = settings(data_dir)
     with open_ledger(s) as ledger:
+        used = ledger.status()
+        if used.tree_size or used.pending_events:
+            err.print(
+                f"[red]refused:[/red] {s.ledger.data_dir} already holds a ledger "
+                f"({used.tree_size + used.pending_events} events); the demo writes a new city into an empty data "
+                "directory: pass another --data-dir",
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
         chain: AnchoringService | None = None
         if not no_chain:
             chain = AnchoringService(
@@ -49,13 +64,13 @@ def demo(
                 err.print(f"[red]cannot start anchoring:[/red] {e} (use --no-chain to skip)")
                 raise typer.Exit(2) from e
         try:
-            with Progress(console=err, transient=True) as progress:
-                task = progress.add_task("writing the city scenario", total=events)
+            with Progress(*demo_progress_columns(), console=err, transient=True) as progress:
+                task = progress.add_task("writing the city scenario", total=max(events, 200))
                 report = run_demo(
                     ledger,
                     events,
                     seed=seed,
-                    progress=lambda done, total: progress.update(task, completed=done),
+                    progress=lambda done, total: progress.update(task, completed=done, total=max(total, done)),
                     secret_ballot=secret_ballot,
                 )
             if chain is not None and chain.anchorer is not None:
@@ -73,7 +88,57 @@ def demo(
             if chain is not None:
                 chain.stop()
         st = ledger.status()
+        shown = shown_event(ledger)
+        key = ledger.signer.verifier_key
     console.print(
         f"wrote {st.tree_size} events, {len(report.checkpoints)} checkpoints (latest at "
         f"{st.checkpoint.tree_size if st.checkpoint else '—'})"
     )
+    from hromada.cli.hints import print_hints
+
+    print_hints(s, key, shown)
+
+
+def shown_event(ledger: Ledger) -> str | None:
+    """The event whose receipt the demo shows: the first one after the services' registrations (a petition)."""
+    from ledger.receipts import ProofRequestError, stored_entry
+
+    with ledger.engine.connect() as conn:
+        for leaf in (3, 0):
+            try:
+                return str(json.loads(stored_entry(conn, ledger.integrator.events.name, leaf))["id"])
+            except ProofRequestError:
+                continue
+    return None
+
+
+def demo_progress_columns() -> tuple[ProgressColumn, ...]:
+    """Events written of the target, time elapsed, and the time left estimated from the whole run so far (rich's
+    default estimate follows the last 30 s only, and jumps at every checkpoint the demo signs)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    return (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        WholeRunRemainingColumn(),
+    )
+
+
+def remaining_seconds(done: int, total: int | float | None, elapsed: float | None) -> float | None:
+    """Seconds left at the average rate of the whole run so far; None before anything was done."""
+    if not total or not elapsed or done <= 0:
+        return None
+    return max(0.0, (total - done) * elapsed / done)
+
+
+class WholeRunRemainingColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        left = remaining_seconds(int(task.completed), task.total, task.elapsed)
+        if left is None:
+            return Text("left -:--:--", style="progress.remaining")
+        m, sec = divmod(int(left + 0.5), 60)
+        h, m = divmod(m, 60)
+        return Text(f"left {h}:{m:02d}:{sec:02d}", style="progress.remaining")

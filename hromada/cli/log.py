@@ -69,7 +69,7 @@ def log_status(
 ) -> None:
     """Tree size, root, latest checkpoint and integration lag."""
     s = settings(data_dir)
-    with open_ledger(s) as ledger:
+    with open_ledger(s, existing=True) as ledger:
         st = ledger.status().as_dict()
         st["anchors"] = anchor.status_dict(ledger.engine, ledger.settings.data_dir, s.chain.config())
     if as_json:
@@ -91,7 +91,7 @@ def log_verify(data_dir: DataDir = None) -> None:
 
     from ledger.selfaudit import StorageTampered, self_audit
 
-    with open_ledger(settings(data_dir)) as ledger, Progress(console=err, transient=True) as progress:
+    with open_ledger(settings(data_dir), existing=True) as ledger, Progress(console=err, transient=True) as progress:
         task = progress.add_task("verifying", total=None)
 
         def show(done: int, total: int) -> None:
@@ -122,10 +122,15 @@ def export(
     from rich.progress import Progress
 
     from anchoring.records import anchors_up_to
-    from ledger.export import ExportError, write_bundle
+    from ledger.export import ExportError, refuse_other_archive, write_bundle
 
     s = settings(data_dir)
-    with open_ledger(s) as ledger, Progress(console=err, transient=True) as progress:
+    try:
+        refuse_other_archive(out)
+    except ExportError as e:
+        err.print(f"[red]cannot export:[/red] {e}", soft_wrap=True)
+        raise typer.Exit(2) from e
+    with open_ledger(s, existing=True) as ledger, Progress(console=err, transient=True) as progress:
         task = progress.add_task("exporting events", total=None)
         try:
             written = write_bundle(

@@ -34,3 +34,15 @@ def test_unknown_paths_and_methods_are_problems(client):
         413,
         "payload-too-large",
     )
+
+
+def test_metrics_label_openapi_by_its_route(client):
+    """Issue #17: FastAPI's own Starlette routes (/openapi.json, /docs) are labelled by their path, not
+    "unmatched"; a path no route serves still is."""
+    assert client.get("/openapi.json").status_code == 200
+    assert client.get("/docs").status_code == 200
+    client.get("/nope")
+    text = client.get("/metrics").text
+    assert 'route="/openapi.json",status="200"' in text
+    assert 'route="/docs",status="200"' in text
+    assert 'route="unmatched",status="404"' in text

@@ -1,6 +1,6 @@
-"""The citizen receipt page in real headless Chromium (Debian `chromium` + `chromium-driver`, installed when
-missing), driven with Selenium: a good receipt verifies (signature, inclusion proof, anchor shown), tampered
-ones are rejected, and a receipt fetched by event id verifies too."""
+"""The citizen receipt page in real headless Chromium (Debian `chromium` + `chromium-driver`, installed by
+`make test`'s prerequisite, mk/browser.mk), driven with Selenium: a good receipt verifies (signature, inclusion
+proof, anchor shown), tampered ones are rejected, and a receipt fetched by event id verifies too."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -48,31 +47,18 @@ def test_page_is_served(client: Any) -> None:
     assert "/v1/receipts/{event_id}" in schema["paths"] and "/" not in schema["paths"]
 
 
-def _ensure_chromium() -> tuple[str, str]:
-    def found() -> tuple[str | None, str | None]:
-        return shutil.which("chromium"), shutil.which("chromedriver")
-
-    browser, driver = found()
-    if not (browser and driver) and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
-            check=False,
-            env=env,
-            capture_output=True,
-        )
-        browser, driver = found()
+def _find_chromium() -> tuple[str, str]:
+    """The browser and its driver, installed by `make test`'s prerequisite `chromium-bin` (mk/browser.mk), never
+    from here: two xdist workers running apt-get at once race for the dpkg lock."""
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (browser and driver):
-        pytest.fail(
-            "chromium/chromedriver missing and could not be installed (apt-get install chromium chromium-driver)"
-        )
+        pytest.fail("chromium/chromedriver missing: run `make chromium-bin` (or `make test`, which installs them)")
     return browser, driver
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    binary, driver_path = _ensure_chromium()
+    binary, driver_path = _find_chromium()
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not download anything
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -98,7 +98,9 @@ def test_cli(anchored: Anchored, tmp_path: Path) -> None:
     ok = runner.invoke(app, ["receipt", str(path), "--key", key, "--rpc", url])
     assert ok.exit_code == 0 and "VERIFIED" in ok.output, ok.output
     no_rpc = runner.invoke(app, ["receipt", str(path), "--key", key])
-    assert no_rpc.exit_code == 2 and "--rpc URL" in no_rpc.output
+    assert no_rpc.exit_code == 0 and "--rpc URL" in no_rpc.output, no_rpc.output  # issue #17: not checked, said
+    assert "NOT CHECKED anchor on chain: not checked: no --rpc URL given" in " ".join(no_rpc.output.split())
+    assert "VERIFIED: " in no_rpc.output and "checks marked NOT RUN" not in no_rpc.output, no_rpc.output
     assert runner.invoke(app, ["receipt", str(path), "--key", key, "--offline"]).exit_code == 0
     down = runner.invoke(app, ["receipt", str(path), "--key", key, "--rpc", "http://127.0.0.1:9"])
     assert down.exit_code == 2 and "cannot reach the chain RPC" in down.output
