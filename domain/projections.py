@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from domain.ballots.aggregate import VoteRecord
 from domain.ballots.rules import compute_tally
 from domain.base import event_time, public_data
+from domain.clock import Deadlines
 from domain.kinds import KINDS
 from domain.petitions.aggregate import Signature
 from domain.registry import Kind
@@ -63,6 +64,8 @@ class Projections:
         #: ballot id -> voter pseudonym -> (version, selection) of the voter's last vote.
         self.votes: dict[str, dict[str, tuple[int, list[str]]]] = {}
         self.position = 0
+        #: Upcoming deadlines of the clock (domain.clock), fed as events are applied.
+        self.deadlines = Deadlines()
         self._lock = threading.RLock()
 
     def apply(self, record: EventRecord) -> None:
@@ -95,7 +98,9 @@ class Projections:
                 self.streams[stream] = {}
                 self.kinds[stream] = kind.prefix
             # legacy prefixes (``queue.*`` of envelope format 1) reach the fold under the kind's current name
-            fold(self.streams[stream], kind.canonical(record.type), record.time, record.actor, record.data)
+            type_ = kind.canonical(record.type)
+            fold(self.streams[stream], type_, record.time, record.actor, record.data)
+            self.deadlines.observe(type_, stream, record.data)
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
             if not waiting or record.version + 1 not in waiting:

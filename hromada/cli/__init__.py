@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, demo, log, serve, service, witness
+from hromada.cli import anchor, backup, clock, demo, log, serve, service, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -28,6 +28,7 @@ app.command()(log.integrate)
 app.command()(demo.demo)
 app.command()(log.export)
 app.command()(serve.serve)
+app.command()(clock.tick)
 app.command()(backup.backup)
 app.command()(backup.restore)
 
