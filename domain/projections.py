@@ -18,6 +18,7 @@ from domain.ballots.crypto.ballot import statement
 from domain.ballots.rules import compute_tally
 from domain.base import event_time, public_data
 from domain.catalogue import Catalogue
+from domain.clock import Deadlines
 from domain.kinds import KINDS
 from domain.petitions.aggregate import Signature
 from domain.registry import Kind
@@ -77,6 +78,8 @@ class Projections:
         self.position = 0
         #: Sorted indexes for the open-data lists (domain/catalogue.py), kept as records are applied.
         self.catalogue = Catalogue()
+        #: Upcoming deadlines of the clock (domain.clock), fed as events are applied.
+        self.deadlines = Deadlines()
         self._lock = threading.RLock()
 
     def apply(self, record: EventRecord) -> None:
@@ -117,8 +120,10 @@ class Projections:
                 self.streams[stream] = {}
                 self.kinds[stream] = kind.prefix
             # legacy prefixes (``queue.*`` of envelope format 1) reach the fold under the kind's current name
-            fold(self.streams[stream], kind.canonical(record.type), record.time, record.actor, record.data)
+            type_ = kind.canonical(record.type)
+            fold(self.streams[stream], type_, record.time, record.actor, record.data)
             self.catalogue.update(kind.name, stream, record.time, self.streams[stream])
+            self.deadlines.observe(type_, stream, record.data)
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
             if not waiting or record.version + 1 not in waiting:

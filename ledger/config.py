@@ -67,6 +67,12 @@ class Settings(BaseModel):
         description="How often the ledger checks its own store (ledger/watch.py): the leaves added since, and a sweep "
         "of older ones; a finding stops signing and fails /readyz.",
     )
+    clock_every_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often `hromada serve`'s clock runs a round (ledger/clock.py): closes petitions and ballots "
+        'whose deadline passed and expires kindergarten offers (docs/domain.md "The clock").',
+    )
     integrate_batch: int = Field(default=5000, ge=1, le=100_000, description="Leaves integrated per transaction.")
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, demo, hints, log, serve, service, trustee, witness
+from hromada.cli import anchor, backup, clock, demo, hints, log, serve, service, trustee, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -31,6 +31,7 @@ app.command()(demo.demo)
 app.command("audit-command")(hints.audit_command)
 app.command()(log.export)
 app.command()(serve.serve)
+app.command()(clock.tick)
 app.command()(backup.backup)
 app.command()(backup.restore)
 

@@ -1,5 +1,5 @@
-"""`hromada serve`: the writer lock, the API (alone or behind front processes), the integrator and checkpointer,
-the witnesses' senders (ledger/witnesses.py), and the chain with its anchorer."""
+"""`hromada serve`: the writer lock, the clock (ledger/clock.py), the API (alone or behind front processes), the
+integrator and checkpointer, the witnesses' senders (ledger/witnesses.py), and the chain with its anchorer."""
 
 from __future__ import annotations
 
@@ -49,6 +49,19 @@ def serve(
 
 
 def _serve_locked(s: HromadaSettings, ledger: Ledger, host: str, port: int, no_chain: bool, fronts: int | None) -> None:
+    from ledger.clock import ClockThread
+
+    clock = ClockThread(ledger.app, s.ledger.clock_every_seconds)  # this process holds the writer lock
+    clock.start()
+    try:
+        _serve_clocked(s, ledger, host, port, no_chain, fronts)
+    finally:
+        clock.stop()
+
+
+def _serve_clocked(
+    s: HromadaSettings, ledger: Ledger, host: str, port: int, no_chain: bool, fronts: int | None
+) -> None:
     from ledger.witnesses import WitnessDispatcher
 
     n_fronts = s.api.fronts if fronts is None else fronts
