@@ -240,3 +240,19 @@ def test_legacy_open_ballots_still_load(app: CityApp) -> None:
     state: dict[str, Any] = {}
     Ballot.fold(state, "ballot.opened", "t", {}, data)
     assert (state["secrecy"], state["trustees"], state["public_key"], state["status"]) == ("open", [], None, "open")
+
+
+def test_the_clock_ends_an_encrypted_ballots_voting_and_leaves_the_close_to_the_trustees(
+    app: CityApp, opened: tuple[UUID, dict[int, cer.TrusteeSecrets]]
+) -> None:
+    from domain.clock import run_due
+
+    bid, _ = opened
+    app.cast_ballot(by=voter(1), ballot_id=bid, body=encrypt(app, bid, voter(1), ["park"]), at=T0 + days(1))
+    assert run_due(app, T0 + days(6)) == []  # nothing before closes_at
+    assert app.get_ballot(bid).state["status"] == "open"
+    fired = run_due(app, T0 + days(7))
+    assert len(fired) == 1
+    state = app.get_ballot(bid).state
+    assert state["status"] == "ended" and state.get("tally") is None  # no count: the trustees decrypt it
+    assert run_due(app, T0 + days(8)) == []  # exactly once
