@@ -24,11 +24,11 @@ def demo(
     secret_ballot: Annotated[
         bool,
         typer.Option(
-            "--secret-ballot",
-            help="Also run an encrypted participatory budget with 3-of-5 trustees (docs/voting.md). Off by default "
-            "until hromada-verify checks encrypted ballots.",
+            "--secret-ballot/--no-secret-ballot",
+            help="Also run an encrypted participatory budget with 3-of-5 trustees, two of them absent at decryption "
+            "(docs/voting.md); hromada-verify checks its ceremony, every ballot's proofs and the decrypted tally.",
         ),
-    ] = False,
+    ] = True,
 ) -> None:
     """Write a realistic city scenario through the ledger (petitions with thousands of signatures, a
     participatory budget, kindergarten and housing queues), integrated, checkpointed and anchored on the same

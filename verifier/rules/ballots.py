@@ -407,7 +407,8 @@ class BallotRules:
                     found,
                 )
         b.status = "closed"
-        b.tally = dict(ev.data)
+        # state.json publishes the tally (voters, counts, funded) without decrypted_by (docs/domain.md)
+        b.tally = {k: v for k, v in ev.data.items() if k != "decrypted_by"}
 
     def state_items(self) -> Iterator[tuple[str, Any]]:
         """``state.json``'s ``ballots`` part, in key order."""
