@@ -154,7 +154,9 @@ BUDGET = {
 
 
 def _ballot(client, svc, clock, body):
-    body = {**body, "opens_at": clock.now.isoformat(), "closes_at": (clock.now + timedelta(days=1)).isoformat()}
+    # an open ballot: a budget is encrypted by default, and this test reads its plaintext tally
+    body = {"secrecy": "open", **body, "opens_at": clock.now.isoformat()}
+    body["closes_at"] = (clock.now + timedelta(days=1)).isoformat()
     r = client.post("/v1/ballots", json=body, headers=svc)
     assert r.status_code == 201, r.text
     return r.json()["ballot_id"]
