@@ -23,6 +23,7 @@ version order of step 1 are not run incrementally, and anchors are not read from
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -129,10 +130,12 @@ class Monitor:
         folder = self.directory / "evidence"
         folder.mkdir(parents=True, exist_ok=True)
         written = []
+        digest = hashlib.sha256(new_note.encode()).hexdigest()[:12]
         for which, note in (("kept", self.state.checkpoint), ("new", new_note)):
             if note is None:
                 continue
-            path = folder / f"round-{round_no}-{code}-{which}.note"
+            # named after the new note's hash too: another fork seen in the same round number never overwrites it
+            path = folder / f"round-{round_no}-{code}-{digest}-{which}.note"
             path.write_text(note, encoding="utf-8")
             written.append(str(path))
         return written
