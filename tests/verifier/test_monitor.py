@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the `served` fixture, imported from test_remote, is each test's parameter)
 """`hromada-verify monitor URL --state DIR --key VKEY` (verifier/monitor/): a served demo ledger followed round by
 round. Failure cases first: a forked checkpoint (re-signed by the log key: same size, another root) alerts with both
 notes in DIR/evidence and exit 1, and the webhook gets the round's JSON; a root the entries do not make, a shrunk
@@ -176,8 +177,8 @@ def test_catch_up_then_only_new_entries_then_a_restart_resumes(served: dict[str,
     # nothing new: only the checkpoint
     r2 = first.run_round()
     assert (r2.ok, r2.new, r2.requests) == (True, 0, 1)
-    # writes happen
-    Demo(ledger, events=200, seed=9, start=datetime(2027, 1, 4, 8, 0, tzinfo=UTC)).run()  # after the first city
+    # writes happen: more petitions and signatures, after the first city's last event (its services are registered)
+    Demo(ledger, events=200, seed=9, start=datetime(2036, 1, 7, 8, 0, tzinfo=UTC)).petitions()
     ledger.integrate_and_checkpoint()
     r3 = first.run_round()
     assert r3.ok, r3.findings
