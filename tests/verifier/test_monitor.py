@@ -139,7 +139,7 @@ def test_entries_that_do_not_make_the_root_are_a_root_mismatch(served: dict[str,
     assert not (tmp_path / "s" / "state.json").exists()
 
 
-def test_a_shrunk_log_and_a_note_not_signed_by_the_key(served: dict[str, Any], tmp_path: Path) -> None:
+def test_a_shrunk_log_a_note_not_signed_by_the_key_and_another_origin(served: dict[str, Any], tmp_path: Path) -> None:
     state = tmp_path / "s"
     assert _monitor(served, state).run_round().ok
     shrunk = _monitor(served, state, _resigned(served["ledger"], size_delta=-1)).run_round()
@@ -153,6 +153,13 @@ def test_a_shrunk_log_and_a_note_not_signed_by_the_key(served: dict[str, Any], t
 
     unsigned = _monitor(served, state, tamper).run_round()
     assert [f.code for f in unsigned.findings] == ["monitor_checkpoint_invalid"]
+
+    def other_log(note: bytes) -> bytes:  # the log key signs a checkpoint of another origin
+        cp = parse_checkpoint_body(parse_note(note).text)
+        return served["ledger"].signer.sign(cp.body.replace(cp.origin, "elsewhere.example/log", 1)).encode()
+
+    moved = _monitor(served, state, other_log).run_round()
+    assert [(f.code, f.found) for f in moved.findings] == [("monitor_origin_changed", "elsewhere.example/log")]
 
 
 def test_an_unreachable_ledger_exits_2(tmp_path: Path) -> None:
