@@ -8,6 +8,7 @@ writes fetches only the new entry bundles, a restart resumes from state.json."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,9 +30,10 @@ from tests.ports import free_port
 from tests.verifier.test_remote import served  # noqa: F401 - the fixture: a demo city of 600 events, served
 from tests.witness.servers import serve_in_thread
 from verifier.cli import app as verify_cli
-from verifier.errors import NetworkError
+from verifier.errors import NetworkError, UnreadableInput
+from verifier.merkle import TreeBuilder
 from verifier.monitor.follow import Monitor
-from verifier.monitor.state import load_state
+from verifier.monitor.state import MonitorState, load_state, save_state
 from verifier.note import parse_checkpoint_body, parse_note, parse_verifier_key
 from verifier.remote import TILE_WIDTH
 
@@ -156,7 +158,8 @@ def test_a_shrunk_log_a_note_not_signed_by_the_key_and_another_origin(served: di
 
     def other_log(note: bytes) -> bytes:  # the log key signs a checkpoint of another origin
         cp = parse_checkpoint_body(parse_note(note).text)
-        return served["ledger"].signer.sign(cp.body.replace(cp.origin, "elsewhere.example/log", 1)).encode()
+        ledger: Ledger = served["ledger"]
+        return ledger.signer.sign(cp.body.replace(cp.origin, "elsewhere.example/log", 1)).encode()
 
     moved = _monitor(served, state, other_log).run_round()
     assert [(f.code, f.found) for f in moved.findings] == [("monitor_origin_changed", "elsewhere.example/log")]
@@ -207,3 +210,25 @@ def test_catch_up_then_only_new_entries_then_a_restart_resumes(served: dict[str,
     assert json.loads(cli.output) == {
         "round": 5, "size": r3.size, "new": 0, "ok": True, "requests": 1, "findings": []
     }  # fmt: skip
+
+
+def test_a_frontier_resumes_the_tree_and_a_bad_state_file_is_refused(tmp_path: Path) -> None:
+    leaves = [hashlib.sha256(bytes([i])).digest() for i in range(13)]
+    whole = TreeBuilder()
+    for leaf in leaves:
+        whole.append(leaf)
+    half = TreeBuilder()
+    for leaf in leaves[:6]:
+        half.append(leaf)
+    resumed = TreeBuilder.resume(6, half.frontier())
+    for leaf in leaves[6:]:
+        resumed.append(leaf)
+    assert resumed.root() == whole.root() and resumed.size == 13
+    with pytest.raises(ValueError):
+        TreeBuilder.resume(7, half.frontier())  # 7 has three set bits: the frontier of 6 has two hashes
+    save_state(tmp_path, MonitorState("o", 6, "note", half.frontier(), 1))
+    assert load_state(tmp_path).tree().root() == half.root()
+    doc = json.loads((tmp_path / "state.json").read_text())
+    (tmp_path / "state.json").write_text(json.dumps({**doc, "size": 7}))
+    with pytest.raises(UnreadableInput):
+        load_state(tmp_path)
