@@ -36,6 +36,8 @@ from verifier.monitor.follow import Monitor
 from verifier.monitor.state import MonitorState, load_state, save_state
 from verifier.note import parse_checkpoint_body, parse_note, parse_verifier_key
 from verifier.remote import TILE_WIDTH
+from verifier.witness.policy import policy_from_options
+from witness.keys import WitnessKey
 
 
 def _rewriting(url: str, rewrite: Callable[[bytes], bytes] | None) -> httpx.Client:
@@ -232,3 +234,21 @@ def test_a_frontier_resumes_the_tree_and_a_bad_state_file_is_refused(tmp_path: P
     (tmp_path / "state.json").write_text(json.dumps({**doc, "size": 7}))
     with pytest.raises(UnreadableInput):
         load_state(tmp_path)
+
+
+def test_the_witness_policy_is_checked_on_each_new_checkpoint(served: dict[str, Any], tmp_path: Path) -> None:
+    """Witness a has cosigned the served checkpoint, witness b has not: 2 of 2 fails, 1 of 2 passes."""
+    a, b = WitnessKey("witness-a.test", bytes(range(32))), WitnessKey("witness-b.test", bytes(range(1, 33)))
+
+    def cosigned_by_a(note: bytes) -> bytes:
+        body = parse_note(note).text
+        return note + a.cosign(body, 1_800_000_000).encode()
+
+    named = [f"a={a.verifier_key()}", f"b={b.verifier_key()}"]
+    key = parse_verifier_key(_key(served))
+    client = _rewriting(served["url"], cosigned_by_a)
+    both = Monitor(served["url"], tmp_path / "s2", key, policy_from_options(named, 2), client=client).run_round()
+    assert [f.code for f in both.findings] == ["witness_cosignatures_insufficient"]
+    assert "b" in both.findings[0].message and not (tmp_path / "s2" / "state.json").exists()
+    one = Monitor(served["url"], tmp_path / "s1", key, policy_from_options(named, 1), client=client).run_round()
+    assert one.ok, one.findings
