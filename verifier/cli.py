@@ -477,6 +477,51 @@ def ballot_audit(
     raise typer.Exit(0)
 
 
+@app.command()
+def monitor(
+    url: Annotated[str, typer.Argument(help="The ledger's base URL (http/https)")],
+    state: Annotated[Path, typer.Option("--state", help="Directory of the monitor's state.json and evidence/")],
+    key: Annotated[
+        str | None,
+        typer.Option("--key", help="The log's verifier key (name+hex8+base64), or a file holding it"),
+    ] = None,
+    witness: WitnessOption = None,
+    witness_threshold: WitnessThresholdOption = None,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit (0 without findings)")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between rounds")] = 30.0,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each round's JSON here when it has a finding")
+    ] = None,
+) -> None:
+    """Follow a live ledger: each round checks the new checkpoint's signature, fetches only the new entries, runs
+    step 1's stateless checks on them and proves the new tree extends the kept one (Merkle frontier in
+    STATE/state.json; a restart resumes). A fork keeps both notes in STATE/evidence/. One JSON line per round.
+
+    NOT run by this version: the rule steps (4-5), step 1's per-stream version order, and the anchors on chain;
+    run `hromada-verify audit` for them. Exit 1 on the first finding, 2 when the ledger cannot be read."""
+    from verifier.monitor.follow import Monitor, follow
+
+    log_key = _key(key, True, "monitor", True)
+    assert log_key is not None  # required=True
+    policy = _witness_policy(witness, witness_threshold, "monitor", True)
+    try:
+        watcher = Monitor(url, state, log_key, policy)
+    except CannotVerify as exc:
+        raise _fail_to_run("monitor", exc, True) from exc
+    try:
+        code = follow(
+            watcher,
+            once=once,
+            interval=interval,
+            webhook=webhook,
+            emit=typer.echo,
+            warn=lambda text: typer.echo(f"webhook: {text}", err=True),
+        )
+    finally:
+        watcher.close()
+    raise typer.Exit(code)
+
+
 def main() -> None:  # pragma: no cover - console entry point alternative
     app()
 

@@ -4,7 +4,7 @@ and the tamper case (a test, or a case of ``tests/vectors/audit/``) that trigger
 table is this catalogue (``tests/verifier/test_codes.py`` compares them, and checks that every code the source can
 emit is here and nothing else is).
 
-``step``: ``1``-``5`` (audit steps), ``receipt`` (``hromada-verify receipt``), ``exit 2`` (the check could not be
+``step``: ``1``-``5`` (audit steps), ``receipt`` (``hromada-verify receipt``), ``monitor`` (``hromada-verify monitor``), ``exit 2`` (the check could not be
 made: not a finding, an error with this code). ``tamper``: ``;``-separated test ids under ``tests/`` or
 ``vectors/audit/<case>``, empty when no test triggers the code yet.
 """
@@ -455,6 +455,42 @@ CODES: tuple[Code, ...] = (
         "verifier/test_verifier_envelope.py::test_field_rules",
     ),
     Code("moderated_twice", "4", "a petition is moderated once", ""),
+    Code(
+        "monitor_checkpoint_invalid",
+        "monitor",
+        "GET /checkpoint is not a checkpoint note signed by the log key (`--key`)",
+        "verifier/test_monitor.py::test_a_shrunk_log_a_note_not_signed_by_the_key_and_another_origin",
+    ),
+    Code(
+        "monitor_entry_newline",
+        "monitor",
+        "an entry of the ledger's entry bundles holds a newline: it is no canonical envelope",
+        "",
+    ),
+    Code(
+        "monitor_fork",
+        "monitor",
+        "a second checkpoint of the kept size with another root, signed by the log key (a split view); both notes are in `DIR/evidence/`",
+        "verifier/test_monitor.py::test_a_fork_alerts_with_both_notes_and_the_webhook_gets_the_json",
+    ),
+    Code(
+        "monitor_origin_changed",
+        "monitor",
+        "the checkpoint names another log (origin) than the one the monitor follows",
+        "verifier/test_monitor.py::test_a_shrunk_log_a_note_not_signed_by_the_key_and_another_origin",
+    ),
+    Code(
+        "monitor_root_mismatch",
+        "monitor",
+        "the new entries added to the kept Merkle frontier do not make the new checkpoint's root: the new tree does not extend the kept one; both notes are in `DIR/evidence/`",
+        "verifier/test_monitor.py::test_entries_that_do_not_make_the_root_are_a_root_mismatch",
+    ),
+    Code(
+        "monitor_size_decreased",
+        "monitor",
+        "the checkpoint is smaller than the one kept: the log shrank; both notes are in `DIR/evidence/`",
+        "verifier/test_monitor.py::test_a_shrunk_log_a_note_not_signed_by_the_key_and_another_origin",
+    ),
     Code("network_error", "exit 2", "a ledger URL or chain RPC could not be read", ""),
     Code(
         "no_checkpoint_at_tree_size",

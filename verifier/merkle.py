@@ -60,6 +60,21 @@ class TreeBuilder:
     def size(self) -> int:
         return self._size
 
+    def frontier(self) -> list[bytes]:
+        """The compact range [0, size): one subtree hash per set bit of ``size``, largest first (what a caller
+        persists to resume with :meth:`resume`)."""
+        return list(self._stack)
+
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> TreeBuilder:
+        """A builder at ``size`` leaves from its :meth:`frontier`; ValueError if they do not fit together."""
+        if size < 0 or len(frontier) != size.bit_count() or any(len(h) != HASH_SIZE for h in frontier):
+            raise ValueError(f"a frontier of size {size} is one 32-byte hash per set bit of the size")
+        tree = cls()
+        tree._size = size
+        tree._stack = list(frontier)
+        return tree
+
     def append(self, leaf: bytes) -> None:
         """Append one leaf *hash* (32 bytes)."""
         if len(leaf) != HASH_SIZE:

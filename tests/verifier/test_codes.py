@@ -80,7 +80,7 @@ def test_the_catalogue_has_one_row_per_code_with_a_step_and_a_meaning() -> None:
     assert len(BY_CODE) == len(CODES)
     for c in CODES:
         assert c.meaning and c.step, c
-        assert set(c.step.split(", ")) <= {"1", "2", "3", "4", "5", "receipt", "exit 2"}, c
+        assert set(c.step.split(", ")) <= {"1", "2", "3", "4", "5", "receipt", "monitor", "exit 2"}, c
 
 
 def test_a_tamper_case_names_a_test_or_vector_that_exists() -> None:

@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from api.settings import ApiSettings
+from hromada.demo import Demo
 from ledger.config import Settings
 from ledger.db.schema import merkle_tiles
-from ledger.demo import Demo
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.ports import free_port
