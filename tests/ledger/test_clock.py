@@ -53,7 +53,7 @@ def city(ledger: Ledger) -> tuple[Demo, dict[str, Any]]:
     assert offer is not None
     opens = demo.clock.tick(60)
     ballot = app.open_ballot(
-        by=CITY, title="Сквер", kind="participatory_budget",
+        by=CITY, title="Сквер", kind="participatory_budget", secrecy="open",
         options=[{"id": "a", "title": "A", "cost": 100, "district": "podil"}],
         method={"type": "budget", "budgets": {"podil": 1000}}, opens_at=opens, closes_at=opens + timedelta(days=3),
         eligibility={"identity_methods": ["diia"], "min_age": 14}, at=opens,
