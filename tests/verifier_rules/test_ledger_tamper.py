@@ -148,14 +148,14 @@ def test_offer_out_of_turn(city: tuple[Ledger, Demo], tmp_path: Path) -> None:
     inst, year, eligible = group_with(state, 2)
     at = demo.clock.tick(60)
     env = append_lawless(
-        ledger, qid, "queue.offer_issued", EDU.as_dict(), offer_data(qid, state, eligible[1], inst, year, at), at
+        ledger, qid, "kindergarten.offer_issued", EDU.as_dict(), offer_data(qid, state, eligible[1], inst, year, at), at
     )
     report = export_and_audit(ledger, tmp_path / "b")
     [f] = findings(report, 4)
     assert (f.code, f.event_id, f.event_type, f.index) == (
         "offer_out_of_turn",
         env["id"],
-        "queue.offer_issued",
+        "kindergarten.offer_issued",
         report.events - 1,
     )
     assert f.expected["entry"] == first_eligible(state, inst, year) == eligible[0] and f.found["entry"] == eligible[1]
@@ -170,7 +170,7 @@ def test_priority_raised_without_basis(city: tuple[Ledger, Demo], tmp_path: Path
     env = append_lawless(
         ledger,
         qid,
-        "queue.benefit_granted",
+        "kindergarten.benefit_granted",
         EDU.as_dict(),
         {
             "entry": entry,
@@ -205,7 +205,7 @@ def test_registered_at_changed(city: tuple[Ledger, Demo], tmp_path: Path) -> Non
         "institutions": e["institutions"],
         "registered_at": "2026-01-01T00:00:00.000000Z",
     }
-    env = append_lawless(ledger, qid, "queue.entry_registered", {"kind": "citizen", "id": e["applicant"]}, data, at)
+    env = append_lawless(ledger, qid, "kindergarten.entry_registered", {"kind": "citizen", "id": e["applicant"]}, data, at)
     report = export_and_audit(ledger, tmp_path / "b")
     got = [(f.code, f.event_id, f.expected, f.found) for f in findings(report, 4)]
     assert got[0] == ("registered_at_changed", env["id"], e["registered_at"], "2026-01-01T00:00:00.000000Z")
@@ -307,7 +307,7 @@ def test_event_by_a_service_without_the_scope(city: tuple[Ledger, Demo], tmp_pat
     env = append_lawless(
         ledger,
         qid,
-        "queue.offer_issued",
+        "kindergarten.offer_issued",
         CITY.as_dict(),  # the council holds petition/ballot scopes only
         offer_data(qid, state, eligible[0], inst, year, at),
         at,
@@ -362,7 +362,7 @@ def copy_document_and_resign(ledger: Ledger, etype: str) -> tuple[dict[str, Any]
     return original, target, i, j
 
 
-@pytest.mark.parametrize("etype", ["queue.benefit_granted", "housing.list_included"])
+@pytest.mark.parametrize("etype", ["kindergarten.benefit_granted", "housing.list_included"])
 def test_a_document_commitment_copied_onto_another_entry(city: tuple[Ledger, Demo], tmp_path: Path, etype: str) -> None:
     """One child's benefit document on another child's benefit (one household's list document on another's),
     re-signed: steps 1 and 2 pass, step 4 names the copy and the event it was copied from."""
