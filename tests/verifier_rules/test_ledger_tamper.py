@@ -205,7 +205,9 @@ def test_registered_at_changed(city: tuple[Ledger, Demo], tmp_path: Path) -> Non
         "institutions": e["institutions"],
         "registered_at": "2026-01-01T00:00:00.000000Z",
     }
-    env = append_lawless(ledger, qid, "kindergarten.entry_registered", {"kind": "citizen", "id": e["applicant"]}, data, at)
+    env = append_lawless(
+        ledger, qid, "kindergarten.entry_registered", {"kind": "citizen", "id": e["applicant"]}, data, at
+    )
     report = export_and_audit(ledger, tmp_path / "b")
     got = [(f.code, f.event_id, f.expected, f.found) for f in findings(report, 4)]
     assert got[0] == ("registered_at_changed", env["id"], e["registered_at"], "2026-01-01T00:00:00.000000Z")
