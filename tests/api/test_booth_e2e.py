@@ -15,24 +15,16 @@ import httpx
 import pytest
 
 from api.app import create_app
-from domain.ballots.crypto import ceremony as cer
 from domain.ballots.crypto import trustee as tr
 from tests.api.conftest import integrate
 from tests.api.receipt_site import check_page
+from tests.api.test_secret_ballots import OPTIONS, TRUSTEES, _ceremony
 from tests.booth.chromium import ChromiumMissing, chromium
 from tests.booth.test_booth_page import _choose, _step, _wait
 from tests.ports import free_port
 from tests.witness.servers import serve_in_thread
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
-
-TRUSTEES = [f"trustee.{i}" for i in range(1, 6)]
-OPTIONS = [
-    {"id": "park", "title": "Парк", "cost": 600, "district": "podil"},
-    {"id": "gym", "title": "Спортмайданчик", "cost": 300, "district": "podil"},
-    {"id": "lib", "title": "Бібліотека", "cost": 500, "district": "podil"},
-    {"id": "ramps", "title": "Пандуси", "cost": 100, "district": "obolon"},
-]
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +34,6 @@ def browser() -> Iterator[Any]:
             yield drv
     except ChromiumMissing as e:
         pytest.fail(str(e))
-
-
-def _ceremony(http: httpx.Client, bid: str, keys: list[dict[str, str]]) -> dict[int, cer.TrusteeSecrets]:
-    secrets = {i: cer.new_trustee(bid, i, 3) for i in range(1, 6)}
-    for i in range(1, 6):
-        r = http.post(f"/v1/ballots/{bid}/ceremony/join", json=tr.join_body(secrets[i]), headers=keys[i - 1])
-        assert r.status_code == 201, r.text
-    state = http.get(f"/v1/ballots/{bid}/ceremony").json()
-    for i in range(1, 6):
-        r = http.post(f"/v1/ballots/{bid}/ceremony/commit", json=tr.commit_body(secrets[i], state), headers=keys[i - 1])
-        assert r.status_code == 201, r.text
-    state = http.get(f"/v1/ballots/{bid}/ceremony").json()
-    for i in range(1, 6):
-        assert tr.first_bad_sender(secrets[i], state) is None
-        r = http.post(f"/v1/ballots/{bid}/ceremony/verify", json={}, headers=keys[i - 1])
-        assert r.status_code == 201, r.text
-    return secrets
 
 
 def test_booth_to_counted_through_the_real_api(
