@@ -215,7 +215,8 @@ class AnchorStep(Step):
             return
         stats = self.result.stats
         stats["anchors_on_chain"] = len(self.on_chain)
-        stats["anchors_in_bundle"] = len(self.listed)
+        if ctx.bundle.lists_anchors:  # a ledger lists none: the chain alone is the list
+            stats["anchors_in_bundle"] = len(self.listed)
         signed = self._signed_roots(ctx)
         self._check_roots(ctx, signed)
         self._check_claims(ctx)
@@ -270,6 +271,7 @@ class AnchorStep(Step):
         beyond: list[int] = []
         agreeing: list[int] = []
         by_size: dict[int, dict[bytes, AnchorLog]] = {}
+        terms = ctx.bundle.terms
         for a in self.on_chain:
             by_size.setdefault(a.tree_size, {}).setdefault(a.root, a)
         for size, roots in sorted(by_size.items()):
@@ -295,8 +297,8 @@ class AnchorStep(Step):
                         Finding(
                             3,
                             "anchor_beyond_events",
-                            f"a root is anchored on chain for size {size}, but events.jsonl holds only "
-                            f"{ctx.events_seen} events: anchored events are missing from the bundle",
+                            f"a root is anchored on chain for size {size}, but only {ctx.events_seen} events were "
+                            f"read from {terms.events}: anchored events are missing from {terms.source}",
                             expected=f">= {size} events",
                             found=ctx.events_seen,
                             details=where,
@@ -339,10 +341,12 @@ class AnchorStep(Step):
         stats["anchored_sizes_matching"] = sorted(set(agreeing))
         if beyond:
             stats["anchored_sizes_beyond_bundle"] = sorted(set(beyond))
+            bundle = ctx.bundle.lists_anchors
+            since, again = ("this bundle", "audit a newer bundle") if bundle else ("the audit began", "audit again")
             ctx.warnings.append(
-                f"step 3: {len(set(beyond))} anchor(s) on chain are for sizes beyond the bundle's tree size "
-                f"{ctx.log.tree_size} (largest {max(beyond)}): the log has grown since this bundle; those roots "
-                "were not checked (audit a newer bundle to check them)"
+                f"step 3: {len(set(beyond))} anchor(s) on chain are for sizes beyond {ctx.bundle.terms.size} "
+                f"{ctx.log.tree_size} (largest {max(beyond)}): the log has grown since {since}; those roots "
+                f"were not checked ({again} to check them)"
             )
 
     def _check_listed(self, ctx: AuditContext) -> None:

@@ -314,8 +314,10 @@ def _print_audit(report: AuditReport) -> None:
 def _anchor_summary(stats: dict[str, Any]) -> str:
     text = (
         f"anchors: chain {stats['chain_id']}, contract {stats.get('contract')}, {stats.get('anchors_on_chain', 0)} "
-        f"on chain / {stats.get('anchors_in_bundle', 0)} in the bundle"
+        "on chain"
     )
+    if "anchors_in_bundle" in stats:  # a ledger URL lists no anchors of its own
+        text += f" / {stats['anchors_in_bundle']} in the bundle"
     latest = stats.get("latest_anchor")
     if isinstance(latest, dict):
         text += f"; latest anchor: size {latest['tree_size']} in block {latest['block']}"

@@ -40,7 +40,7 @@ from verifier.errors import NetworkError, UnreadableInput, VerificationError
 from verifier.limits import loads_bounded
 from verifier.merkle import leaf_hash, root_of
 from verifier.note import parse_checkpoint_body, parse_note
-from verifier.source import CHECKPOINT_LIMIT, SMALL_FILE_LIMIT, Bundle
+from verifier.source import CHECKPOINT_LIMIT, LEDGER_TERMS, SMALL_FILE_LIMIT, Bundle
 
 __all__ = [
     "FETCH_AHEAD",
@@ -158,6 +158,7 @@ class LedgerSource(Bundle):
 
     local = False  # a second reader would download everything again: the rule worker gets the lines sent
     lists_anchors = False
+    terms = LEDGER_TERMS
 
     def __init__(self, base_url: str, client: httpx.Client | None = None) -> None:
         self.source = base_url.rstrip("/")

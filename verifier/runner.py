@@ -136,7 +136,9 @@ def run_audit(
     if not rewrite.checked:
         ran = ", ".join(str(s.number) for s in results if s.status is not Status.NOT_RUN)
         ctx.warnings.append(
-            rewrite.warning("audit", f"steps {ran} show only that the bundle is consistent with its own signatures")
+            rewrite.warning(
+                "audit", f"steps {ran} show only that {bundle.terms.source} is consistent with its own signatures"
+            )
         )
     return AuditReport(
         source=bundle.source,

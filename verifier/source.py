@@ -19,8 +19,10 @@ from verifier.errors import InputLimitExceeded, UnreadableInput
 from verifier.limits import CHECKPOINT_LIMIT, MAX_JSON_DEPTH, SMALL_FILE_LIMIT, TooDeep, loads_bounded
 
 __all__ = [
+    "BUNDLE_TERMS",
     "CHECKPOINT_LIMIT",
     "CHECKPOINT_NAME",
+    "LEDGER_TERMS",
     "READ_BLOCK",
     "SMALL_FILE_LIMIT",
     "Bundle",
@@ -28,6 +30,7 @@ __all__ = [
     "LineBound",
     "LogInfo",
     "Oversize",
+    "Terms",
     "Unterminated",
     "iter_event_lines",
     "parse_log_json",
@@ -86,12 +89,35 @@ def parse_log_json(content: bytes) -> LogInfo:
     )
 
 
+@dataclass(frozen=True)
+class Terms:
+    """How findings and warnings name the parts of a source, in its own terms: a bundle's files, or a ledger's
+    endpoints (a URL audit must not speak of a ``log.json`` the auditor never saw)."""
+
+    source: str  # "the bundle" / "the ledger"
+    key: str  # where the log's verifier key was read: "log.json" / "the ledger's GET /v1/log"
+    size: str  # where the tree size was read: "log.json's tree_size" / "the ledger's latest checkpoint size"
+    events: str  # where the events were read: "events.jsonl" / "the ledger's entry tiles (GET /tile/entries)"
+    owner: str  # who controls it: "whoever made the bundle" / "whoever runs the ledger"
+
+
+BUNDLE_TERMS = Terms("the bundle", "log.json", "log.json's tree_size", "events.jsonl", "whoever made the bundle")
+LEDGER_TERMS = Terms(
+    "the ledger",
+    "the ledger's GET /v1/log",
+    "the size of the ledger's latest checkpoint",
+    "the ledger's entry tiles (GET /tile/entries)",
+    "whoever runs the ledger",
+)
+
+
 class Bundle:
     """Common interface of directory and tar bundles (and of a ledger URL: :class:`verifier.remote.LedgerSource`)."""
 
     source: str
     local = True  # files a second process can read too (the rule worker reads events.jsonl itself)
     lists_anchors = True  # anchors.jsonl is part of the source: it must list every anchor on chain
+    terms = BUNDLE_TERMS  # how messages name this source's parts
 
     def read_small(self, name: str, limit: int = SMALL_FILE_LIMIT) -> bytes | None:
         """A small member's bytes, or None when absent."""

@@ -336,3 +336,25 @@ def test_a_malformed_entry_bundle_stops_the_audit(tmp_path: Path, damage: str) -
     source = _mock_ledger(tmp_path, change)
     with pytest.raises(UnreadableInput, match=r"001\.p/44"):
         _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
+
+
+@pytest.mark.parametrize("args", [[], ["--key", "KEY"], ["--key", "KEY", "--offline"]])
+def test_a_url_audit_speaks_of_the_ledger_not_of_a_bundle(served: dict[str, Any], args: list[str]) -> None:
+    """#17 item 5: the auditor of a URL never saw a ``log.json`` or a bundle; every message names the ledger's parts."""
+    key = served["ledger"].signer.verifier_key
+    argv = ["audit", served["url"], *(key if a == "KEY" else a for a in args)]
+    result = CliRunner().invoke(verify_cli, argv, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "log.json" not in text and "bundle" not in text.lower(), text
+    if not args:
+        assert "TRUSTING THE LEDGER'S OWN KEY" in text and "the ledger's GET /v1/log" in text
+
+
+def test_a_url_audit_names_the_ledger_in_findings(served: dict[str, Any]) -> None:
+    """A key the ledger serves that is not yours: the finding names GET /v1/log, not log.json."""
+    other = factory.make_signer(served["ledger"].signer.name).verifier_key
+    report = run_audit(served["url"], parse_verifier_key(other), offline=True)
+    messages = [f.message for s in report.steps for f in s.findings]
+    assert any("the ledger's GET /v1/log names a different verifier key" in m for m in messages), messages
+    assert not any("log.json" in m or "bundle" in m for m in messages), messages

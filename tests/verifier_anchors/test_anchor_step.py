@@ -128,7 +128,7 @@ def test_anchor_beyond_the_bundle_is_a_warning(anchored: Anchored) -> None:
     anchored.chain.anchor(anchored.info.origin, 55, os.urandom(32))
     report = audit(anchored)
     assert report.verified and step3(report).stats["anchored_sizes_beyond_bundle"] == [55]
-    assert any("beyond the bundle's tree size 40" in w for w in report.warnings)
+    assert any("beyond log.json's tree_size 40" in w for w in report.warnings)
 
 
 def test_two_roots_anchored_for_one_size_is_a_fork(anchored: Anchored) -> None:

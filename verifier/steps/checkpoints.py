@@ -31,6 +31,7 @@ class CheckpointStep(Step):
 
     def start(self, ctx: AuditContext) -> None:
         log = ctx.log
+        terms = ctx.bundle.terms
         bundle_key: VerifierKey | None = None
         try:
             bundle_key = parse_verifier_key(log.verifier_key)
@@ -39,7 +40,7 @@ class CheckpointStep(Step):
                 Finding(
                     2,
                     "bundle_key_malformed",
-                    "log.json verifier_key is malformed: " + exc.message,
+                    f"{terms.key} verifier_key is malformed: " + exc.message,
                     found=log.verifier_key,
                 )
             )
@@ -51,18 +52,18 @@ class CheckpointStep(Step):
                     Finding(
                         2,
                         "bundle_key_mismatch",
-                        "log.json names a different verifier key than the one you trust",
+                        f"{terms.key} names a different verifier key than the one you trust",
                         expected=str(ctx.auditor_key),
                         found=log.verifier_key,
                     )
                 )
         else:
             ctx.trusted_key = bundle_key
-            self.result.stats["key_source"] = "bundle (log.json) - NOT independently trusted"
+            self.result.stats["key_source"] = f"{terms.key} - NOT independently trusted"
             ctx.warnings.append(
-                "TRUSTING THE BUNDLE'S OWN KEY: no --key was given, so checkpoint signatures were checked with the "
-                "key in log.json. Whoever made the bundle could have made that key too. Pass the log's published "
-                "verifier key with --key for an independent audit."
+                f"TRUSTING {terms.source.upper()}'S OWN KEY: no --key was given, so checkpoint signatures were checked "
+                f"with the key in {terms.key}. {terms.owner.capitalize()} could have made that key too. Pass the "
+                "log's published verifier key with --key for an independent audit."
             )
         key = ctx.trusted_key
         ctx.lines = LineBound(0)  # raised below to the largest size a note signed by the key covers
@@ -162,7 +163,7 @@ class CheckpointStep(Step):
                 Finding(
                     2,
                     "no_checkpoint_at_tree_size",
-                    "no valid signed checkpoint covers the bundle's tree_size: the last events are not authenticated",
+                    f"no valid signed checkpoint covers {ctx.bundle.terms.size}: the last events are not authenticated",
                     expected=f"a checkpoint for size {log.tree_size}",
                     found=sorted(by_size) or "no valid checkpoints",
                 )

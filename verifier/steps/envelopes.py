@@ -135,7 +135,7 @@ class EnvelopeStep(Step):
                 Finding(
                     1,
                     "event_count",
-                    "events.jsonl does not hold exactly tree_size events (log.json)"
+                    f"the number of events in {ctx.bundle.terms.events} is not {ctx.bundle.terms.size}"
                     + (
                         ": events were deleted or the file is truncated"
                         if n < ctx.log.tree_size
