@@ -237,7 +237,9 @@ def exchange(port: int, request: dict[str, Any], data_dir: Path, *, timeout: flo
         for _ in range(int(request.get("repeat", 1))):
             head = conn.send(h11.Request(method=method, target=target, headers=headers))
             assert head is not None
-            if body.size > STREAM_ABOVE:
+            if body.size > STREAM_ABOVE or len(head) > STREAM_ABOVE:
+                # a server may refuse a huge head or body (431, 413) and close while the client still writes:
+                # write from a thread and read the answer here, or the answer is lost to a broken pipe
                 sent, answer = _streamed(sock, conn, head, body)
                 answers.append(answer)
                 break  # h11 does not know what the sender wrote: one request per connection
@@ -247,7 +249,8 @@ def exchange(port: int, request: dict[str, Any], data_dir: Path, *, timeout: flo
             try:
                 sock.sendall(head + (data or b"") + (end or b""))
             except OSError as e:
-                answers.append(Answer(None, error=f"{type(e).__name__}: {e}"))
+                answer = _read_answer(sock, conn)  # a refusal may already be on its way back
+                answers.append(answer if answer.status is not None else Answer(None, error=f"{type(e).__name__}: {e}"))
                 break
             sent = len(payload)
             answer = _read_answer(sock, conn)
