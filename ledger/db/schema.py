@@ -89,11 +89,14 @@ witness_state = Table(
 )
 
 # Public event id (uuid5(stream, version), docs/formats.md §1) -> leaf index, for receipts by event id.
+# On SQLite a WITHOUT ROWID table (migration 0006): the rows live in the primary-key B-tree itself, so each of the
+# integrator's random-key inserts updates one B-tree, not a rowid table plus an index.
 event_index = Table(
     "event_index",
     metadata,
     Column("event_id", LargeBinary(16), primary_key=True),
     Column("leaf_index", BigInt, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 
