@@ -67,12 +67,12 @@ class MemoryTileStore:
             self.tiles[key] = bytes(hashes)
 
 
-@lru_cache(maxsize=64)
-def _read_statement(n_levels: int) -> sa.TextClause:
-    """``SELECT level, idx, hashes FROM merkle_tiles WHERE (level = :l0 AND idx IN :i0) OR ...``."""
-    where = " OR ".join(f"(level = :l{i} AND idx IN :i{i})" for i in range(n_levels))
-    stmt = sa.text(f"SELECT level, idx, hashes FROM {merkle_tiles.name} WHERE {where}")
-    return stmt.bindparams(*(sa.bindparam(f"i{i}", expanding=True) for i in range(n_levels)))
+@lru_cache(maxsize=256)
+def _read_sql(shape: tuple[int, ...], marker: str) -> str:
+    """``SELECT level, idx, hashes FROM merkle_tiles WHERE (level = ? AND idx IN (?, ...)) OR ...``, one group
+    per tile level with ``shape[i]`` indices (the driver's positional ``marker``)."""
+    where = " OR ".join(f"(level = {marker} AND idx IN ({', '.join([marker] * k)}))" for k in shape)
+    return f"SELECT level, idx, hashes FROM {merkle_tiles.name} WHERE {where}"
 
 
 class SqlTileStore:
@@ -87,21 +87,30 @@ class SqlTileStore:
         self.conn = conn
 
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-        """One ``SELECT`` for all keys: ``WHERE (level = :l0 AND idx IN (...)) OR ...``.
+        """One ``SELECT`` for all keys: ``WHERE (level = ? AND idx IN (...)) OR ...``.
 
-        See :meth:`TileReader.read_tiles`. The statement text is cached per number of levels (a proof
-        touches ``O(log n)`` tiles, so statement building would otherwise dominate).
+        See :meth:`TileReader.read_tiles`. Runs on the DB-API cursor of the caller's connection (inside its
+        transaction), with the statement text cached per shape: a proof touches ``O(log n)`` tiles, so building
+        and compiling a SQLAlchemy statement each time would cost more than the query itself.
         """
-        by_level: dict[int, list[int]] = {}
+        by_level: dict[int, set[int]] = {}
         for level, idx in keys:
-            by_level.setdefault(level, []).append(idx)
+            by_level.setdefault(level, set()).add(idx)
         if not by_level:
             return {}
-        params: dict[str, object] = {}
-        for i, (level, idxs) in enumerate(by_level.items()):
-            params[f"l{i}"] = level
-            params[f"i{i}"] = sorted(set(idxs))
-        rows = self.conn.execute(_read_statement(len(by_level)), params)
+        params: list[int] = []
+        shape: list[int] = []
+        for level, idxs in by_level.items():
+            params.append(level)
+            params.extend(sorted(idxs))
+            shape.append(len(idxs))
+        marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_read_sql(tuple(shape), marker), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         return {(int(lvl), int(idx)): bytes(h) for lvl, idx, h in rows}
 
     def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
