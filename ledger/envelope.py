@@ -63,8 +63,9 @@ def event_ids_bytes(pairs: Iterable[tuple[bytes, int]]) -> list[bytes]:
     beyond the digest (the integrator computes one per leaf)."""
     sha1, frombytes, keep, set_ = hashlib.sha1, int.from_bytes, _UUID5_KEEP, _UUID5_SET
     return [
-        ((frombytes(sha1(b"%s%d" % (stream, version), usedforsecurity=False).digest()[:16], "big") & keep) | set_)
-        .to_bytes(16, "big")
+        (
+            (frombytes(sha1(b"%s%d" % (stream, version), usedforsecurity=False).digest()[:16], "big") & keep) | set_
+        ).to_bytes(16, "big")
         for stream, version in pairs
     ]
 

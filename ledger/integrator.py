@@ -9,9 +9,9 @@ Leaf indices are gapless and never taken from notification ids (PostgreSQL seque
 from __future__ import annotations
 
 import time
-from hashlib import sha256
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
