@@ -12,6 +12,8 @@ BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 # C2SP tlog-tiles: one row per tile, `hashes` holds width*32 bytes of level-`level` hashes
 # (tree level 8*level). A partial tile is overwritten as it grows; its prefix never changes.
+# `subtrees` (migration 0007) holds the hashes of its complete nodes at in-tile heights 4..7, derived from `hashes`
+# (ledger.merkle.tiles.tile_subtrees) so that a proof hashes at most 7 times per node; NULL means "derive them".
 merkle_tiles = Table(
     "merkle_tiles",
     metadata,
@@ -19,6 +21,7 @@ merkle_tiles = Table(
     Column("idx", BigInt, primary_key=True, autoincrement=False),
     Column("width", Integer, nullable=False),
     Column("hashes", LargeBinary, nullable=False),
+    Column("subtrees", LargeBinary, nullable=True),
 )
 
 # Exactly-once tracking of the integrator: updated in the same transaction as the tiles it wrote.
