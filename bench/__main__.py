@@ -19,7 +19,7 @@ from rich.table import Table
 
 SUITES: dict[str, dict[str, dict[str, Any]]] = {
     # suite -> {"full": kwargs, "quick": kwargs}
-    "ledger": {"full": {"n": 20_000}, "quick": {"n": 5_000, "rounds": 1}},
+    "ledger": {"full": {"n": 20_000}, "quick": {"n": 5_000, "rounds": 1, "integrate_sizes": (100_000,)}},
     "merkle": {"full": {"sizes": (100_000, 1_000_000)}, "quick": {"sizes": (100_000,)}},
     "domain": {"full": {}, "quick": {"scale": 0.05}},
     "anchoring": {"full": {}, "quick": {}},

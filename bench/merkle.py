@@ -11,12 +11,13 @@ What is measured (leaf hashes are computed before timing; proofs use random indi
 - ours, proofs (median of random samples) at tree size n, read from that file:
   - `warm`: one open connection, a new `TreeReader` per proof (no tile cache);
   - `warm+cache`: as warm, plus a shared `TileCache` (tiles reused across proofs);
-  - `cold-conn`: a new SQLite connection per proof (NullPool engine), no cache;
-  - `cold-engine`: create_engine + connect + proof + dispose per proof (SQLAlchemy setup included);
+  - `cold-conn`: a new SQLite connection per proof (the ledger's `make_engine` with NullPool, so its WAL and
+    busy-timeout pragmas run on each connect), no cache; median and p99 of 1,000 proofs;
+  - `cold-engine`: make_engine + connect + proof + dispose per proof (SQLAlchemy setup included); median, p99;
 - pymerkle 7 `SqliteTree`: `append_entries` in batches of 10k, `prove_inclusion`/`prove_consistency`
   warm (its LRU cache on) and cold (`cache_clear()` before each proof); capped by time budget;
 - merkletools 1.0.3 (in memory; not RFC 6962: no 0x00/0x01 domain separation, odd nodes promoted):
-  `add_leaf(..., do_hash=True)` + `make_tree`, and `get_proof`.
+  `add_leaf(..., do_hash=True)` + `make_tree`, and `get_proof` (median, p99; it has no consistency proofs).
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from ledger.db.engine import make_engine
 from ledger.db.schema import merkle_tiles, metadata
 from ledger.merkle import SqlTileStore, TileCache, append_leaves, consistency_proof, inclusion_proof, leaf_hash
 
 BATCH = 10_000
 SAMPLES = 200
+COLD_SAMPLES = 1000  # enough for a p99 that is not the single slowest call
 Row = dict[str, Any]
 
 
@@ -46,17 +49,38 @@ def _row(system: str, operation: str, n: int, value: float, unit: str, note: str
     return {"system": system, "operation": operation, "n": n, "value": value, "unit": unit, "note": note}
 
 
-def _median_ms(fn: Callable[[], object], samples: int, budget_s: float = 30.0) -> tuple[float, int]:
-    """Median wall time of fn() in ms over up to `samples` calls, stopping early after `budget_s`."""
+def _timed_ms(fn: Callable[[], object], samples: int, budget_s: float = 30.0) -> list[float]:
+    """Wall times of fn() in ms over up to `samples` calls, stopping early after `budget_s`."""
     times: list[float] = []
     deadline = time.perf_counter() + budget_s
     for _ in range(samples):
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append((time.perf_counter() - t) * 1e3)
         if time.perf_counter() > deadline:
             break
-    return statistics.median(times) * 1e3, len(times)
+    return times
+
+
+def _median_ms(fn: Callable[[], object], samples: int, budget_s: float = 30.0) -> tuple[float, int]:
+    """Median wall time of fn() in ms over up to `samples` calls, stopping early after `budget_s`."""
+    times = _timed_ms(fn, samples, budget_s)
+    return statistics.median(times), len(times)
+
+
+def _p99(times: list[float]) -> float:
+    """The 99th percentile (nearest rank) of `times`."""
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, max(0, -(-99 * len(ordered) // 100) - 1))]
+
+
+def _latency_rows(system: str, operation: str, n: int, times: list[float], note: str) -> list[Row]:
+    """A median and a p99 row for one measured series."""
+    k = len(times)
+    return [
+        _row(system, operation, n, statistics.median(times), "ms median", f"{k} samples, {note}"),
+        _row(system, operation, n, _p99(times), "ms p99", f"{k} samples, {note}"),
+    ]
 
 
 def _ours(n: int, tmp: Path) -> list[Row]:
@@ -93,24 +117,26 @@ def _ours(n: int, tmp: Path) -> list[Row]:
             rows.append(_row("ours", f"{name} proof warm+cache", n, ms, "ms median", f"{k} samples"))
         engine.dispose()
 
-        cold_engine = sa.create_engine(url, poolclass=NullPool)
+        cold_engine = make_engine(url, poolclass=NullPool)
 
         def cold_conn(cold_engine: sa.Engine = cold_engine, proof: Callable[..., None] = proof) -> None:
             with cold_engine.connect() as c:
                 proof(SqlTileStore(c))
 
-        ms, k = _median_ms(cold_conn, SAMPLES)
-        rows.append(_row("ours", f"{name} proof cold-conn", n, ms, "ms median", f"{k} samples, new connection each"))
+        times = _timed_ms(cold_conn, COLD_SAMPLES)
+        rows += _latency_rows(
+            "ours", f"{name} proof cold-conn", n, times, "new connection each (ledger engine: WAL pragmas on connect)"
+        )
         cold_engine.dispose()
 
         def cold_new_engine(proof: Callable[..., None] = proof) -> None:
-            e = sa.create_engine(url, poolclass=NullPool)
+            e = make_engine(url, poolclass=NullPool)
             with e.connect() as c:
                 proof(SqlTileStore(c))
             e.dispose()
 
-        ms, k = _median_ms(cold_new_engine, 50)
-        rows.append(_row("ours", f"{name} proof cold-engine", n, ms, "ms median", f"{k} samples, incl. create_engine"))
+        times = _timed_ms(cold_new_engine, COLD_SAMPLES)
+        rows += _latency_rows("ours", f"{name} proof cold-engine", n, times, "new engine + connection each")
     return rows
 
 
@@ -171,8 +197,8 @@ def _merkletools(n: int) -> list[Row]:
     elapsed = time.perf_counter() - t
     rows = [_row("merkletools", "add_leaf+make_tree", n, n / elapsed, "leaves/s", "in memory, not RFC 6962")]
     rng = random.Random(1)
-    ms, k = _median_ms(lambda: mt.get_proof(rng.randrange(n)), SAMPLES)
-    rows.append(_row("merkletools", "inclusion proof (get_proof)", n, ms, "ms median", f"{k} samples, in memory"))
+    times = _timed_ms(lambda: mt.get_proof(rng.randrange(n)), COLD_SAMPLES)
+    rows += _latency_rows("merkletools", "inclusion proof (get_proof)", n, times, "in memory (no consistency proofs)")
     root = mt.get_merkle_root()
     idx = rng.randrange(n)
     ok = mt.validate_proof(mt.get_proof(idx), mt.get_leaf(idx), root)

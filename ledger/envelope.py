@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -48,13 +48,26 @@ def event_id(stream: UUID, version: int) -> UUID:
     return uuid5(stream, str(version))
 
 
+_UUID5_KEEP = ~((0xF0 << 72) | (0xC0 << 56)) & ((1 << 128) - 1)  # clears the version nibble and variant bits
+_UUID5_SET = (0x50 << 72) | (0x80 << 56)  # version 5, variant 10
+
+
 def event_id_bytes(stream: bytes, version: int) -> bytes:
     """The 16 bytes of `event_id` from the stream's 16 bytes, without building UUID objects (hot path of the
     integrator). RFC 4122 §4.3: SHA-1(namespace ‖ name), version 5, variant 10."""
-    digest = bytearray(hashlib.sha1(stream + str(version).encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    return bytes(digest)
+    return event_ids_bytes([(stream, version)])[0]
+
+
+def event_ids_bytes(pairs: Iterable[tuple[bytes, int]]) -> list[bytes]:
+    """`event_id_bytes` of each (stream bytes, version), in order: one pass with no per-id Python objects
+    beyond the digest (the integrator computes one per leaf)."""
+    sha1, frombytes, keep, set_ = hashlib.sha1, int.from_bytes, _UUID5_KEEP, _UUID5_SET
+    return [
+        (
+            (frombytes(sha1(b"%s%d" % (stream, version), usedforsecurity=False).digest()[:16], "big") & keep) | set_
+        ).to_bytes(16, "big")
+        for stream, version in pairs
+    ]
 
 
 def format_time(instant: datetime) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
@@ -18,11 +19,10 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ledger.db.bulk import bulk_insert
 from ledger.db.schema import event_index, event_records, merkle_state
-from ledger.envelope import event_id_bytes
+from ledger.envelope import event_ids_bytes
 from ledger.errors import IntegrationError
 from ledger.leafmap import record_leaves
 from ledger.merkle.append import append_leaves
-from ledger.merkle.hasher import leaf_hash
 from ledger.merkle.storage import SqlTileStore
 
 
@@ -72,32 +72,42 @@ class Integrator:
         """`pending()` on a given connection and tree state (one snapshot with other reads)."""
         return int(conn.execute(select(func.count()).where(self.events.c.id > st.notification_id)).scalar_one())
 
+    def _read_events(self, conn: Connection, after: int, limit: int) -> list[Any]:
+        """(id, state, originator_id, originator_version) of the next `limit` events after notification `after`,
+        through the DB-API cursor (no SQLAlchemy row processing: this is the integrator's hot path)."""
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"SELECT id, state, originator_id, originator_version FROM {self.events.name} "
+            f"WHERE id > {marker} ORDER BY id LIMIT {marker}"
+        )
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, (after, limit))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
     def integrate_once(self, limit: int | None = None) -> int:
         """Integrate up to `limit` (default: batch) committed events; return how many became leaves."""
         limit = limit or self.batch
         with self.engine.begin() as conn:
             st = read_state(conn, self.origin)
-            rows = conn.execute(
-                select(
-                    self.events.c.id, self.events.c.state, self.events.c.originator_id, self.events.c.originator_version
-                )
-                .where(self.events.c.id > st.notification_id)
-                .order_by(self.events.c.id)
-                .limit(limit)
-            ).all()
+            rows = self._read_events(conn, st.notification_id, limit)
             if not rows:
                 return 0
-            hashes = [leaf_hash(bytes(r[1])) for r in rows]
+            h = sha256
+            hashes = [h(b"\x00" + r[1]).digest() for r in rows]  # leaf_hash, inlined (one per leaf)
             new_size = append_leaves(SqlTileStore(conn), st.tree_size, hashes)
             if new_size != st.tree_size + len(rows):
                 raise IntegrationError(f"tree grew from {st.tree_size} to {new_size}, expected +{len(rows)}")
             record_leaves(conn, st.tree_size, [int(r[0]) for r in rows])
-            bulk_insert(
-                conn,
-                event_index,
-                ("event_id", "leaf_index"),
-                [(event_id_bytes(_uuid_bytes(r[2]), r[3]), st.tree_size + i) for i, r in enumerate(rows)],
-            )
+            if isinstance(rows[0][2], bytes):  # SQLite stores the 16 bytes; PostgreSQL gives UUIDs
+                ids = event_ids_bytes([(r[2], r[3]) for r in rows])
+            else:
+                ids = event_ids_bytes([(_uuid_bytes(r[2]), r[3]) for r in rows])
+            # sorted by key: the B-tree of event_index is then filled in order within the batch (fewer pages touched)
+            index_rows = sorted(zip(ids, range(st.tree_size, new_size), strict=True))
+            bulk_insert(conn, event_index, ("event_id", "leaf_index"), index_rows)
             last_id = int(rows[-1][0])
             if st.tree_size == 0 and st.notification_id == 0:
                 existing = conn.execute(select(merkle_state.c.log).where(merkle_state.c.log == self.origin)).first()

@@ -29,7 +29,7 @@ from ledger.db.schema import self_audit
 from ledger.errors import StorageTampered
 from ledger.integrator import read_state
 from ledger.leafmap import notification_of
-from ledger.merkle.append import full_tile_root
+from ledger.merkle.audit import SubtreeMismatch, check_subtrees
 from ledger.merkle.hasher import HASH_SIZE
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, hashes_at_level
@@ -156,16 +156,24 @@ class Watch:
             check_leaf(index, entry, stored)
         level, lo, hi = 0, begin >> TILE_HEIGHT, (end - 1) >> TILE_HEIGHT
         while hashes_at_level(size, level + 1) > 0:
-            below = store.read_tiles([(level, t) for t in range(lo, hi + 1)])
+            below = store.read_tile_rows([(level, t) for t in range(lo, hi + 1)])
             above = store.read_tiles([(level + 1, t) for t in range(lo >> TILE_HEIGHT, (hi >> TILE_HEIGHT) + 1)])
             for t in range(lo, hi + 1):
-                data = below.get((level, t), b"")
-                if len(data) < TILE_WIDTH * HASH_SIZE:
+                data, subtrees = below.get((level, t), (b"", None))
+                try:  # the subtrees proofs read must be those of the tile (a partial one too)
+                    computed = check_subtrees((level, t), data, subtrees) if data else None
+                except SubtreeMismatch as e:
+                    raise StorageTampered(
+                        f"tile level {level}, tile {t}: stored subtrees are not those of its hashes",
+                        where=f"tile level {level} tile {t} subtrees",
+                        expected=e.expected.hex(),
+                        found=e.found.hex(),
+                    ) from e
+                if computed is None:
                     continue  # a partial tile: its hashes are checked through the checkpoints' roots
                 parent = above.get((level + 1, t >> TILE_HEIGHT), b"")
                 offset = (t % TILE_WIDTH) * HASH_SIZE
                 stored = parent[offset : offset + HASH_SIZE]
-                computed = full_tile_root(data[: TILE_WIDTH * HASH_SIZE])
                 if stored != computed:
                     raise StorageTampered(
                         f"tile level {level + 1}, hash {t}: not the root of the tile below it",

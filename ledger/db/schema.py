@@ -12,6 +12,8 @@ BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 # C2SP tlog-tiles: one row per tile, `hashes` holds width*32 bytes of level-`level` hashes
 # (tree level 8*level). A partial tile is overwritten as it grows; its prefix never changes.
+# `subtrees` (migration 0007) holds the hashes of its complete nodes at in-tile heights 4..7, derived from `hashes`
+# (ledger.merkle.tiles.tile_subtrees) so that a proof hashes at most 7 times per node; NULL means "derive them".
 merkle_tiles = Table(
     "merkle_tiles",
     metadata,
@@ -19,6 +21,7 @@ merkle_tiles = Table(
     Column("idx", BigInt, primary_key=True, autoincrement=False),
     Column("width", Integer, nullable=False),
     Column("hashes", LargeBinary, nullable=False),
+    Column("subtrees", LargeBinary, nullable=True),
 )
 
 # Exactly-once tracking of the integrator: updated in the same transaction as the tiles it wrote.
@@ -89,11 +92,14 @@ witness_state = Table(
 )
 
 # Public event id (uuid5(stream, version), docs/formats.md §1) -> leaf index, for receipts by event id.
+# On SQLite a WITHOUT ROWID table (migration 0006): the rows live in the primary-key B-tree itself, so each of the
+# integrator's random-key inserts updates one B-tree, not a rowid table plus an index.
 event_index = Table(
     "event_index",
     metadata,
     Column("event_id", LargeBinary(16), primary_key=True),
     Column("leaf_index", BigInt, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 

@@ -1,7 +1,8 @@
 """Integrate new leaf hashes into the tiles (the single writer's job).
 
 Cost: one ``read_tiles`` of at most one right-edge partial tile per tile level, ``O(batch)`` hashing,
-one ``write_tiles`` of every tile that changed. Nothing else is read.
+one ``write_tiles`` of every tile that changed, with its subtrees (``tiles.tile_subtrees``: the same pass
+that yields a full tile's root). Nothing else is read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from hashlib import sha256
 from ledger.merkle.errors import TreeSizeError
 from ledger.merkle.hasher import HASH_SIZE
 from ledger.merkle.storage import TileKey, TileStore
-from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
+from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, tile_subtrees
 
 _TILE_BYTES = TILE_WIDTH * HASH_SIZE
 
@@ -65,6 +66,7 @@ def append_leaves(store: TileStore, old_size: int, leaf_hashes: Iterable[bytes])
 
     stored = store.read_tiles(_old_partial_keys(old_size))
     out: dict[TileKey, bytes] = {}
+    subtrees: dict[TileKey, bytes] = {}
     level = 0
     while new_hashes:
         start = old_size >> (TILE_HEIGHT * level)  # hashes already present at this tile level
@@ -86,11 +88,13 @@ def append_leaves(store: TileStore, old_size: int, leaf_hashes: Iterable[bytes])
         next_hashes: list[bytes] = []
         for pos in range(0, len(row), _TILE_BYTES):
             chunk = row[pos : pos + _TILE_BYTES]
-            out[(level, tile_index + pos // _TILE_BYTES)] = chunk
-            if len(chunk) == _TILE_BYTES:
-                next_hashes.append(full_tile_root(chunk))
+            key = (level, tile_index + pos // _TILE_BYTES)
+            out[key] = chunk
+            subtrees[key], root = tile_subtrees(chunk)  # one pass: the stored heights and the full tile's root
+            if root is not None:
+                next_hashes.append(root)
         new_hashes = next_hashes
         level += 1
 
-    store.write_tiles(out)
+    store.write_tiles(out, subtrees)
     return new_size

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.db.schema import merkle_tiles
 from ledger.merkle.hasher import HASH_SIZE
-from ledger.merkle.tiles import TILE_WIDTH
+from ledger.merkle.tiles import TILE_WIDTH, tile_subtrees
 
 TileKey = tuple[int, int]
 """``(tile level, tile index)``."""
@@ -38,9 +38,17 @@ class TileReader(Protocol):
 class TileStore(TileReader, Protocol):
     """Read and write access to stored tiles."""
 
-    def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
-        """Insert or replace each tile. Precondition: each value is 1..256 whole 32-byte hashes."""
+    def write_tiles(self, tiles: Mapping[TileKey, bytes], subtrees: Mapping[TileKey, bytes] | None = None) -> None:
+        """Insert or replace each tile. Precondition: each value is 1..256 whole 32-byte hashes.
+
+        ``subtrees[key]``, when given, is ``tiles.tile_subtrees(tiles[key])[0]``; a store that keeps subtrees
+        computes the missing ones itself.
+        """
         ...
+
+
+TileRow = tuple[bytes, bytes | None]
+"""A stored tile's hashes and its subtrees (``None`` when the row has none)."""
 
 
 def _check_tile(key: TileKey, hashes: bytes) -> int:
@@ -50,29 +58,40 @@ def _check_tile(key: TileKey, hashes: bytes) -> int:
     return width
 
 
+def _subtrees_of(key: TileKey, hashes: bytes, subtrees: Mapping[TileKey, bytes] | None) -> bytes:
+    given = None if subtrees is None else subtrees.get(key)
+    return bytes(given) if given is not None else tile_subtrees(hashes)[0]
+
+
 class MemoryTileStore:
-    """Tiles in a dict; for tests and for building trees in memory."""
+    """Tiles (and their subtrees) in dicts; for tests and for building trees in memory."""
 
     def __init__(self) -> None:
         self.tiles: dict[TileKey, bytes] = {}
+        self.subtrees: dict[TileKey, bytes] = {}
 
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
         """See :meth:`TileReader.read_tiles`."""
         return {k: self.tiles[k] for k in keys if k in self.tiles}
 
-    def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
+    def read_tile_rows(self, keys: Iterable[TileKey]) -> dict[TileKey, TileRow]:
+        """Each existing tile's hashes and subtrees (see :meth:`SqlTileStore.read_tile_rows`)."""
+        return {k: (self.tiles[k], self.subtrees.get(k)) for k in keys if k in self.tiles}
+
+    def write_tiles(self, tiles: Mapping[TileKey, bytes], subtrees: Mapping[TileKey, bytes] | None = None) -> None:
         """See :meth:`TileStore.write_tiles`."""
         for key, hashes in tiles.items():
             _check_tile(key, hashes)
             self.tiles[key] = bytes(hashes)
+            self.subtrees[key] = _subtrees_of(key, hashes, subtrees)
 
 
-@lru_cache(maxsize=64)
-def _read_statement(n_levels: int) -> sa.TextClause:
-    """``SELECT level, idx, hashes FROM merkle_tiles WHERE (level = :l0 AND idx IN :i0) OR ...``."""
-    where = " OR ".join(f"(level = :l{i} AND idx IN :i{i})" for i in range(n_levels))
-    stmt = sa.text(f"SELECT level, idx, hashes FROM {merkle_tiles.name} WHERE {where}")
-    return stmt.bindparams(*(sa.bindparam(f"i{i}", expanding=True) for i in range(n_levels)))
+@lru_cache(maxsize=256)
+def _read_sql(shape: tuple[int, ...], marker: str) -> str:
+    """``SELECT level, idx, hashes, subtrees FROM merkle_tiles WHERE (level = ? AND idx IN (?, ...)) OR ...``, one
+    group per tile level with ``shape[i]`` indices (the driver's positional ``marker``)."""
+    where = " OR ".join(f"(level = {marker} AND idx IN ({', '.join([marker] * k)}))" for k in shape)
+    return f"SELECT level, idx, hashes, subtrees FROM {merkle_tiles.name} WHERE {where}"
 
 
 class SqlTileStore:
@@ -87,29 +106,50 @@ class SqlTileStore:
         self.conn = conn
 
     def read_tiles(self, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-        """One ``SELECT`` for all keys: ``WHERE (level = :l0 AND idx IN (...)) OR ...``.
+        """See :meth:`TileReader.read_tiles` and :meth:`read_tile_rows` (the same query)."""
+        return {key: hashes for key, (hashes, _) in self.read_tile_rows(keys).items()}
 
-        See :meth:`TileReader.read_tiles`. The statement text is cached per number of levels (a proof
-        touches ``O(log n)`` tiles, so statement building would otherwise dominate).
+    def read_tile_rows(self, keys: Iterable[TileKey]) -> dict[TileKey, TileRow]:
+        """Each existing tile's hashes and subtrees, in one ``SELECT`` for all keys.
+
+        ``WHERE (level = ? AND idx IN (...)) OR ...``.
+
+        See :meth:`TileReader.read_tiles`. Runs on the DB-API cursor of the caller's connection (inside its
+        transaction), with the statement text cached per shape: a proof touches ``O(log n)`` tiles, so building
+        and compiling a SQLAlchemy statement each time would cost more than the query itself.
         """
-        by_level: dict[int, list[int]] = {}
+        by_level: dict[int, set[int]] = {}
         for level, idx in keys:
-            by_level.setdefault(level, []).append(idx)
+            by_level.setdefault(level, set()).add(idx)
         if not by_level:
             return {}
-        params: dict[str, object] = {}
-        for i, (level, idxs) in enumerate(by_level.items()):
-            params[f"l{i}"] = level
-            params[f"i{i}"] = sorted(set(idxs))
-        rows = self.conn.execute(_read_statement(len(by_level)), params)
-        return {(int(lvl), int(idx)): bytes(h) for lvl, idx, h in rows}
+        params: list[int] = []
+        shape: list[int] = []
+        for level, idxs in by_level.items():
+            params.append(level)
+            params.extend(sorted(idxs))
+            shape.append(len(idxs))
+        marker = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_read_sql(tuple(shape), marker), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return {(int(lvl), int(idx)): (bytes(h), None if sub is None else bytes(sub)) for lvl, idx, h, sub in rows}
 
-    def write_tiles(self, tiles: Mapping[TileKey, bytes]) -> None:
-        """One executemany upsert; see :meth:`TileStore.write_tiles`."""
+    def write_tiles(self, tiles: Mapping[TileKey, bytes], subtrees: Mapping[TileKey, bytes] | None = None) -> None:
+        """One executemany upsert of hashes and subtrees; see :meth:`TileStore.write_tiles`."""
         if not tiles:
             return
         rows = [
-            {"level": lvl, "idx": idx, "width": _check_tile((lvl, idx), h), "hashes": bytes(h)}
+            {
+                "level": lvl,
+                "idx": idx,
+                "width": _check_tile((lvl, idx), h),
+                "hashes": bytes(h),
+                "subtrees": _subtrees_of((lvl, idx), h, subtrees),
+            }
             for (lvl, idx), h in tiles.items()
         ]
         dialect = self.conn.dialect.name
@@ -117,14 +157,14 @@ class SqlTileStore:
             ins = sqlite.insert(merkle_tiles)
             stmt = ins.on_conflict_do_update(
                 index_elements=[merkle_tiles.c.level, merkle_tiles.c.idx],
-                set_={"width": ins.excluded.width, "hashes": ins.excluded.hashes},
+                set_={"width": ins.excluded.width, "hashes": ins.excluded.hashes, "subtrees": ins.excluded.subtrees},
             )
             self.conn.execute(stmt, rows)
         elif dialect == "postgresql":
             pins = postgresql.insert(merkle_tiles)
             pstmt = pins.on_conflict_do_update(
                 index_elements=[merkle_tiles.c.level, merkle_tiles.c.idx],
-                set_={"width": pins.excluded.width, "hashes": pins.excluded.hashes},
+                set_={"width": pins.excluded.width, "hashes": pins.excluded.hashes, "subtrees": pins.excluded.subtrees},
             )
             self.conn.execute(pstmt, rows)
         else:  # portable fallback: delete then insert, still inside the caller's transaction

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from hashlib import sha256
 
 TILE_HEIGHT = 8
 """Tree levels covered by one tile."""
@@ -20,6 +21,46 @@ TILE_WIDTH = 1 << TILE_HEIGHT
 
 MAX_ENTRY_SIZE = 0xFFFF
 """Largest entry an entry bundle can hold (uint16 length prefix)."""
+
+SUBTREE_HEIGHTS = range(4, TILE_HEIGHT)
+"""In-tile heights whose node hashes are stored beside each tile (``merkle_tiles.subtrees``).
+
+A tile stores tree level ``8L``; the nodes at levels ``8L+1 .. 8L+7`` are derived by hashing the slice under
+them, up to 127 hashes for one node. Keeping heights 4..7 (30 hashes for a full tile, 12 % of its size) bounds
+that to 7 hashes per node. They are derived data: the audit recomputes them (``ledger.merkle.audit``) and a
+reader that finds none (a row written before migration 0007) hashes the tile as before.
+"""
+
+_HASH = 32
+
+
+def subtree_offset(width: int, height: int) -> int:
+    """Index (in hashes) of the first height-``height`` node in the subtrees of a tile of ``width`` hashes.
+
+    Precondition: ``height in SUBTREE_HEIGHTS`` (or ``TILE_HEIGHT``, giving their total count).
+    """
+    return sum(width >> k for k in range(SUBTREE_HEIGHTS.start, height))
+
+
+def tile_subtrees(tile: bytes) -> tuple[bytes, bytes | None]:
+    """The stored subtrees of a tile and, when it is full, its root (the hash one tile level up).
+
+    The subtrees are the hashes of the complete nodes at in-tile heights 4..7 over ``tile``, height by height,
+    left to right: ``width >> 4`` hashes, then ``width >> 5``, ... (``subtree_offset``). One pass hashes each
+    node once (``width - 1`` hashes for a full tile). Precondition: ``tile`` is 1..256 whole 32-byte hashes.
+    """
+    h = sha256
+    row = tile
+    parts: list[bytes] = []
+    height = 0
+    while len(row) >= 2 * _HASH:
+        end = len(row) - len(row) % (2 * _HASH)
+        row = b"".join([h(b"\x01" + row[i : i + 2 * _HASH]).digest() for i in range(0, end, 2 * _HASH)])
+        height += 1
+        if height in SUBTREE_HEIGHTS:
+            parts.append(row)
+    root = row if len(tile) == TILE_WIDTH * _HASH else None
+    return b"".join(parts), root
 
 
 def encode_index(n: int) -> str:

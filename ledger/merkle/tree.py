@@ -2,28 +2,29 @@
 
 Node ``(level, index)`` is the root of the subtree over leaves ``[index << level, (index + 1) << level)``.
 It is *complete* in a tree of ``size`` when ``(index + 1) << level <= size``; only complete nodes are
-stored. Tree levels ``8L+1 .. 8L+7`` are not stored: they are derived by hashing the slice of the
-level-``L`` tile under the node. Hashes of incomplete (*ephemeral*) subtrees are folded from the complete
-subtrees covering them.
+stored. Tree levels ``8L+4 .. 8L+7`` are stored beside each tile (its *subtrees*, ``tiles.tile_subtrees``)
+when the store keeps them; levels ``8L+1 .. 8L+3`` (and all of them for a row without subtrees) are derived
+by hashing the slice of the level-``L`` tile under the node. Hashes of incomplete (*ephemeral*) subtrees are
+folded from the complete subtrees covering them.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from hashlib import sha256
 
 from ledger.merkle.errors import TreeSizeError
 from ledger.merkle.hasher import EMPTY_ROOT, HASH_SIZE, node_hash
-from ledger.merkle.storage import TileKey, TileReader
-from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH
+from ledger.merkle.storage import TileKey, TileReader, TileRow
+from ledger.merkle.tiles import SUBTREE_HEIGHTS, TILE_HEIGHT, TILE_WIDTH, subtree_offset
 
 NodeId = tuple[int, int]
 """``(tree level, node index)``."""
 
 
 class TileCache:
-    """A bounded LRU cache of tile bytes, shareable between :class:`TreeReader` instances.
+    """A bounded LRU cache of tile rows (hashes and subtrees), shareable between :class:`TreeReader` instances.
 
     A cached tile serves any later read that needs no more hashes than it holds (a tile's prefix never
     changes); a wider read replaces it.
@@ -31,21 +32,21 @@ class TileCache:
 
     def __init__(self, max_tiles: int = 4096) -> None:
         self.max_tiles = max_tiles
-        self._tiles: OrderedDict[TileKey, bytes] = OrderedDict()
+        self._tiles: OrderedDict[TileKey, TileRow] = OrderedDict()
 
-    def get(self, key: TileKey, min_bytes: int) -> bytes | None:
-        """The cached tile if it holds at least ``min_bytes`` bytes, else ``None``."""
-        data = self._tiles.get(key)
-        if data is None or len(data) < min_bytes:
+    def get(self, key: TileKey, min_bytes: int) -> TileRow | None:
+        """The cached tile row if its hashes hold at least ``min_bytes`` bytes, else ``None``."""
+        row = self._tiles.get(key)
+        if row is None or len(row[0]) < min_bytes:
             return None
         self._tiles.move_to_end(key)
-        return data
+        return row
 
-    def put(self, key: TileKey, data: bytes) -> None:
-        """Remember a tile (keeping the wider of the old and new value)."""
+    def put(self, key: TileKey, row: TileRow) -> None:
+        """Remember a tile row (keeping the wider of the old and new value)."""
         old = self._tiles.get(key)
-        if old is None or len(data) >= len(old):
-            self._tiles[key] = data
+        if old is None or len(row[0]) >= len(old[0]):
+            self._tiles[key] = row
         self._tiles.move_to_end(key)
         while len(self._tiles) > self.max_tiles:
             self._tiles.popitem(last=False)
@@ -93,6 +94,9 @@ class TreeReader:
         self.size = size
         self.cache = cache
         self._tiles: dict[TileKey, bytes] = {}
+        self._subtrees: dict[TileKey, bytes] = {}  # only for tiles whose row has subtrees of the right length
+        read_rows = getattr(reader, "read_tile_rows", None)
+        self._read_rows: Callable[[Iterable[TileKey]], dict[TileKey, TileRow]] | None = read_rows
 
     # -- tiles -------------------------------------------------------------------------------------
 
@@ -117,23 +121,35 @@ class TreeReader:
                 continue
             cached = self.cache.get(key, nbytes) if self.cache is not None else None
             if cached is not None:
-                self._tiles[key] = cached
+                self._keep(key, cached)
             else:
                 missing[key] = nbytes
         if not missing:
             return
-        got = self.reader.read_tiles(missing.keys())
+        if self._read_rows is not None:
+            got = self._read_rows(missing.keys())
+        else:
+            got = {key: (data, None) for key, data in self.reader.read_tiles(missing.keys()).items()}
         for key, nbytes in missing.items():
-            data = got.get(key)
-            if data is None or len(data) < nbytes:
-                found = 0 if data is None else len(data) // HASH_SIZE
+            row = got.get(key)
+            if row is None or len(row[0]) < nbytes:
+                found = 0 if row is None else len(row[0]) // HASH_SIZE
                 raise TreeSizeError(
                     f"tile {key} holds {found} hashes, tree size {self.size} needs {nbytes // HASH_SIZE}",
                     size=self.size,
                 )
-            self._tiles[key] = data
+            self._keep(key, row)
             if self.cache is not None:
-                self.cache.put(key, data)
+                self.cache.put(key, row)
+
+    def _keep(self, key: TileKey, row: TileRow) -> None:
+        """Use this row's hashes, and its subtrees when they have the length its width implies (else derive)."""
+        data, subtrees = row
+        self._tiles[key] = data
+        if subtrees is not None and len(subtrees) == subtree_offset(len(data) // HASH_SIZE, TILE_HEIGHT) * HASH_SIZE:
+            self._subtrees[key] = subtrees
+        else:
+            self._subtrees.pop(key, None)
 
     # -- nodes -------------------------------------------------------------------------------------
 
@@ -152,6 +168,12 @@ class TreeReader:
         if tile is None or len(tile) < (off + count) * HASH_SIZE:
             self.prefetch([node])
             tile = self._tiles[key]
+        height = level % TILE_HEIGHT
+        if height in SUBTREE_HEIGHTS:
+            subtrees = self._subtrees.get(key)
+            if subtrees is not None:
+                pos = (subtree_offset(len(tile) // HASH_SIZE, height) + (off >> height)) * HASH_SIZE
+                return subtrees[pos : pos + HASH_SIZE]
         return block_root(tile[off * HASH_SIZE : (off + count) * HASH_SIZE])
 
     def nodes_hashes(self, nodes: Sequence[NodeId]) -> list[bytes]:

@@ -16,6 +16,7 @@ from ledger.envelope import event_id
 from ledger.errors import IntegrationError
 from ledger.integrator import Integrator
 from ledger.leafmap import leaf_index_of, leaf_index_of_event, notification_of
+from ledger.merkle.audit import SubtreeMismatch, verify_tiles
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
 from tests.ledger.sample import NotesApp
@@ -136,7 +137,14 @@ def test_one_changed_tile_hash_byte_changes_the_root(setup: tuple[NotesApp, Inte
     integrator.integrate_all()
     before = tree_root(integrator)
     with integrator.engine.begin() as conn:
-        tile = conn.execute(select(merkle_tiles.c.hashes).where(merkle_tiles.c.level == 0)).scalar_one()
-        flipped = bytes([tile[0] ^ 1]) + bytes(tile[1:])
+        tile = bytes(conn.execute(select(merkle_tiles.c.hashes).where(merkle_tiles.c.level == 0)).scalar_one())
+        # the root of 20 leaves is H(node over [0, 16), node over [16, 20)): the first is read from the tile's
+        # stored subtrees (height 4), the second is hashed from leaf hashes 16..19; change leaf hash 19
+        flipped = tile[: 19 * 32] + bytes([tile[19 * 32] ^ 1]) + tile[19 * 32 + 1 :]
         conn.execute(update(merkle_tiles).where(merkle_tiles.c.level == 0).values(hashes=flipped))
     assert tree_root(integrator) != before
+    with integrator.engine.begin() as conn:  # leaf hash 0 is under the stored subtrees: they no longer agree
+        flipped = bytes([tile[0] ^ 1]) + tile[1:]
+        conn.execute(update(merkle_tiles).where(merkle_tiles.c.level == 0).values(hashes=flipped))
+        with pytest.raises(SubtreeMismatch):
+            verify_tiles(SqlTileStore(conn), 20)

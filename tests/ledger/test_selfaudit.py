@@ -60,3 +60,14 @@ def test_an_edited_tile_byte_is_found_at_any_level(ledger: Ledger, level: int, i
     flip_tile_byte(ledger, level, idx, offset)
     with pytest.raises(StorageTampered):
         audit(ledger)
+
+
+def test_edited_subtrees_are_found(ledger: Ledger) -> None:
+    """The subtrees stored beside tile 1 (read by proofs) no longer those of its hashes: named as such."""
+    where = and_(merkle_tiles.c.level == 0, merkle_tiles.c.idx == 1)
+    with ledger.engine.begin() as conn:
+        data = bytearray(conn.execute(select(merkle_tiles.c.subtrees).where(where)).scalar_one())
+        data[3] ^= 0x01
+        conn.execute(update(merkle_tiles).where(where).values(subtrees=bytes(data)))
+    with pytest.raises(StorageTampered, match=r"tile \(0, 1\): stored subtrees are not those of its hashes"):
+        audit(ledger)

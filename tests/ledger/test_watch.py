@@ -115,6 +115,20 @@ def test_an_edited_tile_hash_is_found(ledger: Ledger, level: int, idx: int, offs
     assert not status.ok and status.finding is not None and status.finding["where"] == where
 
 
+def test_edited_subtrees_are_found(ledger: Ledger) -> None:
+    """The subtrees stored beside a tile (what proofs read above height 3) must be those of its hashes."""
+    w = new_watch(ledger)
+    assert w.round().ok
+    key = and_(merkle_tiles.c.level == 0, merkle_tiles.c.idx == 1)
+    with ledger.engine.begin() as conn:
+        data = bytearray(conn.execute(select(merkle_tiles.c.subtrees).where(key)).scalar_one())
+        data[29 * 32] ^= 0x01
+        conn.execute(update(merkle_tiles).where(key).values(subtrees=bytes(data)))
+    status = w.round()
+    assert not status.ok and status.finding is not None
+    assert status.finding["where"] == "tile level 0 tile 1 subtrees"
+
+
 def test_an_edited_checkpoint_root_is_found(ledger: Ledger) -> None:
     w = new_watch(ledger)
     with ledger.engine.begin() as conn:
