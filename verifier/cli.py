@@ -494,20 +494,24 @@ def monitor(
     webhook: Annotated[
         str | None, typer.Option("--webhook", help="POST each round's JSON here when it has a finding")
     ] = None,
+    no_rules: Annotated[
+        bool, typer.Option("--no-rules", help="Do not run steps 4-5 and step 1's order checks (no rules.db)")
+    ] = False,
 ) -> None:
     """Follow a live ledger: each round checks the new checkpoint's signature, fetches only the new entries, runs
-    step 1's stateless checks on them and proves the new tree extends the kept one (Merkle frontier in
-    STATE/state.json; a restart resumes). A fork keeps both notes in STATE/evidence/. One JSON line per round.
+    step 1's checks on them, proves the new tree extends the kept one (Merkle frontier in STATE/state.json) and
+    runs the order, rule and authorisation checks (steps 1, 4, 5) over the new entries only, with their state kept
+    in STATE/rules.db; a restart resumes. A fork keeps both notes in STATE/evidence/. One JSON line per round.
 
-    NOT run by this version: the rule steps (4-5), step 1's per-stream version order, and the anchors on chain;
-    run `hromada-verify audit` for them. Exit 1 on the first finding, 2 when the ledger cannot be read."""
+    NOT run by this version: the anchors on chain, step 4's end-of-log check and the state.json comparison; run
+    `hromada-verify audit` for them. Exit 1 on the first finding, 2 when the ledger cannot be read."""
     from verifier.monitor.follow import Monitor, follow
 
     log_key = _key(key, True, "monitor", True)
     assert log_key is not None  # required=True
     policy = _witness_policy(witness, witness_threshold, "monitor", True)
     try:
-        watcher = Monitor(url, state, log_key, policy)
+        watcher = Monitor(url, state, log_key, policy, rules=not no_rules)
     except CannotVerify as exc:
         raise _fail_to_run("monitor", exc, True) from exc
     try:

@@ -616,10 +616,10 @@ class StreamVersions:
     half then goes to a :class:`~verifier.spill.DiskTable`), so memory stays bounded however many streams the log
     has. ``_mem`` is read directly by :meth:`SequenceChecker.check_valid` (the fast path)."""
 
-    def __init__(self, max_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
+    def __init__(self, max_in_memory: int = MAX_STREAMS_IN_MEMORY, file: ScratchFile | None = None) -> None:
         self._mem: dict[str, int] = {}
         self._max = max_in_memory
-        self._file = ScratchFile("hromada-verify-", "streams.db")
+        self._file = ScratchFile("hromada-verify-", "streams.db") if file is None else file
         self._disk = DiskTable(self._file, "s", "INTEGER NOT NULL")
         self.expected_streams = 0  # a bound on the streams to come, if known (the log's size): sizes the filter
 
@@ -648,6 +648,12 @@ class StreamVersions:
         for k, _ in out:
             del self._mem[k]
 
+    def persist(self) -> None:
+        """Write every version held in memory to the file and empty the dict (the monitor's rule state)."""
+        if self._mem:
+            self._disk.write(list(self._mem.items()))
+            self._mem.clear()
+
     @property
     def spilled(self) -> bool:
         return self._disk.exists
@@ -659,8 +665,8 @@ class StreamVersions:
 class SequenceChecker:
     """Order checks across lines: gapless versions per stream from 1; ``time`` never goes backwards."""
 
-    def __init__(self, max_streams_in_memory: int = MAX_STREAMS_IN_MEMORY) -> None:
-        self.versions = StreamVersions(max_streams_in_memory)
+    def __init__(self, max_streams_in_memory: int = MAX_STREAMS_IN_MEMORY, file: ScratchFile | None = None) -> None:
+        self.versions = StreamVersions(max_streams_in_memory, file)
         self.last_time: str | None = None
         self.last_time_index: int | None = None
 

@@ -18,9 +18,11 @@ from typing import Any
 
 __all__ = [
     "ABSENT",
+    "DURABLE_PRAGMAS",
     "ROWS_PER_TRANSACTION",
     "SCRATCH_PRAGMAS",
     "DiskTable",
+    "DurableFile",
     "KeyFilter",
     "ScratchFile",
     "write_in_transactions",
@@ -28,6 +30,9 @@ __all__ = [
 
 #: A scratch file is private to one audit and thrown away after it: no journal, no fsync.
 SCRATCH_PRAGMAS = ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
+#: A durable file (the monitor's state) keeps a rollback journal and syncs on commit: a round's changes are one
+#: transaction, committed whole or not at all.
+DURABLE_PRAGMAS = ("journal_mode=DELETE", "synchronous=FULL", "locking_mode=EXCLUSIVE", "temp_store=MEMORY")
 ABSENT: Any = object()  # what DiskTable.get returns for a key it does not hold
 
 
@@ -37,7 +42,11 @@ ROWS_PER_TRANSACTION = 256
 
 
 def write_in_transactions(db: sqlite3.Connection, statement: str, rows: list[Any]) -> None:
-    """``executemany(statement, rows)`` on an autocommit connection, :data:`ROWS_PER_TRANSACTION` rows a time."""
+    """``executemany(statement, rows)`` on an autocommit connection, :data:`ROWS_PER_TRANSACTION` rows a time; inside
+    a transaction already open (a :class:`DurableFile`'s round) the rows join it."""
+    if db.in_transaction:
+        db.executemany(statement, rows)
+        return
     for at in range(0, len(rows), ROWS_PER_TRANSACTION):
         db.execute("BEGIN")
         db.executemany(statement, rows[at : at + ROWS_PER_TRANSACTION])
@@ -47,6 +56,8 @@ def write_in_transactions(db: sqlite3.Connection, statement: str, rows: list[Any
 class ScratchFile:
     """One temporary SQLite file, created on first use (:attr:`db`), removed by :meth:`close`. Autocommit: the
     tables write in explicit transactions."""
+
+    durable = False
 
     def __init__(self, prefix: str, name: str) -> None:
         self._prefix = prefix
@@ -75,6 +86,53 @@ class ScratchFile:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+class DurableFile(ScratchFile):
+    """A SQLite file at a fixed path that outlives the process (the monitor's rule state, verifier/monitor/rules.py):
+    its tables are read back by the next run, so a :class:`DiskTable` that finds its table already there looks keys
+    up in it (no Bloom filter of keys written by an earlier run is kept). The owner writes in one explicit
+    transaction (``BEGIN`` ... ``COMMIT`` or ``ROLLBACK``); :meth:`close` keeps the file."""
+
+    durable = True
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("", path.name)
+        self.path = path
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None)
+            for pragma in DURABLE_PRAGMAS:
+                db.execute(f"PRAGMA {pragma}")
+            self._db = db
+        return self._db
+
+    def has_table(self, name: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._db.close()
+            self._db = None
+
+
+class _EveryKey:
+    """The key filter of a table an earlier run wrote: any key may be there (ask the table)."""
+
+    count = 0
+
+    def __contains__(self, key: str) -> bool:
+        return True
+
+    def add_all(self, keys: Iterable[str]) -> None:
+        for _ in keys:
+            pass
 
 
 class KeyFilter:
@@ -152,7 +210,9 @@ class DiskTable:
         self._name = name
         self._value_type = value_type
         self.filter_bits = 1 << 20
-        self._filter: KeyFilter | None = None
+        self._filter: KeyFilter | _EveryKey | None = None
+        if isinstance(scratch, DurableFile) and scratch.has_table(name):
+            self._filter = _EveryKey()  # written by an earlier run: every look-up asks the table
         self._get = f"SELECT v FROM {name} WHERE k = ?"
         self._put = f"INSERT OR REPLACE INTO {name} (k, v) VALUES (?, ?)"
 

@@ -11,12 +11,13 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from ledger.note import generate_signer
 from ledger.runtime import Ledger
 from tests.ports import free_port
 from tests.verifier.test_remote import served  # noqa: F401 - the fixture: a demo city of 600 events, served
+from tests.verifier_rules.test_ledger_tamper import append_lawless
 from tests.witness.servers import serve_in_thread
 from verifier.cli import app as verify_cli
 from verifier.errors import NetworkError, UnreadableInput
@@ -252,3 +254,73 @@ def test_the_witness_policy_is_checked_on_each_new_checkpoint(served: dict[str, 
     assert "b" in both.findings[0].message and not (tmp_path / "s2" / "state.json").exists()
     one = Monitor(served["url"], tmp_path / "s1", key, policy_from_options(named, 1), client=client).run_round()
     assert one.ok, one.findings
+
+
+def _signature(ledger: Ledger) -> dict[str, Any]:
+    """The last petition.signed envelope the ledger holds."""
+    ev = ledger.integrator.events
+    with ledger.engine.connect() as conn:
+        for (state,) in conn.execute(select(ev.c.state).order_by(ev.c.id.desc())):
+            env: dict[str, Any] = json.loads(bytes(state))
+            if env["type"] == "petition.signed":
+                return env
+    raise AssertionError("no signature in the demo city")
+
+
+def _last_time(ledger: Ledger) -> datetime:
+    ev = ledger.integrator.events
+    with ledger.engine.connect() as conn:
+        state = conn.execute(select(ev.c.state).order_by(ev.c.id.desc()).limit(1)).scalar_one()
+    return datetime.strptime(json.loads(bytes(state))["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def test_a_restarted_monitor_finds_a_duplicate_signature_whose_first_copy_it_saw_in_an_earlier_run(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    """Round 1 sees the city (and its signatures); the process ends. The operator then writes a second signature
+    by the same pseudonym for the same petition straight into the events table (version 2 of the signature's
+    stream) and lets the ledger sign it. A new monitor process over the same --state names exactly that event,
+    duplicate_signature (and signature_after_closure): it knew the petition and the stream's version 1 from
+    rules.db (without them it would say unknown_petition and version_gap); the round is not committed, so the
+    next run names it again."""
+    ledger: Ledger = served["ledger"]
+    state = tmp_path / "state"
+    first = _monitor(served, state)
+    assert first.run_round().ok
+    first.close()
+    assert (state / "rules.db").exists()
+    original = _signature(ledger)
+    rogue = append_lawless(
+        ledger,
+        original["stream"],
+        "petition.signed",
+        original["actor"],
+        original["data"],
+        _last_time(ledger) + timedelta(minutes=1),
+    )
+    ledger.integrate_and_checkpoint()
+    for _ in range(2):
+        restarted = _monitor(served, state)
+        result = restarted.run_round()
+        codes = [(f.code, f.index, f.found) for f in result.findings]
+        # the petition also closed in round 1's part of the log: two rules that need the old state
+        assert codes == [
+            ("duplicate_signature", result.size - 1, 2), ("signature_after_closure", result.size - 1, "closed")
+        ], codes  # fmt: skip
+        assert rogue["version"] == 2 and load_state(state).size == result.size - 1
+    # without the rule state (--no-rules) the round passes: the rogue event is a well-formed, signed entry
+    plain = Monitor(served["url"], tmp_path / "plain", parse_verifier_key(_key(served)), rules=False)
+    assert plain.run_round().ok and not (tmp_path / "plain" / "rules.db").exists()
+
+
+def test_rules_db_ahead_of_state_json_is_taken_and_behind_is_refused(served: dict[str, Any], tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert _monitor(served, state).run_round().ok
+    committed = load_state(state)
+    # the process died after rules.db's commit and before state.json's: state.json still says the empty state
+    (state / "state.json").unlink()
+    assert _monitor(served, state).state == committed
+    assert load_state(state) == committed  # and state.json is rewritten from rules.db
+    (state / "rules.db").unlink()
+    with pytest.raises(UnreadableInput, match="rules cannot resume"):
+        _monitor(served, state)

@@ -11,14 +11,17 @@ Each round:
    checks (``verifier.envelope.check_line``: its problems are reported with their own codes), its leaf hash is
    added to the kept Merkle frontier, and the frontier's root must be the new checkpoint's
    (``monitor_root_mismatch``: the new tree does not extend the kept one, or the entries are not its leaves);
-4. the witness policy, when given, is checked on the new note (its findings keep their ``witness_*`` codes).
+4. each new entry then goes through the stateful checks of steps 1, 4 and 5 (per-stream version order, time
+   order, the domain rules, actor authorisation) with the state they keep on disk in ``DIR/rules.db``
+   (verifier/monitor/rules.py: O(new events) a round; their findings keep the audit's codes);
+5. the witness policy, when given, is checked on the new note (its findings keep their ``witness_*`` codes).
 
 On ``monitor_fork``, ``monitor_root_mismatch`` and ``monitor_size_decreased`` both notes (the kept one and the new
-one) are written to ``DIR/evidence/``. A round with a finding does not advance the state.
+one) are written to ``DIR/evidence/``. A round with a finding does not advance the state (neither ``state.json``
+nor ``rules.db``).
 
-Not done by this version: the rule steps (4 and 5: replaying the domain rules, authorisation) and the per-stream
-version order of step 1 are not run incrementally, and anchors are not read from the chain; run
-``hromada-verify audit`` for them.
+Not done by this version: anchors are not read from the chain, and step 4's end-of-log check and state.json
+comparison are not run (verifier/monitor/rules.py); run ``hromada-verify audit`` for them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ import httpx
 from verifier.envelope import check_line
 from verifier.errors import NetworkError, UnreadableInput, VerificationError
 from verifier.merkle import TreeBuilder, leaf_hash
-from verifier.monitor.state import MonitorState, load_state, save_state
+from verifier.monitor.rules import RULES_FILE, RuleState, committed_state
+from verifier.monitor.state import MonitorState, load_state, save_state, state_doc, state_from_doc
 from verifier.note import VerifierKey, open_checkpoint
 from verifier.remote import TILE_WIDTH, entries_path, parse_entry_bundle
 from verifier.source import CHECKPOINT_LIMIT
@@ -96,6 +100,8 @@ class Monitor:
         key: VerifierKey,
         policy: WitnessPolicy | None = None,
         client: httpx.Client | None = None,
+        *,
+        rules: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.directory = directory
@@ -104,7 +110,28 @@ class Monitor:
         self._own = client is None
         self._client = client if client is not None else httpx.Client(timeout=60.0, follow_redirects=False)
         self.state = load_state(directory)
+        self.rules = rules
+        self._rules: RuleState | None = None
         self._requests = 0
+        if rules:
+            self._resume_rules()
+
+    def _resume_rules(self) -> None:
+        """``rules.db`` must have reached the size ``state.json`` holds; if it is ahead (the process died between
+        the two commits), the state document it committed is taken."""
+        path = self.directory / RULES_FILE
+        committed = committed_state(self.directory)
+        size = -1 if committed is None else int(committed.get("size", -1))
+        if committed is None and self.state.size == 0:
+            return
+        if size > self.state.size:
+            self.state = state_from_doc(committed, path)
+            save_state(self.directory, self.state)
+        elif size < self.state.size:
+            raise UnreadableInput(
+                f"{path} holds no rule state at size {self.state.size} (state.json's): the rules cannot resume; "
+                "start with an empty --state directory, or pass --no-rules"
+            )
 
     def close(self) -> None:
         if self._own:
@@ -142,6 +169,14 @@ class Monitor:
 
     def run_round(self) -> RoundResult:
         """One round; NetworkError/UnreadableInput when the ledger cannot be read (nothing is claimed)."""
+        try:
+            return self._round()
+        finally:
+            if self._rules is not None:  # not committed by _finish: the round did not complete
+                self._rules.rollback()
+                self._rules = None
+
+    def _round(self) -> RoundResult:
         self._requests = 0
         state = self.state
         round_no = state.rounds + 1
@@ -230,6 +265,8 @@ class Monitor:
             except ValueError as exc:
                 raise UnreadableInput(f"{self.url}/{path} is not an entry bundle: {exc}") from exc
             first = index * TILE_WIDTH
+            if self.rules and self._rules is None:
+                self._rules = RuleState(self.directory)
             for offset, entry in enumerate(entries):
                 n = first + offset
                 if n < kept:
@@ -243,14 +280,26 @@ class Monitor:
                         )
                     )
                 else:
-                    for p in check_line(entry, origin).problems:
+                    checked = check_line(entry, origin)
+                    for p in checked.problems:
                         if len(result.findings) < MAX_FINDINGS_PER_ROUND:
                             result.findings.append(MonitorFinding(p.code, p.message, n, p.expected, p.found))
+                    if self._rules is not None:
+                        self._rules.feed(n, checked)
                 tree.append(leaf_hash(entry))
+        if self._rules is not None:
+            for f in self._rules.findings:
+                if len(result.findings) < MAX_FINDINGS_PER_ROUND:
+                    result.findings.append(
+                        MonitorFinding(f.code, f"step {f.step}: {f.message}", f.index, f.expected, f.found)
+                    )
 
     def _finish(self, result: RoundResult, new_state: MonitorState | None) -> RoundResult:
         result.requests = self._requests
         if new_state is not None:
+            if self._rules is not None:  # the rule state first: if we die before state.json, it is ahead
+                self._rules.commit(state_doc(new_state))
+                self._rules = None
             save_state(self.directory, new_state)
             self.state = new_state
         return result

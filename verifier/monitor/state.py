@@ -12,11 +12,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from verifier.errors import UnreadableInput
 from verifier.merkle import TreeBuilder
 
-__all__ = ["MonitorState", "load_state", "save_state"]
+__all__ = ["MonitorState", "load_state", "save_state", "state_doc", "state_from_doc"]
 
 STATE_FORMAT = 1
 
@@ -33,12 +34,20 @@ class MonitorState:
         return TreeBuilder.resume(self.size, self.frontier)
 
 
-def load_state(directory: Path) -> MonitorState:
-    path = directory / "state.json"
-    if not path.exists():
-        return MonitorState()
+def state_doc(state: MonitorState) -> dict[str, Any]:
+    """``state.json``'s content (also committed in ``rules.db`` with the rule state, verifier/monitor/rules.py)."""
+    return {
+        "format": STATE_FORMAT,
+        "origin": state.origin,
+        "size": state.size,
+        "checkpoint": state.checkpoint,
+        "frontier": [h.hex() for h in state.frontier],
+        "rounds": state.rounds,
+    }
+
+
+def state_from_doc(doc: Any, where: Path) -> MonitorState:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("format") != STATE_FORMAT:
             raise ValueError(f"format {doc.get('format')!r}, expected {STATE_FORMAT}")
         state = MonitorState(
@@ -49,21 +58,25 @@ def load_state(directory: Path) -> MonitorState:
             rounds=int(doc["rounds"]),
         )
         state.tree()  # the frontier fits the size
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UnreadableInput(f"{path} is not a monitor state file: {exc}") from exc
+    except (AttributeError, ValueError, KeyError, TypeError) as exc:
+        raise UnreadableInput(f"{where} is not a monitor state file: {exc}") from exc
     return state
+
+
+def load_state(directory: Path) -> MonitorState:
+    path = directory / "state.json"
+    if not path.exists():
+        return MonitorState()
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UnreadableInput(f"{path} is not a monitor state file: {exc}") from exc
+    return state_from_doc(doc, path)
 
 
 def save_state(directory: Path, state: MonitorState) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "format": STATE_FORMAT,
-        "origin": state.origin,
-        "size": state.size,
-        "checkpoint": state.checkpoint,
-        "frontier": [h.hex() for h in state.frontier],
-        "rounds": state.rounds,
-    }
+    doc = state_doc(state)
     path = directory / "state.json"
     tmp = directory / "state.json.tmp"
     with open(tmp, "w", encoding="utf-8") as f:

@@ -16,6 +16,7 @@ from verifier.rules.documents import DocumentCitations
 from verifier.rules.model import Event, Malformed, Report, Violation
 from verifier.rules.statecmp import materialize
 from verifier.rules.store import Scratch
+from verifier.spill import ScratchFile
 
 __all__ = ["Replay"]
 
@@ -25,9 +26,9 @@ class Replay:
     SQLite file, :mod:`verifier.rules.store`); :meth:`close` removes it. The kinds, their rules, event types and
     data fields are the registry's (:mod:`verifier.kinds`)."""
 
-    def __init__(self, report: Report, cache_items: int | None = None) -> None:
+    def __init__(self, report: Report, cache_items: int | None = None, file: ScratchFile | None = None) -> None:
         self.report = report
-        self.scratch = scratch = Scratch(cache_items)
+        self.scratch = scratch = Scratch(cache_items, file)
         # one document serves one child or one household entry: the kinds that cite documents share their citations
         self.documents = DocumentCitations(report, scratch)
         #: kind name -> its rules

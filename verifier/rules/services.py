@@ -15,6 +15,7 @@ from typing import Any
 
 from verifier.rules.model import Event, Malformed, Permission, Report, Violation, as_str, as_str_list, stream_id
 from verifier.rules.store import Scratch, SpillMap
+from verifier.spill import ScratchFile
 
 __all__ = ["Authorisation", "Permission", "ServiceRules", "scope_matches"]
 
@@ -100,13 +101,19 @@ class Authorisation:
     """Step 5: the actor of each event was allowed to cause it at that point of the log. ``table``: (canonical)
     event type -> who may cause it (docs/domain.md; :data:`verifier.kinds.AUTHORISATION`)."""
 
-    def __init__(self, report: Report, table: Mapping[str, Permission], cache_items: int | None = None) -> None:
+    def __init__(
+        self,
+        report: Report,
+        table: Mapping[str, Permission],
+        cache_items: int | None = None,
+        file: ScratchFile | None = None,
+    ) -> None:
         self.report = report
         self.table = table
         # the events that register an entry's applicant (the citizen they name): "entry:" permissions check them
         self.registers_applicant = frozenset(t for t, p in table.items() if p.citizen == "applicant")
         self.services: dict[str, Service] = {}
-        self.scratch = Scratch(cache_items)
+        self.scratch = Scratch(cache_items, file)
         # queue/register entry id -> applicant pseudonym (grows with the entries: a spill map)
         self.applicants: SpillMap[str] = self.scratch.map("applicants")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier import report as _report
+from verifier.envelope import CheckedLine
 from verifier.kinds import AUTHORISATION, STATE_PART, canonical_type
 from verifier.limits import STATE_ALLOWANCE
 from verifier.report import Finding, Status
@@ -36,14 +37,23 @@ from verifier.source import Oversize, Unterminated
 from verifier.spill import ScratchFile
 from verifier.steps.base import AuditContext, SkippedStep, Step
 
-__all__ = ["STATE_PART", "AuthorisationStep", "ReplayPart", "RuleReplayStep", "SkippedStep", "skipped_rule_steps"]
+__all__ = [
+    "STATE_PART",
+    "AuthorisationStep",
+    "ReplayPart",
+    "RuleReplayStep",
+    "SkippedStep",
+    "event_of",
+    "rule_finding",
+    "skipped_rule_steps",
+]
 
 
 def _index(f: Finding) -> int:
     return -1 if f.index is None else f.index
 
 
-def _finding(step: int, v: Violation) -> Finding:
+def rule_finding(step: int, v: Violation) -> Finding:
     ev = v.event
     return Finding(
         step=step,
@@ -63,29 +73,32 @@ def _event(ctx: AuditContext, index: int) -> Event | None:
     cached: tuple[int, Event | None] | None = ctx.__dict__.get("_rules_event")
     if cached is not None and cached[0] == index:
         return cached[1]
-    checked = ctx.current
-    if checked is None or checked.problems:
-        ev = None
-    else:
-        env = checked.event
-        if env is None:
-            ev = None
-        else:
-            logged = env["type"]
-            etype = canonical_type(logged)  # the rules see one name (verifier.kinds)
-            ev = Event(
-                index,
-                env["id"],
-                etype,
-                env["stream"],
-                env["version"],
-                env["time"],
-                env["actor"],
-                env["data"],
-                None if etype is logged else logged,
-            )
+    ev = event_of(index, ctx.current)
     ctx.__dict__["_rules_event"] = (index, ev)  # a private attribute of the shared context
     return ev
+
+
+def event_of(index: int, checked: CheckedLine | None) -> Event | None:
+    """The rules' view of line ``index`` as step 1 checked it, or None if step 1 rejected it (also the monitor's,
+    verifier/monitor/rules.py)."""
+    if checked is None or checked.problems:
+        return None
+    env = checked.event
+    if env is None:
+        return None
+    logged = env["type"]
+    etype = canonical_type(logged)  # the rules see one name (verifier.kinds)
+    return Event(
+        index,
+        env["id"],
+        etype,
+        env["stream"],
+        env["version"],
+        env["time"],
+        env["actor"],
+        env["data"],
+        None if etype is logged else logged,
+    )
 
 
 @dataclass
@@ -113,7 +126,7 @@ class RuleReplayStep(Step):
 
     def __init__(self, cache_items: int | None = None, exclude: frozenset[str] = frozenset()) -> None:
         super().__init__()
-        self.replay = Replay(lambda v: self.fail(_finding(4, v)), cache_items)
+        self.replay = Replay(lambda v: self.fail(rule_finding(4, v)), cache_items)
         self.cache_items = self.replay.scratch.cache_items  # resolved (a rule worker process gets the same)
         self.not_replayed = 0
         self.exclude = exclude
@@ -289,7 +302,7 @@ class AuthorisationStep(Step):
 
     def __init__(self, cache_items: int | None = None) -> None:
         super().__init__()
-        self.auth = Authorisation(lambda v: self.fail(_finding(5, v)), AUTHORISATION, cache_items)
+        self.auth = Authorisation(lambda v: self.fail(rule_finding(5, v)), AUTHORISATION, cache_items)
         self.cache_items = self.auth.scratch.cache_items
         self.checked = 0
 

@@ -25,7 +25,7 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
-from verifier.spill import ABSENT, DiskTable, ScratchFile, write_in_transactions
+from verifier.spill import ABSENT, DiskTable, DurableFile, ScratchFile, write_in_transactions
 
 __all__ = [
     "DEFAULT_CACHE_ITEMS",
@@ -70,13 +70,17 @@ def slots_codec(cls: type[Any]) -> Codec:
 
 
 class Scratch:
-    """One temporary SQLite file shared by the maps and indexes of one rule step (created on first need)."""
+    """One temporary SQLite file shared by the maps and indexes of one rule step (created on first need); or, given
+    ``file`` (a :class:`~verifier.spill.DurableFile`: the monitor's), that file, whose tables an earlier run may have
+    written (:meth:`persist` writes everything held in memory to it)."""
 
-    def __init__(self, cache_items: int | None = None) -> None:
+    def __init__(self, cache_items: int | None = None, file: ScratchFile | None = None) -> None:
         self.cache_items = max(1, DEFAULT_CACHE_ITEMS if cache_items is None else cache_items)
-        self.file = ScratchFile("hromada-verify-rules-", "rules.db")
+        self.file = ScratchFile("hromada-verify-rules-", "rules.db") if file is None else file
         self.overfull: list[SpillMap[Any]] = []
         self._names: set[str] = set()
+        self.maps: list[SpillMap[Any]] = []
+        self.indexes: list[OrderedIndex] = []
         self.evicted = 0  # values written to the scratch file (stats)
 
     @property
@@ -95,10 +99,22 @@ class Scratch:
         return name
 
     def map(self, name: str, codec: Codec = IDENTITY) -> SpillMap[Any]:
-        return SpillMap(self, self._table(name), codec)
+        m: SpillMap[Any] = SpillMap(self, self._table(name), codec)
+        self.maps.append(m)
+        return m
 
     def index(self, name: str, group: Sequence[str], key: Sequence[str]) -> OrderedIndex:
-        return OrderedIndex(self, self._table(name), group, key)
+        ix = OrderedIndex(self, self._table(name), group, key)
+        self.indexes.append(ix)
+        return ix
+
+    def persist(self) -> None:
+        """Write every value and index change held in memory to the file and empty the caches (the monitor, at
+        the end of a round: what a round leaves in memory is then only what the next round touches)."""
+        for m in self.maps:
+            m.write_back()
+        for ix in self.indexes:
+            ix.flush()
 
     def maintain(self) -> None:
         """Evict from every map over its bound (between events only: see the module docstring)."""
@@ -178,6 +194,13 @@ class SpillMap(Generic[V]):
             del mem[k]
         self._scratch.evicted += n
 
+    def write_back(self) -> None:
+        """Write every cached value to disk and drop the cache (:meth:`Scratch.persist`)."""
+        if self._mem:
+            self._write(list(self._mem.items()))
+            self._mem.clear()
+        self._flagged = False
+
     def _write(self, items: Iterable[tuple[str, V]]) -> None:
         encode = self._encode
         self._disk.write([(k, encode(v)) for k, v in items])
@@ -255,7 +278,8 @@ class OrderedIndex:
         self._group = list(group)
         self._key = list(key)
         self._pending: dict[tuple[Any, ...], bool] = {}  # row -> present (the last change wins)
-        self._created = False
+        file = scratch.file
+        self._created = isinstance(file, DurableFile) and file.has_table(table)  # an earlier run made it
         cols = self._group + self._key
         self._insert = f"INSERT OR IGNORE INTO {table} VALUES ({', '.join('?' * len(cols))})"
         self._delete = f"DELETE FROM {table} WHERE " + " AND ".join(f"{c} = ?" for c in cols)
