@@ -151,6 +151,11 @@ class Deadlines:
         with self._lock:
             return self._heap[0][0] if self._heap else None
 
+    def push(self, due: str, action: DeadlineAction, stream: str, item: str | None) -> None:
+        """Put a popped entry back (a round that could not act on it retries it next round)."""
+        with self._lock:
+            heapq.heappush(self._heap, (due, ACTIONS.index(action), stream, item or ""))
+
     def pop_due(self, now: str) -> list[tuple[str, DeadlineAction, str, str | None]]:
         """Remove and return every entry due at ``now`` (deadline <= now), earliest first."""
         out = []
@@ -171,8 +176,11 @@ def run_due(app: Any, now: datetime) -> list[Fired]:
             continue  # acted on already (by a command, an earlier round, another process)
         try:
             action.fire(app, UUID(stream), item, now)
-        except DomainError as e:  # decided otherwise on the stored state (another process got there first)
+        except DomainError as e:  # decided otherwise on the stored state (another process got there first), or lost
             fired.append(Fired(action.name, stream, item, due, error=f"{type(e).__name__}: {e}"))
+            # a race, or a time behind the log: the next round looks again (and finds it done, or acts on it); a
+            # deadline is never dropped while its item waits (the verifier's clock_missing)
+            projections.deadlines.push(due, action, stream, item)
             continue
         fired.append(Fired(action.name, stream, item, due))
     return fired

@@ -4,7 +4,10 @@ Everything goes through `CityApp` commands (the same ones the HTTP API calls), o
 clock so event times never go backwards: three petitions (one reaches its threshold and is answered, one is
 rejected by moderation, the rest expire), a participatory budget with revotes, a kindergarten queue with
 benefits, offers, declines, expiries and acceptances, and a housing register with priority lists, the annual
-re-registration and a removal. The ledger integrates and signs checkpoints along the way; anchoring is the
+re-registration and a removal. The ledger's clock (domain/clock.py) runs a round each time the simulated clock
+moves, as `hromada serve` does every few seconds: the petitions and the ballots close at their deadlines, and an
+ignored offer expires and its place goes to the next child, as ``system:clock`` (so the demo's log audits clean of
+the verifier's ``clock_missing``). The ledger integrates and signs checkpoints along the way; anchoring is the
 caller's part (see hromada/cli/demo.py).
 """
 

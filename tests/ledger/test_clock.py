@@ -19,7 +19,7 @@ import pytest
 from domain.base import rfc3339
 from domain.clock import ACTIONS, run_due
 from domain.errors import DomainError
-from hromada.demo import CITY, EDU, Demo
+from hromada.demo import CITY, EDU, OPERATOR, Demo
 from ledger.clock import ClockThread, tick
 from ledger.config import Settings
 from ledger.export import write_bundle
@@ -267,3 +267,19 @@ def test_simulated_days_across_restarts_audit_clean(settings: Settings, tmp_path
     for k, due in dues.items():  # on time: in the daily round right after the deadline
         assert due <= fired_at[k] < rfc3339(datetime.strptime(due, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
             tzinfo=demo_tz()) + timedelta(days=1))  # fmt: skip
+
+
+def test_a_refused_deadline_is_retried_next_round(ledger: Ledger) -> None:
+    """A round whose command is refused (here: its time is behind the log) keeps the deadline for the next round."""
+    demo, ids = city(ledger)
+    app: Any = ledger.app
+    due = datetime.strptime(waiting(app)[("ballot.closed", str(ids["ballot"]), None)], "%Y-%m-%dT%H:%M:%S.%fZ")
+    due = due.replace(tzinfo=demo.clock.now.tzinfo)
+    later = due + timedelta(hours=1)
+    app.register_service(by=OPERATOR, service="city.late", name="Late", scopes=["petition:respond"], at=later)
+    refused = [f for f in run_due(app, due) if f.stream == str(ids["ballot"])]
+    assert [(f.action, (f.error or "").split(":")[0]) for f in refused] == [("ballot.closed", "TimeBeforeLog")]
+    assert ("ballot.closed", str(ids["ballot"]), None) in waiting(app)
+    again = [f for f in run_due(app, later) if f.stream == str(ids["ballot"])]
+    assert [(f.action, f.error) for f in again] == [("ballot.closed", None)]
+    assert ("ballot.closed", str(ids["ballot"]), None) not in waiting(app)
