@@ -55,6 +55,24 @@ _ACTS = {
     "kindergarten.offer_expired": _OFFER,
 }
 
+#: Every type that sets, acts on or makes moot a deadline (the others only move the log's time on).
+_SEEN = frozenset(
+    {
+        "petition.created",
+        "petition.published",
+        "petition.rejected",
+        "petition.threshold_reached",
+        "petition.responded",
+        "ballot.opened",
+        "kindergarten.offer_issued",
+        "kindergarten.offer_accepted",
+        "kindergarten.offer_declined",
+        "kindergarten.entry_withdrawn",
+        "kindergarten.entry_removed",
+        *_ACTS,
+    }
+)
+
 Key = tuple[str, str, str]  # (action, stream, item or "")
 
 
@@ -84,6 +102,8 @@ class ClockReplay:
             _, key = heapq.heappop(heap)
             if key in self.pending and key not in self.passed:
                 self.passed[key] = ev
+        if ev.type not in _SEEN:
+            return  # signatures, votes, registrations...: no deadline
         # malformed data: the kind's rules report it
         with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError, OverflowError):
             self._event(ev)
