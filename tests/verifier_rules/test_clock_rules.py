@@ -9,8 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.verifier import factory
 from tests.verifier_rules.builder import History, audit, cit, codes, findings, pseudonym
+from verifier.audit import CheckpointStep, EnvelopeStep, run_audit
+from verifier.note import parse_verifier_key
 from verifier.rules.clock import GRACE_SECONDS, overdue_at
+from verifier.rules.steps import RuleReplayStep
 
 CLOCK = {"kind": "system", "id": "clock"}
 DUE = "2026-01-19"  # the 10th working day after Monday 2026-01-05 (martial law: holidays are working days)
@@ -66,13 +70,15 @@ def test_a_lawful_clock_history_audits_clean(tmp_path: Path) -> None:
 def test_a_removed_close_is_missing(tmp_path: Path) -> None:
     h = History()
     pid, _ = closed_petition(h, clock=False)
+    published = next(e for e in h.events if e["type"] == "petition.published")
     h.wait(seconds=GRACE_SECONDS - 1)
     h.service("within-grace", ["petition:respond"])  # an hour after the deadline not yet: nothing missing
     assert codes(audit(h.write(tmp_path / "a")), 4) == []
     passed = later_event(h)
     [f] = findings(audit(h.write(tmp_path / "b")), 4)
-    assert (f.code, f.event_id, f.expected, f.found) == ("clock_missing", passed["id"], "petition.closed", "none")
-    assert f.details["stream"] == pid and "petition.closed" in f.message
+    assert (f.code, f.event_id, f.expected, f.found) == ("clock_missing", published["id"], "petition.closed", "none")
+    assert f.details["stream"] == pid and f.details["due"] == published["data"]["deadline"]
+    assert f.details["log_time"] == passed["time"] and "petition.closed" in f.message
 
 
 def test_a_close_after_the_log_went_past_it_is_late(tmp_path: Path) -> None:
@@ -127,7 +133,9 @@ def test_a_removed_ballot_close_and_offer_expiry_are_missing(tmp_path: Path) -> 
     assert got == sorted(
         [("clock_missing", "ballot.closed", bid, None), ("clock_missing", "kindergarten.offer_expired", q, o)]
     )
-    assert {f.event_id for f in findings(report, 4)} == {passed["id"]}
+    setters = {e["id"] for e in h.events if e["type"] in ("ballot.opened", "queue.offer_issued")}
+    assert {f.event_id for f in findings(report, 4)} == setters
+    assert {f.details["log_time"] for f in findings(report, 4)} == {passed["time"]}
 
 
 def test_an_answered_or_withdrawn_offer_needs_no_expiry(tmp_path: Path) -> None:
@@ -163,11 +171,12 @@ def test_a_removed_overdue_response_is_missing(tmp_path: Path) -> None:
     h = History()
     pid = overdue_petition(h)
     h.now = h.now.replace(month=1, day=19, hour=23)  # 01:00 on the 20th in Kyiv, an hour after it became overdue
-    passed = later_event(h, hours=0.01)
+    later_event(h, hours=0.01)
+    reached = next(e for e in h.events if e["type"] == "petition.threshold_reached")
     [f] = findings(audit(h.write(tmp_path / "b")), 4)
     assert (f.code, f.event_id, f.details["action"], f.details["stream"]) == (
         "clock_missing",
-        passed["id"],
+        reached["id"],
         "petition.response_overdue",
         pid,
     )
@@ -287,3 +296,28 @@ def test_no_one_left_no_offer_needed(tmp_path: Path) -> None:
     h.register_child(q, 2, institutions=("k2",))  # another group: nobody eligible for k1/2023
     report = audit(h.write(tmp_path / "b"))
     assert report.verified, [f.describe() for f in report.findings()]
+
+
+def test_the_clock_replay_spills_and_finds_the_same(tmp_path: Path) -> None:
+    """Its deadlines, time zones and offers are in the rule step's spill maps: with room for 4 values in memory the
+    findings are the same (memory bounded however many deadlines wait)."""
+    h = History()
+    h.city()
+    pids = [h.petition(period={"days": 1}) for _ in range(30)]
+    for pid in pids:
+        h.publish(pid)
+    q = h.queue(institutions=[f"k{n}" for n in range(30)], acceptance_days=1)
+    for n in range(30):
+        h.offer(q, h.register_child(q, n, institutions=(f"k{n}",)), institution=f"k{n}", days=1)
+    h.wait(days=3)
+    later_event(h)
+    bundle = h.write(tmp_path / "b")
+    key = parse_verifier_key(factory.make_signer(factory.ORIGIN).verifier_key)
+    reports = []
+    for cache in (None, 4):
+        step = RuleReplayStep(cache_items=cache)
+        reports.append(run_audit(bundle, key, offline=True, steps=[EnvelopeStep(), CheckpointStep(), step]))
+        if cache:
+            assert step.replay.scratch.evicted > 0
+    got = [[(f.code, f.event_id, f.details.get("item")) for f in findings(r, 4)] for r in reports]
+    assert got[0] == got[1] and len(got[0]) == 60 and {c for c, _, _ in got[0]} == {"clock_missing"}

@@ -117,7 +117,7 @@ class RuleReplayStep(Step):
         self.replay = Replay(lambda v: self.fail(_finding(4, v)), cache_items)
         # the clock's deadlines span kinds of both processes and need the whole log's time: replayed here, over
         # every event, never in the rule worker (which calls ``replay.apply`` itself)
-        self.clock = ClockReplay(lambda v: self.fail(_finding(4, v)))
+        self.clock = ClockReplay(lambda v: self.fail(_finding(4, v)), self.replay.scratch)
         self.cache_items = self.replay.scratch.cache_items  # resolved (a rule worker process gets the same)
         self.not_replayed = 0
         self.exclude = exclude
@@ -134,6 +134,8 @@ class RuleReplayStep(Step):
             return
         self.clock.apply(ev)
         if self.exclude and ev.type.partition(".")[0] in self.exclude:
+            if self.replay.scratch.overfull:  # the clock's maps (the replay evicts after its own events)
+                self.replay.scratch.maintain()
             return
         self.replay.apply(ev)
 
