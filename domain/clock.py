@@ -26,6 +26,7 @@ from uuid import UUID
 from domain.base import rfc3339
 from domain.errors import DomainError
 from domain.identity import Actor
+from domain.petitions.rules import response_overdue_at
 
 #: The actor of every event the clock appends.
 CLOCK = Actor.system("clock")
@@ -47,6 +48,9 @@ class DeadlineAction:
     waiting: Callable[[Mapping[str, Any], str | None], bool]
     #: ``(app, stream, item, now)``: the command appending the event, as :data:`CLOCK`.
     fire: Callable[[Any, UUID, str | None, datetime], None]
+    #: ``(folded state of the stream, data) -> the deadline``, when it is not ``data[due_field]`` itself (a petition's
+    #: response is overdue from the start of the local day after ``due_date``, in the rules' time zone).
+    due: Callable[[Mapping[str, Any], Mapping[str, Any]], str] | None = None
 
 
 def _offer_pending(state: Mapping[str, Any], offer: str | None) -> bool:
@@ -61,6 +65,14 @@ def _end_ballot(app: Any, ballot_id: UUID, now: datetime) -> None:
         app.end_voting(by=CLOCK, ballot_id=ballot_id, at=now)
     else:
         app.close_ballot(by=CLOCK, ballot_id=ballot_id, at=now)
+
+
+def _response_waiting(state: Mapping[str, Any], _: str | None) -> bool:
+    return bool(state.get("threshold_reached") and not state.get("responded") and not state.get("response_overdue"))
+
+
+def _overdue_at(state: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return response_overdue_at(state["rules"], str(data["due_date"]))
 
 
 ACTIONS: tuple[DeadlineAction, ...] = (
@@ -86,7 +98,17 @@ ACTIONS: tuple[DeadlineAction, ...] = (
         due_field="expires_at",
         item_field="offer",
         waiting=_offer_pending,
-        fire=lambda app, s, offer, now: app.expire_offer(by=CLOCK, queue_id=s, offer=offer, at=now),
+        # the place goes to the next eligible entry of the group in the same save (kindergarten.offer_issued)
+        fire=lambda app, s, offer, now: app.expire_and_offer_next(by=CLOCK, queue_id=s, offer=offer, at=now),
+    ),
+    DeadlineAction(
+        "petition.response_overdue",
+        sets="petition.threshold_reached",
+        due_field="due_date",
+        item_field=None,
+        waiting=_response_waiting,
+        fire=lambda app, s, _, now: app.mark_response_overdue(by=CLOCK, petition_id=s, at=now),
+        due=_overdue_at,
     ),
 )
 _BY_SETTER: dict[str, DeadlineAction] = {a.sets: a for a in ACTIONS}
@@ -110,13 +132,17 @@ class Deadlines:
         self._heap: list[tuple[str, int, str, str]] = []  # (due, action index, stream, item or "")
         self._lock = threading.Lock()
 
-    def observe(self, event_type: str, stream: str, data: Mapping[str, Any]) -> None:
+    def observe(
+        self, event_type: str, stream: str, data: Mapping[str, Any], state: Mapping[str, Any] | None = None
+    ) -> None:
+        """An applied event; ``state`` is its stream's folded state after it (for a row with a ``due`` function)."""
         action = _BY_SETTER.get(event_type)
         if action is None:
             return
         item = "" if action.item_field is None else str(data[action.item_field])
+        due = str(data[action.due_field]) if action.due is None else action.due(state or {}, data)
         with self._lock:
-            heapq.heappush(self._heap, (str(data[action.due_field]), ACTIONS.index(action), stream, item))
+            heapq.heappush(self._heap, (due, ACTIONS.index(action), stream, item))
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -124,6 +150,11 @@ class Deadlines:
     def next_due(self) -> str | None:
         with self._lock:
             return self._heap[0][0] if self._heap else None
+
+    def push(self, due: str, action: DeadlineAction, stream: str, item: str | None) -> None:
+        """Put a popped entry back (a round that could not act on it retries it next round)."""
+        with self._lock:
+            heapq.heappush(self._heap, (due, ACTIONS.index(action), stream, item or ""))
 
     def pop_due(self, now: str) -> list[tuple[str, DeadlineAction, str, str | None]]:
         """Remove and return every entry due at ``now`` (deadline <= now), earliest first."""
@@ -145,8 +176,11 @@ def run_due(app: Any, now: datetime) -> list[Fired]:
             continue  # acted on already (by a command, an earlier round, another process)
         try:
             action.fire(app, UUID(stream), item, now)
-        except DomainError as e:  # decided otherwise on the stored state (another process got there first)
+        except DomainError as e:  # decided otherwise on the stored state (another process got there first), or lost
             fired.append(Fired(action.name, stream, item, due, error=f"{type(e).__name__}: {e}"))
+            # a race, or a time behind the log: the next round looks again (and finds it done, or acts on it); a
+            # deadline is never dropped while its item waits (the verifier's clock_missing)
+            projections.deadlines.push(due, action, stream, item)
             continue
         fired.append(Fired(action.name, stream, item, due))
     return fired

@@ -123,7 +123,7 @@ class Projections:
             type_ = kind.canonical(record.type)
             fold(self.streams[stream], type_, record.time, record.actor, record.data)
             self.catalogue.update(kind.name, stream, record.time, self.streams[stream])
-            self.deadlines.observe(type_, stream, record.data)
+            self.deadlines.observe(type_, stream, record.data, self.streams[stream])
             self.versions[stream] = record.version
             waiting = self.early.get(stream)
             if not waiting or record.version + 1 not in waiting:

@@ -4,7 +4,10 @@ Everything goes through `CityApp` commands (the same ones the HTTP API calls), o
 clock so event times never go backwards: three petitions (one reaches its threshold and is answered, one is
 rejected by moderation, the rest expire), a participatory budget with revotes, a kindergarten queue with
 benefits, offers, declines, expiries and acceptances, and a housing register with priority lists, the annual
-re-registration and a removal. The ledger integrates and signs checkpoints along the way; anchoring is the
+re-registration and a removal. The ledger's clock (domain/clock.py) runs a round each time the simulated clock
+moves, as `hromada serve` does every few seconds: the petitions and the ballots close at their deadlines, and an
+ignored offer expires and its place goes to the next child, as ``system:clock`` (so the demo's log audits clean of
+the verifier's ``clock_missing``). The ledger integrates and signs checkpoints along the way; anchoring is the
 caller's part (see hromada/cli/demo.py).
 """
 
@@ -17,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from domain.app import CityApp
+from domain.clock import run_due
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
 from domain.kinds import KINDS
@@ -32,14 +36,22 @@ DISTRICTS = ("podil", "obolon")
 
 @dataclass
 class Clock:
+    """The simulated time. ``on_advance(now)`` runs each time it moves (the demo runs a round of the ledger's clock
+    there, as a served ledger does every few seconds: what is due is appended before the next command)."""
+
     now: datetime
+    on_advance: Callable[[datetime], None] | None = None
 
     def tick(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
+        if self.on_advance is not None:
+            self.on_advance(self.now)
         return self.now
 
     def jump_to(self, when: datetime) -> datetime:
         self.now = max(self.now, when)
+        if self.on_advance is not None:
+            self.on_advance(self.now)
         return self.now
 
 
@@ -66,7 +78,7 @@ class Demo:
         self.app: CityApp = ledger.app
         self.target = max(events, 200)
         self.rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not a secret
-        self.clock = Clock(start or datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+        self.clock = Clock(start or datetime(2026, 3, 2, 8, 0, tzinfo=UTC), self._clock_round)
         self.progress = progress
         self.checkpoint_every = checkpoint_every or max(100, self.target // 8)
         self.report = DemoReport()
@@ -82,6 +94,13 @@ class Demo:
             self.checkpoint()
         if self.progress and self.report.events % 250 == 0:
             self.progress(self.report.events, self.target)
+
+    def _clock_round(self, now: datetime) -> None:
+        """The ledger's clock (domain/clock.py) at ``now``: closes, expiries (the place offered on), overdue
+        responses, as ``system:clock``."""
+        fired = run_due(self.app, now)
+        if fired:
+            self._did(len(fired))
 
     def checkpoint(self) -> None:
         cp = self.ledger.integrate_and_checkpoint()
@@ -201,8 +220,8 @@ class Demo:
             app.cast_vote(by=citizen(50_000 + who, district=district), ballot_id=bid, selection=selection,
                           at=clock.tick(step))  # fmt: skip
             self._did()
-        tally = app.close_ballot(by=CITY, ballot_id=bid, at=clock.jump_to(closes + timedelta(minutes=1)))
-        self._did()
+        clock.jump_to(closes + timedelta(minutes=1))  # the clock closes it with its tally
+        tally = app.get_ballot(bid).state["tally"]
         self.report.ids["ballot"] = {"id": str(bid), "tally": tally}
 
     def secret_budget(self) -> None:
@@ -264,8 +283,7 @@ class Demo:
             body, _ = encrypt_ballot(manifest, info, [rng.choice(mine)])
             app.cast_ballot(by=who, ballot_id=bid, body=body, at=clock.tick(600))
             self._did()
-        app.end_voting(by=Actor.system("clock"), ballot_id=bid, at=clock.jump_to(closes + timedelta(minutes=1)))
-        self._did()
+        clock.jump_to(closes + timedelta(minutes=1))  # the clock ends the voting (ballot.voting_ended)
         public = app.get_ceremony(bid).state
         for i in (1, 2, 4):
             shares = tr.decryption_body(secrets[i], public, app.get_ballot(bid).state)

@@ -221,6 +221,36 @@ CODES: tuple[Code, ...] = (
         "verifier_rules/test_authorisation.py::test_system_only_where_allowed",
     ),
     Code(
+        "clock_early",
+        "4",
+        "a clock event (actor `system:clock`; any `petition.response_overdue`) before its deadline",
+        "verifier_rules/test_clock_rules.py::test_an_early_clock_close; verifier_rules/test_clock_rules.py::test_a_response_in_time_needs_no_overdue_and_an_early_overdue_is_caught",
+    ),
+    Code(
+        "clock_late",
+        "4",
+        "a deadline was acted on only after the log went on past it by more than the clock's grace (1 h)",
+        "verifier_rules/test_clock_rules.py::test_a_close_after_the_log_went_past_it_is_late",
+    ),
+    Code(
+        "clock_missing",
+        "4",
+        "the log went on past a deadline by more than the clock's grace (1 h) and holds no event acting on it (close, expiry, overdue response; names it)",
+        "verifier_rules/test_clock_rules.py::test_a_removed_close_is_missing; verifier_rules/test_clock_rules.py::test_a_removed_ballot_close_and_offer_expiry_are_missing; verifier_rules/test_clock_rules.py::test_a_removed_overdue_response_is_missing; hromada/test_sixty_days.py::test_sixty_days_on_the_clock_across_restarts",
+    ),
+    Code(
+        "clock_offer_unprompted",
+        "4",
+        "a clock `offer_issued` that is not the queue's next event after the clock expired that place's offer, for the same group",
+        "verifier_rules/test_clock_rules.py::test_the_clock_offers_the_next_entry_not_another; verifier_rules/test_clock_rules.py::test_a_clock_offer_without_an_expiry",
+    ),
+    Code(
+        "clock_reoffer_missing",
+        "4",
+        "the clock expired an offer but did not offer its place to the group's next eligible entry in the queue's next event",
+        "verifier_rules/test_clock_rules.py::test_the_clock_passes_the_place_on_in_the_same_step",
+    ),
+    Code(
         "close_count_mismatch",
         "4",
         "signatures = the count of valid signatures",
@@ -579,6 +609,30 @@ CODES: tuple[Code, ...] = (
         "4",
         "on_time = (local date of time <= due_date)",
         "verifier_rules/test_petitions.py::test_response_and_closing",
+    ),
+    Code(
+        "overdue_after_response",
+        "4",
+        "`petition.response_overdue` after the petition's response",
+        "verifier_rules/test_clock_rules.py::test_overdue_rules",
+    ),
+    Code(
+        "overdue_before_threshold",
+        "4",
+        "`petition.response_overdue` before `threshold_reached`",
+        "verifier_rules/test_clock_rules.py::test_overdue_rules",
+    ),
+    Code(
+        "overdue_repeated",
+        "4",
+        "`petition.response_overdue` more than once",
+        "verifier_rules/test_clock_rules.py::test_overdue_rules",
+    ),
+    Code(
+        "overdue_rule_mismatch",
+        "4",
+        "`response_overdue.response_working_days` differs from the petition's frozen rules",
+        "verifier_rules/test_clock_rules.py::test_overdue_rules",
     ),
     Code(
         "place_held",

@@ -153,6 +153,8 @@ PETITIONS = Kind(
             # caused by the rules themselves: {"kind": "system", "id": "rules"}
             "threshold_reached": ("count signature due_date", _P(None, None, True, "rules")),
             "responded": ("response due_date on_time", _P("petition:respond", None)),
+            # appended by the clock when the response period ran out: {"kind": "system", "id": "clock"}
+            "response_overdue": ("due_date response_working_days", _P(None, None, True, "clock")),
             "closed": ("reason signatures", _P("petition:close", None, True)),
         }
     ),
@@ -216,7 +218,7 @@ KINDERGARTEN = Kind(
             "preferences_changed": ("entry institutions", _P("queue:kindergarten:register", "entry:")),
             "offer_issued": (
                 "offer entry institution birth_year place expires_at",
-                _P("queue:kindergarten:offer", None),
+                _P("queue:kindergarten:offer", None, True, "clock"),  # the clock passes an expired offer's place on
             ),
             "offer_accepted": ("offer entry", _P("queue:kindergarten:offer", "entry:")),
             "offer_declined": ("offer entry", _P("queue:kindergarten:offer", "entry:")),

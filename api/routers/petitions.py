@@ -55,6 +55,7 @@ def _view(state: StateDep, petition_id: UUID) -> Petition:
         responded=s["responded"],
         responded_at=s.get("responded_at"),
         response_on_time=s.get("on_time"),
+        response_overdue_at=s.get("response_overdue_at"),
         rejected_reason=s.get("reason"),
         closed_at=s.get("closed_at"),
         rules=s["rules"],

@@ -50,6 +50,9 @@ class Petition(BaseModel):
     responded: bool
     responded_at: str | None = None
     response_on_time: bool | None = None
+    response_overdue_at: str | None = Field(
+        default=None, description="When the clock recorded that the response period ran out (petition.response_overdue)"
+    )
     rejected_reason: str | None = None
     closed_at: str | None = None
     rules: dict[str, Any]

@@ -20,7 +20,7 @@ from domain.errors import (
 )
 from domain.identity import CitizenIdentity, Principal
 from domain.kindergarten.aggregate import KindergartenQueue
-from domain.kindergarten.order import entry_positions, kindergarten_list
+from domain.kindergarten.order import entry_positions, first_eligible, kindergarten_list
 from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KINDERGARTEN_REMOVAL_REASONS
 
 
@@ -207,6 +207,25 @@ class KindergartenCommands(AppCore):
         self._run(
             queue_id, KindergartenQueue, "queue", at, lambda q, at: q.expire_offer(offer=offer, at=at, actor=actor)
         )
+
+    def expire_and_offer_next(self, *, by: Principal, queue_id: UUID, offer: str, at: datetime) -> str | None:
+        """Expire a pending offer whose acceptance period is over and, in the same save, offer its place to the next
+        eligible entry of the same group (institution, birth year) in the published order: two events, decided on
+        one state of the queue's stream, so the place moves on exactly once. Returns the next offer's id, or None
+        when the group has no eligible entry left (the place is then free). The clock runs it as ``system:clock``."""
+        expire = self._authorise(by, "kindergarten.offer_expired")
+        issue = self._authorise(by, "kindergarten.offer_issued")
+
+        def command(q: KindergartenQueue, at: datetime) -> str | None:
+            o = q.offer(offer)
+            q.expire_offer(offer=offer, at=at, actor=expire)
+            if first_eligible(q.state, o["institution"], o["birth_year"]) is None:
+                return None
+            return q.issue_offer(
+                institution=o["institution"], birth_year=o["birth_year"], place=o["place"], at=at, actor=issue
+            )
+
+        return self._run(queue_id, KindergartenQueue, "queue", at, command)
 
     def expire_due_offers(self, *, by: Principal, queue_id: UUID, at: datetime) -> list[str]:
         """Expire every pending offer whose acceptance period is over (one save)."""

@@ -36,7 +36,7 @@ KIND = Kind(
         "kindergarten.benefit_granted": Permission("queue:kindergarten:benefit"),
         "kindergarten.benefit_revoked": Permission("queue:kindergarten:benefit"),
         "kindergarten.preferences_changed": Permission("queue:kindergarten:register", citizen=True),
-        "kindergarten.offer_issued": Permission("queue:kindergarten:offer"),
+        "kindergarten.offer_issued": Permission("queue:kindergarten:offer", system=True),  # the clock passes a place on
         "kindergarten.offer_accepted": Permission("queue:kindergarten:offer", citizen=True),
         "kindergarten.offer_declined": Permission("queue:kindergarten:offer", citizen=True),
         "kindergarten.offer_expired": Permission("queue:kindergarten:offer", system=True),

@@ -24,7 +24,13 @@ from domain.errors import (
     PetitionNotOpen,
     ThresholdNotReached,
 )
-from domain.petitions.rules import add_period, local_date, response_due, validate_petition_rules
+from domain.petitions.rules import (
+    add_period,
+    local_date,
+    response_due,
+    response_overdue_at,
+    validate_petition_rules,
+)
 
 MAX_REASON_CHARS = 2_000
 MAX_RESPONSE_CHARS = 16_000
@@ -61,6 +67,7 @@ def fold_petition(
             threshold_reached=False,
             due_date=None,
             responded=False,
+            response_overdue=False,
         )
     elif type_ == "petition.published":
         state.update(status="published", published_at=time, deadline=data["deadline"])
@@ -70,6 +77,8 @@ def fold_petition(
         state.update(threshold_reached=True, threshold_reached_at=time, due_date=data["due_date"])
     elif type_ == "petition.responded":
         state.update(responded=True, responded_at=time, on_time=data["on_time"])
+    elif type_ == "petition.response_overdue":
+        state.update(response_overdue=True, response_overdue_at=time)
     elif type_ == "petition.closed":
         state.update(status="closed", closed_at=time, signatures_at_close=data["signatures"])
 
@@ -105,6 +114,11 @@ class Petition(LedgerAggregate):
         response: str
         due_date: str
         on_time: bool
+
+    class ResponseOverdue(Event):
+        TYPE: ClassVar[str] = "petition.response_overdue"
+        due_date: str
+        response_working_days: int
 
     class Closed(Event):
         TYPE: ClassVar[str] = "petition.closed"
@@ -218,6 +232,35 @@ class Petition(LedgerAggregate):
             response=_text(response, "response", MAX_RESPONSE_CHARS),
             due_date=due,
             on_time=on_time,
+        )
+
+    def mark_response_overdue(self, *, at: datetime, actor: Mapping[str, str]) -> None:
+        """The city's response period (``response_working_days`` working days after the threshold, frozen in the
+        rules) is over without a response: recorded once, from the first instant whose local date is after
+        ``due_date`` (:func:`~domain.petitions.rules.response_overdue_at`)."""
+        if not self.threshold_reached:
+            raise ThresholdNotReached("no response is due before the threshold is reached", petition=str(self.id))
+        if self.state["responded"]:
+            raise AlreadyResponded("petition already has an official response", petition=str(self.id))
+        if self.state.get("response_overdue"):
+            raise InvalidState("the response is already recorded as overdue", petition=str(self.id))
+        due = str(self.state["due_date"])
+        overdue_at = response_overdue_at(self.state["rules"], due)
+        now = rfc3339(at)
+        if now < overdue_at:
+            raise DeadlineNotPassed(
+                "the response period is still running",
+                petition=str(self.id),
+                due_date=due,
+                overdue_at=overdue_at,
+                at=now,
+            )
+        self._emit(
+            self.ResponseOverdue,
+            at=at,
+            actor=actor,
+            due_date=due,
+            response_working_days=int(self.state["rules"]["response_working_days"]),
         )
 
     def close(self, *, signatures: int, at: datetime, actor: Mapping[str, str]) -> None:

@@ -152,6 +152,11 @@ class PetitionCommands(AppCore):
         actor = self._authorise(by, "petition.responded")
         self._run(petition_id, Petition, "petition", at, lambda p, at: p.respond(response=response, at=at, actor=actor))
 
+    def mark_response_overdue(self, *, by: Principal, petition_id: UUID, at: datetime) -> None:
+        """Record that the city's response period ran out without a response (the clock does, as ``system:clock``)."""
+        actor = self._authorise(by, "petition.response_overdue")
+        self._run(petition_id, Petition, "petition", at, lambda p, at: p.mark_response_overdue(at=at, actor=actor))
+
     def close_petition(self, *, by: Principal, petition_id: UUID, at: datetime) -> None:
         actor = self._authorise(by, "petition.closed")
         self._run(

@@ -36,6 +36,7 @@ KIND = Kind(
         "petition.signed": Permission(citizen=True),
         "petition.threshold_reached": Permission(system=True),
         "petition.responded": Permission("petition:respond"),
+        "petition.response_overdue": Permission(system=True),
         "petition.closed": Permission("petition:close", system=True),
     },
     state_part="petitions",

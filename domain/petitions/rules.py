@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import calendar as _stdcal
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import checks
-from domain.base import parse_rfc3339
+from domain.base import parse_rfc3339, rfc3339
 from domain.calendar import UA_CALENDAR, UA_MARTIAL_LAW_CALENDAR, calendar_for, validate_calendar
 
 DEFAULT_IDENTITY_METHODS = ["bankid", "diia", "qes"]
@@ -107,6 +107,14 @@ def add_period(start: datetime, period: Mapping[str, int]) -> datetime:
 
 def local_date(time: str, tz: str) -> date:
     return parse_rfc3339(time).astimezone(ZoneInfo(tz)).date()
+
+
+def response_overdue_at(rules: Mapping[str, Any], due_date: str) -> str:
+    """The instant a response due on ``due_date`` (a local date in ``rules.timezone``) becomes overdue: the start of
+    the next local day, in UTC (a response is on time iff its local date <= ``due_date``)."""
+    next_day = date.fromisoformat(due_date) + timedelta(days=1)
+    start = datetime.combine(next_day, time(0), tzinfo=ZoneInfo(rules["timezone"]))
+    return rfc3339(start.astimezone(UTC))
 
 
 def response_due(rules: Mapping[str, Any], reached_at: str) -> str:

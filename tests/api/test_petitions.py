@@ -139,3 +139,20 @@ def test_unregistered_or_descoped_service_is_refused_by_the_log(client, ledger, 
         403,
         "service-not-registered",
     )
+
+
+def test_an_unanswered_petition_is_flagged_overdue_by_the_clock(client, ledger, service_key, citizen, clock):
+    from domain.clock import run_due
+
+    council = service_key("city.council", "petition:*")
+    pid = _published(client, council, citizen, threshold=1)
+    client.post(f"/v1/petitions/{pid}/signatures", headers=citizen("s1"))
+    p = client.get(f"/v1/petitions/{pid}").json()
+    assert p["threshold_reached"] and p["response_overdue_at"] is None
+    assert [f.action for f in run_due(ledger.app, clock.advance(days=1))] == []  # not yet
+    fired = run_due(ledger.app, clock.advance(days=30))
+    assert [(f.action, f.stream, f.error) for f in fired] == [("petition.response_overdue", pid, None)]
+    p = client.get(f"/v1/petitions/{pid}").json()
+    assert p["response_overdue_at"] is not None and p["response_overdue_at"][:10] > p["response_due"]
+    r = client.post(f"/v1/petitions/{pid}/response", json={"response": "Пізно."}, headers=council)
+    assert r.status_code == 200 and client.get(f"/v1/petitions/{pid}").json()["response_on_time"] is False

@@ -19,7 +19,7 @@ from domain.pii import InMemoryKeyValueStore, PersonalDataVault
 
 
 def test_every_event_type_is_registered_nested_and_authorised() -> None:
-    assert len(EVENT_TYPES) == 42  # 33 + the 9 of encrypted ballots
+    assert len(EVENT_TYPES) == 43  # 33 + the 9 of encrypted ballots + petition.response_overdue
     for type_, cls in EVENT_TYPES.items():
         assert type_ == cls.TYPE
         head, _, tail = type_.partition(".")

@@ -19,7 +19,7 @@ import pytest
 from domain.base import rfc3339
 from domain.clock import ACTIONS, run_due
 from domain.errors import DomainError
-from hromada.demo import CITY, EDU, Demo
+from hromada.demo import CITY, EDU, OPERATOR, Demo
 from ledger.clock import ClockThread, tick
 from ledger.config import Settings
 from ledger.export import write_bundle
@@ -34,6 +34,7 @@ CLOCK_ACTOR = {"kind": "system", "id": "clock"}
 def city(ledger: Ledger) -> tuple[Demo, dict[str, Any]]:
     """Services, two published petitions, a kindergarten queue with one offer left pending, an open ballot."""
     demo = Demo(ledger, events=250, seed=5)
+    demo.clock.on_advance = None  # this test runs the clock's rounds itself
     demo.register_services()
     demo.petitions()
     demo.kindergarten()
@@ -106,7 +107,12 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
 
 
 def test_the_registry_has_one_row_per_action() -> None:
-    assert [a.name for a in ACTIONS] == ["petition.closed", "ballot.closed", "kindergarten.offer_expired"]
+    assert [a.name for a in ACTIONS] == [
+        "petition.closed",
+        "ballot.closed",
+        "kindergarten.offer_expired",
+        "petition.response_overdue",
+    ]
     assert len({a.sets for a in ACTIONS}) == len(ACTIONS)
 
 
@@ -130,12 +136,35 @@ def test_a_round_acts_on_exactly_what_is_due_and_nothing_early(ledger: Ledger) -
         got = {(f.action, f.stream, f.item) for f in fired}
         assert got == {k for k, d in before.items() if d == due} - seen
         seen |= got
-    assert seen == set(before) and waiting(app) == {}
-    assert run_due(app, demo.clock.tick(86400)) == []  # once
-    events = clock_events(ledger)
+    assert seen == set(before)
+    # what waits now is only the expired offer's place, offered on by the clock to the group's next entry
+    passed = passed_on(ledger)
+    rest = waiting(app)
+    assert {(a, s, i) for a, s, i in rest} == {("kindergarten.offer_expired", e["stream"], e["data"]["offer"])
+                                               for e in passed}  # fmt: skip
+    assert len(app.projections.deadlines) == len(rest)
+    assert run_due(app, demo.clock.tick(60)) == []  # once
+    events = [e for e in clock_events(ledger) if e["type"] != "kindergarten.offer_issued"]
     assert sorted(e["type"] for e in events) == sorted(a for a, _, _ in before)
-    assert len(app.projections.deadlines) == 0
-    assert app.get_kindergarten_queue(ids["queue"]).offer(ids["offer"])["status"] == "expired"
+    expired = app.get_kindergarten_queue(ids["queue"]).offer(ids["offer"])
+    assert expired["status"] == "expired"
+    if passed:  # the same place, the same group
+        [again] = passed
+        assert (again["data"]["institution"], again["data"]["birth_year"], again["data"]["place"]) == (
+            expired["institution"], expired["birth_year"], expired["place"])  # fmt: skip
+
+
+def passed_on(ledger: Ledger) -> list[dict[str, Any]]:
+    """The clock's offers: each is the queue's next event after the clock's expiry of an offer of that place."""
+    log = rows(ledger)
+    out = []
+    for i, e in enumerate(log):
+        if e["type"] == "kindergarten.offer_issued" and e["actor"] == CLOCK_ACTOR:
+            before = [x for x in log[:i] if x["stream"] == e["stream"]][-1]
+            assert before["type"] == "kindergarten.offer_expired" and before["actor"] == CLOCK_ACTOR
+            assert before["time"] == e["time"] and before["version"] + 1 == e["version"]  # one save
+            out.append(e)
+    return out
 
 
 def test_a_command_first_leaves_the_clock_nothing(ledger: Ledger) -> None:
@@ -158,7 +187,7 @@ def test_tick_twice_and_after_a_restart_appends_once(settings: Settings) -> None
         n = len(rows(ledger))
     with Ledger(settings) as ledger:  # a restart rebuilds the deadlines from the log: nothing left
         assert tick(ledger, now=lambda: later + timedelta(days=1)) == []
-        assert len(rows(ledger)) == n and len(clock_events(ledger)) == expected
+        assert len(rows(ledger)) == n and len(clock_events(ledger)) == expected + len(passed_on(ledger))
 
 
 def test_tick_beside_the_lock_holder_does_nothing(ledger: Ledger) -> None:
@@ -179,10 +208,10 @@ def test_two_tick_processes_at_once_append_once(settings: Settings) -> None:
     outs = [p.communicate(timeout=120)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     with Ledger(settings) as ledger:
-        assert len(clock_events(ledger)) == expected, outs
+        assert len(clock_events(ledger)) == expected + len(passed_on(ledger)), outs
         third = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True)
         assert "0 clock event(s) appended" in third.stdout
-        assert len(clock_events(ledger)) == expected
+        assert len(clock_events(ledger)) == expected + len(passed_on(ledger))
 
 
 def demo_tz() -> Any:
@@ -218,6 +247,7 @@ def test_simulated_days_across_restarts_audit_clean(settings: Settings, tmp_path
         expected = waiting(ledger.app)
     day = 0
     fired_at: dict[tuple[str, str, str | None], str] = {}
+    dues: dict[tuple[str, str, str | None], str] = {}
     for phase in range(3):
         with Ledger(settings) as ledger:
             for _ in range(20):
@@ -226,10 +256,30 @@ def test_simulated_days_across_restarts_audit_clean(settings: Settings, tmp_path
                 for f in tick(ledger, now=lambda now=now: now) or []:  # type: ignore[misc]
                     assert f.error is None and (f.action, f.stream, f.item) not in fired_at
                     fired_at[(f.action, f.stream, f.item)] = rfc3339(now)
+                    dues[(f.action, f.stream, f.item)] = f.due
             audit(ledger, tmp_path / f"bundle-{phase}")
     due_by_day60 = {k: d for k, d in expected.items() if d <= rfc3339(start + timedelta(days=60))}
     assert {a for a, _, _ in due_by_day60} >= {"ballot.closed", "kindergarten.offer_expired"}
-    assert set(fired_at) == set(due_by_day60)
-    for k, due in due_by_day60.items():  # on time: in the daily round right after the deadline
+    assert set(fired_at) >= set(due_by_day60)
+    with Ledger(settings) as ledger:  # anything else the clock acted on is an offer it passed on itself
+        offered = {("kindergarten.offer_expired", e["stream"], e["data"]["offer"]) for e in passed_on(ledger)}
+    assert set(fired_at) - set(due_by_day60) <= offered
+    for k, due in dues.items():  # on time: in the daily round right after the deadline
         assert due <= fired_at[k] < rfc3339(datetime.strptime(due, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
             tzinfo=demo_tz()) + timedelta(days=1))  # fmt: skip
+
+
+def test_a_refused_deadline_is_retried_next_round(ledger: Ledger) -> None:
+    """A round whose command is refused (here: its time is behind the log) keeps the deadline for the next round."""
+    demo, ids = city(ledger)
+    app: Any = ledger.app
+    due = datetime.strptime(waiting(app)[("ballot.closed", str(ids["ballot"]), None)], "%Y-%m-%dT%H:%M:%S.%fZ")
+    due = due.replace(tzinfo=demo.clock.now.tzinfo)
+    later = due + timedelta(hours=1)
+    app.register_service(by=OPERATOR, service="city.late", name="Late", scopes=["petition:respond"], at=later)
+    refused = [f for f in run_due(app, due) if f.stream == str(ids["ballot"])]
+    assert [(f.action, (f.error or "").split(":")[0]) for f in refused] == [("ballot.closed", "TimeBeforeLog")]
+    assert ("ballot.closed", str(ids["ballot"]), None) in waiting(app)
+    again = [f for f in run_due(app, later) if f.stream == str(ids["ballot"])]
+    assert [(f.action, f.error) for f in again] == [("ballot.closed", None)]
+    assert ("ballot.closed", str(ids["ballot"]), None) not in waiting(app)

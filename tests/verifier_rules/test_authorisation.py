@@ -111,8 +111,8 @@ def test_system_only_where_allowed(tmp_path: Path) -> None:
     h.city()
     q = h.queue()
     e = h.register_child(q, 1)
-    h.offer(q, e, actor=SYSTEM)
-    by_operator = h.events[-1]
+    o = h.offer(q, e)
+    by_operator = h.answer(q, o, e, "queue.offer_accepted", SYSTEM)  # the system never accepts for a family
     pid = h.petition(threshold=1)
     h.publish(pid)
     s = h.sign(pid, 1)

@@ -32,6 +32,8 @@ from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_c
 
 __all__ = ["KindergartenRules"]
 
+CLOCK = {"kind": "system", "id": "clock"}
+
 REVOKE_REASONS = ("document_expired", "document_invalid", "status_ended", "granted_in_error")
 
 
@@ -79,6 +81,9 @@ class Queue:
     pseudonym_key: int = 1
     registrations: int = 0
     offers_issued: int = 0
+    #: After the clock expired an offer: (institution, birth year, place, the expiry event); the clock must offer
+    #: that place to the group's next eligible entry in the queue's next event (docs/domain.md "The clock").
+    reoffer: tuple[str, int, str, Event] | None = None
 
     def rank(self, e: Entry) -> int:
         if not e.benefits:
@@ -156,6 +161,8 @@ class KindergartenRules:
                 ev, "unknown_queue", f"{ev.logged_type} in a stream that holds no kindergarten.created", None, ev.stream
             )
             return
+        if q.reoffer is not None or (t == "kindergarten.offer_issued" and ev.actor == CLOCK):
+            self._passed_on(ev, q)
         if t == "kindergarten.entry_registered":
             self._registered(ev, q)
             return
@@ -428,6 +435,49 @@ class KindergartenRules:
                 ev, "offer_expired_early", "offer_expired only at time >= expires_at", f">= {o.expires_at}", ev.time
             )
         self._release(q, e, o, "expired")
+        if ev.actor == CLOCK:
+            q.reoffer = (o.institution, e.birth_year, o.place, ev)
+
+    def _passed_on(self, ev: Event, q: Queue) -> None:
+        """The event after a clock expiry is the clock's offer of the same place to the same group (when the group
+        has an eligible entry: that it is the first one is ``offer_out_of_turn``'s check); a clock offer follows
+        such an expiry."""
+        expected, q.reoffer = q.reoffer, None
+        d = ev.data
+        if ev.type == "kindergarten.offer_issued" and ev.actor == CLOCK:
+            found = (d.get("institution"), d.get("birth_year"), d.get("place"))
+            if expected is None or found != expected[:3]:
+                self.fail(
+                    ev,
+                    "clock_offer_unprompted",
+                    "the clock offers a place only right after it expired that place's offer, to the same group",
+                    None
+                    if expected is None
+                    else {"institution": expected[0], "birth_year": expected[1], "place": expected[2]},
+                    {"institution": found[0], "birth_year": found[1], "place": found[2]},
+                )
+            return
+        if expected is not None:
+            self._reoffer_missing(ev, q, expected)
+
+    def _reoffer_missing(self, at: Event, q: Queue, expected: tuple[str, int, str, Event]) -> None:
+        institution, year, place, expiry = expected
+        first = q.first_eligible(institution, year)
+        if first is not None and _held_key(institution, place) not in q.held:
+            self.fail(
+                at,
+                "clock_reoffer_missing",
+                f"the clock expired an offer (event #{expiry.index}) but did not offer place {place} of "
+                f"{institution} to the next eligible entry of ({institution}, {year}) in the same step",
+                {"type": "kindergarten.offer_issued", "entry": first, "place": place, "actor": CLOCK},
+                ev_summary(at) if at is not expiry else "no later event of the queue",
+            )
+
+    def finish(self) -> None:
+        for q in self.queues.values():
+            if q.reoffer is not None:
+                expected, q.reoffer = q.reoffer, None
+                self._reoffer_missing(expected[3], q, expected)
 
     @staticmethod
     def _release(q: Queue, e: Entry, o: Offer, status: str) -> None:
@@ -461,6 +511,10 @@ class KindergartenRules:
         are consumed (:class:`LazyObject`: never a whole order in memory)."""
         for qid, q in sorted(self.queues.items()):
             yield qid, q.lazy_orders()
+
+
+def ev_summary(ev: Event) -> dict[str, Any]:
+    return {"index": ev.index, "type": ev.logged_type, "actor": dict(ev.actor)}
 
 
 _HANDLERS = {

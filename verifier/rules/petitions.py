@@ -55,6 +55,7 @@ class Petition:
     threshold_event: bool = False
     due_date: str | None = None
     responded: bool = False
+    overdue: bool = False
 
 
 class PetitionRules:
@@ -84,12 +85,16 @@ class PetitionRules:
             return
         if p.status == "rejected":
             self.fail(ev, "event_after_rejected", "nothing may follow petition.rejected", "no event", t)
-        elif p.status == "closed" and t not in ("petition.threshold_reached", "petition.responded"):
+        elif p.status == "closed" and t not in (
+            "petition.threshold_reached",
+            "petition.responded",
+            "petition.response_overdue",
+        ):
             self.fail(
                 ev,
                 "event_after_closed",
-                "only threshold_reached/responded may follow petition.closed",
-                "threshold_reached or responded",
+                "only threshold_reached/responded/response_overdue may follow petition.closed",
+                "threshold_reached, responded or response_overdue",
                 t,
             )
         if t == "petition.published":
@@ -105,6 +110,8 @@ class PetitionRules:
             self._responded(ev, p)
         elif t == "petition.closed":
             self._closed(ev, p)
+        elif t == "petition.response_overdue":
+            self._overdue(ev, p)
         else:
             self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a petition.* type", t)
 
@@ -306,6 +313,37 @@ class PetitionRules:
         if not on_time and len(self.late_responses) < 200:
             self.late_responses.append({"index": ev.index, "petition": ev.stream, "due_date": due, "time": ev.time})
         p.responded = True
+
+    def _overdue(self, ev: Event, p: Petition) -> None:
+        """``petition.response_overdue``: once, after ``threshold_reached`` and before any response, repeating the
+        threshold's ``due_date`` and the rules' ``response_working_days`` (its time: the clock replay,
+        verifier/rules/clock.py)."""
+        d = ev.data
+        due = as_str(d, "due_date")
+        days = as_int(d, "response_working_days")
+        if not p.threshold_event:
+            self.fail(
+                ev,
+                "overdue_before_threshold",
+                "no response is due before threshold_reached",
+                "threshold_reached",
+                "none",
+            )
+        elif p.responded:
+            self.fail(ev, "overdue_after_response", "the petition has its response already", "no response", "responded")
+        if p.overdue:
+            self.fail(ev, "overdue_repeated", "petition.response_overdue at most once", "once", "again")
+        if p.due_date is not None and due != p.due_date:
+            self.fail(ev, "due_date_mismatch", "response_overdue.due_date repeats the threshold's", p.due_date, due)
+        if days != p.working_days:
+            self.fail(
+                ev,
+                "overdue_rule_mismatch",
+                "response_working_days repeats the petition's frozen rules",
+                p.working_days,
+                days,
+            )
+        p.overdue = p.overdue or p.threshold_event
 
     def _closed(self, ev: Event, p: Petition) -> None:
         d = ev.data

@@ -17,6 +17,7 @@ from verifier.envelope import CheckedLine
 from verifier.kinds import AUTHORISATION, STATE_PART, canonical_type
 from verifier.limits import STATE_ALLOWANCE
 from verifier.report import Finding, Status
+from verifier.rules.clock import ClockReplay
 from verifier.rules.model import Event, Violation
 from verifier.rules.replay import Replay
 from verifier.rules.services import Authorisation
@@ -127,6 +128,9 @@ class RuleReplayStep(Step):
     def __init__(self, cache_items: int | None = None, exclude: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.replay = Replay(lambda v: self.fail(rule_finding(4, v)), cache_items)
+        # the clock's deadlines span kinds of both processes and need the whole log's time: replayed here, over
+        # every event, never in the rule worker (which calls ``replay.apply`` itself)
+        self.clock = ClockReplay(lambda v: self.fail(rule_finding(4, v)), self.replay.scratch)
         self.cache_items = self.replay.scratch.cache_items  # resolved (a rule worker process gets the same)
         self.not_replayed = 0
         self.exclude = exclude
@@ -141,7 +145,10 @@ class RuleReplayStep(Step):
         if ev is None:
             self.not_replayed += 1
             return
+        self.clock.apply(ev)
         if self.exclude and ev.type.partition(".")[0] in self.exclude:
+            if self.replay.scratch.overfull:  # the clock's maps (the replay evicts after its own events)
+                self.replay.scratch.maintain()
             return
         self.replay.apply(ev)
 
@@ -199,6 +206,7 @@ class RuleReplayStep(Step):
                 self.result.findings = list(merged)[: _report.MAX_FINDINGS_PER_STEP]
                 self.result.findings_total += other.stream_total
             r.finish()
+            self.clock.finish()
             if other is not None:
                 for f in other.tail:
                     self.fail(f)
@@ -213,6 +221,7 @@ class RuleReplayStep(Step):
                     "events_replayed": counts.pop("events_replayed"),
                     "events_not_replayed (rejected by step 1)": self.not_replayed,
                     **counts,
+                    "clock_deadlines": self.clock.deadlines,
                 }
             )
             late = r.petitions.late_responses + (other.late_responses if other is not None else [])
