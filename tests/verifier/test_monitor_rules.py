@@ -9,6 +9,8 @@ import random
 from pathlib import Path
 
 from bench.lawful import build
+from tests.verifier_rules.builder import History
+from tests.verifier_rules.test_clock_rules import CLOCK, closed_petition, later_event
 from verifier.envelope import check_line
 from verifier.monitor.rules import RuleState
 from verifier.rules.replay import Replay
@@ -47,3 +49,25 @@ def test_rounds_with_restarts_reach_the_state_of_one_replay(tmp_path: Path) -> N
     finally:
         resumed.rollback()
         whole.close()
+
+
+def test_a_late_clock_event_is_named_in_the_round_that_brings_it(tmp_path: Path) -> None:
+    """The deadline is set in one round (and the state restarted); the log's time goes past it; the close comes in a
+    later round: clock_late, from the clock's state carried over in rules.db."""
+    h = History()
+    pid, _ = closed_petition(h, clock=False)
+    later_event(h)
+    late = h.emit(pid, "petition.closed", CLOCK, {"reason": "deadline", "signatures": 1})
+    bundle = h.write(tmp_path / "b")
+    lines = (bundle / "events.jsonl").read_bytes().split(b"\n")[:-1]
+    origin = json.loads((bundle / "log.json").read_text())["origin"]
+    state = tmp_path / "m"
+    first = RuleState(state)
+    for i in range(len(lines) - 1):
+        first.feed(i, check_line(lines[i], origin))
+    assert first.findings == [] and first.clock.deadlines >= 1
+    first.commit({"size": len(lines) - 1})
+    second = RuleState(state)
+    second.feed(len(lines) - 1, check_line(lines[-1], origin))
+    assert [(f.code, f.event_id) for f in second.findings] == [("clock_late", late["id"])]
+    second.rollback()

@@ -17,8 +17,12 @@ maps over a SQLite file (:mod:`verifier.rules.store`, :mod:`verifier.spill`); he
 ``state.json`` is written after the commit (verifier/monitor/state.py); if the process dies in between,
 ``rules.db`` is ahead and :func:`committed_state` gives the state document it committed, which the monitor takes.
 
-Not run per round: the end-of-log check of step 4 (``threshold_missing``: a signature that reached a petition's
-threshold with no ``petition.threshold_reached`` after it - on a live log the next round may bring it) and the
+The clock's replay (:mod:`verifier.rules.clock`) runs per event too: a clock event acted on late or early is named
+in the round that brings it.
+
+Not run per round: the end-of-log checks of step 4 (``threshold_missing``: a signature that reached a petition's
+threshold with no ``petition.threshold_reached`` after it; ``clock_missing``: a deadline the log's time went past
+with nothing acting on it - on a live log the next round may bring either) and the
 comparison with a published ``state.json``; ``hromada-verify audit`` runs both.
 """
 
@@ -33,6 +37,7 @@ from typing import Any
 from verifier.envelope import CheckedLine, SequenceChecker, StreamVersions
 from verifier.kinds import AUTHORISATION
 from verifier.report import Finding
+from verifier.rules.clock import ClockReplay
 from verifier.rules.documents import DocumentCitations
 from verifier.rules.model import Violation
 from verifier.rules.replay import Replay
@@ -116,6 +121,7 @@ class RuleState:
         self.findings_total = 0
         self.sequence = SequenceChecker(file=file)
         self.replay = Replay(self._report(4), cache_items, file)
+        self.clock = ClockReplay(self._report(4), self.replay.scratch)
         self.auth = Authorisation(self._report(5), AUTHORISATION, cache_items, file)
         row = db.execute("SELECT v FROM monitor_meta WHERE k = 'rules'").fetchone()
         if row is not None:
@@ -134,6 +140,7 @@ class RuleState:
             for name, part in saved["rules"].items():
                 _restore(self.replay.rules[name], part)
             _restore(self.auth, saved["auth"])
+            _restore(self.clock, saved["clock"])
         self.fed = 0
 
     def _report(self, step: int) -> Any:
@@ -164,6 +171,7 @@ class RuleState:
         ev = event_of(index, checked)
         if ev is None:
             return
+        self.clock.apply(ev)
         self.replay.apply(ev)
         self.auth.handle(ev)
 
@@ -176,6 +184,7 @@ class RuleState:
             "documents": _plain(replay.documents),
             "rules": {name: _plain(rules) for name, rules in replay.rules.items()},
             "auth": _plain(self.auth),
+            "clock": _plain(self.clock),
         }
 
     def commit(self, state_doc: dict[str, Any]) -> None:
