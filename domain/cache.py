@@ -76,6 +76,13 @@ class AggregateCache:
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+    def saved(self, aggregate: Any) -> None:
+        """``aggregate`` was just saved: a different object cached for its id is behind the store now."""
+        with self._lock:
+            found = self._items.get(aggregate.id)
+            if found is not None and found is not aggregate:
+                del self._items[aggregate.id]
+
     def drop(self, key: UUID) -> None:
         with self._lock:
             self._items.pop(key, None)

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -63,6 +63,7 @@ def snapshot_step(interval: int, version: int) -> int:
     while step * 8 <= version:
         step *= 2
     return step
+
 
 register_moved_modules()  # rows written before the contexts moved name their old modules (domain/topics.py)
 
@@ -134,6 +135,8 @@ class AppCore(Application[UUID]):
         self.sequencer.writing()
         events = [e for a in aggregates for e in a.pending_events]
         self.save(*aggregates)
+        for a in aggregates:  # a copy of it cached apart from this object is now behind the store
+            self.cache.saved(a)
         self.projections.apply_all(record_of(e) for e in events)
 
     def _take_snapshots(self, processing_event: Any) -> None:
@@ -155,6 +158,7 @@ class AppCore(Application[UUID]):
             step = snapshot_step(interval, hi)
             if hi // step > (lo - 1) // step:
                 snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                assert snapshot_class is not None  # snapshotting is on (the intervals are set)
                 snapshot = snapshot_class.take(aggregate)
                 for name in INDEX_ATTRIBUTES:  # derived indexes are rebuilt on load, never stored
                     snapshot.state.pop(name, None)
@@ -216,20 +220,24 @@ class AppCore(Application[UUID]):
 
     def _current(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         """The aggregate as stored now: the cached copy plus the events stored after its version (one indexed
-        read, empty unless another process wrote), or loaded (snapshot + tail) and cached. Call holding its lock."""
+        read, empty unless another process wrote), or loaded (snapshot + tail) and cached. Call holding its lock.
+
+        In the one writer of its database (``single_writer``, or the API's ``aggregate_cache``: ``hot.enabled``,
+        held by ledger/writerlock.py) every save goes through :meth:`_save`, which drops a cached copy that
+        another object replaced, so a cached copy is current and not even that read is needed."""
         agg: Any = self.cache.get(aggregate_id)
         if agg is None:
             agg = self._get(aggregate_id, cls, what)
-        else:
+        elif not self.hot.enabled:  # the one writer (hot.enabled) saw every save: the copy is current
             try:
                 agg = project(agg, self.events.get(aggregate_id, gt=agg.version))
             except BaseException:
                 self.cache.drop(aggregate_id)
                 raise
-            if not isinstance(agg, cls):
-                raise NotFound(f"no such {what}", id=str(aggregate_id))
+        if not isinstance(agg, cls):
+            raise NotFound(f"no such {what}", id=str(aggregate_id))
         self.cache.put(aggregate_id, agg)
-        return cast("A", agg)
+        return agg
 
     def _read(self, aggregate_id: UUID, cls: type[A], what: str, query: Callable[[A], R]) -> R:
         """``query`` on the current aggregate (the cached one, fast-forwarded): it must return a copy, never a part
@@ -259,6 +267,13 @@ class AppCore(Application[UUID]):
         assert isinstance(agg, Service)
         return agg
 
+    def _require_scope(self, service: str, scope: str) -> None:
+        """Refuse unless ``service`` is registered, active and holds ``scope`` (on its cached aggregate)."""
+        try:
+            self._read(service_stream(service), Service, "service", lambda s: s.require(scope))
+        except NotFound:
+            raise ServiceNotRegistered("service is not registered", service=service) from None
+
     def _authorise(self, by: Principal, type_: str, *, pseudonym: str | None = None) -> dict[str, str]:
         """Return the event actor for ``by`` causing an event of ``type_``, or raise."""
         perm = AUTHORISATION[type_]
@@ -275,7 +290,7 @@ class AppCore(Application[UUID]):
         if by.kind == "service":
             if perm.scope is None:
                 raise NotAuthorised("services may not do this", event_type=type_, actor=by.as_dict())
-            self._service(by.id).require(perm.scope)
+            self._require_scope(by.id, perm.scope)
             return by.as_dict()
         raise NotAuthorised("citizens act through an identity assertion", event_type=type_)
 

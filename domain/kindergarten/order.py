@@ -99,7 +99,7 @@ class QueueIndex:
     (:func:`first_eligible`): the least current key among eligible entries.
     """
 
-    __slots__ = ("groups", "expiries")
+    __slots__ = ("expiries", "groups")
 
     def __init__(self, state: Mapping[str, Any]) -> None:
         self.groups: dict[tuple[str, int], list[tuple[int, str, str]]] = {}

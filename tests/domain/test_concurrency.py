@@ -74,9 +74,14 @@ def queue_of_two(app: CityApp) -> tuple[Any, list[str]]:
     q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
     entries = [
         app.register_kindergarten_entry(
-            by=citizen(i), queue_id=q, child_key=f"c{i}", child_data={"n": i}, birth_year=2023,
-            institutions=["k1"], at=T0 + days(i),
-        )  # fmt: skip
+            by=citizen(i),
+            queue_id=q,
+            child_key=f"c{i}",
+            child_data={"n": i},
+            birth_year=2023,
+            institutions=["k1"],
+            at=T0 + days(i),
+        )
         for i in range(2)
     ]
     return q, entries
