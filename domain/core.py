@@ -57,8 +57,8 @@ INDEX_ATTRIBUTES = ("_index",)
 
 
 def snapshot_step(interval: int, version: int) -> int:
-    """Versions between snapshots of a stream at ``version``: ``interval``, doubled until it is above an eighth of
-    the stream (200, 400 from version 1,600, 800 from 3,200 ...)."""
+    """Versions between snapshots of a stream at ``version``: ``interval``, doubled while it is at most an eighth of
+    the stream (200, 400 from version 1,600, 800 from 3,200 ...): so between a quarter and an eighth of a long one."""
     step = interval
     while step * 8 <= version:
         step *= 2
@@ -141,8 +141,8 @@ class AppCore(Application[UUID]):
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshot a saved aggregate from the object just saved (the library reloads it from the store first: a
-        second O(stream) read per snapshot), when the save crossed a multiple of :func:`snapshot_step`: the
-        kind's interval while the stream is short, about an eighth of its length once it is long, so the O(state)
+        second O(stream) read per snapshot), when the save crossed a multiple of :func:`snapshot_step`: the kind's
+        interval while the stream is short, an eighth to a quarter of its length once it is long, so the O(state)
         cost of writing a snapshot stays O(1) per event and a cold load replays at most that tail."""
         if not self.snapshots or not self.snapshotting_intervals:
             return
