@@ -228,6 +228,9 @@ class AppCore(Application[UUID]):
         agg: Any = self.cache.get(aggregate_id)
         if agg is None:
             agg = self._get(aggregate_id, cls, what)
+            build = getattr(agg, "index", None)
+            if callable(build):  # a queue's or register's lookup index: built once per load, not by some command
+                build()
         elif not self.hot.enabled:  # the one writer (hot.enabled) saw every save: the copy is current
             try:
                 agg = project(agg, self.events.get(aggregate_id, gt=agg.version))
