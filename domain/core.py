@@ -52,6 +52,9 @@ A = TypeVar("A", bound=LedgerAggregate)
 #: Aggregates that other streams' commands read (signatures read petitions, votes read ballots): the kinds say which.
 GUARDED: tuple[type[LedgerAggregate], ...] = tuple(cls for kind in KINDS for cls in kind.guarded)
 R = TypeVar("R")
+#: Aggregates that operator commands change from their own process while the server runs (`hromada service add`,
+#: docs/api.md): their cached copies are checked against the store even in the one writer.
+WRITTEN_BESIDE: tuple[type[LedgerAggregate], ...] = (Service,)
 #: Attributes of an aggregate derived from its state (order indexes), left out of snapshots.
 INDEX_ATTRIBUTES = ("_index",)
 
@@ -224,14 +227,15 @@ class AppCore(Application[UUID]):
 
         In the one writer of its database (``single_writer``, or the API's ``aggregate_cache``: ``hot.enabled``,
         held by ledger/writerlock.py) every save goes through :meth:`_save`, which drops a cached copy that
-        another object replaced, so a cached copy is current and not even that read is needed."""
+        another object replaced, so a cached copy is current and not even that read is needed; except services
+        (:data:`WRITTEN_BESIDE`), which operator commands may change beside the server."""
         agg: Any = self.cache.get(aggregate_id)
         if agg is None:
             agg = self._get(aggregate_id, cls, what)
             build = getattr(agg, "index", None)
             if callable(build):  # a queue's or register's lookup index: built once per load, not by some command
                 build()
-        elif not self.hot.enabled:  # the one writer (hot.enabled) saw every save: the copy is current
+        elif not self.hot.enabled or cls in WRITTEN_BESIDE:  # else the one writer saw every save: current
             try:
                 agg = project(agg, self.events.get(aggregate_id, gt=agg.version))
             except BaseException:

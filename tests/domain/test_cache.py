@@ -14,7 +14,7 @@ from domain import errors
 from domain.app import CityApp
 from domain.cache import AggregateCache
 from domain.core import snapshot_step
-from tests.domain.conftest import EDU, T0, citizen, days, make_app
+from tests.domain.conftest import EDU, OPERATOR, T0, citizen, days, make_app
 
 
 def sqlite_env(path: Path) -> dict[str, str]:
@@ -57,7 +57,7 @@ def test_a_command_on_a_cached_queue_reads_only_newer_events(monkeypatch: pytest
     assert counting.events == 0 and counting.reads == 3
 
 
-def test_the_one_writer_reads_nothing_before_deciding(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_one_writer_reads_no_queue_before_deciding(monkeypatch: pytest.MonkeyPatch) -> None:
     app = make_app(single_writer=True)
     q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
     register(app, q, 0)
@@ -65,7 +65,7 @@ def test_the_one_writer_reads_nothing_before_deciding(monkeypatch: pytest.Monkey
     counting = CountingReads(app, monkeypatch)
     register(app, q, 2000)  # two days in
     app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3))
-    assert counting.reads == 0
+    assert counting.reads == 1 and counting.events == 0  # the service's version check only (see below)
 
 
 def test_another_writers_events_are_fast_forwarded(tmp_path: Path) -> None:
@@ -156,3 +156,14 @@ def test_snapshots_thin_out_as_a_stream_grows() -> None:
     # a cold load replays at most a quarter of the stream; a snapshot (O(state)) comes every v/8 events or more
     for v in (10_000, 100_000, 1_000_000):
         assert v / 8 < snapshot_step(200, v) <= v / 4
+
+
+def test_the_one_writer_still_sees_a_service_revoked_from_another_process(tmp_path: Path) -> None:
+    """`hromada service revoke` runs in its own process beside `hromada serve` (docs/api.md)."""
+    server = make_app(env=sqlite_env(tmp_path / "city.db"), single_writer=True)
+    q = server.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
+    register(server, q, 0)
+    operator = CityApp(env=sqlite_env(tmp_path / "city.db"), pseudonymizer=server.pseudonymizer, vault=server.vault)
+    operator.revoke_service(by=OPERATOR, service=EDU.id, reason="key leaked", at=T0 + days(1))
+    with pytest.raises(errors.ServiceRevoked):
+        server.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p", at=T0 + days(2))
