@@ -31,6 +31,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.base import LedgerAggregate, rfc3339
+from domain.cache import AggregateCache
 from domain.errors import (
     ConcurrentModification,
     ConfigurationError,
@@ -51,6 +52,21 @@ A = TypeVar("A", bound=LedgerAggregate)
 #: Aggregates that other streams' commands read (signatures read petitions, votes read ballots): the kinds say which.
 GUARDED: tuple[type[LedgerAggregate], ...] = tuple(cls for kind in KINDS for cls in kind.guarded)
 R = TypeVar("R")
+#: Aggregates that operator commands change from their own process while the server runs (`hromada service add`,
+#: docs/api.md): their cached copies are checked against the store even in the one writer.
+WRITTEN_BESIDE: tuple[type[LedgerAggregate], ...] = (Service,)
+#: Attributes of an aggregate derived from its state (order indexes), left out of snapshots.
+INDEX_ATTRIBUTES = ("_index",)
+
+
+def snapshot_step(interval: int, version: int) -> int:
+    """Versions between snapshots of a stream at ``version``: ``interval``, doubled while it is at most an eighth of
+    the stream (200, 400 from version 1,600, 800 from 3,200 ...): so between a quarter and an eighth of a long one."""
+    step = interval
+    while step * 8 <= version:
+        step *= 2
+    return step
+
 
 register_moved_modules()  # rows written before the contexts moved name their old modules (domain/topics.py)
 
@@ -85,6 +101,8 @@ class AppCore(Application[UUID]):
         self.guards = StreamGuards()
         self.sequencer = Sequencer()
         self.hot = HotAggregates(single_writer)
+        #: The aggregates commands change, kept current by fast-forward (domain/cache.py).
+        self.cache = AggregateCache()
         #: Commands in flight per aggregate, not yet in the projections (signatures per petition, read by
         #: domain/petitions/commands.py to tell whether a signature may cross the threshold).
         self._inflight: dict[UUID, int] = {}
@@ -120,7 +138,34 @@ class AppCore(Application[UUID]):
         self.sequencer.writing()
         events = [e for a in aggregates for e in a.pending_events]
         self.save(*aggregates)
+        for a in aggregates:  # a copy of it cached apart from this object is now behind the store
+            self.cache.saved(a)
         self.projections.apply_all(record_of(e) for e in events)
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """Snapshot a saved aggregate from the object just saved (the library reloads it from the store first: a
+        second O(stream) read per snapshot), when the save crossed a multiple of :func:`snapshot_step`: the kind's
+        interval while the stream is short, an eighth to a quarter of its length once it is long, so the O(state)
+        cost of writing a snapshot stays O(1) per event and a cold load replays at most that tail."""
+        if not self.snapshots or not self.snapshotting_intervals:
+            return
+        saved: dict[UUID, tuple[int, int]] = {}
+        for event in processing_event.events:
+            lo, hi = saved.get(event.originator_id, (event.originator_version, event.originator_version))
+            saved[event.originator_id] = (min(lo, event.originator_version), max(hi, event.originator_version))
+        for aggregate_id, (lo, hi) in saved.items():
+            aggregate = processing_event.aggregates.get(aggregate_id)
+            interval = None if aggregate is None else self.snapshotting_intervals.get(type(aggregate))
+            if interval is None or aggregate.version != hi:
+                continue
+            step = snapshot_step(interval, hi)
+            if hi // step > (lo - 1) // step:
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                assert snapshot_class is not None  # snapshotting is on (the intervals are set)
+                snapshot = snapshot_class.take(aggregate)
+                for name in INDEX_ATTRIBUTES:  # derived indexes are rebuilt on load, never stored
+                    snapshot.state.pop(name, None)
+                self.snapshots.put([snapshot])
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         try:
@@ -155,16 +200,57 @@ class AppCore(Application[UUID]):
     def _attempt(
         self, aggregate_id: UUID, cls: type[A], what: str, at: datetime, command: Callable[[A, datetime], R]
     ) -> R:
+        """Decide on the cached aggregate, fast-forwarded to the store's latest version (domain/cache.py), under its
+        in-process lock; a save refused by the store's version check drops the copy and decides again."""
         for _ in range(self.MAX_ATTEMPTS):
-            agg = self._get(aggregate_id, cls, what)
-            with self.sequencer.deciding(at) as now:
-                result = command(agg, now)
+            with self.cache.holding(aggregate_id):
+                agg = self._current(aggregate_id, cls, what)
+                version = agg.version
                 try:
-                    self._save(agg)
-                except IntegrityError:
-                    continue
+                    with self.sequencer.deciding(at) as now:
+                        result = command(agg, now)
+                        try:
+                            self._save(agg)
+                        except IntegrityError:
+                            self.cache.drop(aggregate_id)
+                            continue
+                except BaseException:
+                    if agg.version != version:  # failed after an emit: the state holds events never stored
+                        self.cache.drop(aggregate_id)
+                    raise
             return result
         raise ConcurrentModification("aggregate kept changing; try again", id=str(aggregate_id))
+
+    def _current(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
+        """The aggregate as stored now: the cached copy plus the events stored after its version (one indexed
+        read, empty unless another process wrote), or loaded (snapshot + tail) and cached. Call holding its lock.
+
+        In the one writer of its database (``single_writer``, or the API's ``aggregate_cache``: ``hot.enabled``,
+        held by ledger/writerlock.py) every save goes through :meth:`_save`, which drops a cached copy that
+        another object replaced, so a cached copy is current and not even that read is needed; except services
+        (:data:`WRITTEN_BESIDE`), which operator commands may change beside the server."""
+        agg: Any = self.cache.get(aggregate_id)
+        if agg is None:
+            agg = self._get(aggregate_id, cls, what)
+            build = getattr(agg, "index", None)
+            if callable(build):  # a queue's or register's lookup index: built once per load, not by some command
+                build()
+        elif not self.hot.enabled or cls in WRITTEN_BESIDE:  # else the one writer saw every save: current
+            try:
+                agg = project(agg, self.events.get(aggregate_id, gt=agg.version))
+            except BaseException:
+                self.cache.drop(aggregate_id)
+                raise
+        if not isinstance(agg, cls):
+            raise NotFound(f"no such {what}", id=str(aggregate_id))
+        self.cache.put(aggregate_id, agg)
+        return agg
+
+    def _read(self, aggregate_id: UUID, cls: type[A], what: str, query: Callable[[A], R]) -> R:
+        """``query`` on the current aggregate (the cached one, fast-forwarded): it must return a copy, never a part
+        of the aggregate's state (which the next command mutates)."""
+        with self.cache.holding(aggregate_id):
+            return query(self._current(aggregate_id, cls, what))
 
     def _create(self, at: datetime, build: Callable[[datetime], A]) -> A:
         """Decide and save a new aggregate (``build(now)``); a conflict propagates (the id exists)."""
@@ -188,6 +274,13 @@ class AppCore(Application[UUID]):
         assert isinstance(agg, Service)
         return agg
 
+    def _require_scope(self, service: str, scope: str) -> None:
+        """Refuse unless ``service`` is registered, active and holds ``scope`` (on its cached aggregate)."""
+        try:
+            self._read(service_stream(service), Service, "service", lambda s: s.require(scope))
+        except NotFound:
+            raise ServiceNotRegistered("service is not registered", service=service) from None
+
     def _authorise(self, by: Principal, type_: str, *, pseudonym: str | None = None) -> dict[str, str]:
         """Return the event actor for ``by`` causing an event of ``type_``, or raise."""
         perm = AUTHORISATION[type_]
@@ -204,7 +297,7 @@ class AppCore(Application[UUID]):
         if by.kind == "service":
             if perm.scope is None:
                 raise NotAuthorised("services may not do this", event_type=type_, actor=by.as_dict())
-            self._service(by.id).require(perm.scope)
+            self._require_scope(by.id, perm.scope)
             return by.as_dict()
         raise NotAuthorised("citizens act through an identity assertion", event_type=type_)
 

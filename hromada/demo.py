@@ -326,7 +326,7 @@ class Demo:
             except DomainError:  # nobody eligible waits for this group
                 continue
             self._did()
-            holder = app.get_kindergarten_queue(q).offer(offer)["entry"]
+            holder = app.kindergarten_offer(q, offer)["entry"]
             fate = rng.random()
             if fate < 0.6:
                 app.accept_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400))

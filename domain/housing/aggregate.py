@@ -32,7 +32,7 @@ from domain.errors import (
     UnknownList,
     UnknownReasonCode,
 )
-from domain.housing.order import list_order
+from domain.housing.order import RegisterIndex, list_order
 from domain.housing.rules import HOUSING_LISTS, LIST_EXCLUSION_REASONS, REREGISTRATION_MISSED
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -88,7 +88,12 @@ def fold_housing(
 
 class HousingRegister(LedgerAggregate):
     class Event(LedgerAggregate.Event):
-        pass
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            index: RegisterIndex | None = aggregate.__dict__.get("_index")
+            entry = getattr(self, "entry", None)
+            if index is not None and entry is not None:  # kept once built (see :meth:`HousingRegister.index`)
+                index.touched(aggregate.state, entry)
 
     class Opened(Event, LedgerAggregate.Created):
         TYPE: ClassVar[str] = "housing.register_opened"
@@ -181,6 +186,14 @@ class HousingRegister(LedgerAggregate):
         except (KeyError, TypeError):
             raise UnknownEntry("no such entry", register=str(self.id), entry=str(entry_id)) from None
 
+    def index(self) -> RegisterIndex:
+        """The register's lookup index (:class:`~domain.housing.order.RegisterIndex`): built from the state on first
+        use (O(entries), once per loaded copy), then kept by every event applied to this copy."""
+        found: RegisterIndex | None = self.__dict__.get("_index")
+        if found is None:
+            found = self.__dict__["_index"] = RegisterIndex(self.state)
+        return found
+
     def _active(self, entry_id: str) -> dict[str, Any]:
         e = self.entry(entry_id)
         if e["status"] != "active":
@@ -189,9 +202,9 @@ class HousingRegister(LedgerAggregate):
 
     def register(self, *, applicant: str, household_commitment: str, at: datetime, actor: Mapping[str, str]) -> str:
         validate_commitment(household_commitment, "household_commitment")
-        for eid, e in self.state["entries"].items():
-            if e["applicant"] == applicant and e["status"] == "active":
-                raise DuplicateEntry("applicant already has an active entry", register=str(self.id), entry=eid)
+        active = self.index().active.get(applicant)
+        if active is not None:
+            raise DuplicateEntry("applicant already has an active entry", register=str(self.id), entry=active)
         entry_id = str(stream_id(str(self.id), "entry", str(self.state["registrations"] + 1)))
         self._emit(
             self.EntryRegistered,
@@ -287,12 +300,12 @@ class HousingRegister(LedgerAggregate):
             raise PlaceUnavailable(
                 "dwelling already allocated", dwelling=dwelling, entry=self.state["dwellings"][dwelling]
             )
-        order = list_order(self.state, list_name)
-        if not order:
+        first = self.index().first(self.state, list_name)
+        if first is None:
             raise NoEligibleEntry("list is empty", list=list_name)
-        if entry is not None and entry != order[0]:
+        if entry is not None and entry != first:
             raise OfferOutOfTurn(
-                "allocation must go to the first entry of the list", list=list_name, expected=order[0], found=entry
+                "allocation must go to the first entry of the list", list=list_name, expected=first, found=entry
             )
-        self._emit(self.DwellingAllocated, at=at, actor=actor, entry=order[0], list=list_name, dwelling=dwelling)
-        return order[0]
+        self._emit(self.DwellingAllocated, at=at, actor=actor, entry=first, list=list_name, dwelling=dwelling)
+        return first

@@ -38,7 +38,7 @@ from domain.errors import (
     UnknownOffer,
     UnknownReasonCode,
 )
-from domain.kindergarten.order import first_eligible
+from domain.kindergarten.order import QueueIndex
 from domain.kindergarten.rules import BENEFIT_REVOKE_REASONS
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
@@ -147,7 +147,15 @@ def _institutions(state: Mapping[str, Any], institutions: Any) -> list[str]:
 
 class KindergartenQueue(LedgerAggregate):
     class Event(LedgerAggregate.Event):
-        pass
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            index: QueueIndex | None = aggregate.__dict__.get("_index")
+            if index is not None:  # kept once built (see :meth:`KindergartenQueue.index`)
+                entry = getattr(self, "entry", None)
+                if entry is not None:
+                    index.touched(aggregate.state, entry)
+                if self.TYPE == "kindergarten.offer_issued":
+                    index.offered(aggregate.state, vars(self)["offer"])
 
     class Created(Event, LedgerAggregate.Created):
         TYPE: ClassVar[str] = "kindergarten.created"
@@ -286,6 +294,14 @@ class KindergartenQueue(LedgerAggregate):
             raise EntryNotActive("entry is not waiting", entry=entry_id, found=e["status"])
         return e
 
+    def index(self) -> QueueIndex:
+        """The queue's lookup index (:class:`~domain.kindergarten.order.QueueIndex`): built from the state on first
+        use (O(entries), once per loaded copy), then kept by every event applied to this copy."""
+        found: QueueIndex | None = self.__dict__.get("_index")
+        if found is None:
+            found = self.__dict__["_index"] = QueueIndex(self.state)
+        return found
+
     def next_entry_id(self) -> str:
         return str(stream_id(str(self.id), "entry", str(self.state["registrations"] + 1)))
 
@@ -382,7 +398,7 @@ class KindergartenQueue(LedgerAggregate):
         held = self.state["held"].get(place_key(institution, place))
         if held is not None:
             raise PlaceUnavailable("place already offered or taken", institution=institution, place=place, offer=held)
-        expected = first_eligible(self.state, institution, birth_year)
+        expected = self.index().first_eligible(self.state, institution, birth_year)
         if expected is None:
             raise NoEligibleEntry("no eligible entry for this group", institution=institution, birth_year=birth_year)
         if entry is not None and entry != expected:
@@ -445,5 +461,4 @@ class KindergartenQueue(LedgerAggregate):
         self._emit(self.EntryRemoved, at=at, actor=actor, entry=entry, reason_code=reason_code)
 
     def due_expiries(self, at: datetime) -> list[str]:
-        now = rfc3339(at)
-        return [oid for oid, o in self.state["offers"].items() if o["status"] == "pending" and o["expires_at"] <= now]
+        return self.index().due_expiries(self.state, rfc3339(at))

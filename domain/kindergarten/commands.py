@@ -8,6 +8,7 @@ entry's subject (``kindergarten.<entry id>``); the event carries only its commit
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -259,6 +260,14 @@ class KindergartenCommands(AppCore):
 
     def get_kindergarten_queue(self, queue_id: UUID) -> KindergartenQueue:
         return self._get(queue_id, KindergartenQueue, "queue")
+
+    def kindergarten_offer(self, queue_id: UUID, offer: str) -> dict[str, Any]:
+        """One offer of a queue, read from the cached queue (no reload of the whole queue)."""
+        return self._read(queue_id, KindergartenQueue, "queue", lambda q: q.offer(offer))
+
+    def kindergarten_entry(self, queue_id: UUID, entry: str) -> dict[str, Any]:
+        """One entry of a queue (a copy), read from the cached queue."""
+        return self._read(queue_id, KindergartenQueue, "queue", lambda q: copy.deepcopy(q.entry(entry)))
 
     def kindergarten_list(self, queue_id: UUID, institution: str, birth_year: int) -> list[dict[str, Any]]:
         return kindergarten_list(self.get_kindergarten_queue(queue_id).state, institution, birth_year)

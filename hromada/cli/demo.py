@@ -11,8 +11,11 @@ from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from hromada.cli.common import DataDir, console, err, open_ledger, settings
+from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
+    from hromada.demo import DemoReport
+    from hromada.settings import HromadaSettings
     from ledger.runtime import Ledger
 
 
@@ -33,11 +36,6 @@ def demo(
     """Write a realistic city scenario through the ledger (petitions with thousands of signatures, a
     participatory budget, kindergarten and housing queues), integrated, checkpointed and anchored on the same
     default chain as `hromada serve` (the local anvil unless HROMADA_CHAIN_* is set)."""
-    from rich.progress import Progress
-
-    from anchoring.service import AnchoringService
-    from hromada.demo import run_demo
-
     s = settings(data_dir)
     with open_ledger(s) as ledger:
         used = ledger.status()
@@ -49,44 +47,21 @@ def demo(
                 soft_wrap=True,
             )
             raise typer.Exit(2)
-        chain: AnchoringService | None = None
-        if not no_chain:
-            chain = AnchoringService(
-                ledger.engine,
-                origin=s.ledger.origin,
-                data_dir=s.ledger.data_dir,
-                chain=s.chain.config(),
-                policy=s.anchoring,
-            )
-            try:
-                chain.start()
-            except Exception as e:
-                err.print(f"[red]cannot start anchoring:[/red] {e} (use --no-chain to skip)")
-                raise typer.Exit(2) from e
+        from ledger.writerlock import WriterLock
+
+        writer_lock = WriterLock(ledger.engine)
         try:
-            with Progress(*demo_progress_columns(), console=err, transient=True) as progress:
-                task = progress.add_task("writing the city scenario", total=max(events, 200))
-                report = run_demo(
-                    ledger,
-                    events,
-                    seed=seed,
-                    progress=lambda done, total: progress.update(task, completed=done, total=max(total, done)),
-                    secret_ballot=secret_ballot,
-                )
-            if chain is not None and chain.anchorer is not None:
-                anchorer = chain.anchorer
-                anchorer.stop_background()
-                anchorer.tick(force=True)  # anchor the final checkpoint...
-                for _ in range(50):  # ...and follow it until it is mined and final
-                    if anchorer.status()["in_flight_submissions"] == 0:
-                        break
-                    time.sleep(0.2)
-                    anchorer.tick()
-                else:
-                    err.print("[yellow]the last anchor is still in flight; `hromada anchor status` follows it[/yellow]")
+            writer_lock.acquire()  # the one writer, as `hromada serve` is: so it decides on cached aggregates too
+        except LedgerError as e:
+            err.print(f"[red]cannot run the demo:[/red] {e}")
+            raise typer.Exit(2) from e
+        hot = getattr(ledger.app, "hot", None)
+        if hot is not None:  # the API's default (api/settings.py aggregate_cache), valid while the lock is held
+            hot.enabled = True
+        try:
+            report = _write_city(s, ledger, events, seed, no_chain, secret_ballot)
         finally:
-            if chain is not None:
-                chain.stop()
+            writer_lock.release()
         st = ledger.status()
         shown = shown_event(ledger)
         key = ledger.signer.verifier_key
@@ -97,6 +72,56 @@ def demo(
     from hromada.cli.hints import print_hints
 
     print_hints(s, key, shown)
+
+
+def _write_city(
+    s: HromadaSettings, ledger: Ledger, events: int, seed: int, no_chain: bool, secret_ballot: bool
+) -> DemoReport:
+    """The scenario, anchored unless `no_chain` (run holding the writer lock)."""
+    from rich.progress import Progress
+
+    from anchoring.service import AnchoringService
+    from hromada.demo import run_demo
+
+    chain: AnchoringService | None = None
+    if not no_chain:
+        chain = AnchoringService(
+            ledger.engine,
+            origin=s.ledger.origin,
+            data_dir=s.ledger.data_dir,
+            chain=s.chain.config(),
+            policy=s.anchoring,
+        )
+        try:
+            chain.start()
+        except Exception as e:
+            err.print(f"[red]cannot start anchoring:[/red] {e} (use --no-chain to skip)")
+            raise typer.Exit(2) from e
+    try:
+        with Progress(*demo_progress_columns(), console=err, transient=True) as progress:
+            task = progress.add_task("writing the city scenario", total=max(events, 200))
+            report = run_demo(
+                ledger,
+                events,
+                seed=seed,
+                progress=lambda done, total: progress.update(task, completed=done, total=max(total, done)),
+                secret_ballot=secret_ballot,
+            )
+        if chain is not None and chain.anchorer is not None:
+            anchorer = chain.anchorer
+            anchorer.stop_background()
+            anchorer.tick(force=True)  # anchor the final checkpoint...
+            for _ in range(50):  # ...and follow it until it is mined and final
+                if anchorer.status()["in_flight_submissions"] == 0:
+                    break
+                time.sleep(0.2)
+                anchorer.tick()
+            else:
+                err.print("[yellow]the last anchor is still in flight; `hromada anchor status` follows it[/yellow]")
+    finally:
+        if chain is not None:
+            chain.stop()
+    return report
 
 
 def shown_event(ledger: Ledger) -> str | None:

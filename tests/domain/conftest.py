@@ -28,9 +28,9 @@ def days(n: float) -> timedelta:
     return timedelta(days=n)
 
 
-def make_app(**kw: object) -> CityApp:
+def make_app(env: dict[str, str] | None = None, **kw: object) -> CityApp:
     app = CityApp(
-        env=POPO,
+        env=env or POPO,
         pseudonymizer=Pseudonymizer(KEYS, current=1),
         vault=PersonalDataVault(InMemoryKeyValueStore(), b"m" * 32),
         **kw,  # type: ignore[arg-type]

@@ -1,5 +1,7 @@
 """Real concurrent writers (threads) on the in-memory store: both load the same version, both decide, both
-save at the same moment. The PostgreSQL variant belongs to the ledger's tests."""
+save at the same moment. Commands on one queue in one process take turns (its in-process lock, domain/cache.py), so
+queues race as two applications (two processes) on one SQLite file, each with its own cache. The PostgreSQL variant
+belongs to the ledger's tests."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +24,13 @@ class Rendezvous:
     either saved. (The decisions themselves then run one after the other, domain/sequencing.py: the second decides
     on the state it loaded, which its save finds replaced.)"""
 
-    def __init__(self, app: CityApp) -> None:
+    def __init__(self, *apps: CityApp) -> None:
         self.barrier = threading.Barrier(2, timeout=10)
         self.seen: set[int] = set()
+        for app in apps:
+            self._install(app)
+
+    def _install(self, app: CityApp) -> None:
         real = app.sequencer.deciding
 
         @contextmanager
@@ -55,28 +62,15 @@ def race(*commands: Any) -> list[Any]:
     return results
 
 
-def test_two_offers_for_the_same_place_at_the_same_time() -> None:
-    app = make_app()
-    q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
-    for i in range(2):
-        app.register_kindergarten_entry(
-            by=citizen(i), queue_id=q, child_key=f"c{i}", child_data={"n": i}, birth_year=2023,
-            institutions=["k1"], at=T0 + days(i),
-        )  # fmt: skip
-    Rendezvous(app)
-
-    def offer() -> str:
-        return app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3))
-
-    results = race(offer, offer)
-    ok = [r for r in results if isinstance(r, str)]
-    failed = [r for r in results if isinstance(r, Exception)]
-    assert len(ok) == 1 and len(failed) == 1 and isinstance(failed[0], errors.PlaceUnavailable), results
-    assert [type(e).TYPE for e in app.events.get(q)].count("kindergarten.offer_issued") == 1
+def two_writers(path: Path) -> tuple[CityApp, CityApp]:
+    """Two applications on one SQLite file, as two processes would be (each its own cache and sequencer)."""
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path), "SQLITE_LOCK_TIMEOUT": "10"}
+    a = make_app(env=env)
+    b = CityApp(env=env, pseudonymizer=a.pseudonymizer, vault=a.vault)
+    return a, b
 
 
-def test_two_offers_for_different_places_both_succeed_in_turn() -> None:
-    app = make_app()
+def queue_of_two(app: CityApp) -> tuple[Any, list[str]]:
     q = app.create_kindergarten_queue(by=EDU, name="q", institutions=["k1"], at=T0)
     entries = [
         app.register_kindergarten_entry(
@@ -90,14 +84,50 @@ def test_two_offers_for_different_places_both_succeed_in_turn() -> None:
         )
         for i in range(2)
     ]
-    Rendezvous(app)
+    return q, entries
+
+
+def test_two_offers_for_the_same_place_at_the_same_time(tmp_path: Path) -> None:
+    a, b = two_writers(tmp_path / "city.db")
+    q, _ = queue_of_two(a)
+    Rendezvous(a, b)
+
+    def offer(app: CityApp) -> str:
+        return app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3))
+
+    results = race(lambda: offer(a), lambda: offer(b))
+    ok = [r for r in results if isinstance(r, str)]
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(ok) == 1 and len(failed) == 1 and isinstance(failed[0], errors.PlaceUnavailable), results
+    assert [type(e).TYPE for e in a.events.get(q)].count("kindergarten.offer_issued") == 1
+
+
+def test_two_offers_for_different_places_both_succeed_in_turn(tmp_path: Path) -> None:
+    a, b = two_writers(tmp_path / "city.db")
+    q, entries = queue_of_two(a)
+    b.get_kindergarten_queue(q)
+    Rendezvous(a, b)
     results = race(
-        lambda: app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3)),
-        lambda: app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p2", at=T0 + days(3)),
+        lambda: a.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3)),
+        lambda: b.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p2", at=T0 + days(3)),
     )
     assert all(isinstance(r, str) for r in results), results
-    queue = app.get_kindergarten_queue(q)
-    assert sorted(queue.offer(o)["entry"] for o in results) == sorted(entries)  # re-decided: no double offer
+    for app in (a, b):  # re-decided: no double offer, and each cached copy caught up with the other's write
+        queue = app.get_kindergarten_queue(q)
+        assert sorted(queue.offer(o)["entry"] for o in results) == sorted(entries)
+        assert app.kindergarten_offer(q, results[0])["entry"] in entries
+
+
+def test_commands_on_one_queue_in_one_process_take_turns() -> None:
+    app = make_app()
+    q, _ = queue_of_two(app)
+
+    def offer() -> str:
+        return app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p1", at=T0 + days(3))
+
+    results = race(offer, offer)
+    assert sorted(type(r).__name__ for r in results) == ["PlaceUnavailable", "str"], results
+    assert [type(e).TYPE for e in app.events.get(q)].count("kindergarten.offer_issued") == 1
 
 
 def test_first_votes_of_one_voter_from_two_devices() -> None:

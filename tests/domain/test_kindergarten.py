@@ -229,19 +229,20 @@ def test_concurrent_offer_is_redecided(app: CityApp, monkeypatch: pytest.MonkeyP
     q = queue(app)
     reg(app, q, 1, 0)
     stale = app.get_kindergarten_queue(q)
-    real = app._get
+    real = app._current
     first = {"done": False}
 
-    def racing_get(aggregate_id, cls, what):  # type: ignore[no-untyped-def]
+    def racing_current(aggregate_id, cls, what):  # type: ignore[no-untyped-def]
+        # another writer (process) saves an offer between this command's version check and its save
         if cls is KindergartenQueue and not first["done"]:
             first["done"] = True
-            other = real(aggregate_id, cls, what)
+            other = app._get(aggregate_id, cls, what)
             other.issue_offer(institution="k1", birth_year=2023, place="p", at=T0 + days(2), actor=EDU.as_dict())
             app.save(other)
             return stale
         return real(aggregate_id, cls, what)
 
-    monkeypatch.setattr(app, "_get", racing_get)
+    monkeypatch.setattr(app, "_current", racing_current)
     with pytest.raises(errors.PlaceUnavailable):
         app.issue_offer(by=EDU, queue_id=q, institution="k1", birth_year=2023, place="p", at=T0 + days(2))
 
@@ -253,7 +254,7 @@ def test_concurrent_modification_after_retries(app: CityApp, monkeypatch: pytest
     app.change_preferences(by=citizen(1), queue_id=q, entry=e, institutions=["k2"], at=T0)
     import copy
 
-    monkeypatch.setattr(app, "_get", lambda *a: copy.deepcopy(stale))
+    monkeypatch.setattr(app, "_current", lambda *a: copy.deepcopy(stale))
     with pytest.raises(errors.ConcurrentModification):
         app.withdraw_entry(by=citizen(1), queue_id=q, entry=e, at=T0 + days(1))
 
