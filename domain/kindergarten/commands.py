@@ -21,7 +21,7 @@ from domain.errors import (
 )
 from domain.identity import CitizenIdentity, Principal
 from domain.kindergarten.aggregate import KindergartenQueue
-from domain.kindergarten.order import entry_positions, first_eligible, kindergarten_list
+from domain.kindergarten.order import entry_positions, kindergarten_list
 from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KINDERGARTEN_REMOVAL_REASONS
 
 
@@ -220,7 +220,7 @@ class KindergartenCommands(AppCore):
         def command(q: KindergartenQueue, at: datetime) -> str | None:
             o = q.offer(offer)
             q.expire_offer(offer=offer, at=at, actor=expire)
-            if first_eligible(q.state, o["institution"], o["birth_year"]) is None:
+            if q.index().first_eligible(q.state, o["institution"], o["birth_year"]) is None:
                 return None
             return q.issue_offer(
                 institution=o["institution"], birth_year=o["birth_year"], place=o["place"], at=at, actor=issue
