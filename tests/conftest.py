@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import hromada.cli
-import hromada.demo
 from tests.pg import PostgresServer, create_database
-
-# The composition root moved the demo and the CLI out of `ledger/` (issue #18). tests/verifier*/ are restructured
-# in parallel on another branch and still import them from their old homes; these two names keep those imports
-# working without an upward import in `ledger/`. Drop them once tests/verifier*/ import `hromada.demo` and
-# `hromada.cli` (five imports).
-sys.modules.setdefault("ledger.demo", hromada.demo)
-sys.modules.setdefault("ledger.cli.main", hromada.cli)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TESTVECTORS = SHARED / "testvectors"

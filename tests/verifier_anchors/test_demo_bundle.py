@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from anchoring.node import LOCAL_CHAIN_ID, AnvilNode
-from ledger.cli.main import app as hromada
+from hromada.cli import app as hromada
 from tests.verifier_anchors.conftest import needs_anvil
 from verifier.cli import app as verify
 

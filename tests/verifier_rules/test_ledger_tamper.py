@@ -20,9 +20,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domain.kindergarten.order import first_eligible, group_order
+from hromada.demo import CITY, EDU, Demo, citizen
 from ledger.config import Settings
 from ledger.db.schema import checkpoints
-from ledger.demo import CITY, EDU, Demo, citizen
 from ledger.envelope import build_envelope, canonical_bytes
 from ledger.export import write_bundle
 from ledger.runtime import Ledger
@@ -263,6 +263,7 @@ def test_tally_differs_from_the_votes(city: tuple[Ledger, Demo], tmp_path: Path)
     )
     for n, choice in ((1, "a"), (2, "a"), (3, "b")):
         app.cast_vote(by=citizen(n), ballot_id=bid, selection=[choice], at=demo.clock.tick(60))
+    demo.clock.on_advance = None  # the operator stops the clock to write the close themselves
     at = demo.clock.tick(3600)
     env = append_lawless(
         ledger, str(bid), "ballot.closed", CITY.as_dict(), {"voters": 3, "counts": {"a": 1, "b": 2}, "funded": None}, at
@@ -281,6 +282,7 @@ def test_signature_after_the_deadline(city: tuple[Ledger, Demo], tmp_path: Path)
     app.publish_petition(by=CITY, petition_id=pid, at=demo.clock.tick(60))
     app.sign_petition(by=citizen(2), petition_id=pid, at=demo.clock.tick(60))
     deadline = app.get_petition(pid).state["deadline"]
+    demo.clock.on_advance = None  # the operator stops the clock, so the petition is not closed at its deadline
     at = demo.clock.tick(61 * 86400)
     signer = app.pseudonymizer.citizen("diia:demo-3", 1)
     sig_stream = stream_id("petition", str(pid), "signature", signer)
@@ -292,7 +294,9 @@ def test_signature_after_the_deadline(city: tuple[Ledger, Demo], tmp_path: Path)
         {"petition": str(pid), "signer": signer, "identity_method": "diia"},
         at,
     )
-    [f] = findings(export_and_audit(ledger, tmp_path / "b"), 4)
+    found = {f.code: f for f in findings(export_and_audit(ledger, tmp_path / "b"), 4)}
+    assert sorted(found) == ["clock_missing", "signature_after_deadline"]  # and the stopped clock is named too
+    f = found["signature_after_deadline"]
     assert (f.code, f.event_id, f.expected, f.found) == (
         "signature_after_deadline",
         env["id"],
