@@ -20,10 +20,13 @@ from domain.housing.commands import HousingCommands
 from domain.kindergarten.commands import KindergartenCommands
 from domain.kinds import KINDS
 from domain.petitions.commands import PetitionCommands
+from domain.rulesets.commands import RuleSetCommands
 from domain.services.commands import ServiceCommands
 
 
-class CityApp(ServiceCommands, PetitionCommands, BallotCommands, KindergartenCommands, HousingCommands):
+class CityApp(
+    ServiceCommands, RuleSetCommands, PetitionCommands, BallotCommands, KindergartenCommands, HousingCommands
+):
     """Every command of every context on one application (the name fixes the event tables: ``cityapp_*``)."""
 
     name = "CityApp"

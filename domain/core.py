@@ -37,6 +37,7 @@ from domain.errors import (
     ConfigurationError,
     NotAuthorised,
     NotFound,
+    RuleSetNotPublished,
     ServiceNotRegistered,
 )
 from domain.guards import HotAggregates, StreamGuards
@@ -44,6 +45,7 @@ from domain.identity import Actor, CitizenIdentity, Principal, Pseudonymizer
 from domain.kinds import AUTHORISATION, KINDS
 from domain.pii import PersonalDataVault
 from domain.projections import Projections, record_of
+from domain.rulesets.aggregate import MAX_VERSION, RuleSet, rule_set_stream
 from domain.sequencing import Sequencer
 from domain.services.aggregate import Service, service_stream
 from domain.topics import register_moved_modules
@@ -273,6 +275,22 @@ class AppCore(Application[UUID]):
             raise ServiceNotRegistered("service is not registered", service=service) from None
         assert isinstance(agg, Service)
         return agg
+
+    def _rule_set(self, name: str, version: int | None) -> RuleSet:
+        """A published rule set (its ``version``, or the latest when None); RuleSetNotPublished otherwise. Rule sets
+        never change once published, so the cached copy is the stored one."""
+        if version is None:
+            version = self.projections.latest_rule_set(name) if isinstance(name, str) else None
+            if version is None:
+                raise RuleSetNotPublished("the city has published no rule set of this name", ruleset=str(name))
+        if not isinstance(name, str) or type(version) is not int or not 1 <= version <= MAX_VERSION:
+            raise RuleSetNotPublished("no such rule set", ruleset=str(name), version=str(version))
+        try:
+            return self._read(rule_set_stream(name, version), RuleSet, "rule set", lambda r: r)
+        except NotFound:
+            raise RuleSetNotPublished(
+                "the city has not published this version of the rule set", ruleset=name, version=version
+            ) from None
 
     def _require_scope(self, service: str, scope: str) -> None:
         """Refuse unless ``service`` is registered, active and holds ``scope`` (on its cached aggregate)."""

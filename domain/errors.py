@@ -104,6 +104,25 @@ class ServiceRevoked(NotAuthorised):
     code = "service_revoked"
 
 
+class RuleSetAlreadyPublished(DomainError):
+    """That version of the rule set exists; a change is published as the next version."""
+
+    code = "ruleset_already_published"
+    status = 409
+
+
+class RuleSetNotPublished(InvalidInput):
+    """The petition names a rule set (or version) the city has not published."""
+
+    code = "ruleset_not_published"
+
+
+class CustomRulesRefused(InvalidInput):
+    """Rules given inline where the city's published rule sets apply: a petition names one of them."""
+
+    code = "custom_rules_refused"
+
+
 class ServiceAlreadyRegistered(DomainError):
     code = "service_already_registered"
     status = 409

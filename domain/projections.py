@@ -49,6 +49,7 @@ STREAM_KINDS: dict[str, Kind] = {f"{p}.": k for k in KINDS for p in k.prefixes}
 #: Events of streams not kept per stream, counted instead (one-event signature streams, the voters' streams).
 SIGNED = Signature.Signed.TYPE
 VOTES = (VoteRecord.VoteCast.TYPE, VoteRecord.VoteChanged.TYPE)
+RULESET_PUBLISHED = "ruleset.published"
 BALLOTS_CAST = (CastRecord.BallotCast.TYPE, CastRecord.BallotRecast.TYPE)
 
 
@@ -74,6 +75,8 @@ class Projections:
         self.trackers: dict[str, tuple[str, str, int, str]] = {}
         #: Ceremonies by ballot id (their streams are not ballots: not in ``streams``, not published).
         self.ceremonies: dict[str, dict[str, Any]] = {}
+        #: Published rule sets: name -> its latest version (domain/rulesets/).
+        self.rule_sets: dict[str, int] = {}
         self._positions: dict[tuple[str, str | None], list[int]] = {}
         self.position = 0
         #: Sorted indexes for the open-data lists (domain/catalogue.py), kept as records are applied.
@@ -107,6 +110,9 @@ class Projections:
             state = self.ceremonies.setdefault(record.data["ballot"], {})
             fold_ceremony(state, t, record.time, record.actor, record.data)
             return
+        if t == RULESET_PUBLISHED:
+            name, version = record.data["ruleset"], record.data["version"]
+            self.rule_sets[name] = max(version, self.rule_sets.get(name, 0))
         kind = STREAM_KINDS.get(t.split(".", 1)[0] + ".")
         if kind is None:
             return
@@ -185,6 +191,15 @@ class Projections:
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         """Stream id -> folded state of every stream of the kind whose current prefix is ``kind`` (``petition``)."""
         return {s: st for s, st in self.streams.items() if self.kinds[s] == kind}
+
+    def latest_rule_set(self, name: str) -> int | None:
+        """The latest published version of rule set ``name`` (None: never published)."""
+        with self._lock:
+            return self.rule_sets.get(name)
+
+    def rule_sets_published(self) -> bool:
+        """Whether the city publishes rule sets (from its first ``ruleset.published`` on, every petition names one)."""
+        return bool(self.rule_sets)
 
     def signature_count(self, petition_id: str) -> int:
         return self.signatures.get(petition_id, 0)

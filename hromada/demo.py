@@ -24,13 +24,14 @@ from domain.clock import run_due
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
 from domain.kinds import KINDS
-from domain.petitions.rules import HRADYZK, KYIV, SUMY
+from domain.petitions.rules import STATUTES, SUMY
 from ledger.runtime import Ledger
 
 OPERATOR = Actor.system("operator")
 CITY = Actor.service("city.council")
 EDU = Actor.service("city.education")
 HOUSING = Actor.service("city.housing")
+LEGAL = Actor.service("city.legal")
 DISTRICTS = ("podil", "obolon")
 
 
@@ -115,6 +116,7 @@ class Demo:
     #: kind (domain.kinds.KINDS) -> the method writing its part of the scenario, run in registry order
     SCENARIOS: ClassVar[dict[str, str]] = {
         "services": "register_services",
+        "rulesets": "publish_statutes",
         "petitions": "petitions",
         "ballots": "budget_ballot",
         "kindergarten": "kindergarten",
@@ -137,8 +139,15 @@ class Demo:
             (CITY, "Міська рада / City council", ["petition:*", "ballot:open", "ballot:close"]),
             (EDU, "Департамент освіти / Education", ["queue:kindergarten:*"]),
             (HOUSING, "Житловий відділ / Housing", ["queue:housing:*"]),
+            (LEGAL, "Юридичне управління / Legal department", ["rules:admin"]),
         ):
             self.app.register_service(by=OPERATOR, service=service.id, name=name, scopes=scopes, at=t)
+            self._did()
+
+    def publish_statutes(self) -> None:
+        """The city's legal department publishes the shipped example statutes (domain/petitions/statutes/)."""
+        for doc in STATUTES.values():
+            self.app.publish_rule_set(by=LEGAL, **doc, at=self.clock.tick(60))
             self._did()
 
     def close_expired(self) -> None:
@@ -152,23 +161,25 @@ class Demo:
         app, clock = self.app, self.clock
         signatures = self.budget(0.38)
         # the answered petition reaches its threshold: Sumy's 250 when the demo is big enough, else Hradyzk's 100
-        answered_rules = SUMY if signatures >= 2 * (SUMY["threshold"] + 40) else HRADYZK
+        answered_rules = "sumy" if signatures >= 2 * (SUMY["threshold"] + 40) else "hradyzk"
         sumy = app.create_petition(
             by=citizen(1), title="Велодоріжка на Подолі", text="Прошу облаштувати велодоріжку.",
-            rules=answered_rules, at=clock.tick(600),
+            rule_set=answered_rules, at=clock.tick(600),
         )  # fmt: skip
         kyiv = app.create_petition(
-            by=citizen(2), title="Більше зелені у дворах", text="Висадити дерева у дворах.", rules=KYIV,
+            by=citizen(2), title="Більше зелені у дворах", text="Висадити дерева у дворах.", rule_set="kyiv",
             at=clock.tick(600),
         )  # fmt: skip
-        spam = app.create_petition(by=citizen(3), title="Реклама", text="Купуйте!", rules=HRADYZK, at=clock.tick(600))
+        spam = app.create_petition(
+            by=citizen(3), title="Реклама", text="Купуйте!", rule_set="hradyzk", at=clock.tick(600)
+        )
         self._did(3)
         for pid in (sumy, kyiv):
             app.publish_petition(by=CITY, petition_id=pid, at=clock.tick(3600))
             self._did()
         app.reject_petition(by=CITY, petition_id=spam, reason="commercial advertising", at=clock.tick(60))
         self._did()
-        threshold = answered_rules["threshold"]
+        threshold = STATUTES[answered_rules]["rules"]["threshold"]
         first = min(signatures, threshold + 40) if signatures >= threshold else signatures // 2
         for i in range(signatures):
             pid = sumy if i < first else kyiv

@@ -700,6 +700,36 @@ CODES: tuple[Code, ...] = (
         "vectors/audit/edit-event-data; e2e/test_tamper_matrix.py::test_edit_event_data; e2e/test_tamper_matrix.py::test_insert_event",
     ),
     Code(
+        "ruleset_mismatch",
+        "4",
+        "a petition's frozen rules differ from the published version of the rule set it names",
+        "verifier_rules/test_rulesets.py::test_rules_that_differ_from_the_named_rule_set",
+    ),
+    Code(
+        "ruleset_missing",
+        "4",
+        "the city publishes its rule sets, and this petition names none (its rules were written inline)",
+        "verifier_rules/test_rulesets.py::test_inline_rules_after_the_city_published_its_rule_sets",
+    ),
+    Code(
+        "ruleset_republished",
+        "4",
+        "a version of a rule set is published once and never changes",
+        "verifier_rules/test_rulesets.py::test_a_rule_set_stream_is_its_name_and_version",
+    ),
+    Code(
+        "ruleset_stream_mismatch",
+        "4",
+        "a rule set's stream is S('ruleset', name, version)",
+        "verifier_rules/test_rulesets.py::test_a_rule_set_stream_is_its_name_and_version",
+    ),
+    Code(
+        "ruleset_unpublished",
+        "4",
+        "the petition names a rule set (or version) not published for petitions before it",
+        "verifier_rules/test_rulesets.py::test_a_rule_set_published_only_after_its_use",
+    ),
+    Code(
         "scope_missing",
         "5",
         "service … holds no scope matching …",

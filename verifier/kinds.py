@@ -113,6 +113,9 @@ class Kind:
     process: Literal["main", "worker"] = "main"
     #: Its rules cite documents (:class:`~verifier.rules.documents.DocumentCitations`, shared by such kinds).
     cites_documents: bool = False
+    #: The kinds whose rules its rules ask (replayed in the same process): the replay hands it each one's rules,
+    #: ``rules.read(name, their_rules)`` (petitions ask the rule sets whether the rule set they name was published).
+    reads: tuple[str, ...] = ()
 
     @property
     def prefixes(self) -> tuple[str, ...]:
@@ -146,7 +149,11 @@ PETITIONS = Kind(
     prefix="petition",
     events=_events(
         {
-            "created": ("title text rules pseudonym_key author", _P(None, "author")),
+            "created": (
+                "title text rules pseudonym_key author rule_set",
+                _P(None, "author"),
+                ("title text rules pseudonym_key author",),  # rules written inline (a city without rule sets)
+            ),
             "published": ("deadline", _P("petition:moderate", None)),
             "rejected": ("reason", _P("petition:moderate", None)),
             "signed": ("petition signer identity_method", _P(None, "signer")),
@@ -161,6 +168,15 @@ PETITIONS = Kind(
     rules="verifier.rules.petitions:PetitionRules",
     count=("petitions", lambda r: len(r.petitions)),
     state_part="petitions",
+    reads=("rulesets",),
+)
+
+RULESETS = Kind(
+    name="rulesets",
+    prefix="ruleset",
+    events=_events({"published": ("ruleset version applies_to rules source", _P("rules:admin", None))}),
+    rules="verifier.rules.rulesets:RuleSetRules",
+    count=("rule_sets", lambda r: len(r.published)),
 )
 
 BALLOTS = Kind(
@@ -260,7 +276,7 @@ HOUSING = Kind(
 )
 
 #: Every kind, in the order the replay reports them (step 4's stats) and publishes them (``state.json``).
-KINDS: tuple[Kind, ...] = (SERVICES, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING)
+KINDS: tuple[Kind, ...] = (SERVICES, RULESETS, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING)
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 #: Every prefix, current or legacy, -> its kind.
@@ -304,6 +320,11 @@ def _check(kinds: tuple[Kind, ...]) -> None:
         repeated = sorted({v for v in values if values.count(v) > 1})
         if repeated:
             raise TypeError(f"verifier registry of kinds: {what} used twice: {repeated}")
+    names = {k.name: k for k in kinds}
+    for k in kinds:
+        for other in k.reads:
+            if other not in names or names[other].process != k.process:
+                raise TypeError(f"verifier registry of kinds: {k.name} reads {other}, which must be in its process")
     sides = {k.process for k in kinds if k.cites_documents}
     if len(sides) > 1:
         raise TypeError("verifier registry of kinds: the kinds that cite documents must be replayed in one process")

@@ -59,6 +59,7 @@ def fold_petition(
             title=data["title"],
             text=data["text"],
             rules=data["rules"],
+            rule_set=data.get("rule_set"),
             pseudonym_key=data["pseudonym_key"],
             author=data["author"],
             status="pending",
@@ -94,6 +95,14 @@ class Petition(LedgerAggregate):
         rules: dict[str, Any]
         pseudonym_key: int
         author: str
+        #: ``{"name", "version"}`` of the published rule set the rules were copied from; absent when the petition
+        #: wrote its rules inline (a city that publishes no rule sets, older logs).
+        rule_set: dict[str, Any] | None = None
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset({"rule_set"})
+
+        def __post_init__(self) -> None:
+            if self.__dict__.get("rule_set", 0) is None:
+                del self.__dict__["rule_set"]
 
     class Published(Event):
         TYPE: ClassVar[str] = "petition.published"
@@ -142,6 +151,7 @@ class Petition(LedgerAggregate):
         author: str,
         at: datetime,
         actor: Mapping[str, str],
+        rule_set: Mapping[str, Any] | None = None,
     ) -> Petition:
         frozen = validate_petition_rules(rules)
         result: Petition = cls._start(
@@ -154,6 +164,7 @@ class Petition(LedgerAggregate):
             rules=frozen,
             pseudonym_key=pseudonym_key,
             author=author,
+            **({} if rule_set is None else {"rule_set": dict(rule_set)}),
         )
         return result
 

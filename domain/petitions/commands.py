@@ -19,9 +19,12 @@ from domain.base import LedgerAggregate, rfc3339
 from domain.core import AppCore
 from domain.errors import (
     ConcurrentModification,
+    CustomRulesRefused,
     DuplicateSignature,
     IdentityMethodNotAllowed,
+    InvalidInput,
     NotAuthorised,
+    RuleSetNotPublished,
 )
 from domain.identity import RULES, CitizenIdentity, Principal
 from domain.petitions.aggregate import Petition, Signature, signature_stream
@@ -45,12 +48,36 @@ class PetitionCommands(AppCore):
         by: CitizenIdentity,
         title: str,
         text: str,
-        rules: Mapping[str, Any],
         at: datetime,
+        rule_set: str | None = None,
+        rule_set_version: int | None = None,
+        rules: Mapping[str, Any] | None = None,
         petition_id: UUID | None = None,
     ) -> UUID:
+        """A citizen's petition under one of the city's published rule sets (``rule_set``, its latest version unless
+        ``rule_set_version``), whose rules are frozen into ``petition.created`` beside the reference. Inline ``rules``
+        are for a city that publishes no rule sets (older logs, tests); once it publishes one they are refused."""
         if not isinstance(by, CitizenIdentity):
             raise NotAuthorised("petitions are created by citizens")
+        reference: dict[str, Any] | None = None
+        if rule_set is not None:
+            if rules is not None:
+                raise InvalidInput("give rule_set or rules, not both")
+            published = self._rule_set(rule_set, rule_set_version)
+            if published.state["applies_to"] != "petition":
+                raise RuleSetNotPublished(
+                    "the rule set does not apply to petitions",
+                    ruleset=rule_set,
+                    applies_to=published.state["applies_to"],
+                )
+            rules, reference = published.state["rules"], published.reference
+        elif rules is None:
+            raise InvalidInput("a petition names the city's rule set (rule_set)")
+        elif self.projections.rule_sets_published():
+            raise CustomRulesRefused(
+                "the city publishes its petition rules: name one of its rule sets instead of writing rules",
+                published=sorted(self.projections.rule_sets),
+            )
         key = self.pseudonymizer.current
         author = self.pseudonymizer.citizen(by.subject, key)
         actor = self._authorise(by, "petition.created", pseudonym=author)
@@ -65,6 +92,7 @@ class PetitionCommands(AppCore):
                 author=author,
                 at=at,
                 actor=actor,
+                rule_set=reference,
             )
             if by.method not in petition.rules["identity_methods"]:
                 raise IdentityMethodNotAllowed(

@@ -1,43 +1,45 @@
 """Petition rule sets (frozen into ``petition.created``), their validation, and the rules' date arithmetic.
 
-The example values below are taken from the cities' published e-petition regulations (threshold and collection
-period). They are examples to start from: each city's legal department must confirm its own rule set before use.
+The example statutes in ``statutes/`` take their values from the cities' published e-petition regulations
+(threshold and collection period). They are examples to start from: each city's legal department confirms its own
+rule set before a ``rules:admin`` service publishes it (``ruleset.published``, domain/rulesets/).
 """
 
 from __future__ import annotations
 
 import calendar as _stdcal
+import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain import checks
 from domain.base import parse_rfc3339, rfc3339
-from domain.calendar import UA_CALENDAR, UA_MARTIAL_LAW_CALENDAR, calendar_for, validate_calendar
+from domain.calendar import UA_CALENDAR, calendar_for, validate_calendar
 
-DEFAULT_IDENTITY_METHODS = ["bankid", "diia", "qes"]
-
-
-def _petition_rules(city: str, threshold: int, period: dict[str, int], source: str) -> dict[str, Any]:
-    return {
-        "city": city,
-        "threshold": threshold,
-        "period": period,
-        "identity_methods": list(DEFAULT_IDENTITY_METHODS),
-        "response_working_days": 10,
-        "timezone": "Europe/Kyiv",
-        "calendar": dict(UA_MARTIAL_LAW_CALENDAR),
-        "max_title_chars": 200,
-        "max_text_chars": 10_000,
-        "source": source,
-    }
+STATUTES_DIR = Path(__file__).with_name("statutes")
 
 
-KYIV = _petition_rules("kyiv", 6_000, {"days": 60}, "Kyiv City Council regulation on electronic petitions")
-SUMY = _petition_rules("sumy", 250, {"days": 45}, "Sumy City Council regulation on electronic petitions")
-HRADYZK = _petition_rules("hradyzk", 100, {"months": 3}, "Hradyzk council regulation on electronic petitions")
-PETITION_RULE_SETS: dict[str, dict[str, Any]] = {"kyiv": KYIV, "sumy": SUMY, "hradyzk": HRADYZK}
+def _statutes() -> dict[str, dict[str, Any]]:
+    """The shipped example statutes (``statutes/<name>.json``): each the body of a ``ruleset.published`` (name,
+    version, what it applies to, the statute it cites, the rules), read from data files an outside reader can check
+    against the cities' regulations."""
+    out = {}
+    for path in sorted(STATUTES_DIR.glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc.pop("$comment", None)
+        out[doc["ruleset"]] = doc
+    return out
+
+
+#: Name -> the statute as ``hromada rules publish`` publishes it.
+STATUTES: dict[str, dict[str, Any]] = _statutes()
+KYIV = STATUTES["kyiv"]["rules"]
+SUMY = STATUTES["sumy"]["rules"]
+HRADYZK = STATUTES["hradyzk"]["rules"]
+PETITION_RULE_SETS: dict[str, dict[str, Any]] = {name: doc["rules"] for name, doc in STATUTES.items()}
 
 
 PETITION_RULE_FIELDS = (

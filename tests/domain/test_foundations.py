@@ -19,11 +19,11 @@ from domain.pii import InMemoryKeyValueStore, PersonalDataVault
 
 
 def test_every_event_type_is_registered_nested_and_authorised() -> None:
-    assert len(EVENT_TYPES) == 43  # 33 + the 9 of encrypted ballots + petition.response_overdue
+    assert len(EVENT_TYPES) == 44  # 33 + the 9 of encrypted ballots + petition.response_overdue + ruleset.published
     for type_, cls in EVENT_TYPES.items():
         assert type_ == cls.TYPE
         head, _, tail = type_.partition(".")
-        assert head in {"service", "petition", "ballot", "kindergarten", "housing"} and tail
+        assert head in {"service", "ruleset", "petition", "ballot", "kindergarten", "housing"} and tail
         assert "." in cls.__qualname__, f"{cls} must be nested in its aggregate"
         fields = {f.name for f in dataclasses.fields(cls)}
         assert "actor" in fields

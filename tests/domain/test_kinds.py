@@ -48,6 +48,7 @@ def test_prefixes_names_and_state_parts_are_unique() -> None:
 def test_the_rows() -> None:
     assert [(k.name, k.prefix, k.state_part) for k in KINDS] == [
         ("services", "service", None),
+        ("rulesets", "ruleset", None),
         ("petitions", "petition", "petitions"),
         ("ballots", "ballot", "ballots"),
         ("kindergarten", "kindergarten", "kindergarten"),  # queue.* in envelope format 1

@@ -46,6 +46,7 @@ def test_every_phase_is_in_the_log_and_verifies(ledger: Ledger, tmp_path: Path) 
     demo = Demo(ledger, events=400, seed=7)
     demo.register_services()
     phases = [
+        ("statutes", demo.publish_statutes),
         ("petitions", demo.petitions),
         ("ballot", demo.budget_ballot),
         ("kindergarten", demo.kindergarten),

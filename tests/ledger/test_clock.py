@@ -36,6 +36,7 @@ def city(ledger: Ledger) -> tuple[Demo, dict[str, Any]]:
     demo = Demo(ledger, events=250, seed=5)
     demo.clock.on_advance = None  # this test runs the clock's rounds itself
     demo.register_services()
+    demo.publish_statutes()
     demo.petitions()
     demo.kindergarten()
     app: Any = ledger.app

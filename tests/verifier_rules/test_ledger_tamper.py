@@ -274,11 +274,9 @@ def test_tally_differs_from_the_votes(city: tuple[Ledger, Demo], tmp_path: Path)
 
 
 def test_signature_after_the_deadline(city: tuple[Ledger, Demo], tmp_path: Path) -> None:
-    from domain.petitions.rules import KYIV
-
     ledger, demo = city
     app = demo.app
-    pid = app.create_petition(by=citizen(1), title="Trees", text="Plant trees", rules=KYIV, at=demo.clock.tick(60))
+    pid = app.create_petition(by=citizen(1), title="Trees", text="Plant trees", rule_set="kyiv", at=demo.clock.tick(60))
     app.publish_petition(by=CITY, petition_id=pid, at=demo.clock.tick(60))
     app.sign_petition(by=citizen(2), petition_id=pid, at=demo.clock.tick(60))
     deadline = app.get_petition(pid).state["deadline"]

@@ -8,7 +8,7 @@ one would be version 2 of the same stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -67,6 +67,14 @@ class PetitionRules:
         self.petitions: SpillMap[Petition] = self.scratch.map("petitions", pickle_codec())
         self.orphan_signatures: SpillMap[int] = self.scratch.map("orphan_signatures")
         self.late_responses: list[dict[str, Any]] = []
+        #: ``(event, "petition", rules)`` -> the rule set checks of a ``petition.created``
+        #: (:meth:`verifier.rules.rulesets.RuleSetRules.check_reference`), handed over by :meth:`read`.
+        self.check_rule_set: Callable[[Event, str, Any], None] | None = None
+
+    def read(self, kind: str, rules: Any) -> None:
+        """The rules of a kind the petitions ask (verifier.kinds ``reads``): the rule sets."""
+        if kind == "rulesets":
+            self.check_rule_set = rules.check_reference
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -133,6 +141,8 @@ class PetitionRules:
             raise Malformed("rules.timezone", "an IANA time zone", tz) from exc
         if threshold < 1:
             self.fail(ev, "invalid_rules", "the threshold must be at least 1", ">= 1", threshold)
+        if self.check_rule_set is not None:
+            self.check_rule_set(ev, "petition", rules)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "petition.created opens its stream", "version 1", ev.version)
         if ev.stream in self.petitions:

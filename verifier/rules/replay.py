@@ -36,6 +36,9 @@ class Replay:
         for k in KINDS:
             cls = rules_class(k.rules)
             self.rules[k.name] = cls(report, scratch, self.documents) if k.cites_documents else cls(report, scratch)
+        for k in KINDS:
+            for other in k.reads:
+                self.rules[k.name].read(other, self.rules[other])
         self.events = 0
         # (canonical) event type -> (its data fields, its handler), for the documented types
         self.dispatch = {
