@@ -130,10 +130,21 @@ def create_app(
         if gc is not None:
             gc.stop()
 
-    from api.routers import ballots, ballots_secret, housing, kindergarten, log, open_data, ops, petitions, receipts
+    from api.routers import (
+        ballots,
+        ballots_secret,
+        housing,
+        kindergarten,
+        log,
+        open_data,
+        ops,
+        petitions,
+        receipts,
+        rulesets,
+    )
 
     # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
-    routers = (petitions, ballots, kindergarten, housing, receipts, log, ops, open_data)
+    routers = (petitions, rulesets, ballots, kindergarten, housing, receipts, log, ops, open_data)
     app = FastAPI(
         lifespan=lifespan,
         dependencies=[Depends(limit_requests)],

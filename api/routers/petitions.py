@@ -23,8 +23,7 @@ from api.routers.petitions_models import (
 )
 from api.state import ApiState, StateDep
 from api.writes import Write, perform
-from domain.errors import InvalidInput
-from domain.petitions.rules import PETITION_RULE_SETS
+from domain.errors import CustomRulesRefused, InvalidInput
 
 #: its OpenAPI tag (api/app.py lists the routers)
 TAG = {"name": "petitions", "description": "Electronic petitions: create, moderate, sign, respond."}
@@ -59,6 +58,7 @@ def _view(state: StateDep, petition_id: UUID) -> Petition:
         rejected_reason=s.get("reason"),
         closed_at=s.get("closed_at"),
         rules=s["rules"],
+        rule_set=s.get("rule_set"),
     )
 
 
@@ -67,15 +67,24 @@ def _view(state: StateDep, petition_id: UUID) -> Petition:
 )
 def create(body: CreatePetition, citizen: Citizen, write: Write) -> Response:
     if body.rules is not None:
-        rules = body.rules
-    elif body.rule_set is not None:
-        rules = PETITION_RULE_SETS[body.rule_set]
-    else:
-        raise InvalidInput("give rule_set or rules")
+        raise CustomRulesRefused(
+            "a petition's rules are the city's: name one of its published rule sets (rule_set), not rules",
+            rule_set=body.rule_set,
+        )
+    if body.rule_set is None:
+        raise InvalidInput("a petition names one of the city's published rule sets (rule_set)")
+    rule_set = body.rule_set
     return write(
         citizen,
         body,
-        lambda app, at: app.create_petition(by=citizen.identity, title=body.title, text=body.text, rules=rules, at=at),
+        lambda app, at: app.create_petition(
+            by=citizen.identity,
+            title=body.title,
+            text=body.text,
+            rule_set=rule_set,
+            rule_set_version=body.rule_set_version,
+            at=at,
+        ),
         lambda pid, events: PetitionCreated(petition_id=pid, events=events),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -14,11 +14,21 @@ class CreatePetition(Body):
     title: Annotated[str, Field(min_length=1, max_length=500, examples=["Велодоріжка на Подолі"])]
     text: Annotated[Text, Field(examples=["Прошу облаштувати велодоріжку вздовж набережної."])]
     rule_set: Annotated[
-        Literal["kyiv", "sumy", "hradyzk"] | None,
-        Field(description="A shipped city rule set (threshold, period, calendar); or give `rules`."),
+        str | None,
+        Field(
+            pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+            description="One of the city's published rule sets (`GET /v1/rule-sets`), frozen into the petition.",
+        ),
     ] = "kyiv"
+    rule_set_version: Annotated[
+        int | None, Field(ge=1, le=1_000_000, description="Its version; the latest when omitted.")
+    ] = None
     rules: Annotated[
-        dict[str, Any] | None, Field(description="A full rule set (docs/domain.md), frozen at creation.")
+        dict[str, Any] | None,
+        Field(
+            description="Refused (422 `custom-rules-refused`): a petition's rules are the city's statute, not the "
+            "petition's; name a published `rule_set`."
+        ),
     ] = None
 
 
@@ -56,6 +66,8 @@ class Petition(BaseModel):
     rejected_reason: str | None = None
     closed_at: str | None = None
     rules: dict[str, Any]
+    #: The published rule set the rules were frozen from (`{name, version}`); null for inline rules of older logs.
+    rule_set: dict[str, Any] | None = None
 
 
 class PetitionSummary(BaseModel):

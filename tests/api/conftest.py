@@ -46,7 +46,19 @@ def ledger(database_url: str, tmp_path: Path) -> Iterator[Ledger]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, origin=ORIGIN, checkpoint_every_events=1)
     with Ledger(settings) as ledger:
         metadata.create_all(ledger.engine, tables=API_TABLES)
+        publish_statutes(ledger)
         yield ledger
+
+
+def publish_statutes(ledger: Ledger) -> None:
+    """The city of the tests has published the shipped statutes (kyiv, sumy, hradyzk) as its rule sets, as its legal
+    department (`city.legal`, `rules:admin`) would before the first petition."""
+    from domain.identity import Actor
+    from domain.petitions.rules import STATUTES
+
+    add_service(ledger, "city.legal", ["rules:admin"])
+    for doc in STATUTES.values():
+        ledger.app.publish_rule_set(by=Actor.service("city.legal"), **doc, at=datetime.now(UTC))
 
 
 @pytest.fixture
@@ -93,3 +105,29 @@ def problem(resp: Any, status: int, slug: str) -> dict[str, Any]:
     assert body["type"] == f"https://hromada.example/problems/{slug}", body
     assert body["status"] == status
     return body
+
+
+@pytest.fixture
+def rule_set(client: TestClient, service_key: Callable[..., dict[str, str]]) -> Callable[..., str]:
+    """`rule_set("kyiv")` publishes that shipped statute as it is; `rule_set(threshold=2)` a rule set of the city's
+    (the Hradyzk statute with the changes, under a new name): through `POST /v1/rule-sets`, as the city's legal
+    department (`rules:admin`). Returns the name a petition gives as its `rule_set`."""
+    from domain.petitions.rules import STATUTES
+
+    admin: list[dict[str, str]] = []
+    made: list[str] = []
+
+    def make(base: str = "hradyzk", **changes: Any) -> str:
+        doc = STATUTES[base]
+        if not changes:
+            return base  # published with the ledger (publish_statutes)
+        if not admin:
+            admin.append(service_key("city.legal.tests", "rules:admin"))
+        name = f"{base}-test-{len(made) + 1}"
+        body = {**doc, "ruleset": name, "rules": {**doc["rules"], **changes}}
+        r = client.post("/v1/rule-sets", json=body, headers=admin[0])
+        assert r.status_code == 201, r.text
+        made.append(name)
+        return name
+
+    return make

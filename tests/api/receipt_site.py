@@ -25,6 +25,7 @@ from api.settings import ApiSettings
 from ledger import note
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 from tests.ports import free_port
 
 ORIGIN = "receipts.hromada.local/city"
@@ -86,12 +87,11 @@ class Site:
         self.url = f"http://127.0.0.1:{self.server.config.port}"
         issuer = DevIssuer(data_dir)
         council = {"Authorization": f"Bearer {add_service(self.ledger, 'city.council', ['petition:*'])}"}
-        from domain.petitions.rules import HRADYZK
-
+        publish_statutes(self.ledger)
         with httpx.Client(base_url=self.url) as http:
             r = http.post(
                 "/v1/petitions",
-                json={"title": PETITION_TITLE, "text": "Освітлення парку.", "rules": HRADYZK},
+                json={"title": PETITION_TITLE, "text": "Освітлення парку.", "rule_set": "hradyzk"},
                 headers={"Authorization": f"Bearer {issuer.issue('author')}"},
             )
             assert r.status_code == 201, r.text

@@ -23,6 +23,7 @@ from api.settings import ApiSettings
 from hromada.cli.service import dev_token, service_app
 from hromada.settings import load
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 from tests.api.writer_server import writer
 from tests.ports import free_port
 from verifier.audit import run_audit
@@ -41,6 +42,7 @@ def server(
     monkeypatch.setenv("HROMADA_ORIGIN", "e2e.hromada.local/city")
     settings = load(ledger={"checkpoint_every_events": 5, "checkpoint_every_seconds": 0.2}).ledger  # and the env's
     ledger = Ledger(settings)
+    publish_statutes(ledger)
     api_settings = ApiSettings(group_commit=True)
     app = create_app(ledger, settings=api_settings)
     port = free_port()
@@ -92,17 +94,16 @@ def test_city_end_to_end(server: dict[str, Any], tmp_path: Path) -> None:
     citizens = [_cli_token(f"citizen-{i}", "--age", "30", "--district", "podil") for i in range(4)]
     from domain.petitions.rules import HRADYZK
 
+    legal = _cli_key("city.legal.e2e", "--scope", "rules:admin")
     with httpx.Client(base_url=server["url"], timeout=30) as http:
+        # -- the city's rule set: the Hradyzk statute with a threshold of 3, published by its legal department
+        small = {"ruleset": "hradyzk-3", "version": 1, "applies_to": "petition", "rules": {**HRADYZK, "threshold": 3}}
+        _ok(http.post("/v1/rule-sets", json={**small, "source": "a test statute"}, headers=legal), 201)
         # -- petition: created by a citizen, published, signed to its threshold, answered
         pid = _ok(
             http.post(
                 "/v1/petitions",
-                json={
-                    "title": "Сквер",
-                    "text": "Облаштувати сквер.",
-                    "rule_set": None,
-                    "rules": {**HRADYZK, "threshold": 3},
-                },
+                json={"title": "Сквер", "text": "Облаштувати сквер.", "rule_set": "hradyzk-3"},
                 headers=citizens[0],
             ),
             201,
@@ -227,7 +228,7 @@ def test_city_end_to_end(server: dict[str, Any], tmp_path: Path) -> None:
         bundle.write_bytes(r.content)
         report = run_audit(bundle, key, offline=True)
         assert report.verified, report.to_json()
-        assert int(r.headers["x-tree-size"]) == 27
+        assert int(r.headers["x-tree-size"]) == 33  # 27 + the statutes (4) + the test rule set and its service
         metrics = http.get("/metrics").text
         assert "hromada_group_commits_total" in metrics
 

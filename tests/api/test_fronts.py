@@ -52,9 +52,9 @@ def _same_problem(a: Any, b: Any) -> None:
     assert ja == jb, (ja, jb)
 
 
-def test_a_signature_through_a_front_is_decided_by_the_writer(front, client, service_key, citizen, ledger):
+def test_a_signature_through_a_front_is_decided_by_the_writer(front, client, service_key, citizen, ledger, rule_set):
     council = service_key("city.council", "petition:*")
-    pid = _published(front, council, citizen, threshold=2)  # create and publish pass through
+    pid = _published(front, council, citizen, rule_set, threshold=2)  # create and publish pass through
     assert front.commands.answered == 0
     r1 = front.post(f"/v1/petitions/{pid}/signatures", headers=citizen("s1"))
     assert r1.status_code == 201, r1.text
@@ -71,9 +71,9 @@ def test_a_signature_through_a_front_is_decided_by_the_writer(front, client, ser
     assert 'route="/v1/petitions/{petition_id}/signatures",status="201"' in metrics
 
 
-def test_every_refusal_of_a_signature_is_the_apps_own(front, client, service_key, citizen):
+def test_every_refusal_of_a_signature_is_the_apps_own(front, client, service_key, citizen, rule_set):
     council = service_key("city.council", "petition:*")
-    pid = _published(client, council, citizen, threshold=50)
+    pid = _published(client, council, citizen, rule_set, threshold=50)
     assert front.post(f"/v1/petitions/{pid}/signatures", headers=citizen("twice")).status_code == 201
     unknown = "00000000-0000-4000-8000-000000000000"
     cases = [
@@ -132,15 +132,15 @@ def test_votes_and_their_refusals_through_a_front(front, client, service_key, ci
     assert text.status_code == same.status_code
 
 
-def test_idempotent_retries_through_a_front(front, service_key, citizen, client):
-    pid = _published(client, service_key("city.council", "petition:*"), citizen, threshold=50)
+def test_idempotent_retries_through_a_front(front, service_key, citizen, client, rule_set):
+    pid = _published(client, service_key("city.council", "petition:*"), citizen, rule_set, threshold=50)
     headers = {**citizen("idem"), "Idempotency-Key": "retry-1"}
     first = front.post(f"/v1/petitions/{pid}/signatures", headers=headers)
     again = front.post(f"/v1/petitions/{pid}/signatures", headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again.headers["Idempotency-Replayed"] == "true"
     # the same key on another request: refused, via the front as directly
-    other = f"/v1/petitions/{_published(client, service_key('c2', 'petition:*'), citizen)}/signatures"
+    other = f"/v1/petitions/{_published(client, service_key('c2', 'petition:*'), citizen, rule_set)}/signatures"
     problem(front.post(other, headers=headers), 422, "idempotency-key-reused")
 
 
@@ -156,7 +156,7 @@ def test_rate_limits_hold_through_fronts_and_spoofed_forwarding_headers_change_n
         writer(app) as (http_sock, cmd_sock, _),
         TestClient(FrontApp(settings, tmp_path, http_sock, cmd_sock), raise_server_exceptions=False) as front,
     ):
-        pid = _published(client, service_key("city.council", "petition:*"), citizen, threshold=50)
+        pid = _published(client, service_key("city.council", "petition:*"), citizen, lambda threshold: "hradyzk")
         who = citizen("busy")
         assert front.post(f"/v1/petitions/{pid}/signatures", headers=who).status_code == 201
         problem(front.post(f"/v1/petitions/{pid}/signatures", headers=who), 409, "duplicate-signature")

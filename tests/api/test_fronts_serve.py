@@ -18,6 +18,7 @@ from api.auth.keys import add_service
 from api.auth.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 from tests.ports import free_port
 from tests.processes import alive, wait_until
 
@@ -47,6 +48,7 @@ def test_serve_with_fronts_serves_restarts_a_dead_front_and_stops_cleanly(tmp_pa
     env.update(HROMADA_DATA_DIR=str(tmp_path), HROMADA_CITIZEN_BURST="100")
     with Ledger(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'ledger.db'}")) as ledger:
         council = {"Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*"])}
+        publish_statutes(ledger)
     issuer = DevIssuer(tmp_path)
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,6 @@
-"""Rule sets and frozen parameters written by whoever creates a petition, ballot or queue: each is validated in
-full at creation (a 422 naming the field), so that no accepted one can make a later command fail or loop."""
+"""Rule sets and frozen parameters: a petition rule set as the city's `rules:admin` service publishes it, a ballot's
+or queue's parameters as their creator writes them. Each is validated in full (a 422 naming the field), so that no
+accepted one can make a later command fail or loop."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from tests.api.conftest import problem
 DAYS_2024 = [(date(2024, 1, 1) + timedelta(days=i)).strftime("%m-%d") for i in range(366)]
 
 
-def _petition(client, citizen, rules: dict[str, Any]):
-    body = {"title": "T", "text": "x", "rule_set": None, "rules": rules}
-    return client.post("/v1/petitions", json=body, headers=citizen("author"))
+def _publish(client, service_key, rules: dict[str, Any]):
+    body = {"ruleset": "hostile", "version": 1, "applies_to": "petition", "rules": rules, "source": "a test"}
+    return client.post("/v1/rule-sets", json=body, headers=service_key("city.legal", "rules:admin"))
 
 
 def _with(**over: Any) -> dict[str, Any]:
@@ -71,8 +72,8 @@ def _calendar(**over: Any) -> dict[str, Any]:
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_a_petition_rule_set_is_refused_naming_the_field(client, citizen, rules, field):
-    body = problem(_petition(client, citizen, rules), 422, "invalid-input")
+def test_a_petition_rule_set_is_refused_naming_the_field(client, service_key, rules, field):
+    body = problem(_publish(client, service_key, rules), 422, "invalid-input")
     assert body["evidence"]["field"] == field, body
     assert field in body["detail"]
 
@@ -93,7 +94,8 @@ def test_a_rule_set_at_every_bound_still_answers_its_signatures(client, citizen,
         weekend=[5, 6], fixed=fixed, martial_law=False, extra_holidays=extra, movable=["easter", "trinity"]
     )
     rules["response_working_days"] = 365
-    r = _petition(client, citizen, rules)
+    assert _publish(client, service_key, rules).status_code == 201
+    r = client.post("/v1/petitions", json={"title": "T", "text": "x", "rule_set": "hostile"}, headers=citizen("a"))
     assert r.status_code == 201, r.text
     pid = r.json()["petition_id"]
     assert client.post(f"/v1/petitions/{pid}/publish", headers=service_key("council", "petition:*")).status_code == 200

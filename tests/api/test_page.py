@@ -24,6 +24,7 @@ from api.auth.tokens import DevIssuer
 from api.settings import ApiSettings
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 
 CHROME_FLAGS = [
     "--headless",
@@ -80,6 +81,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = Settings(data_dir=tmp_path, origin="page.hromada.local/city", checkpoint_every_events=1)
     ledger = Ledger(settings)
+    publish_statutes(ledger)
     app = create_app(ledger, settings=ApiSettings())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,17 +7,9 @@ from tests.api.conftest import problem
 HRADYZK = {"title": "Велодоріжка", "text": "Прошу облаштувати велодоріжку.", "rule_set": "hradyzk"}
 
 
-def small_rules(client, threshold: int = 2) -> dict:
-    from domain.petitions.rules import HRADYZK as R
-
-    return {**R, "threshold": threshold}
-
-
-def _published(client, council, citizen, threshold=2):
+def _published(client, council, citizen, rule_set, threshold=2):
     r = client.post(
-        "/v1/petitions",
-        json={**HRADYZK, "rule_set": None, "rules": small_rules(client, threshold)},
-        headers=citizen("author"),
+        "/v1/petitions", json={**HRADYZK, "rule_set": rule_set(threshold=threshold)}, headers=citizen("author")
     )
     assert r.status_code == 201, r.text
     pid = r.json()["petition_id"]
@@ -43,9 +35,9 @@ def test_create_read_and_list(client, citizen):
     assert client.get("/v1/petitions", params={"status": "closed"}).json() == []
 
 
-def test_full_lifecycle_threshold_response_close(client, service_key, citizen, clock):
+def test_full_lifecycle_threshold_response_close(client, service_key, citizen, clock, rule_set):
     council = service_key("city.council", "petition:*")
-    pid = _published(client, council, citizen, threshold=2)
+    pid = _published(client, council, citizen, rule_set, threshold=2)
     p = client.get(f"/v1/petitions/{pid}").json()
     assert p["status"] == "published" and p["deadline"] > p["published_at"]
     r1 = client.post(f"/v1/petitions/{pid}/signatures", headers=citizen("s1"))
@@ -90,9 +82,9 @@ def test_reject_and_moderation_errors(client, service_key, citizen):
     problem(client.post(f"/v1/petitions/{pid}/response", json={"response": "x"}, headers=council), 403, "missing-scope")
 
 
-def test_duplicate_signature_and_identity_method(client, service_key, citizen):
+def test_duplicate_signature_and_identity_method(client, service_key, citizen, rule_set):
     council = service_key("city.council", "petition:*")
-    pid = _published(client, council, citizen, threshold=100)
+    pid = _published(client, council, citizen, rule_set, threshold=100)
     assert client.post(f"/v1/petitions/{pid}/signatures", headers=citizen("x")).status_code == 201
     body = problem(client.post(f"/v1/petitions/{pid}/signatures", headers=citizen("x")), 409, "duplicate-signature")
     assert body["code"] == "duplicate_signature" and body["evidence"]["petition"] == pid
@@ -109,8 +101,12 @@ def test_auth_and_input_errors(client, service_key, citizen):
     problem(client.post("/v1/petitions", json=HRADYZK, headers=svc), 403, "forbidden")
     problem(client.post("/v1/petitions", json={"title": "x"}, headers=citizen("a")), 422, "validation-error")
     problem(client.post("/v1/petitions", json={**HRADYZK, "extra": 1}, headers=citizen("a")), 422, "validation-error")
-    bad_rules = {**HRADYZK, "rule_set": None, "rules": {"threshold": -1}}
-    problem(client.post("/v1/petitions", json=bad_rules, headers=citizen("a")), 422, "invalid-input")
+    own_rules = {**HRADYZK, "rule_set": None, "rules": {"threshold": 2}}  # a citizen's own threshold (issue #15)
+    problem(client.post("/v1/petitions", json=own_rules, headers=citizen("a")), 422, "custom-rules-refused")
+    unpublished = {**HRADYZK, "rule_set": "lviv"}
+    problem(client.post("/v1/petitions", json=unpublished, headers=citizen("a")), 422, "ruleset-not-published")
+    no_rules = {**HRADYZK, "rule_set": None}
+    problem(client.post("/v1/petitions", json=no_rules, headers=citizen("a")), 422, "invalid-input")
     problem(
         client.post(
             "/v1/petitions", content=b"{not json", headers={**citizen("a"), "content-type": "application/json"}
@@ -141,11 +137,11 @@ def test_unregistered_or_descoped_service_is_refused_by_the_log(client, ledger, 
     )
 
 
-def test_an_unanswered_petition_is_flagged_overdue_by_the_clock(client, ledger, service_key, citizen, clock):
+def test_an_unanswered_petition_is_flagged_overdue_by_the_clock(client, ledger, service_key, citizen, clock, rule_set):
     from domain.clock import run_due
 
     council = service_key("city.council", "petition:*")
-    pid = _published(client, council, citizen, threshold=1)
+    pid = _published(client, council, citizen, rule_set, threshold=1)
     client.post(f"/v1/petitions/{pid}/signatures", headers=citizen("s1"))
     p = client.get(f"/v1/petitions/{pid}").json()
     assert p["threshold_reached"] and p["response_overdue_at"] is None

@@ -1,0 +1,44 @@
+"""Request and response bodies of the rule set endpoints (`api/routers/rulesets.py`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.models import Body, Written
+
+RuleSetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["kyiv"])]
+
+
+class PublishRuleSet(Body):
+    ruleset: RuleSetName
+    version: Annotated[
+        int, Field(ge=1, le=1_000_000, description="Each version is published once; a change is the next.")
+    ]
+    applies_to: Literal["petition"]
+    rules: Annotated[
+        dict[str, Any], Field(description="The rules (docs/domain.md), validated and frozen as published.")
+    ]
+    source: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=500,
+            description="The statute the rules implement (title, number, date), as the city cites it.",
+        ),
+    ]
+
+
+class RuleSetPublished(Written):
+    ruleset: str
+    version: int
+
+
+class RuleSet(BaseModel):
+    ruleset: str
+    version: int
+    applies_to: str
+    rules: dict[str, Any]
+    source: str
+    published_at: str
