@@ -25,6 +25,7 @@ from api.auth.keys import add_service
 from api.auth.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 from tests.ports import free_port
 from tests.processes import wait_until
 
@@ -59,6 +60,7 @@ class City:
             self.council = {
                 "Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*", "ballot:*"])
             }
+            publish_statutes(ledger)
         self.issuer = DevIssuer(self.data_dir)
 
     @property

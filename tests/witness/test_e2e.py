@@ -20,6 +20,7 @@ from api.auth.keys import add_service
 from api.auth.tokens import DevIssuer
 from ledger.config import Settings
 from ledger.runtime import Ledger
+from tests.api.conftest import publish_statutes
 from tests.api.served import serve_env, serving
 from tests.ports import free_port
 from tests.processes import wait_until
@@ -39,6 +40,7 @@ def test_a_ledger_with_an_honest_a_down_a_lying_and_a_hanging_witness(tmp_path: 
     data = tmp_path / "ledger"
     with Ledger(Settings(data_dir=data, database_url=f"sqlite:///{data / 'ledger.db'}")) as ledger:
         council = {"Authorization": "Bearer " + add_service(ledger, "city.council", ["petition:*"])}
+        publish_statutes(ledger)
         log_key = ledger.signer.verifier_key
     env = serve_env(tmp_path)
     honest_key = hromada("witness", "init", "--state", str(tmp_path / "honest"), "--name", "honest.test/w", env=env)
@@ -103,7 +105,7 @@ def _check(
         r = httpx.post(f"{url}/v1/petitions/{pid}/signatures", headers=signer)
         assert r.status_code == 201, r.text
         receipt_url = r.json()["events"][-1]["receipt"]
-    size = 1 + 2 + 3  # the service registration, created + published, three signatures
+    size = 1 + 4 + 2 + 3  # the service registration, the statutes (4), created + published, three signatures
 
     def cosigned_at_size() -> bool:
         note = httpx.get(url + "/checkpoint").text
@@ -125,7 +127,7 @@ def _check(
     one_of_two = ["--witness", f"honest={honest}", "--witness", f"liar={liar.verifier_key()}"]
     code, out = audit(*one_of_two, "--witness-threshold", "1")
     assert code == 0, out
-    assert "witness policy 1 of 2 (honest, liar) at tree size 6: passed (cosigned by honest)" in out
+    assert f"witness policy 1 of 2 (honest, liar) at tree size {size}: passed (cosigned by honest)" in out
     code, out = audit(*one_of_two, "--witness-threshold", "2")
     assert code == 1 and "witness_cosignatures_insufficient" in out and "missing or invalid: liar" in out, out
     code, out = audit("--witness", f"honest={honest}", "--witness", f"down={down}")
