@@ -20,6 +20,8 @@ from domain.petitions.rules import validate_petition_rules
 #: What a rule set may apply to -> the validation of its rules.
 APPLIES_TO = {"petition": validate_petition_rules}
 MAX_VERSION = 1_000_000
+#: The fields of ``ruleset.published`` (what the fold keeps and :meth:`RuleSet.as_dict` shows).
+FIELDS = ("ruleset", "version", "applies_to", "rules", "source")
 
 
 def rule_set_stream(name: str, version: int) -> UUID:
@@ -30,7 +32,7 @@ def fold_rule_set(
     state: dict[str, Any], type_: str, time: str, actor: Mapping[str, str], data: Mapping[str, Any]
 ) -> None:
     if type_ == "ruleset.published":
-        state.update({k: data[k] for k in ("ruleset", "version", "applies_to", "rules", "source")})
+        state.update({k: data[k] for k in FIELDS})
         state["published_at"] = time
 
 
@@ -85,4 +87,4 @@ class RuleSet(LedgerAggregate):
         return {"name": self.state["ruleset"], "version": self.state["version"]}
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: self.state[k] for k in ("ruleset", "version", "applies_to", "rules", "source", "published_at")}
+        return {k: self.state[k] for k in (*FIELDS, "published_at")}
