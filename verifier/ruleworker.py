@@ -17,10 +17,13 @@ from verifier.rules.model import Event
 from verifier.rules.steps import AuthorisationStep, RuleReplayStep
 from verifier.source import LineBound, Oversize, Unterminated, iter_event_lines
 from verifier.steps.base import AuditContext, Step
+from verifier.voting import precheck
 
 __all__ = ["RULE_FEED_EVERY", "STATE_BATCH", "RuleFeed", "is_rule_step"]
 
 RULE_FEED_EVERY = 4096  # lines per message to the rule worker
+#: or sooner, once this process has checked this many cast ballots for it (~0.1 s of its work): it waits for them
+OUTCOMES_EVERY = 48
 STATE_BATCH = 4096  # rows (verifier.rules.statecmp) of the replayed public state per message from the worker
 
 
@@ -38,6 +41,10 @@ class RuleFeed(Step):
       reads ``events.jsonl`` itself, which costs this process nothing (the two processes stay equally loaded);
     - for a ledger read over the network (``source`` None): the accepted lines of its aggregates, with their
       indexes, from this process's download (a second reader would download everything again).
+
+    With either, the outcomes of the cast ballots' proofs this process checked for the worker
+    (:mod:`verifier.voting.precheck`), sent sooner than every ``RULE_FEED_EVERY`` lines once there are
+    ``OUTCOMES_EVERY`` of them, so the worker never waits long for the lines it may replay.
     """
 
     wants_lines = True
@@ -58,25 +65,42 @@ class RuleFeed(Step):
         child.close()
         self.rejected: list[int] = []
         self.lines: list[tuple[int, bytes]] = []
+        # this process checks a share of the cast ballots' proofs for the worker (verifier/voting/precheck.py)
+        self.prechecker = precheck.Prechecker() if "ballot" in RULE_WORKER_PREFIXES else None
+        self.outcomes: dict[int, precheck.Outcome] = {}
 
     def on_line(self, ctx: AuditContext, index: int, line: bytes | Unterminated | Oversize) -> None:
         current = ctx.current
+        accepted = current is not None and not current.problems
+        if accepted and self.prechecker is not None:
+            assert current is not None and current.event is not None
+            outcome = self.prechecker.see(current.event)
+            if outcome is not None:
+                self.outcomes[index] = outcome
         if not self.sends_lines:
-            if current is None or current.problems:
+            if not accepted:
                 self.rejected.append(index)
-            if (index + 1) % RULE_FEED_EVERY == 0:
-                self._send((index + 1, self.rejected))
+            if (index + 1) % RULE_FEED_EVERY == 0 or len(self.outcomes) >= OUTCOMES_EVERY:
+                self._send((index + 1, self.rejected, self._take_outcomes()))
                 self.rejected = []
             return
-        if current is None or current.problems:
+        if not accepted:
             return
+        assert current is not None
         event = current.event
         assert event is not None  # no problems: an envelope
         if event["type"].partition(".")[0] in RULE_WORKER_PREFIXES:
             self.lines.append((index, line if type(line) is bytes else line.line))  # type: ignore[union-attr]
-            if len(self.lines) >= RULE_FEED_EVERY:
-                self._send(self.lines)
-                self.lines = []
+            if len(self.lines) >= RULE_FEED_EVERY or len(self.outcomes) >= OUTCOMES_EVERY:
+                self._send_lines()
+
+    def _take_outcomes(self) -> dict[int, precheck.Outcome]:
+        outcomes, self.outcomes = self.outcomes, {}
+        return outcomes
+
+    def _send_lines(self) -> None:
+        self._send(("lines", self.lines, self._take_outcomes()))
+        self.lines = []
 
     def _send(self, message: Any) -> None:
         try:
@@ -89,7 +113,10 @@ class RuleFeed(Step):
         """After the stream: the last lines, then the worker's share, merged into step 4 before it finishes; then,
         only if step 4 will compare a published state, the worker's parts of the replayed state, a batch of
         aggregates per message, written to step 4's table as they come (never held whole)."""
-        self._send(self.lines if self.sends_lines else (ctx.events_seen, self.rejected))
+        if self.sends_lines:
+            self._send_lines()
+        else:
+            self._send((ctx.events_seen, self.rejected, self._take_outcomes()))
         with_state = self.step.compares_state(ctx)
         self._send(("end",))
         self._send(with_state)
@@ -139,6 +166,7 @@ def _own_lines(
                         raise RuntimeError(f"step 1 saw {upto} lines, the rule worker more")
                     upto = message[0]
                     rejected.update(message[1])
+                    precheck.offer(message[2])
                 if rejected and index in rejected:
                     rejected.discard(index)
                     continue
@@ -155,8 +183,9 @@ def _own_lines(
 
 def _sent_lines(conn: Any) -> Iterator[tuple[int, bytes]]:
     """Rule worker, ledger read over the network: the ``(index, line)`` batches the main process sends."""
-    while type(message := conn.recv()) is list:
-        yield from message
+    while (message := conn.recv())[0] == "lines":
+        precheck.offer(message[2])
+        yield from message[1]
     if message[0] != "end":
         raise RuntimeError(f"the rule worker got {message!r} instead of its lines")
 
@@ -199,6 +228,7 @@ def _rule_worker(
                         None if etype is logged else logged,
                     )
                 )
+                precheck.discard(index)
             conn.send(("ok", step.part()))
             if conn.recv():  # the main process compares a published state: this share's parts, rows in batches
                 rows = step.own_state_rows()

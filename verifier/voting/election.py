@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from verifier.rules.model import Event, Violation, pseudonym_problem, stream_id
 from verifier.voting import ballot as bal
+from verifier.voting import precheck
 from verifier.voting.group import Bad, Pt, point, total
 from verifier.voting.hashing import manifest_hash, tracker
 from verifier.voting.proofs import decryption_ok, knowledge_ok
@@ -378,10 +379,12 @@ class Election:
             st = None
         cts = None
         if st is not None:
-            good_tracker = d.get("tracker") == tracker(d)
             try:
-                cts = bal.check(d, manifest=self.manifest, h=self.h, st=st)
+                cts = precheck.checked(ev.index, self.manifest, self.h, st)
+                if cts is None:
+                    cts = bal.check(d, manifest=self.manifest, h=self.h, st=st)
             except bal.Refused as e:
+                good_tracker = d.get("tracker") == tracker(d)
                 if e.where == "tracker":
                     errors.append(("voting.bad_tracker", f"{e}", tracker(d), d.get("tracker")))
                 elif not good_tracker:
