@@ -19,6 +19,7 @@ from domain.ballots.rules import compute_tally, tally_of_counts
 from domain.base import LedgerAggregate, rfc3339, stream_id
 from domain.errors import (
     CeremonyOutOfOrder,
+    DomainError,
     DuplicateChoice,
     EmptySelection,
     InvalidInput,
@@ -259,13 +260,38 @@ class Ballot(LedgerAggregate):
         age: int | None,
         district: str | None,
         at: datetime,
+        prechecked: dict[str, Any] | DomainError | None = None,
     ) -> dict[str, Any]:
-        """An encrypted ballot's event data, after the window, eligibility, every proof and the tracker."""
+        """An encrypted ballot's event data, after the window, eligibility, every proof and the tracker.
+
+        ``prechecked``: what :meth:`precheck_ballot` gave for the same voter, body, identity method and district
+        (the proofs, checked before the decision): the window and eligibility are checked here at ``at`` as
+        always, first, and then its verdict stands for the proofs' checks (they depend on nothing that changes
+        once the ballot is open)."""
         self._require_encrypted()
         recorded = self.check_eligible(identity_method=identity_method, age=age, district=district, at=at)
+        if prechecked is not None:
+            if isinstance(prechecked, DomainError):
+                raise prechecked
+            return dict(prechecked)
         return secret.check_cast(
             self.state, str(self.id), voter=voter, district=recorded, identity_method=identity_method, body=body
         )
+
+    def precheck_ballot(
+        self, *, voter: str, body: Mapping[str, Any], identity_method: str, district: str | None
+    ) -> dict[str, Any] | DomainError:
+        """The time-independent part of :meth:`check_ballot` (every proof and the tracker, ~2 ms), to be done
+        before the decision so that ballots are not checked one at a time under the sequencer: the event data, or
+        the error to raise once the window and eligibility have been checked."""
+        try:
+            self._require_encrypted()
+            recorded = district if self.state["eligibility"]["districts"] is not None else None
+            return secret.check_cast(
+                self.state, str(self.id), voter=voter, district=recorded, identity_method=identity_method, body=body
+            )
+        except DomainError as e:
+            return e
 
     def end_voting(
         self, *, voters: int, last_ballots: Iterable[secret.Ciphertexts], at: datetime, actor: Mapping[str, str]

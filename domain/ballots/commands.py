@@ -190,6 +190,8 @@ class BallotCommands(AppCore):
             actor = self._authorise(by, "ballot.ballot_cast", pseudonym=voter)
             record_id = vote_stream(ballot_id, voter)
             first = not self.projections.has_cast(str(ballot_id), voter)
+            # the proofs before the decision: other commands go on meanwhile (libsecp256k1 runs without the GIL)
+            prechecked = ballot.precheck_ballot(voter=voter, body=body, identity_method=by.method, district=by.district)
             for _ in range(self.MAX_ATTEMPTS):
                 record: Any = None
                 if not first:
@@ -199,7 +201,13 @@ class BallotCommands(AppCore):
                         record = None
                 with self.sequencer.deciding(at) as now:
                     data = ballot.check_ballot(
-                        voter=voter, body=body, identity_method=by.method, age=by.age, district=by.district, at=now
+                        voter=voter,
+                        body=body,
+                        identity_method=by.method,
+                        age=by.age,
+                        district=by.district,
+                        at=now,
+                        prechecked=prechecked,
                     )
                     if record is None:
                         record = CastRecord.cast(data=data, at=now, actor=actor)

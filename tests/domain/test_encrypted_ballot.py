@@ -146,6 +146,35 @@ def test_a_ballot_with_one_broken_proof_is_refused_naming_it_and_nothing_is_stor
     assert app.recorder.max_notification_id() == before
 
 
+def test_the_proofs_are_checked_outside_the_decision_and_the_window_is_still_reported_first(
+    app: CityApp, opened: tuple[UUID, dict[int, cer.TrusteeSecrets]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ~2 ms of proof checks run before the sequencer is taken, so other commands are not held behind them; the
+    errors are the same as when they ran inside: a broken ballot after the window is WindowClosed, an ineligible
+    voter's is NotEligible, and only an eligible voter in the window hears InvalidProof."""
+    from domain.ballots import encrypted
+
+    bid, _ = opened
+    held: list[bool] = []
+    check = encrypted.check_cast
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        held.append(bool(getattr(app.sequencer._local, "active", False)))
+        return check(*args, **kw)
+
+    monkeypatch.setattr(encrypted, "check_cast", spy)
+    app.cast_ballot(by=voter(1), ballot_id=bid, body=encrypt(app, bid, voter(1), ["park"]), at=T0 + days(1))
+    assert held == [False]
+    broken = encrypt(app, bid, voter(2), ["gym"])
+    broken["tracker"] = "0" * 64
+    with pytest.raises(errors.NotEligible):
+        app.cast_ballot(by=citizen(2, district="podil", method="gov.ua"), ballot_id=bid, body=broken, at=T0 + days(1))
+    with pytest.raises(errors.InvalidProof):
+        app.cast_ballot(by=voter(2), ballot_id=bid, body=broken, at=T0 + days(1))
+    with pytest.raises(errors.WindowClosed):
+        app.cast_ballot(by=voter(2), ballot_id=bid, body=broken, at=T0 + days(8))
+
+
 def test_a_ballot_made_for_another_voter_fails_its_proofs(
     app: CityApp, opened: tuple[UUID, dict[int, cer.TrusteeSecrets]]
 ) -> None:
