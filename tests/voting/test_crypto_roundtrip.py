@@ -165,3 +165,17 @@ def test_a_bad_share_or_a_forged_decryption_is_caught() -> None:
     assert not verify_decryption(manifest, h, 2, ["option/0"], G * s[1], a, decode_point(d["d"]), d["proof"])
     with pytest.raises(CryptoError):
         cer.decrypt_share(BALLOT, 2, 1, trustees[2].encryption_secret, {"ephemeral": (G * 5).hex(), "box": "00" * 48})
+
+
+def test_the_fixed_base_table_multiplies_like_the_library() -> None:
+    import secrets
+
+    from domain.ballots.crypto.group import INFINITY, FixedBase, N, base_mul
+
+    h = base_mul(0xC0FFEE)
+    table = FixedBase(h)
+    other = base_mul(77)
+    for s in [0, 1, 255, 256, N - 1, *(secrets.randbelow(N) for _ in range(20))]:
+        assert table.plus(s, other) == h * s + other
+        assert table.plus(s, INFINITY) == h * s
+    assert table.plus(N - 1, h) == INFINITY

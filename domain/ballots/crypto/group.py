@@ -135,6 +135,66 @@ def point_sum(points: Iterable[Point]) -> Point:
         return INFINITY
 
 
+class FixedBase:
+    """``s·P`` for a point ``P`` used over and over (a ballot's joint key ``H``), by table: row ``i`` holds
+    ``j·256^i·P`` for ``j = 1..255`` (8,160 points, built in some 50 ms), so ``s·P`` is one addition call of the
+    entries for the 32 bytes of ``s``, a third of a multiplication. Table lookups depend on ``s``: public
+    scalars only (proof checks, never a secret nonce or randomness)."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, p: Point) -> None:
+        if p.key is None:
+            raise CryptoError("no table for the identity")
+        rows: list[list[PublicKey]] = []
+        step = p.key
+        for _ in range(32):
+            row = [step, step]  # index 0 unused
+            for _ in range(254):
+                row.append(PublicKey.combine_keys([row[-1], step]))  # never the identity: j < 256 < n
+            rows.append(row)
+            step = step.multiply((256).to_bytes(32, "big"))
+        self.rows = rows
+
+    def plus(self, s: int, other: Point) -> Point:
+        """``s·P + other`` for a public ``s``."""
+        keys = [row[b] for row, b in zip(self.rows, (s % N).to_bytes(32, "little"), strict=True) if b]
+        if other.key is not None:
+            keys.append(other.key)
+        if not keys:
+            return INFINITY
+        try:
+            return Point(PublicKey.combine_keys(keys))
+        except ValueError:
+            return INFINITY
+
+
+_TABLE_AFTER = 32  # uses of a key before its table pays for itself
+_TABLES_KEPT = 4
+_uses: dict[bytes, int] = {}
+_tables: dict[bytes, FixedBase] = {}
+
+
+def fixed_base(p: Point) -> FixedBase | None:
+    """``p``'s table once it has been used often (the last few are kept), else None."""
+    if p.key is None:
+        return None
+    raw = p.to_bytes()
+    table = _tables.get(raw)
+    if table is not None:
+        return table
+    used = _uses[raw] = _uses.get(raw, 0) + 1
+    if used < _TABLE_AFTER:
+        if len(_uses) > 4096:
+            _uses.clear()
+        return None
+    del _uses[raw]
+    if len(_tables) >= _TABLES_KEPT:
+        del _tables[next(iter(_tables))]
+    table = _tables[raw] = FixedBase(p)
+    return table
+
+
 def random_scalar() -> int:
     """Uniform in ``[1, n)`` from the operating system's CSPRNG."""
     return 1 + secrets.randbelow(N - 1)

@@ -19,6 +19,7 @@ from domain.ballots.crypto.group import (
     Point,
     base_mul,
     decode_scalar,
+    fixed_base,
     lin_g,
     random_scalar,
     scalar_hex,
@@ -96,9 +97,11 @@ def verify_range(
         cs = [decode_scalar(x) for x in raw_c]
         ss = [decode_scalar(x) for x in raw_s]
         commits: list[Point] = []
+        table = fixed_base(h)
         for c, s, j in zip(cs, ss, values, strict=True):
             commits.append(lin_g(alpha, -c, s))
-            commits.append(lin_g(beta, -c, c * j) + h * s)
+            rest = lin_g(beta, -c, c * j)
+            commits.append(rest + h * s if table is None else table.plus(s, rest))
         _nonzero(*commits)
         return sum(cs) % N == _range_challenge(manifest, h, ctx, alpha, beta, values, commits)
     except (CryptoError, TypeError, ValueError):
