@@ -165,8 +165,8 @@ CODES: tuple[Code, ...] = (
     Code(
         "bundle_key_mismatch",
         "2",
-        "log.json names a different verifier key than the one you trust",
-        "verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_bundle_with_its_own_forged_key_passes_only_without_key",
+        "log.json names a different verifier key than the one you trust (and not one the chain of key hand-overs reaches from it)",
+        "verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_bundle_with_its_own_forged_key_passes_only_without_key; verifier/test_key_chain.py::test_pinning_a_later_key_does_not_reach_earlier_checkpoints",
     ),
     Code("cannot_verify", "exit 2", "the check could not be carried out (the base of every exit-2 error)", ""),
     Code(

@@ -108,3 +108,46 @@ def test_receipt_needs_the_chain_and_refuses_a_broken_one(rotated: tuple[Ledger,
     with pytest.raises(VerificationError) as old_key:
         verify_receipt(stale, pinned, offline=True, handovers=[("handover", handover_note.encode())])
     assert old_key.value.code == "checkpoint_key_not_current"
+
+
+def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
+    rotated: tuple[Ledger, str, str], tmp_path: Path
+) -> None:
+    """GET /v1/log names the current key and GET /checkpoint is signed by it: `hromada-verify audit URL` with the
+    original key pinned needs the hand-over (`--checkpoint`), and with it passes."""
+    import threading
+    import time
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from tests.ports import free_port
+    from verifier.cli import app as verify_cli
+
+    ledger, original, handover_note = rotated
+    port = free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(ledger, settings=ApiSettings()), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        (tmp_path / "handover").write_text(handover_note)
+        runner = CliRunner()
+        base = ["audit", url, "--key", original, "--offline", "--json"]
+        without = runner.invoke(verify_cli, base)
+        assert without.exit_code == 1, without.output
+        assert "note_not_signed_by_trusted_key" in without.output
+        with_chain = runner.invoke(verify_cli, [*base, "--checkpoint", str(tmp_path / "handover")])
+        assert with_chain.exit_code == 0, with_chain.output
+        assert json.loads(with_chain.output)["verified"] is True
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

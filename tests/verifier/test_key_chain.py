@@ -195,3 +195,15 @@ def test_pinning_a_later_key_does_not_reach_earlier_checkpoints(tmp_path: Path) 
     report = audit(info, K1)
     assert "bundle_key_mismatch" in codes(report)
     assert not report.verified
+
+
+def test_log_json_naming_a_key_the_chain_reaches_is_no_mismatch(tmp_path: Path) -> None:
+    """A ledger's GET /v1/log names its current key: with the original pinned and the hand-over at hand, that is a
+    key of the chain, not a mismatch; a key outside the chain still is."""
+    info = rotated_bundle(tmp_path / "b", [(0, K0), (20, K1)], [10, 20, 30])
+    log = info.path / "log.json"
+    log.write_text(log.read_text().replace(K0.verifier_key, K1.verifier_key))
+    report = audit(info)
+    assert report.verified, codes(report)
+    log.write_text(log.read_text().replace(K1.verifier_key, MALLORY.verifier_key))
+    assert codes(audit(info)) == ["bundle_key_mismatch"]

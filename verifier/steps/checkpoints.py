@@ -35,6 +35,7 @@ class CheckpointStep(Step):
         log = ctx.log
         terms = ctx.bundle.terms
         bundle_key: VerifierKey | None = None
+        other_key: VerifierKey | None = None
         try:
             bundle_key = parse_verifier_key(log.verifier_key)
         except VerificationError as exc:
@@ -50,15 +51,7 @@ class CheckpointStep(Step):
             ctx.trusted_key = ctx.auditor_key
             self.result.stats["key_source"] = "auditor (--key)"
             if bundle_key is not None and bundle_key != ctx.auditor_key:
-                self.fail(
-                    Finding(
-                        2,
-                        "bundle_key_mismatch",
-                        f"{terms.key} names a different verifier key than the one you trust",
-                        expected=str(ctx.auditor_key),
-                        found=log.verifier_key,
-                    )
-                )
+                other_key = bundle_key  # a mismatch unless the chain of keys from yours reaches it (below)
         else:
             ctx.trusted_key = bundle_key
             self.result.stats["key_source"] = f"{terms.key} - NOT independently trusted"
@@ -96,6 +89,18 @@ class CheckpointStep(Step):
             sources.append((label, None, content))
         chain = follow(key, [(label, content) for label, _, content in sources])
         ctx.key_chain = chain.verifier_keys()
+        if other_key is not None and other_key not in ctx.key_chain:
+            # a ledger's GET /v1/log names its current key, a bundle the first: either is fine if the chain reaches it
+            self.fail(
+                Finding(
+                    2,
+                    "bundle_key_mismatch",
+                    f"{terms.key} names a different verifier key than the one you trust (and not one the chain of "
+                    "key hand-overs reaches from it)",
+                    expected=str(ctx.auditor_key),
+                    found=log.verifier_key,
+                )
+            )
         self.result.stats["key_chain"] = [str(k.key) for k in chain.keys]
         for r in chain.rejected:
             self.fail(
