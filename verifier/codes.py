@@ -448,7 +448,7 @@ CODES: tuple[Code, ...] = (
         "key_handover_invalid",
         "2, receipt",
         "a key hand-over note is not signed by the key current at its size, not signed by the key it names, or names an unusable key; the chain does not go through it",
-        "verifier/test_key_chain.py::test_handover_not_signed_by_the_old_key_is_invalid_and_the_new_key_unknown; verifier/test_key_chain.py::test_handover_not_cosigned_by_the_new_key_is_invalid; verifier/test_key_chain.py::test_handover_naming_an_unusable_key_is_invalid; verifier/test_key_chain.py::test_broken_chain_a_missing_middle_handover_leaves_the_rest_unreached; ledger/test_rotation_audit.py::test_receipt_needs_the_chain_and_refuses_a_broken_one",
+        "verifier/test_key_chain.py::test_handover_not_signed_by_the_old_key_is_invalid_and_the_new_key_unknown; verifier/test_key_chain.py::test_handover_not_cosigned_by_the_new_key_is_invalid; verifier/test_key_chain.py::test_handover_naming_an_unusable_key_is_invalid; verifier/test_key_chain.py::test_broken_chain_a_missing_middle_handover_leaves_the_rest_unreached; verifier/test_key_chain.py::test_a_second_handover_from_a_retired_key_is_evidence; ledger/test_rotation_audit.py::test_receipt_needs_the_chain_and_refuses_a_broken_one",
     ),
     Code("key_malformed", "2, receipt", "a verifier key is not `name+hex8(keyid)+base64(0x01 ‖ pub)`", ""),
     Code(

@@ -89,6 +89,7 @@ class _Candidate:
     label: str
     content: bytes
     checkpoint: Checkpoint
+    signers: frozenset[tuple[str, bytes]]  # (name, key id) of its signature lines, not verified
 
 
 def _candidates(notes: Sequence[tuple[str, bytes]]) -> list[_Candidate]:
@@ -98,26 +99,44 @@ def _candidates(notes: Sequence[tuple[str, bytes]]) -> list[_Candidate]:
         if content in seen:
             continue
         try:
-            text = parse_note(content).text
+            parsed = parse_note(content)
         except VerificationError:
             continue
+        text = parsed.text
         try:
             cp = parse_checkpoint_body(text)
         except VerificationError:
             continue
         if handover_lines(cp):
             seen.add(content)
-            out.append(_Candidate(label, content, cp))
+            out.append(_Candidate(label, content, cp, frozenset((g.name, g.key_id) for g in parsed.signatures)))
     return sorted(out, key=lambda c: (c.checkpoint.size, c.label))
 
 
-def _check(c: _Candidate, current: ChainKey, used: list[VerifierKey]) -> VerifierKey | RejectedHandover:
-    """The new key if ``c`` is a valid hand-over from ``current``, else why not."""
+def _check(c: _Candidate, chain: KeyChain, used: list[VerifierKey]) -> VerifierKey | RejectedHandover:
+    """The new key if ``c`` is a valid hand-over from the chain's current key, else why not."""
     cp = c.checkpoint
     size = cp.size
+    current = chain.current
     try:
         open_note(c.content, [current.key])
     except NoteUnverifiedError as exc:
+        earlier = [k for k in chain.keys[:-1] if (k.key.name, k.key.key_id) in c.signers]
+        if earlier:
+            try:
+                open_note(c.content, [earlier[0].key])
+            except VerificationError:
+                pass
+            else:
+                return RejectedHandover(
+                    c.label,
+                    size,
+                    f"hand-over at size {size} is signed by {earlier[0].key.name}+{earlier[0].key.key_id_hex}, which "
+                    f"had already handed over at size {earlier[0].until}: PROOF THAT A RETIRED KEY SIGNED AGAIN (or "
+                    "of two hand-overs from one key; keep both notes)",
+                    expected=str(current.key),
+                    found=exc.evidence.found,
+                )
         return RejectedHandover(
             c.label,
             size,
@@ -160,7 +179,11 @@ def _check(c: _Candidate, current: ChainKey, used: list[VerifierKey]) -> Verifie
 
 
 def follow(pinned: VerifierKey, notes: Sequence[tuple[str, bytes]]) -> KeyChain:
-    """The chain of keys from ``pinned`` through the hand-over notes among ``notes`` (label, note bytes)."""
+    """The chain of keys from ``pinned`` through the hand-over notes among ``notes`` (label, note bytes).
+
+    Work is linear in the notes: at each size only the hand-overs carrying a signature line by the current key (its
+    name and key id) are checked, and each note is checked fully at most twice (once when tried, once more for
+    the message when rejected)."""
     candidates = _candidates(notes)
     chain = KeyChain([ChainKey(pinned, 0)], claimed=bool(candidates))
     remaining = list(candidates)
@@ -168,19 +191,20 @@ def follow(pinned: VerifierKey, notes: Sequence[tuple[str, bytes]]) -> KeyChain:
         size = remaining[0].checkpoint.size
         group = [c for c in remaining if c.checkpoint.size == size]
         remaining = remaining[len(group) :]
-        progressed = True
-        while progressed:  # several rotations at one size: each is signed by the key the one before introduced
-            progressed = False
-            for c in group:
-                got = _check(c, chain.current, chain.verifier_keys())
-                if isinstance(got, VerifierKey):
-                    old = chain.keys.pop()
-                    chain.keys += [ChainKey(old.key, old.since, size, old.handover), ChainKey(got, size, None, c.label)]
-                    group.remove(c)
-                    progressed = True
-                    break
+        while True:  # several rotations at one size: each is signed by the key the one before introduced
+            ident = (chain.current.key.name, chain.current.key.key_id)
+            tried = next((c for c in group if ident in c.signers), None)
+            if tried is None:
+                break
+            group.remove(tried)
+            got = _check(tried, chain, chain.verifier_keys())
+            if isinstance(got, RejectedHandover):
+                chain.rejected.append(got)
+                continue
+            old = chain.keys.pop()
+            chain.keys += [ChainKey(old.key, old.since, size, old.handover), ChainKey(got, size, None, tried.label)]
         for c in group:
-            got = _check(c, chain.current, chain.verifier_keys())
+            got = _check(c, chain, chain.verifier_keys())
             assert isinstance(got, RejectedHandover)
             chain.rejected.append(got)
     return chain

@@ -207,3 +207,26 @@ def test_log_json_naming_a_key_the_chain_reaches_is_no_mismatch(tmp_path: Path) 
     assert report.verified, codes(report)
     log.write_text(log.read_text().replace(K1.verifier_key, MALLORY.verifier_key))
     assert codes(audit(info)) == ["bundle_key_mismatch"]
+
+
+def test_a_second_handover_from_a_retired_key_is_evidence(tmp_path: Path) -> None:
+    """K0 hands over to K1 at 20, then (retired) signs another hand-over to K2 at 30: rejected, named as a retired
+    key signing again; as a checkpoint the note is signed by a key no longer the log's."""
+    info = rotated_bundle(tmp_path / "b", [(0, K0), (20, K1)], [10, 20, 30])
+    (info.path / "checkpoints" / "30.handover").write_text(handover(K0, K2, 30, root(info, 30)))
+    report = audit(info)
+    assert "PROOF THAT A RETIRED KEY SIGNED AGAIN" in finding(report, "key_handover_invalid").message
+    assert codes(report) == ["checkpoint_key_not_current", "key_handover_invalid"]
+
+
+def test_many_forged_handovers_at_one_size_are_each_rejected_once(tmp_path: Path) -> None:
+    """A hostile bundle of hand-overs no chain key signed: none is tried as a link (no line by the current key),
+    each is reported once, and the real rotation beside them is followed."""
+    info = rotated_bundle(tmp_path / "b", [(0, K0), (20, K1)], [10, 20, 30])
+    for i in range(150):
+        forger = factory.make_signer(ORIGIN, f"forger{i}".encode())
+        (info.path / "checkpoints" / f"20.forged{i}").write_text(handover(forger, forger, 20, root(info, 20)))
+    report = audit(info)
+    step2 = next(s for s in report.steps if s.number == 2)
+    assert step2.stats["key_chain"] == [K0.verifier_key, K1.verifier_key]
+    assert codes(report).count("key_handover_invalid") == 150
