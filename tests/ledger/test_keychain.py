@@ -21,6 +21,7 @@ from ledger.errors import ConfigurationError
 from ledger.keychain import HANDOVER_PREFIX, KeyRotationError, handovers, sign_handover
 from ledger.keys import LogSigner, generate_signer_file, load_signer_file
 from ledger.runtime import Ledger
+from ledger.writerlock import WriterLock
 from tests.ledger.sample import NotesApp
 
 ORIGIN = "test.local/keychain"
@@ -28,10 +29,10 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SIGNED_NOTE = Path(__file__).resolve().parents[2] / ".." / "shared" / "testvectors" / "signed_note.json"
 
 
-def settings(tmp_path: Path, log_key: str | None = None) -> Settings:
+def settings(tmp_path: Path, log_key: str | None = None, database_url: str | None = None) -> Settings:
     return Settings(
         data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        database_url=database_url or f"sqlite:///{tmp_path / 'ledger.db'}",
         origin=ORIGIN,
         checkpoint_every_events=10,
         checkpoint_every_seconds=3600,
@@ -102,14 +103,18 @@ def test_generate_never_overwrites_a_key_file(tmp_path: Path) -> None:
         fresh(tmp_path, "k.key")
 
 
-def test_the_retired_key_never_signs_again_nor_starts(tmp_path: Path) -> None:
+def test_the_retired_key_never_signs_again_nor_starts(tmp_path: Path, database_url: str) -> None:
     """HROMADA_LOG_KEY names a file: after the rotation a ledger (or a second process) configured with the old key
-    refuses to start, and a checkpointer still holding it refuses to sign."""
+    refuses to start, and a checkpointer still holding it refuses to sign (SQLite and PostgreSQL)."""
+
+    def conf(log_key: str) -> Settings:
+        return settings(tmp_path, log_key, database_url)
+
     old = fresh(tmp_path, "old.key")
-    with Ledger(settings(tmp_path, log_key=str(tmp_path / "old.key")), NotesApp) as ledger:
+    with Ledger(conf(str(tmp_path / "old.key")), NotesApp) as ledger:
         write(ledger, 3)
         ledger.integrate_and_checkpoint()
-        with Ledger(settings(tmp_path, log_key=str(tmp_path / "old.key")), NotesApp) as stale:
+        with Ledger(conf(str(tmp_path / "old.key")), NotesApp) as stale:
             _, installed = ledger.rotate_key(fresh(tmp_path))
             assert installed is None  # HROMADA_LOG_KEY: the operator points it at the new key
             write(stale, 2)
@@ -117,8 +122,8 @@ def test_the_retired_key_never_signs_again_nor_starts(tmp_path: Path) -> None:
             with pytest.raises(KeyRotationError, match="is a retired log key"):
                 stale.checkpointer.checkpoint()
     with pytest.raises(ConfigurationError, match=re.escape(f"{old.verifier_key} is a retired log key")):
-        Ledger(settings(tmp_path, log_key=str(tmp_path / "old.key")), NotesApp)
-    with Ledger(settings(tmp_path, log_key=str(tmp_path / "new.key")), NotesApp) as ledger:
+        Ledger(conf(str(tmp_path / "old.key")), NotesApp)
+    with Ledger(conf(str(tmp_path / "new.key")), NotesApp) as ledger:
         cp = ledger.integrate_and_checkpoint()
         assert cp is not None and cp.tree_size == 5
         assert signers_of(cp.note) == [ledger.signer.signer.key_id]
@@ -187,6 +192,10 @@ def test_cli_rotate_key_generate_then_restart_signs_with_the_new_key(
     (tmp_path / "n.key").unlink()
     with Ledger(Settings(data_dir=data)) as ledger:
         ledger.checkpointer.sign_empty()
+        with WriterLock(ledger.engine):  # as `hromada serve` holds it
+            busy = runner.invoke(cli, args)
+        assert busy.exit_code == 1 and "refused" in busy.output and "serve" in busy.output, busy.output
+        assert not (tmp_path / "n.key").exists()  # nothing generated when the rotation cannot run
     done = runner.invoke(cli, args)
     assert done.exit_code == 0, done.output
     assert f"retired key   {status['verifier_key']}" in done.output
