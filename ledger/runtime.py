@@ -140,7 +140,14 @@ class Ledger:
         handover = rotate(self.engine, self.signer, new)
         old, self.signer = self.signer, new
         self.checkpointer.signer = new
-        return handover, install_signer(self.settings, old, new)
+        try:
+            return handover, install_signer(self.settings, old, new)
+        except OSError as e:  # the hand-over is signed and stored: only the key file for the next start is missing
+            raise ConfigurationError(
+                f"the key was rotated (hand-over at tree size {handover.tree_size}) but the new key could not be "
+                f"installed as {self.settings.data_dir / 'log.key'}: {e}; copy the new key file there (mode 0600) "
+                "or set HROMADA_LOG_KEY to it before the next start"
+            ) from e
 
     def integrate_and_checkpoint(self) -> Checkpoint | None:
         """Integrate everything committed so far and sign a checkpoint if the tree grew."""

@@ -161,6 +161,24 @@ def test_rotation_signs_a_handover_at_the_current_size_then_only_the_new_key_sig
         assert cp2 is not None and signers_of(cp2.note) == [new.signer.key_id]
 
 
+def test_a_key_file_that_cannot_be_installed_is_said_and_the_old_key_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ledger.runtime
+
+    def broken(*_: object) -> None:
+        raise OSError("disk full")
+
+    with Ledger(settings(tmp_path), NotesApp) as led:
+        write(led, 2)
+        led.integrate_and_checkpoint()
+        monkeypatch.setattr(ledger.runtime, "install_signer", broken)
+        with pytest.raises(ConfigurationError, match=r"the key was rotated .* copy the new key file there"):
+            led.rotate_key(fresh(tmp_path))
+    with pytest.raises(ConfigurationError, match="is a retired log key"):  # log.key still holds the old key
+        Ledger(settings(tmp_path), NotesApp)
+
+
 def test_golden_handover_note() -> None:
     """tests/golden/checkpoint_handover.txt: the size-8 golden checkpoint's tree handed over from the x/mod test key
     (PeterNeumann) to the key of seed 0x01*32 with the same name."""
