@@ -70,7 +70,9 @@ def write_bundle(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the bundle at `tree_size` (default: the latest checkpoint) to `out` (a directory, or a file
-    ending in .tar.gz). Returns the bundle's tree size."""
+    ending in .tar.gz). Returns the bundle's tree size. `verifier_key` is the log's key; after a key rotation
+    log.json names the chain's first key instead, and the hand-over notes go in as checkpoints/<size>.handover-*
+    (docs/formats.md §3)."""
     if out.exists():
         raise ExportError(f"{out} exists; refusing to overwrite")
     refuse_other_archive(out)
