@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from ledger.db.schema import checkpoints
 from ledger.errors import CheckpointError, InconsistentCheckpointError
 from ledger.integrator import read_state
+from ledger.keychain import refuse_retired
 from ledger.keys import LogSigner
 from ledger.merkle.errors import MerkleError
 from ledger.merkle.proof_build import consistency_proof
@@ -92,6 +93,7 @@ class Checkpointer:
             if latest_checkpoint(conn) is not None or read_state(conn, self.origin).tree_size != 0:
                 return None
             refuse_if_tampered(conn, self.origin)
+            refuse_retired(conn, self.signer)
             root = TreeReader(SqlTileStore(conn), 0).root()
             note = self.signer.sign(format_checkpoint(self.origin, 0, root))
             created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -106,6 +108,7 @@ class Checkpointer:
             if size == 0 or (last is not None and last.tree_size >= size):
                 return None
             refuse_if_tampered(conn, self.origin)  # the self-audit found the store changed: sign nothing more
+            refuse_retired(conn, self.signer)  # a key a hand-over retired never signs again (ledger.keychain)
             store = SqlTileStore(conn)
             root = TreeReader(store, size).root()
             if last is not None and last.tree_size > 0:  # every tree extends the empty one

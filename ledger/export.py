@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, select
 from ledger.checkpoints import all_checkpoints
 from ledger.db.schema import event_records
 from ledger.errors import LedgerError
+from ledger.keychain import first_key, handovers
 from ledger.leafmap import notification_of
 from ledger.witnesses import cosigned_note
 
@@ -69,13 +70,17 @@ def write_bundle(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the bundle at `tree_size` (default: the latest checkpoint) to `out` (a directory, or a file
-    ending in .tar.gz). Returns the bundle's tree size."""
+    ending in .tar.gz). Returns the bundle's tree size. `verifier_key` is the log's key; after a key rotation
+    log.json names the chain's first key instead, and the hand-over notes go in as checkpoints/<size>.handover-*
+    (docs/formats.md §3)."""
     if out.exists():
         raise ExportError(f"{out} exists; refusing to overwrite")
     refuse_other_archive(out)
     events = event_records(events_table)
     with engine.connect() as conn:
         cps = all_checkpoints(conn)
+        keys = handovers(conn)
+        verifier_key = first_key(conn, verifier_key)  # a rotated log names the key auditors pinned: the chain's root
         if not cps:
             raise ExportError("no signed checkpoint yet: run `hromada checkpoint` first")
         size = tree_size if tree_size is not None else cps[-1].tree_size
@@ -107,6 +112,9 @@ def write_bundle(
             for cp in cps:
                 if cp.tree_size <= size:
                     (target / "checkpoints" / str(cp.tree_size)).write_text(cosigned_note(conn, cp))
+            for handover in keys:  # the chain of keys (formats.md §3): each hand-over beside its size's checkpoint
+                if handover.tree_size <= size:
+                    (target / "checkpoints" / handover.file_name).write_text(handover.note)
             with (target / "anchors.jsonl").open("w") as f:
                 for anchor in anchors(conn, size) if anchors else []:
                     f.write(json.dumps(anchor, sort_keys=True) + "\n")

@@ -66,3 +66,48 @@ def load_or_create_signer(settings: Settings) -> LogSigner:
     with os.fdopen(fd, "w") as f:
         f.write(signer.signer_key() + "\n")
     return LogSigner(signer)
+
+
+def load_signer_file(path: Path, origin: str) -> LogSigner:
+    """A signer key read from ``path`` (``hromada log rotate-key --new-key``); its name must be ``origin``."""
+    if not path.is_file():
+        raise ConfigurationError(f"{path}: no such key file")
+    return _parse(path.read_text(), origin, str(path))
+
+
+def generate_signer_file(path: Path, origin: str) -> LogSigner:
+    """A new random signer for ``origin``, written to ``path`` with mode 0600 (never overwriting a file)."""
+    signer = note.generate_signer(origin)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as e:
+        raise ConfigurationError(f"{path} exists; refusing to overwrite a key file") from e
+    with os.fdopen(fd, "w") as f:
+        f.write(signer.signer_key() + "\n")
+    return LogSigner(signer)
+
+
+def install_signer(settings: Settings, old: LogSigner, new: LogSigner) -> Path | None:
+    """Make the next start load ``new``: when the key is ``<data dir>/log.key`` (no HROMADA_LOG_KEY), the new key
+    replaces it atomically and the old one is kept beside it as ``log.key.retired-<hex8>`` (mode 0600; the ledger
+    refuses to sign with it, destroy it when you no longer need it). Returns the path written, or None when
+    HROMADA_LOG_KEY names the key: the operator then points it at the new key (until then the ledger refuses to
+    sign, ledger.keychain.refuse_retired)."""
+    if settings.log_key:
+        return None
+    path = settings.data_dir / KEY_FILE
+    retired = settings.data_dir / f"{KEY_FILE}.retired-{old.signer.key_id.hex()}"
+    if not retired.exists():
+        fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(old.signer.signer_key() + "\n")
+    tmp = settings.data_dir / f"{KEY_FILE}.new"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(new.signer.signer_key() + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path

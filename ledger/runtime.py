@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import Application
@@ -19,9 +20,11 @@ from ledger.config import Settings
 from ledger.db.engine import make_engine
 from ledger.db.migrate import upgrade
 from ledger.envelope import parse_time
+from ledger.errors import ConfigurationError
 from ledger.export import iter_entries
 from ledger.integrator import Integrator, read_state
-from ledger.keys import LogSigner, load_or_create_signer
+from ledger.keychain import Handover, KeyRotationError, refuse_retired, rotate
+from ledger.keys import LogSigner, install_signer, load_or_create_signer
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tree import TreeReader
 from ledger.receipts import AnchorLookup
@@ -73,6 +76,12 @@ class Ledger:
         url = settings.resolved_database_url()
         self.engine: Engine = make_engine(url)
         upgrade(self.engine)
+        with self.engine.connect() as conn:
+            try:
+                refuse_retired(conn, self.signer)  # a key a hand-over retired must not even start (ledger.keychain)
+            except KeyRotationError as e:
+                self.engine.dispose()
+                raise ConfigurationError(str(e)) from e
         self.vault_store: SqlKeyValueStore | None = None
         self._url = url
         self._app_cls = app_cls
@@ -123,6 +132,23 @@ class Ledger:
         )
 
     # -- work ---------------------------------------------------------------------------------------
+    def rotate_key(self, new: LogSigner) -> tuple[Handover, Path | None]:
+        """Hand the log over to the signing key ``new`` (ledger.keychain): integrate and sign a checkpoint at the
+        current size with the current key, sign the hand-over with both keys, then sign with ``new`` only. Returns
+        the hand-over and the key file the next start reads (None: HROMADA_LOG_KEY must be pointed at ``new``)."""
+        self.integrate_and_checkpoint()
+        handover = rotate(self.engine, self.signer, new)
+        old, self.signer = self.signer, new
+        self.checkpointer.signer = new
+        try:
+            return handover, install_signer(self.settings, old, new)
+        except OSError as e:  # the hand-over is signed and stored: only the key file for the next start is missing
+            raise ConfigurationError(
+                f"the key was rotated (hand-over at tree size {handover.tree_size}) but the new key could not be "
+                f"installed as {self.settings.data_dir / 'log.key'}: {e}; copy the new key file there (mode 0600) "
+                "or set HROMADA_LOG_KEY to it before the next start"
+            ) from e
+
     def integrate_and_checkpoint(self) -> Checkpoint | None:
         """Integrate everything committed so far and sign a checkpoint if the tree grew."""
         self.integrator.integrate_all()

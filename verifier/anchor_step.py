@@ -30,7 +30,7 @@ from verifier.anchors import (
     same_address,
 )
 from verifier.errors import CannotVerify, VerificationError
-from verifier.note import open_checkpoint
+from verifier.note import open_checkpoint_by
 from verifier.report import Finding
 from verifier.rpc import RpcRefused
 from verifier.steps.base import AuditContext, Step
@@ -260,7 +260,7 @@ class AnchorStep(Step):
         sources = [(cf.name, cf.content) for cf in ctx.bundle.checkpoint_files()] + list(ctx.extra_checkpoints)
         for label, content in sources:
             try:
-                cp = open_checkpoint(content, ctx.trusted_key)
+                cp = open_checkpoint_by(content, ctx.key_chain or [ctx.trusted_key])
             except VerificationError:
                 continue
             if cp.origin == ctx.log.origin:

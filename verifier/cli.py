@@ -359,6 +359,14 @@ def receipt(
         str | None,
         typer.Option("--event", help="Fetch the receipt of this event id from --ledger URL instead of a file"),
     ] = None,
+    handover: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--handover",
+            help="A key hand-over note of the log (a bundle's checkpoints/<size>.handover-*; repeatable): the "
+            "checkpoint may then be signed by a key reached from --key",
+        ),
+    ] = None,
 ) -> None:
     """Check a receipt: envelope → leaf hash → inclusion proof → signed checkpoint → anchor on chain (--rpc)
     (→ ledger consistency). The receipt is a file, or `--ledger URL --event ID` fetches it."""
@@ -372,9 +380,11 @@ def receipt(
     http_rpc = None if offline else _chain(rpc, contract, "receipt", as_json)
     chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     try:
+        handovers = [(f"--handover {p}", _read(p)) for p in handover or []]
         doc = load_receipt(receipt_path) if receipt_path is not None else fetch_receipt(str(ledger), str(event))
-        report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger, chain=chain)
-        witnessed = check_witness_policy(report.checkpoint.note or "", policy, trusted) if policy else None
+        report = verify_receipt(doc, trusted, offline=offline, ledger_url=ledger, chain=chain, handovers=handovers)
+        signer = report.log_key or trusted
+        witnessed = check_witness_policy(report.checkpoint.note or "", policy, signer) if policy else None
     except CannotVerify as exc:
         raise _fail_to_run("receipt", exc, as_json) from exc
     except VerificationError as exc:
@@ -393,6 +403,13 @@ def receipt(
     if as_json:
         _emit_json(out_doc)
     raise typer.Exit(witness_code or report.exit_code)  # a failed policy is a verification failure (exit 1)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc}") from exc
 
 
 def _print_receipt(report: ReceiptReport) -> None:

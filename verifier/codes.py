@@ -165,8 +165,8 @@ CODES: tuple[Code, ...] = (
     Code(
         "bundle_key_mismatch",
         "2",
-        "log.json names a different verifier key than the one you trust",
-        "verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_bundle_with_its_own_forged_key_passes_only_without_key",
+        "log.json names a different verifier key than the one you trust (and not one the chain of key hand-overs reaches from it)",
+        "verifier/test_verifier_audit.py::test_wrong_key; verifier/test_verifier_audit.py::test_bundle_with_its_own_forged_key_passes_only_without_key; verifier/test_key_chain.py::test_pinning_a_later_key_does_not_reach_earlier_checkpoints",
     ),
     Code("cannot_verify", "exit 2", "the check could not be carried out (the base of every exit-2 error)", ""),
     Code(
@@ -195,6 +195,18 @@ CODES: tuple[Code, ...] = (
         "e2e/test_tamper_matrix.py::test_resigned_checkpoint_for_an_anchored_size; verifier_anchors/test_anchor_step.py::test_anchor_root_differs_from_recomputed_root_resigned_checkpoint",
     ),
     Code("checkpoint_file_name", "2", "checkpoint file name is not <tree size>[.<suffix>]", ""),
+    Code(
+        "checkpoint_key_not_current",
+        "2, receipt",
+        "checkpoint of size … is signed by a key of the log's chain that was not the log's key at that size (retired by a hand-over, or before its own)",
+        "verifier/test_key_chain.py::test_checkpoint_after_the_handover_signed_by_the_old_key_is_not_current; verifier/test_key_chain.py::test_checkpoint_before_the_handover_signed_by_the_new_key_is_not_current; ledger/test_rotation_audit.py::test_receipt_needs_the_chain_and_refuses_a_broken_one",
+    ),
+    Code(
+        "checkpoint_key_unknown",
+        "2, receipt",
+        "checkpoint is signed by no key the chain of hand-overs reaches from the trusted key",
+        "verifier/test_key_chain.py::test_checkpoint_after_the_handover_signed_by_an_unknown_key; verifier/test_key_chain.py::test_handover_not_signed_by_the_old_key_is_invalid_and_the_new_key_unknown; verifier/test_key_chain.py::test_broken_chain_a_missing_middle_handover_leaves_the_rest_unreached",
+    ),
     Code("checkpoint_malformed", "2, receipt", "a checkpoint body is not `origin`, `size`, base64 `root` lines", ""),
     Code(
         "checkpoint_origin_mismatch",
@@ -432,6 +444,12 @@ CODES: tuple[Code, ...] = (
     Code("invalid_queue", "4", "kindergarten.created kind", ""),
     Code("invalid_rules", "4", "the threshold must be at least 1", ""),
     Code("invalid_service_id", "4", "the service id is not `[A-Za-z0-9][A-Za-z0-9._:-]{0,127}`", ""),
+    Code(
+        "key_handover_invalid",
+        "2, receipt",
+        "a key hand-over note is not signed by the key current at its size, not signed by the key it names, or names an unusable key; the chain does not go through it",
+        "verifier/test_key_chain.py::test_handover_not_signed_by_the_old_key_is_invalid_and_the_new_key_unknown; verifier/test_key_chain.py::test_handover_not_cosigned_by_the_new_key_is_invalid; verifier/test_key_chain.py::test_handover_naming_an_unusable_key_is_invalid; verifier/test_key_chain.py::test_broken_chain_a_missing_middle_handover_leaves_the_rest_unreached; verifier/test_key_chain.py::test_a_second_handover_from_a_retired_key_is_evidence; ledger/test_rotation_audit.py::test_receipt_needs_the_chain_and_refuses_a_broken_one",
+    ),
     Code("key_malformed", "2, receipt", "a verifier key is not `name+hex8(keyid)+base64(0x01 ‖ pub)`", ""),
     Code(
         "key_name_mismatch",

@@ -45,6 +45,7 @@ __all__ = [
     "key_id",
     "load_verifier_key",
     "open_checkpoint",
+    "open_checkpoint_by",
     "open_note",
     "parse_checkpoint_body",
     "parse_note",
@@ -311,7 +312,12 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
 
 def open_checkpoint(note: str | bytes, key: VerifierKey) -> Checkpoint:
     """Verify a signed checkpoint note with ``key`` and parse its body."""
-    opened = open_note(note, [key])
+    return open_checkpoint_by(note, [key])
+
+
+def open_checkpoint_by(note: str | bytes, keys: list[VerifierKey] | tuple[VerifierKey, ...]) -> Checkpoint:
+    """Verify a signed checkpoint note with any of ``keys`` (the log's chain of keys) and parse its body."""
+    opened = open_note(note, keys)
     cp = parse_checkpoint_body(opened.text)
     text = note.decode("utf-8") if isinstance(note, bytes) else note
     return Checkpoint(origin=cp.origin, size=cp.size, root=cp.root, extensions=cp.extensions, note=text)

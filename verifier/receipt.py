@@ -19,6 +19,7 @@ and proven consistent with the receipt's (``GET <url>/v1/proofs/consistency?from
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,10 @@ from verifier.errors import (
     UnreadableInput,
     VerificationError,
 )
+from verifier.keychain import follow, not_current, open_in_chain
 from verifier.limits import MAX_EVENT_DEPTH, TooDeep, loads_bounded
 from verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
-from verifier.note import Checkpoint, VerifierKey, open_checkpoint
+from verifier.note import Checkpoint, VerifierKey, open_checkpoint, open_note
 
 __all__ = [
     "CHAIN_NOT_CHECKED",
@@ -84,6 +86,8 @@ class ReceiptReport:
     checks: list[ReceiptCheck] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)  # checks that were asked for but cannot run
     warnings: list[str] = field(default_factory=list)
+    # The log key that signed the checkpoint: the trusted key, or one the hand-overs reached from it.
+    log_key: VerifierKey | None = None
     # Whether the check excluded that the operator rewrote and re-signed the log (``operator_rewrite``).
     rewrite: RewriteCheck = field(default_factory=lambda: RewriteCheck(False, "the anchor was not checked on chain"))
 
@@ -188,22 +192,27 @@ def verify_receipt(
     ledger_url: str | None = None,
     client: httpx.Client | None = None,
     chain: ChainAccess | None = None,
+    handovers: Sequence[tuple[str, bytes]] = (),
 ) -> ReceiptReport:
-    """Check a receipt. Raises VerificationError (exit 1) or CannotVerify (exit 2); returns the report."""
+    """Check a receipt. Raises VerificationError (exit 1) or CannotVerify (exit 2); returns the report.
+
+    ``handovers`` (label, note): the log's key hand-over notes (formats.md §3); the checkpoint may then be signed by
+    any key the chain reaches from ``key``, the one in force at its size (verifier.keychain)."""
     if receipt.get("format") != 1 or isinstance(receipt.get("format"), bool):
         raise ReceiptFormatError("unknown receipt format", Evidence(expected=1, found=receipt.get("format")))
     note = receipt.get("checkpoint")
     if not isinstance(note, str):
         raise ReceiptFormatError("receipt has no checkpoint note", Evidence(expected="signed note text"))
     checks: list[ReceiptCheck] = []
-    cp = open_checkpoint(note, key)
+    cp, signer, current = _open_with_chain(note, key, handovers)
     if cp.origin != key.name:
         raise VerificationError(
             "the checkpoint's origin is not the trusted key's log",
             Evidence(expected=key.name, found=cp.origin),
             code="checkpoint_origin_mismatch",
         )
-    checks.append(ReceiptCheck("checkpoint signature", "passed", f"signed by {key.name}+{key.key_id_hex}"))
+    via = f", reached from the trusted key through {len(handovers)} hand-over note(s)" if signer != key else ""
+    checks.append(ReceiptCheck("checkpoint signature", "passed", f"signed by {signer.name}+{signer.key_id_hex}{via}"))
 
     index = _int(receipt.get("leaf_index"), "leaf_index")
     event = receipt.get("event")
@@ -249,14 +258,14 @@ def verify_receipt(
         raise
     checks.append(ReceiptCheck("inclusion proof", "passed", f"leaf {index} is in the tree of size {cp.size}"))
 
-    report = ReceiptReport(index, leaf.hex(), cp, event_id, event_type, checks)
+    report = ReceiptReport(index, leaf.hex(), cp, event_id, event_type, checks, log_key=signer)
     anchor = receipt.get("anchor")
     if anchor is None:
         _check_unanchored(cp, offline, report, chain, ledger_url, client)
     else:
         _check_anchor(anchor, cp, offline, report, chain)
     if ledger_url:
-        detail = check_ledger_consistency(ledger_url, cp, key, client=client)
+        detail = check_ledger_consistency(ledger_url, cp, current, client=client)
         checks.append(ReceiptCheck("ledger consistency", "passed", detail))
     else:
         checks.append(ReceiptCheck("ledger consistency", "not_run", "no --ledger URL given"))
@@ -267,6 +276,32 @@ def verify_receipt(
             )
         )
     return report
+
+
+def _open_with_chain(
+    note: str, key: VerifierKey, handovers: Sequence[tuple[str, bytes]]
+) -> tuple[Checkpoint, VerifierKey, VerifierKey]:
+    """The receipt's checkpoint, the key that signed it and the chain's current key (the one the ledger's latest
+    checkpoint must be signed by). Without hand-overs: ``key`` signs it, as before."""
+    if not handovers:
+        return open_checkpoint(note, key), key, key
+    chain = follow(key, handovers)
+    if chain.rejected:
+        r = chain.rejected[0]
+        raise VerificationError(
+            f"{r.label}: {r.message}; the chain of keys from the trusted key does not go through it",
+            Evidence(expected=r.expected, found=r.found, details={"size": r.size}),
+            code="key_handover_invalid",
+        )
+    cp, stray = open_in_chain(note, chain)
+    if stray is not None:
+        message, expected, found = not_current(cp, stray, chain)
+        raise VerificationError(message, Evidence(expected=expected, found=found), code="checkpoint_key_not_current")
+    opened = open_note(note, chain.verifier_keys())
+    signer = next(
+        k.key for k in chain.keys if (k.key.name, k.key.key_id) in {(s.name, s.key_id) for s in opened.verified}
+    )
+    return cp, signer, chain.current.key
 
 
 def _check_unanchored(

@@ -150,3 +150,39 @@ def export(
             err.print(f"[red]cannot export:[/red] {e}")
             raise typer.Exit(2) from e
     console.print(f"wrote {out} at tree size {written}")
+
+
+@log_app.command("rotate-key")
+def rotate_key(
+    new_key: Annotated[
+        Path, typer.Option("--new-key", help="The new signer key file (PRIVATE+KEY+<origin>+...), mode 0600.")
+    ],
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Create a new random key in the --new-key file (refuses to overwrite).")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Rotate the log signing key: the current key and the new one sign a hand-over checkpoint naming the new key
+    (docs/formats.md §3), then the ledger signs with the new key only. Run it with `hromada serve` stopped."""
+    from ledger.errors import ConfigurationError, WriterBusyError
+    from ledger.keys import generate_signer_file, load_signer_file
+    from ledger.writerlock import WriterLock
+
+    s = settings(data_dir)
+    with open_ledger(s, existing=True) as ledger:
+        try:
+            with WriterLock(ledger.engine):
+                new = (generate_signer_file if generate else load_signer_file)(new_key, ledger.settings.origin)
+                old = ledger.signer.verifier_key
+                handover, installed = ledger.rotate_key(new)
+        except (WriterBusyError, ConfigurationError, LedgerError) as e:
+            err.print(f"[red]refused:[/red] {e}", soft_wrap=True)
+            raise typer.Exit(1) from e
+    typer.echo(f"retired key   {old}")
+    typer.echo(f"new key       {handover.new_key}")
+    typer.echo(f"hand-over at  tree size {handover.tree_size}")
+    typer.echo(handover.note, nl=False)
+    if installed is not None:
+        typer.echo(f"the ledger now loads the new key from {installed} (the old one is kept beside it as retired)")
+    else:
+        typer.echo(f"set HROMADA_LOG_KEY to {new_key} now: the ledger refuses to start with the retired key")

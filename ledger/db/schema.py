@@ -54,6 +54,20 @@ checkpoints = Table(
     Column("created_at", String(40), nullable=False),
 )
 
+# The log's signing keys after the first (docs/formats.md §3, "Key hand-over"): one row per rotation, in order. Each
+# holds the hand-over note (signed by the old key and the new one) at a signed size; the last row's new_key is the
+# only key the ledger may sign with, and every old_key is retired for good. No row: the first key is still current.
+log_key_handovers = Table(
+    "log_key_handovers",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("tree_size", BigInt, nullable=False),
+    Column("old_key", Text, nullable=False),
+    Column("new_key", Text, nullable=False, unique=True),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
 # What the ledger's self-audit (ledger/watch.py) checked and found, one row per log: every process reads it.
 self_audit = Table(
     "self_audit",

@@ -62,3 +62,19 @@ def test_golden_checkpoints_verify(size: int) -> None:
 def test_golden_note() -> None:
     key = parse_verifier_key(golden("note_verifier_key.txt").decode())
     assert open_note(golden("note_peterneumann.txt"), [key]).verified
+
+
+def test_golden_handover_is_followed_from_the_pinned_key() -> None:
+    """tests/golden/checkpoint_handover.txt: the size-8 tree handed over from the x/mod test key to the key in
+    checkpoint_handover_new_key.txt; both signed it, and the chain from the pinned key reaches the new one."""
+    from verifier.keychain import HANDOVER_PREFIX, follow
+
+    old = parse_verifier_key(golden("note_verifier_key.txt").decode())
+    new = parse_verifier_key(golden("checkpoint_handover_new_key.txt").decode())
+    note = golden("checkpoint_handover.txt")
+    cp = open_checkpoint(note, old)
+    assert open_checkpoint(note, new).root == cp.root == open_checkpoint(golden("checkpoint_size8.txt"), old).root
+    assert cp.extensions == (HANDOVER_PREFIX + str(new),)
+    chain = follow(old, [("golden", note)])
+    assert chain.rejected == [] and [k.key for k in chain.keys] == [old, new]
+    assert (chain.keys[0].until, chain.keys[1].since) == (8, 8)

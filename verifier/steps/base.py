@@ -35,6 +35,8 @@ class AuditContext:
     offline: bool
     extra_checkpoints: Sequence[tuple[str, bytes]]
     trusted_key: VerifierKey | None = None
+    # Set by step 2: the trusted key and the keys the hand-overs lead to from it, in order (verifier.keychain).
+    key_chain: list[VerifierKey] = field(default_factory=list)
     wanted_sizes: set[int] = field(default_factory=set)
     roots: dict[int, bytes] = field(default_factory=dict)
     events_seen: int = 0

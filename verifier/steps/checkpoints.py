@@ -1,13 +1,15 @@
 """Step 2: checkpoints (docs/audit.md): every checkpoint note is signed by the trusted key, names this log, and its
 root equals the root recomputed from the leaves at its size; two validly signed, different notes for one size are
-reported as proof of a fork; the key in ``log.json`` equals the auditor's key."""
+reported as proof of a fork; the key in ``log.json`` equals the auditor's key. A rotated log's checkpoints are checked
+against the chain of keys followed from the trusted key through the hand-over notes (verifier.keychain)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from verifier.errors import VerificationError
-from verifier.note import Checkpoint, VerifierKey, open_checkpoint, parse_verifier_key
+from verifier.keychain import KeyChain, follow, not_current, open_in_chain
+from verifier.note import Checkpoint, VerifierKey, parse_verifier_key
 from verifier.report import Finding
 from verifier.source import LineBound
 from verifier.steps.base import AuditContext, Step
@@ -33,6 +35,7 @@ class CheckpointStep(Step):
         log = ctx.log
         terms = ctx.bundle.terms
         bundle_key: VerifierKey | None = None
+        other_key: VerifierKey | None = None
         try:
             bundle_key = parse_verifier_key(log.verifier_key)
         except VerificationError as exc:
@@ -48,15 +51,7 @@ class CheckpointStep(Step):
             ctx.trusted_key = ctx.auditor_key
             self.result.stats["key_source"] = "auditor (--key)"
             if bundle_key is not None and bundle_key != ctx.auditor_key:
-                self.fail(
-                    Finding(
-                        2,
-                        "bundle_key_mismatch",
-                        f"{terms.key} names a different verifier key than the one you trust",
-                        expected=str(ctx.auditor_key),
-                        found=log.verifier_key,
-                    )
-                )
+                other_key = bundle_key  # a mismatch unless the chain of keys from yours reaches it (below)
         else:
             ctx.trusted_key = bundle_key
             self.result.stats["key_source"] = f"{terms.key} - NOT independently trusted"
@@ -92,9 +87,35 @@ class CheckpointStep(Step):
             sources.append((cf.name, cf.size_from_name, cf.content))
         for label, content in ctx.extra_checkpoints:
             sources.append((label, None, content))
+        chain = follow(key, [(label, content) for label, _, content in sources])
+        ctx.key_chain = chain.verifier_keys()
+        if other_key is not None and other_key not in ctx.key_chain:
+            # a ledger's GET /v1/log names its current key, a bundle the first: either is fine if the chain reaches it
+            self.fail(
+                Finding(
+                    2,
+                    "bundle_key_mismatch",
+                    f"{terms.key} names a different verifier key than the one you trust (and not one the chain of "
+                    "key hand-overs reaches from it)",
+                    expected=str(ctx.auditor_key),
+                    found=log.verifier_key,
+                )
+            )
+        self.result.stats["key_chain"] = [str(k.key) for k in chain.keys]
+        for r in chain.rejected:
+            self.fail(
+                Finding(
+                    2,
+                    "key_handover_invalid",
+                    f"{r.label}: {r.message}; the chain of keys from the trusted key does not go through it",
+                    expected=r.expected,
+                    found=r.found,
+                    details={"note": r.label, "size": r.size},
+                )
+            )
         for label, size_from_name, content in sources:
             try:
-                cp = open_checkpoint(content, key)
+                cp = self._open(content, chain, label)
             except VerificationError as exc:
                 self.fail(
                     Finding(
@@ -168,6 +189,24 @@ class CheckpointStep(Step):
                     found=sorted(by_size) or "no valid checkpoints",
                 )
             )
+
+    def _open(self, content: bytes, chain: KeyChain, label: str) -> Checkpoint:
+        """The checkpoint if a key of the chain signed it; a key that was not the log's key at its size is a finding
+        (the note still counts for the root and fork checks: a key of the log signed it)."""
+        cp, stray = open_in_chain(content, chain)
+        if stray is not None:
+            message, expected, found = not_current(cp, stray, chain)
+            self.fail(
+                Finding(
+                    2,
+                    "checkpoint_key_not_current",
+                    f"{label}: {message}",
+                    expected=expected,
+                    found=found,
+                    details={"note": label, "size": cp.size, "chain": chain.describe()},
+                )
+            )
+        return cp
 
     def finish(self, ctx: AuditContext) -> None:
         self.result.stats["checkpoints_verified"] = len(self.notes)
