@@ -141,10 +141,11 @@ def create_app(
         petitions,
         receipts,
         rulesets,
+        services,
     )
 
     # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
-    routers = (petitions, rulesets, ballots, kindergarten, housing, receipts, log, ops, open_data)
+    routers = (petitions, rulesets, services, ballots, kindergarten, housing, receipts, log, ops, open_data)
     app = FastAPI(
         lifespan=lifespan,
         dependencies=[Depends(limit_requests)],
