@@ -2,8 +2,8 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), rules.py (rules), hints.py (audit-command, the demo's closing lines), anchor.py (anchor),
-backup.py (backup, restore), witness.py (witness), trustee.py (trustee)."""
+(service, dev-token), rules.py (rules), erase.py (erase), hints.py (audit-command, the demo's closing lines),
+anchor.py (anchor), backup.py (backup, restore), witness.py (witness), trustee.py (trustee)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, clock, demo, hints, log, rules, serve, service, trustee, witness
+from hromada.cli import anchor, backup, clock, demo, erase, hints, log, rules, serve, service, trustee, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -35,6 +35,7 @@ app.command()(serve.serve)
 app.command()(clock.tick)
 app.command()(backup.backup)
 app.command()(backup.restore)
+app.command()(erase.erase)
 
 
 def main() -> None:  # pragma: no cover

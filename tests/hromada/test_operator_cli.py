@@ -183,3 +183,67 @@ def kyiv_statute() -> dict[str, Any]:
     from domain.petitions.rules import STATUTES
 
     return dict(STATUTES["kyiv"])
+
+
+# -- erase ---------------------------------------------------------------------------------------------------
+def _entry(data_dir: Path) -> str:
+    """A kindergarten entry with a child's data in the vault; its vault subject."""
+    from domain.identity import CitizenIdentity
+
+    assert hromada("service", "add", "city.education", "--scope", "queue:kindergarten:*", "--data-dir", str(data_dir))
+    with ledger_of(data_dir) as ledger:
+        app = ledger.app
+        edu = Actor.service("city.education")
+        q = app.create_kindergarten_queue(by=edu, name="Дитсадки", institutions=["ds-1"], at=datetime.now(UTC))
+        entry = app.register_kindergarten_entry(
+            by=CitizenIdentity("dev:mom", "diia"),
+            queue_id=q,
+            child_key="CERT-1",
+            child_data={"name": "Марія"},
+            birth_year=2023,
+            institutions=["ds-1"],
+            at=datetime.now(UTC),
+        )
+        return str(app.kindergarten_subject(entry))
+
+
+def test_erase_shreds_the_subject_and_the_log_records_it(data: Path, tmp_path: Path) -> None:
+    d = str(data)
+    subject = _entry(data)
+    r = hromada("erase", subject, "--reason", "subject_request", "--data-dir", d)
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"erased {subject} (subject_request) at ")
+    with ledger_of(data) as ledger:
+        assert not ledger.app.vault.holds(subject)
+        assert ledger.app.erasure(subject)["reason"] == "subject_request"
+    again = hromada("erase", subject, "--reason", "subject_request", "--data-dir", d)
+    assert again.exit_code == 1 and "already erased" in again.output
+
+    # the exported bundle holds the erasure (no personal data) and audits clean
+    bundle = tmp_path / "b.tar.gz"
+    assert hromada("checkpoint", "--data-dir", d).exit_code == 0
+    exported = hromada("export", "--data-dir", d, "--out", str(bundle))
+    assert exported.exit_code == 0, exported.output
+    from verifier.cli import app as verify
+
+    audited = runner.invoke(verify, ["audit", str(bundle), "--offline", "--json"])
+    assert audited.exit_code == 0, audited.output
+    report = json.loads(audited.output)
+    assert all(not s["findings"] for s in report["steps"]), report
+
+
+def test_erase_refuses_bad_input(data: Path, tmp_path: Path) -> None:
+    d = str(data)
+    subject = _entry(data)
+    unknown = hromada("erase", "kindergarten.nobody", "--reason", "court_order", "--data-dir", d)
+    assert unknown.exit_code == 1 and "holds no personal data for 'kindergarten.nobody'" in unknown.output
+    bad_subject = hromada("erase", "petition.x", "--reason", "court_order", "--data-dir", d)
+    assert bad_subject.exit_code == 1 and "kindergarten.<entry id> or housing.<entry id>" in bad_subject.output
+    free_text = hromada("erase", subject, "--reason", "mother asked", "--data-dir", d)
+    assert free_text.exit_code == 1 and "unknown erasure reason" in free_text.output
+    no_reason = hromada("erase", subject, "--data-dir", d)
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    missing_dir = hromada("erase", subject, "--reason", "court_order", "--data-dir", str(tmp_path / "nope"))
+    assert missing_dir.exit_code == 2 and "no ledger at" in missing_dir.output
+    with ledger_of(data) as ledger:
+        assert ledger.app.vault.holds(subject)  # nothing was erased
