@@ -247,3 +247,105 @@ def test_erase_refuses_bad_input(data: Path, tmp_path: Path) -> None:
     assert missing_dir.exit_code == 2 and "no ledger at" in missing_dir.output
     with ledger_of(data) as ledger:
         assert ledger.app.vault.holds(subject)  # nothing was erased
+
+
+# -- keys rotate-pseudonym -----------------------------------------------------------------------------------
+def _open_things(data_dir: Path, n: int) -> tuple[Any, Any]:
+    """A petition (under kyiv) and a kindergarten queue opened now; their ids."""
+    from domain.identity import CitizenIdentity
+
+    with ledger_of(data_dir) as ledger:
+        app = ledger.app
+        now = datetime.now(UTC)
+        p = app.create_petition(
+            by=CitizenIdentity(f"dev:author{n}", "diia"), title=f"P{n}", text="t", rule_set="kyiv", at=now
+        )
+        q = app.create_kindergarten_queue(
+            by=Actor.service("city.education"), name=f"Q{n}", institutions=["ds-1"], at=now
+        )
+        return p, q
+
+
+def _register(app: Any, q: Any, who: str) -> str:
+    from domain.identity import CitizenIdentity
+
+    entry = app.register_kindergarten_entry(
+        by=CitizenIdentity(who, "diia"),
+        queue_id=q,
+        child_key=f"CERT-{who}",
+        child_data={"name": "Марія"},
+        birth_year=2023,
+        institutions=["ds-1"],
+        at=datetime.now(UTC),
+    )
+    return str(app.get_kindergarten_queue(q).entry(entry)["applicant"])
+
+
+def test_rotate_pseudonym_adds_a_current_version_and_open_aggregates_keep_theirs(data: Path, tmp_path: Path) -> None:
+    d = str(data)
+    _legal(d)
+    assert hromada("rules", "publish", "kyiv", "--data-dir", d).exit_code == 0
+    assert (
+        hromada("service", "add", "city.education", "--scope", "queue:kindergarten:*", "--data-dir", d).exit_code == 0
+    )
+    p1, q1 = _open_things(data, 1)
+    keys = data / "pseudonym.keys"
+    before = keys.read_text().strip()
+    assert before.startswith("1=") and "," not in before
+
+    r = hromada("keys", "rotate-pseudonym", "--data-dir", d)
+    assert r.exit_code == 0, r.output
+    assert "pseudonym key version 2 added" in r.output and "(versions 1, 2)" in r.output
+    after = keys.read_text().strip()
+    assert after.startswith(before + ",2=") and after.split(",2=")[1] not in r.output  # old key kept, new one not shown
+    assert keys.stat().st_mode & 0o777 == 0o600
+    assert not list(data.glob(".pseudonym.keys.*"))  # no partial file left
+
+    p2, q2 = _open_things(data, 2)
+    with ledger_of(data) as ledger:
+        app = ledger.app
+        assert app.pseudonymizer.current == 2 and app.pseudonymizer.versions() == [1, 2]
+        assert app.get_petition(p1).state["pseudonym_key"] == 1 and app.get_petition(p2).state["pseudonym_key"] == 2
+        assert str(app.get_petition(p2).state["author"]).startswith("cit:v2:")
+        queues = (app.get_kindergarten_queue(q1), app.get_kindergarten_queue(q2))
+        assert [q.state["pseudonym_key"] for q in queues] == [1, 2]
+        # the same citizen: v1 pseudonym in the queue opened before, v2 in the new one
+        assert _register(app, q1, "dev:mom").startswith("cit:v1:")
+        assert _register(app, q2, "dev:mom").startswith("cit:v2:")
+
+    again = hromada("keys", "rotate-pseudonym", "--data-dir", d)
+    assert again.exit_code == 0 and "version 3" in again.output and "(versions 1, 2, 3)" in again.output
+
+    assert hromada("checkpoint", "--data-dir", d).exit_code == 0
+    bundle = tmp_path / "rotated.tar.gz"
+    assert hromada("export", "--data-dir", d, "--out", str(bundle)).exit_code == 0
+    from verifier.cli import app as verify
+
+    audited = runner.invoke(verify, ["audit", str(bundle), "--offline", "--json"])
+    assert audited.exit_code == 0, audited.output
+
+
+def test_rotate_pseudonym_refuses_what_it_cannot_rotate(data: Path, tmp_path: Path) -> None:
+    inline = f"1={'ab' * 32}"
+    r = runner.invoke(
+        app, ["keys", "rotate-pseudonym", "--data-dir", str(data)], env={"HROMADA_PSEUDONYM_KEYS": inline}
+    )
+    assert r.exit_code == 1 and "holds the keys themselves" in r.output and inline not in r.output
+    missing = hromada("keys", "rotate-pseudonym", "--data-dir", str(tmp_path / "nope"))
+    assert missing.exit_code == 2 and "no ledger at" in missing.output
+    broken = tmp_path / "broken.keys"
+    broken.write_text("1=not-hex\n")
+    r = runner.invoke(
+        app, ["keys", "rotate-pseudonym", "--data-dir", str(data)], env={"HROMADA_PSEUDONYM_KEYS": str(broken)}
+    )
+    assert r.exit_code == 1 and "malformed pseudonym key list" in r.output
+    assert broken.read_text() == "1=not-hex\n"  # untouched
+    # a key file named by the setting is rotated in place
+    named = tmp_path / "secret" / "pseudonym.keys"
+    named.parent.mkdir()
+    named.write_text(f"1={'cd' * 32};current=1\n")
+    r = runner.invoke(
+        app, ["keys", "rotate-pseudonym", "--data-dir", str(data)], env={"HROMADA_PSEUDONYM_KEYS": str(named)}
+    )
+    assert r.exit_code == 0, r.output
+    assert named.read_text().startswith(f"1={'cd' * 32},2=") and ";current" not in named.read_text()
