@@ -80,7 +80,7 @@ def publish(
     from domain.identity import Actor
 
     doc = read_rule_set(file, name, version)
-    with open_ledger(settings(data_dir)) as ledger:
+    with open_ledger(settings(data_dir), existing=True) as ledger:
         app_: Any = ledger.app
         try:
             ref = app_.publish_rule_set(by=Actor.service(service), **doc, at=datetime.now(UTC))

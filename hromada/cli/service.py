@@ -21,11 +21,13 @@ if TYPE_CHECKING:
 service_app = typer.Typer(help="City services and their API keys.", no_args_is_help=True)
 
 
-def _open(data_dir: DataDir) -> Ledger:
+def _open(data_dir: DataDir, *, existing: bool = False) -> Ledger:
+    """The ledger with the API's tables; `existing`: refuse a data directory that does not exist (a command that
+    changes a service already registered there) instead of creating a new ledger in it."""
     from api.schema import API_TABLES
     from ledger.db.schema import metadata
 
-    ledger = open_ledger(settings(data_dir))
+    ledger = open_ledger(settings(data_dir), existing=existing)
     metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
     return ledger
 
@@ -97,7 +99,7 @@ def service_revoke(
     from api.auth.keys import revoke_service
     from domain.errors import DomainError
 
-    with _open(data_dir) as ledger:
+    with _open(data_dir, existing=True) as ledger:
         try:
             keys = revoke_service(ledger, service, reason)
         except DomainError as e:
@@ -118,7 +120,7 @@ def service_scopes(
     from api.auth.keys import change_service_scopes
     from domain.errors import DomainError
 
-    with _open(data_dir) as ledger:
+    with _open(data_dir, existing=True) as ledger:
         try:
             change_service_scopes(ledger, service, list(scope or []))
         except DomainError as e:

@@ -73,7 +73,7 @@ def test_service_revoke_revokes_the_service_in_the_log_and_its_keys(data: Path) 
     assert readd.exit_code == 1 and "revoked" in readd.output and "hk_" not in readd.output
 
 
-def test_service_revoke_refuses_bad_input(data: Path) -> None:
+def test_service_revoke_refuses_bad_input(data: Path, tmp_path: Path) -> None:
     d = str(data)
     unknown = hromada("service", "revoke", "nobody", "--reason", "x", "--data-dir", d)
     assert unknown.exit_code == 1 and "no such service 'nobody'" in unknown.output
@@ -82,6 +82,9 @@ def test_service_revoke_refuses_bad_input(data: Path) -> None:
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output
     blank = hromada("service", "revoke", "city.education", "--reason", "  ", "--data-dir", d)
     assert blank.exit_code == 1 and "reason" in blank.output
+    elsewhere = tmp_path / "typo"
+    mistyped = hromada("service", "revoke", "city.education", "--reason", "x", "--data-dir", str(elsewhere))
+    assert mistyped.exit_code == 2 and "no ledger at" in mistyped.output and not elsewhere.exists()
 
 
 def test_service_scopes_replaces_the_logged_scopes(data: Path) -> None:
@@ -175,6 +178,7 @@ def test_rules_publish_refuses_bad_input(data: Path, tmp_path: Path) -> None:
     r = hromada("rules", "publish", str(wrong), "--data-dir", d)
     assert r.exit_code == 1 and "rules" in r.output
     assert hromada("rules", "publish", "kyiv", "--version", "0", "--data-dir", d).exit_code == 1
+    assert hromada("rules", "publish", "kyiv", "--data-dir", str(tmp_path / "typo")).exit_code == 2
     with ledger_of(data) as ledger:
         assert sorted(ledger.app.projections.rule_sets.items()) == [("kyiv", 1)]
 
