@@ -133,6 +133,7 @@ def create_app(
     from api.routers import (
         ballots,
         ballots_secret,
+        erasures,
         housing,
         kindergarten,
         log,
@@ -141,10 +142,11 @@ def create_app(
         petitions,
         receipts,
         rulesets,
+        services,
     )
 
     # one router per resource, each with its OpenAPI tag; a kind of aggregate adds its router here
-    routers = (petitions, rulesets, ballots, kindergarten, housing, receipts, log, ops, open_data)
+    routers = (petitions, rulesets, services, ballots, kindergarten, housing, erasures, receipts, log, ops, open_data)
     app = FastAPI(
         lifespan=lifespan,
         dependencies=[Depends(limit_requests)],

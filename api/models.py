@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -34,6 +34,22 @@ class EventRef(BaseModel):
 
 class Written(BaseModel):
     events: list[EventRef] = Field(description="The events this write stored, in order.")
+
+
+class PersonalData(BaseModel):
+    """Whether an entry's personal data (in the vault, never public) is still kept or was erased."""
+
+    status: Literal["kept", "erased"] = Field(description="erased: the log records its `personal_data.erased`")
+    erased_at: str | None = None
+    reason: str | None = None
+
+
+def personal_data(app: Any, subject: str) -> PersonalData:
+    """The entry views' `personal_data`: erased when the log records an erasure of the vault subject."""
+    erasure = app.projections.erasure(subject)
+    if erasure is None:
+        return PersonalData(status="kept")
+    return PersonalData(status="erased", erased_at=erasure["erased_at"], reason=erasure["reason"])
 
 
 def event_refs(app: Any, events: Sequence[Any]) -> list[EventRef]:

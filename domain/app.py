@@ -19,13 +19,20 @@ from domain.core import project
 from domain.housing.commands import HousingCommands
 from domain.kindergarten.commands import KindergartenCommands
 from domain.kinds import KINDS
+from domain.personal_data.commands import PersonalDataCommands
 from domain.petitions.commands import PetitionCommands
 from domain.rulesets.commands import RuleSetCommands
 from domain.services.commands import ServiceCommands
 
 
 class CityApp(
-    ServiceCommands, RuleSetCommands, PetitionCommands, BallotCommands, KindergartenCommands, HousingCommands
+    ServiceCommands,
+    RuleSetCommands,
+    PetitionCommands,
+    BallotCommands,
+    KindergartenCommands,
+    HousingCommands,
+    PersonalDataCommands,
 ):
     """Every command of every context on one application (the name fixes the event tables: ``cityapp_*``)."""
 

@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from domain.base import LedgerAggregate, rfc3339
+from domain.base import LedgerAggregate
 from domain.cache import AggregateCache
 from domain.errors import (
     ConcurrentModification,
@@ -336,9 +336,3 @@ class AppCore(Application[UUID]):
     def _unseal_on_error(self, subject: str, commitment: str) -> None:
         if self.vault is not None:
             self.vault.discard(subject, commitment)
-
-    def erase_personal_data(self, subject: str, *, at: datetime) -> None:
-        """Crypto-shred a vault subject (e.g. ``kindergarten.<entry id>``). The log is untouched."""
-        if self.vault is None:
-            raise ConfigurationError("no personal-data vault configured")
-        self.vault.erase(subject, at=rfc3339(at))

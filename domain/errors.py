@@ -104,6 +104,13 @@ class ServiceRevoked(NotAuthorised):
     code = "service_revoked"
 
 
+class ServiceAlreadyRevoked(ServiceRevoked):
+    """A revocation of a service that was revoked before (a conflict, not a refusal of the caller)."""
+
+    code = "service_already_revoked"
+    status = 409
+
+
 class RuleSetAlreadyPublished(DomainError):
     """That version of the rule set exists; a change is published as the next version."""
 

@@ -15,13 +15,14 @@ from domain.ballots.kind import KIND as BALLOTS
 from domain.housing.kind import KIND as HOUSING
 from domain.identity import Permission
 from domain.kindergarten.kind import KIND as KINDERGARTEN
+from domain.personal_data.kind import KIND as PERSONAL_DATA
 from domain.petitions.kind import KIND as PETITIONS
 from domain.registry import EventSpec, Kind, check_registry, event_specs
 from domain.rulesets.kind import KIND as RULESETS
 from domain.services.kind import KIND as SERVICES
 
 #: Every kind, in the order ``state.json`` lists their parts.
-KINDS: tuple[Kind, ...] = (SERVICES, RULESETS, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING)
+KINDS: tuple[Kind, ...] = (SERVICES, RULESETS, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING, PERSONAL_DATA)
 check_registry(KINDS)
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}

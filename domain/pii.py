@@ -139,5 +139,9 @@ class PersonalDataVault:
         for k in list(self._store.keys(f"rec/{subject}/")):
             self._store.delete(k)
 
+    def holds(self, subject: str) -> bool:
+        """Whether the vault holds a data key for ``subject`` (it has personal data that an erasure would destroy)."""
+        return self._store.get(f"dk/{_check_subject(subject)}") is not None
+
     def is_erased(self, subject: str) -> bool:
         return self._store.get(f"erased/{_check_subject(subject)}") is not None

@@ -20,6 +20,7 @@ from domain.base import event_time, public_data
 from domain.catalogue import Catalogue
 from domain.clock import Deadlines
 from domain.kinds import KINDS
+from domain.personal_data.aggregate import erasure_stream
 from domain.petitions.aggregate import Signature
 from domain.registry import Kind
 
@@ -191,6 +192,12 @@ class Projections:
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         """Stream id -> folded state of every stream of the kind whose current prefix is ``kind`` (``petition``)."""
         return {s: st for s, st in self.streams.items() if self.kinds[s] == kind}
+
+    def erasure(self, subject: str) -> dict[str, Any] | None:
+        """The logged erasure of vault subject ``subject`` (``subject``, ``reason``, ``erased_at``), or None."""
+        with self._lock:
+            state = self.streams.get(str(erasure_stream(subject)))
+            return None if state is None or state.get("subject") != subject else dict(state)
 
     def latest_rule_set(self, name: str) -> int | None:
         """The latest published version of rule set ``name`` (None: never published)."""

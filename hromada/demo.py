@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from uuid import UUID
 
 from domain.app import CityApp
 from domain.clock import run_due
@@ -121,6 +122,7 @@ class Demo:
         "ballots": "budget_ballot",
         "kindergarten": "kindergarten",
         "housing": "housing",
+        "personal_data": "erasures",
     }
 
     def run(self) -> DemoReport:
@@ -392,6 +394,21 @@ class Demo:
                                      at=clock.tick(86400))  # fmt: skip
             self._did()
         self.report.ids["housing"] = str(reg)
+
+    def erasures(self) -> None:
+        """The operator erases the personal data of the child whose kindergarten entry was withdrawn (its retention
+        ended): ``personal_data.erased`` in the log, the data key destroyed in the vault."""
+        queue = self.report.ids.get("kindergarten")
+        if queue is None:
+            return
+        entries = self.app.get_kindergarten_queue(UUID(queue)).state["entries"]
+        withdrawn = sorted(e for e, st in entries.items() if st["status"] == "withdrawn")
+        if not withdrawn:
+            return
+        subject = self.app.kindergarten_subject(withdrawn[0])
+        self.app.erase_personal_data(subject, by=OPERATOR, reason="retention_expired", at=self.clock.tick(86400))
+        self._did()
+        self.report.ids["erased"] = subject
 
 
 def run_demo(ledger: Ledger, events: int, **kwargs: Any) -> DemoReport:

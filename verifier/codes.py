@@ -364,6 +364,18 @@ CODES: tuple[Code, ...] = (
     Code("entry_registered_twice", "4", "entry … is registered again", ""),
     Code("envelope_invalid", "receipt", "the receipt's envelope fails a stateless check of step 1", ""),
     Code(
+        "erasure_repeated",
+        "4",
+        "a subject's personal data is erased once: its personal_data.erased opens a new stream",
+        "verifier_rules/test_erasures.py::test_an_erasure_stream_is_its_subject_and_is_written_once",
+    ),
+    Code(
+        "erasure_stream_mismatch",
+        "4",
+        "an erasure's stream is S('personal_data', subject)",
+        "verifier_rules/test_erasures.py::test_an_erasure_stream_is_its_subject_and_is_written_once",
+    ),
+    Code(
         "error",
         "exit 2",
         "an error without a more precise code",

@@ -275,8 +275,17 @@ HOUSING = Kind(
     cites_documents=True,
 )
 
+PERSONAL_DATA = Kind(
+    name="personal_data",
+    prefix="personal_data",
+    # the operator (system) or a service holding pii:erase records that a vault subject's data was crypto-shredded
+    events=_events({"erased": ("subject reason", _P("pii:erase", None, True))}),
+    rules="verifier.rules.personal_data:ErasureRules",
+    count=("erasures", lambda r: len(r.erased)),
+)
+
 #: Every kind, in the order the replay reports them (step 4's stats) and publishes them (``state.json``).
-KINDS: tuple[Kind, ...] = (SERVICES, RULESETS, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING)
+KINDS: tuple[Kind, ...] = (SERVICES, RULESETS, PETITIONS, BALLOTS, KINDERGARTEN, HOUSING, PERSONAL_DATA)
 
 BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
 #: Every prefix, current or legacy, -> its kind.

@@ -64,6 +64,17 @@ def revoke_key(engine: Engine, key_id: str) -> bool:
     return bool(res.rowcount)
 
 
+def revoke_service_keys(engine: Engine, service: str) -> int:
+    """Revoke every active key of `service` (its revocation in the log); return how many were revoked."""
+    with engine.begin() as conn:
+        res = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.service == service, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
+    return int(res.rowcount)
+
+
 def list_keys(engine: Engine) -> list[dict[str, object]]:
     with engine.connect() as conn:
         rows = conn.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
@@ -95,6 +106,13 @@ class KeyVerifier:
         """The key from the cache, without touching the database (None: not cached or expired)."""
         hit = self._cache.get(token)
         return hit[1] if hit is not None and hit[0] > now else None
+
+    def forget_service(self, service: str) -> None:
+        """Drop the cached keys of `service` (revoked here: this process stops accepting them at once; other
+        processes within their ttl, and the domain refuses a revoked service's writes anyway)."""
+        for token, (_, key) in list(self._cache.items()):
+            if key.service == service:
+                self._cache.pop(token, None)
 
     def verify(self, token: str, now: float) -> ServiceKey | None:
         m = _KEY_RE.match(token)
@@ -129,6 +147,10 @@ def add_service(ledger: Any, service: str, scopes: list[str], name: str | None =
         current = app.get_service(service)
     except (ServiceNotRegistered, NotFound):
         current = None
+    if current is not None and current.revoked:
+        from domain.errors import ServiceRevoked
+
+        raise ServiceRevoked("service was revoked: it gets no new key (register a new service id)", service=service)
     if current is None:
         app.register_service(by=operator, service=service, name=name or service, scopes=scopes, at=now)
     elif sorted(set(current.state["scopes"])) != sorted(set(scopes)):
@@ -136,3 +158,25 @@ def add_service(ledger: Any, service: str, scopes: list[str], name: str | None =
             by=operator, service=service, scopes=sorted(set(scopes) | set(current.state["scopes"])), at=now
         )
     return create_key(ledger.engine, service, scopes)
+
+
+def revoke_service(ledger: Any, service: str, reason: str, by: Any = None) -> int:
+    """Revoke `service` in the log (``service.revoked``, by the operator unless `by` says who) and then every API key
+    it holds; return how many keys were revoked. `hromada service revoke` calls it; the API route runs the same two
+    steps (api/routers/services.py). The log's revocation comes first: a key revoked without it could be re-issued
+    by `service add`, while a revoked service's writes are refused by the domain whatever key it shows."""
+    from domain.identity import Actor
+
+    ledger.app.revoke_service(by=by or Actor.system("operator"), service=service, reason=reason, at=datetime.now(UTC))
+    return revoke_service_keys(ledger.engine, service)
+
+
+def change_service_scopes(ledger: Any, service: str, scopes: list[str], by: Any = None) -> None:
+    """Replace the scopes `service` holds in the log (``service.scopes_changed``). Its API keys keep their own
+    scopes; a write needs the scope on the key (checked by the API) and in the log (checked by the domain), so
+    narrowing the service narrows every key it holds."""
+    from domain.identity import Actor
+
+    ledger.app.change_service_scopes(
+        by=by or Actor.system("operator"), service=service, scopes=scopes, at=datetime.now(UTC)
+    )

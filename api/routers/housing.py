@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from api.auth.deps import by, scoped_or_citizen, service_scope
 from api.auth.principals import Principal, ServicePrincipal
-from api.models import Written
+from api.models import Written, personal_data
 from api.problems import problem_responses
 from api.routers.housing_models import (
     AllocateDwelling,
@@ -320,4 +320,5 @@ def position(register_id: UUID, entry: EntryId, state: StateDep) -> HousingPosit
         removal_reason=e.get("removal_reason"),
         allocated_from=e.get("allocated_from"),
         dwelling=e.get("dwelling"),
+        personal_data=personal_data(state.app, state.app.housing_subject(entry)),
     )

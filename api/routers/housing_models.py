@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import Body, FlatData, Written
+from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
 
 #: The lists of a register (domain.housing.rules.HOUSING_LISTS); `general` holds every active entry.
@@ -150,3 +150,6 @@ class HousingPosition(BaseModel):
     removal_reason: str | None = Field(default=None, description="Reason code, when removed")
     allocated_from: str | None = Field(default=None, description="The list the dwelling was allocated from")
     dwelling: str | None = Field(default=None, description="The dwelling, when allocated")
+    personal_data: PersonalData = Field(
+        default_factory=lambda: PersonalData(status="kept"), description="The household's data: kept, or erased"
+    )

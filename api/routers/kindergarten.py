@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from api.auth.deps import by, scoped_or_citizen, service_scope
 from api.auth.principals import Principal, ServicePrincipal
-from api.models import Written
+from api.models import Written, personal_data
 from api.problems import problem_responses
 from api.routers.kindergarten_models import (
     BenefitGranted,
@@ -321,4 +321,5 @@ def position(queue_id: UUID, entry: EntryId, state: StateDep) -> Position:
         registered_at=e["registered_at"],
         positions=positions,
         offer=offer,
+        personal_data=personal_data(state.app, state.app.kindergarten_subject(entry)),
     )

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.models import Body, FlatData, Written
+from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
 
 Inst = Annotated[str, Field(min_length=1, max_length=64)]
@@ -110,3 +110,6 @@ class Position(BaseModel):
     registered_at: str
     positions: dict[str, int] = Field(description="1-based position per preferred institution (waiting entries)")
     offer: dict[str, Any] | None = Field(default=None, description="The pending offer, if any")
+    personal_data: PersonalData = Field(
+        default_factory=lambda: PersonalData(status="kept"), description="The child's data: kept, or erased (when)"
+    )

@@ -22,6 +22,30 @@ const QUEUE_TYPES = {
   "housing.reregistered": ["Ваша перереєстрація на квартирному обліку", "Your re-registration in the housing register"],
 };
 
+// The vault subject holding the personal data an event's commitments open (a queue or register entry's), or null.
+function subjectOf(event) {
+  const type = event && event.type, d = (event && event.data) || {};
+  if (typeof type !== "string" || typeof d.entry !== "string" || !d.entry) return null;
+  if (/^(kindergarten|queue)\./.test(type)) return `kindergarten.${d.entry}`;
+  if (/^housing\./.test(type)) return `housing.${d.entry}`;
+  return null;
+}
+
+// -> {erased_at, reason} when the log records the erasure of the event's personal data (GET /v1/erasures/...),
+// else null: the receipt then says "видалено / erased" where that data would be.
+async function erasureOf(event) {
+  const subject = subjectOf(event);
+  if (!subject) return null;
+  try {
+    const r = await fetch(`/v1/erasures/${encodeURIComponent(subject)}`, { credentials: "omit" });
+    if (!r.ok) return null;
+    const v = await r.json();
+    return typeof v.erased_at === "string" ? v : null;
+  } catch (_) {
+    return null;
+  }
+}
+
 // -> [ukrainian, english]
 async function describe(event) {
   const type = event && event.type, d = (event && event.data) || {};

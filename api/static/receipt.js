@@ -144,7 +144,7 @@ function verdictOf(result) {
   return result.checks.some((c) => c.cls === "warn") ? "partial" : "ok";
 }
 
-function render(result, receipt, error, what) {
+function render(result, receipt, error, what, erasure) {
   const el = $("result");
   el.textContent = "";
   const status = error ? "fail" : verdictOf(result);
@@ -183,6 +183,10 @@ function render(result, receipt, error, what) {
   const e = receipt.event || {};
   row("Подія / Event", e.type ? `${e.type} (${e.id})` : undefined);
   row("Час / Time", e.time);
+  if (erasure) {
+    // the commitments stay in the log (and verify); the data they committed to is gone from the vault
+    row("Персональні дані / Personal data", `видалено / erased ${erasure.erased_at} (${erasure.reason})`);
+  }
   row("Листок / Leaf", `#${receipt.leaf_index} ${receipt.leaf_hash}`);
   if (result.cp) row("Контрольна точка / Checkpoint", `${result.cp.origin} · ${result.cp.size}`);
   if (result.fp) row("Відбиток ключа / Key fingerprint", result.fp);
@@ -204,7 +208,8 @@ async function run() {
     receipt = JSON.parse($("receipt").value);
     const cfg = await loadConfig();
     const result = await check(receipt, $("key").value.trim(), cfg);
-    render(result, receipt, null, receipt.event ? await describe(receipt.event) : null);
+    const what = receipt.event ? await describe(receipt.event) : null;
+    render(result, receipt, null, what, receipt.event ? await erasureOf(receipt.event) : null);
   } catch (err) {
     render(null, receipt || {}, err && err.message ? err.message : String(err), null);
   }

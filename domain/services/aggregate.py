@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate, stream_id
-from domain.errors import InvalidInput, InvalidState, MissingScope, ServiceRevoked
+from domain.errors import InvalidInput, InvalidState, MissingScope, ServiceAlreadyRevoked, ServiceRevoked
 from domain.identity import _ID_RE, has_scope, validate_scope
 
 
@@ -106,10 +106,15 @@ class Service(LedgerAggregate):
         self._emit(self.ScopesChanged, at=at, actor=actor, service=self.service_id, scopes=new)
 
     def revoke(self, *, reason: str, at: datetime, actor: Mapping[str, str]) -> None:
-        self._check_active()
+        self.check_not_revoked()
         if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
             raise InvalidInput("revocation reason must be 1-500 characters")
         self._emit(self.Revoked, at=at, actor=actor, service=self.service_id, reason=reason.strip())
+
+    def check_not_revoked(self) -> None:
+        """A service is revoked once: a second revocation is a conflict (409), not the caller's refusal."""
+        if self.revoked:
+            raise ServiceAlreadyRevoked("service was already revoked", service=self.service_id)
 
     def _check_active(self) -> None:
         if self.revoked:

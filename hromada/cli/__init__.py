@@ -2,8 +2,8 @@
 (hromada/settings.py); `--data-dir` overrides HROMADA_DATA_DIR.
 
 One module per command group: log.py (init, checkpoint, integrate, log, export), serve.py, demo.py, service.py
-(service, dev-token), hints.py (audit-command, the demo's closing lines), anchor.py (anchor), backup.py
-(backup, restore), witness.py (witness), trustee.py (trustee)."""
+(service, dev-token), rules.py (rules), erase.py (erase), keys.py (keys), hints.py (audit-command, the demo's closing
+lines), anchor.py (anchor), backup.py (backup, restore), witness.py (witness), trustee.py (trustee)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from hromada.cli import anchor, backup, clock, demo, hints, log, serve, service, trustee, witness
+from hromada.cli import anchor, backup, clock, demo, erase, hints, keys, log, rules, serve, service, trustee, witness
 
 app = typer.Typer(
     help="Hromada Ledger: an event-sourced, Merkle-logged, chain-anchored ledger for city petitions, "
@@ -21,6 +21,8 @@ app = typer.Typer(
 app.add_typer(log.log_app, name="log")
 app.add_typer(anchor.app, name="anchor")
 app.add_typer(service.service_app, name="service")
+app.add_typer(rules.app, name="rules")
+app.add_typer(keys.app, name="keys")
 app.add_typer(witness.app, name="witness")
 app.add_typer(trustee.app, name="trustee")
 app.command("dev-token")(service.dev_token)
@@ -34,6 +36,7 @@ app.command()(serve.serve)
 app.command()(clock.tick)
 app.command()(backup.backup)
 app.command()(backup.restore)
+app.command()(erase.erase)
 
 
 def main() -> None:  # pragma: no cover

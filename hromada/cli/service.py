@@ -2,6 +2,8 @@
 
 hromada service add NAME --scope petition:moderate --scope ...   (prints the API key once)
 hromada service keys | hromada service revoke-key KEY_ID
+hromada service revoke SERVICE --reason "..."   (service.revoked in the log, then every API key of the service)
+hromada service scopes SERVICE --scope ... [--scope ...]   (service.scopes_changed: the complete new list)
 hromada dev-token --sub alice [--method diia --age 30 --district podil]
 """
 
@@ -19,11 +21,13 @@ if TYPE_CHECKING:
 service_app = typer.Typer(help="City services and their API keys.", no_args_is_help=True)
 
 
-def _open(data_dir: DataDir) -> Ledger:
+def _open(data_dir: DataDir, *, existing: bool = False) -> Ledger:
+    """The ledger with the API's tables; `existing`: refuse a data directory that does not exist (a command that
+    changes a service already registered there) instead of creating a new ledger in it."""
     from api.schema import API_TABLES
     from ledger.db.schema import metadata
 
-    ledger = open_ledger(settings(data_dir))
+    ledger = open_ledger(settings(data_dir), existing=existing)
     metadata.create_all(ledger.engine, tables=API_TABLES, checkfirst=True)
     return ledger
 
@@ -71,6 +75,57 @@ def service_revoke_key(key_id: str, data_dir: DataDir = None) -> None:
     typer.echo("revoked" if ok else "no such active key")
     if not ok:
         raise typer.Exit(1)
+
+
+def _refused(e: Exception, service: str) -> typer.Exit:
+    """Print why a service command was refused; the exit to raise (1)."""
+    from domain.errors import DomainError, NotFound
+
+    if isinstance(e, NotFound):
+        typer.echo(f"refused: no such service {service!r} (`hromada service add` registers one)", err=True)
+    elif isinstance(e, DomainError):
+        typer.echo(f"refused: {e.message} {e.evidence}", err=True)
+    return typer.Exit(1)
+
+
+@service_app.command("revoke")
+def service_revoke(
+    service: Annotated[str, typer.Argument(help="Service id, e.g. city.education")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the public log; 1-500 characters)")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a service in the log (`service.revoked`, by the operator) and every API key it holds: its later
+    writes are refused, by the API, the domain and the verifier. Final: a revoked id is never registered again."""
+    from api.auth.keys import revoke_service
+    from domain.errors import DomainError
+
+    with _open(data_dir, existing=True) as ledger:
+        try:
+            keys = revoke_service(ledger, service, reason)
+        except DomainError as e:
+            raise _refused(e, service) from e
+    typer.echo(f"revoked {service} ({keys} API key{'s' if keys != 1 else ''} revoked)")
+
+
+@service_app.command("scopes")
+def service_scopes(
+    service: Annotated[str, typer.Argument(help="Service id, e.g. city.education")],
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="A scope of the new list (repeat); none: no scope at all")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Replace the scopes a service holds in the log (`service.scopes_changed`; the complete new list). Its API keys
+    keep theirs, but a write needs the scope in the log too, so narrowing the service narrows every key."""
+    from api.auth.keys import change_service_scopes
+    from domain.errors import DomainError
+
+    with _open(data_dir, existing=True) as ledger:
+        try:
+            change_service_scopes(ledger, service, list(scope or []))
+        except DomainError as e:
+            raise _refused(e, service) from e
+    typer.echo(f"{service}: {', '.join(sorted(set(scope or []))) or '(no scopes)'}")
 
 
 def dev_token(

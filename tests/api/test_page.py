@@ -190,3 +190,49 @@ def test_receipt_by_event_id_with_anchor(browser: Any, site: dict[str, Any]) -> 
     browser.find_element(By.ID, "event-id").send_keys("00000000-0000-4000-8000-000000000000")
     browser.find_element(By.ID, "fetch").click()
     WebDriverWait(browser, 20).until(lambda _: "HTTP 404" in result.text)
+
+
+def test_receipt_of_an_erased_entry_says_erased(browser: Any, site: dict[str, Any]) -> None:
+    """Issue #15: once the entry's personal data is erased, its receipt still verifies and the page says so where
+    that data would be ("видалено / erased"); a receipt of an entry whose data is kept says nothing of the kind."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from api.auth.keys import add_service
+
+    ledger = site["ledger"]
+    edu = {"Authorization": f"Bearer {add_service(ledger, 'city.education', ['queue:kindergarten:*'])}"}
+    dpo = {"Authorization": f"Bearer {add_service(ledger, 'city.privacy', ['pii:erase'])}"}
+    applicant = {"subject": "dev:page-mom", "method": "diia"}
+    with httpx.Client(base_url=site["url"]) as http:
+        qid = http.post("/v1/queues", json={"name": "Дитсадки", "institutions": ["ds-1"]}, headers=edu).json()[
+            "queue_id"
+        ]
+        registered = []
+        for key in ("CERT-1", "CERT-2"):
+            body = {"child_key": key, "child_data": {"name": "Марія"}, "birth_year": 2023, "institutions": ["ds-1"]}
+            r = http.post(f"/v1/queues/{qid}/entries", json={**body, "applicant": applicant}, headers=edu)
+            assert r.status_code == 201, r.text
+            registered.append(r.json())
+        erased, kept = registered
+        r = http.post(
+            "/v1/erasures",
+            json={"subject": f"kindergarten.{erased['entry']}", "reason": "subject_request"},
+            headers=dpo,
+        )
+        assert r.status_code == 201, r.text
+    ledger.integrate_and_checkpoint()
+
+    def shown(event_id: str) -> tuple[str, str]:
+        browser.get(site["url"] + "/")
+        browser.find_element(By.ID, "event-id").send_keys(event_id)
+        browser.find_element(By.ID, "fetch").click()
+        result = browser.find_element(By.ID, "result")
+        WebDriverWait(browser, 20).until(lambda _: result.get_attribute("data-status") not in ("idle", None))
+        return str(result.get_attribute("data-status")), str(result.text)
+
+    status, text = shown(erased["events"][0]["id"])
+    assert status == "partial", text  # verified by the log's signature, as any receipt here (no pins)
+    assert "Персональні дані / Personal data" in text and "видалено / erased" in text and "subject_request" in text
+    status, text = shown(kept["events"][0]["id"])
+    assert status == "partial" and "видалено" not in text, text

@@ -12,6 +12,7 @@ from domain.app import CityApp
 from domain.base import check_json_native, public_data
 from domain.identity import Actor, Pseudonymizer
 from domain.kindergarten.aggregate import KindergartenQueue
+from domain.personal_data.aggregate import erasure_stream
 from domain.petitions.rules import SUMY
 from tests.domain.conftest import CITY, EDU, HOUSING, KEYS, OPERATOR, POPO, T0, citizen, days, make_app
 
@@ -119,7 +120,7 @@ def test_the_pseudonymizer_is_injected_never_read_from_the_environment(monkeypat
     app = CityApp(env=POPO, pseudonymizer=Pseudonymizer.from_text(keys))
     assert app.pseudonymizer.current == 1
     with pytest.raises(errors.ConfigurationError):
-        app.erase_personal_data("x", at=T0)
+        app.erase_personal_data("kindergarten.x", by=OPERATOR, reason="subject_request", at=T0)
 
 
 def test_key_rotation_keeps_open_aggregates_consistent() -> None:
@@ -215,11 +216,14 @@ def test_erasing_a_subject_keeps_the_log_verifiable(app: CityApp) -> None:
     ]
     queue = app.get_kindergarten_queue(q)
     c0 = queue.entry(e0)["child_commitment"]
-    app.erase_personal_data(app.kindergarten_subject(e0), at=T0 + days(10))
+    app.erase_personal_data(app.kindergarten_subject(e0), by=OPERATOR, reason="subject_request", at=T0 + days(10))
     after = [
         (n.originator_id, n.originator_version, n.topic, n.state) for n in app.recorder.select_notifications(1, 10**6)
     ]
-    assert after == before  # the log is untouched
+    assert after[: len(before)] == before  # the log's events are untouched; the erasure is recorded after them
+    [(stream, version, _, logged)] = after[len(before) :]
+    assert (stream, version) == (erasure_stream(app.kindergarten_subject(e0)), 1)
+    assert json.loads(logged)["subject"] == app.kindergarten_subject(e0)
     with pytest.raises(errors.SubjectErased):
         app.vault.open(app.kindergarten_subject(e0), c0)  # type: ignore[union-attr]
     c1 = queue.entry(e1)["child_commitment"]

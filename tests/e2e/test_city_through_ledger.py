@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.identity import Actor
 from hromada.demo import Demo
 from ledger.config import Settings
 from ledger.export import write_bundle
@@ -81,8 +82,13 @@ def test_erasing_personal_data_leaves_the_log_verifiable(ledger: Ledger, tmp_pat
     entry = next(iter(queue.state["entries"]))
     subject = app.kindergarten_subject(entry)
     assert ledger.vault_store is not None and ledger.vault_store.get(f"dk/{subject}") is not None
-    app.erase_personal_data(subject, at=demo.clock.tick(60))
+    app.erase_personal_data(subject, by=Actor.system("operator"), reason="subject_request", at=demo.clock.tick(60))
     assert ledger.vault_store is not None and ledger.vault_store.get(f"dk/{subject}") is None
-    after = export_and_audit(ledger, tmp_path / "after")
-    assert after == before
-    assert (tmp_path / "before" / "events.jsonl").read_bytes() == (tmp_path / "after" / "events.jsonl").read_bytes()
+    after = export_and_audit(ledger, tmp_path / "after")  # audits clean, with the erasure recorded
+    assert after == before  # the published state does not change
+    old = (tmp_path / "before" / "events.jsonl").read_bytes()
+    new = (tmp_path / "after" / "events.jsonl").read_bytes()
+    assert new.startswith(old)  # the earlier events are byte for byte the same
+    [erased] = [json.loads(line) for line in new[len(old) :].splitlines()]
+    assert erased["type"] == "personal_data.erased"
+    assert erased["data"] == {"subject": subject, "reason": "subject_request"}
