@@ -19,7 +19,8 @@ from domain.pii import InMemoryKeyValueStore, PersonalDataVault
 
 
 def test_every_event_type_is_registered_nested_and_authorised() -> None:
-    assert len(EVENT_TYPES) == 44  # 33 + the 9 of encrypted ballots + petition.response_overdue + ruleset.published
+    assert len(EVENT_TYPES) == 45  # 33 + the 9 of encrypted ballots + petition.response_overdue + ruleset.published
+    # + personal_data.erased
     for type_, cls in EVENT_TYPES.items():
         assert type_ == cls.TYPE
         head, _, tail = type_.partition(".")
