@@ -12,6 +12,7 @@ log never signed (the ledger cannot prove it), two roots anchored for one size, 
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -34,6 +35,7 @@ from tests.ports import free_port
 from tests.verifier_anchors.conftest import Chain, needs_anvil
 from verifier.anchors import ChainAccess
 from verifier.cli import app as verify_cli
+from verifier.errors import NetworkError
 from verifier.monitor.follow import Monitor, RoundResult
 from verifier.monitor.state import load_state
 from verifier.note import parse_verifier_key
@@ -240,3 +242,25 @@ def test_two_roots_anchored_for_one_size_and_another_chain(city: City, contract:
     (state / "state.json").write_text(json.dumps(doc))
     moved = round_at(city, state, clean, s[4])
     assert [(f.code, f.expected, f.found) for f in moved.findings] == [("anchor_chain_mismatch", 1, 31337)]
+
+
+def test_a_fork_is_named_even_when_the_chain_cannot_be_read(city: City, contract: Chain, tmp_path: Path) -> None:
+    """The chain is read after the fork check: an RPC that is down (exit 2) never hides a fork (exit 1)."""
+    s = city.sizes
+    state = tmp_path / "state"
+    assert round_at(city, state, contract, s[1]).ok
+    down = HttpRpc(f"http://127.0.0.1:{free_port()}")
+    view = View(city, s[1])
+    watcher = Monitor(
+        city.url, state, parse_verifier_key(city.key), client=view.client, rules=False,
+        chain=ChainAccess(down, down.display, contract.contract),
+    )  # fmt: skip
+    with pytest.raises(NetworkError):
+        watcher.run_round()  # nothing to name: the chain cannot be read
+    forged = base64.b64encode(bytes([0x51]) * 32).decode()
+    city.notes[-1] = city.ledger.signer.sign(f"{city.origin}\n{s[1]}\n{forged}\n")  # another root, the kept size
+    view.size = -1
+    try:
+        assert codes(watcher.run_round()) == ["monitor_fork"]
+    finally:
+        del city.notes[-1]

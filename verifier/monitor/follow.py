@@ -255,26 +255,25 @@ class Monitor:
                 )
             )
             return self._finish(result, None)
-        chain_read: AnchorRound | None = None
+        if cp.size == state.size and tree.root() != cp.root:
+            result.findings.append(
+                MonitorFinding(
+                    code="monitor_fork",
+                    message=f"a second checkpoint of size {cp.size} with another root, signed by the log key",
+                    expected=tree.root().hex(),
+                    found=cp.root.hex(),
+                    evidence=self._evidence(round_no, "monitor_fork", note),
+                )
+            )
+            return self._finish(result, None)
+        chain_read: AnchorRound | None = None  # read after the fork check: a chain down never hides a fork
         if self.chain is not None:
             read = read_anchors(self.chain, cp.origin, state.chain)
             if isinstance(read, MonitorFinding):
                 result.findings.append(read)
                 return self._finish(result, None)
             chain_read = read
-        if cp.size == state.size:
-            if tree.root() != cp.root:
-                result.findings.append(
-                    MonitorFinding(
-                        code="monitor_fork",
-                        message=f"a second checkpoint of size {cp.size} with another root, signed by the log key",
-                        expected=tree.root().hex(),
-                        found=cp.root.hex(),
-                        evidence=self._evidence(round_no, "monitor_fork", note),
-                    )
-                )
-                return self._finish(result, None)
-        else:
+        if cp.size > state.size:
             wanted = set() if chain_read is None else {a.tree_size for a in chain_read.anchors}
             self._read_new(cp.origin, state.size, cp.size, tree, result, wanted, roots)
             if not result.findings and tree.root() != cp.root:
