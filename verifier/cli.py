@@ -514,22 +514,47 @@ def monitor(
     no_rules: Annotated[
         bool, typer.Option("--no-rules", help="Do not run steps 4-5 and step 1's order checks (no rules.db)")
     ] = False,
+    rpc: RpcOption = None,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract",
+            help="The HromadaAnchor contract you trust (required with --rpc: a ledger names none); its anchors of "
+            "this log are checked against the monitor's own tree as they appear",
+        ),
+    ] = None,
 ) -> None:
     """Follow a live ledger: each round checks the new checkpoint's signature, fetches only the new entries, runs
     step 1's checks on them, proves the new tree extends the kept one (Merkle frontier in STATE/state.json) and
     runs the order, rule and authorisation checks (steps 1, 4, 5) over the new entries only, with their state kept
-    in STATE/rules.db; a restart resumes. A fork keeps both notes in STATE/evidence/. One JSON line per round.
+    in STATE/rules.db; a restart resumes. With --rpc URL --contract ADDR, each anchor of this log that appears on
+    chain is checked against the monitor's own tree. A fork keeps both notes in STATE/evidence/. One JSON line per
+    round.
 
-    NOT run by this version: the anchors on chain, step 4's end-of-log check and the state.json comparison; run
-    `hromada-verify audit` for them. Exit 1 on the first finding, 2 when the ledger cannot be read."""
+    NOT run by this version: step 4's end-of-log check and the state.json comparison; run `hromada-verify audit`
+    for them. Exit 1 on the first finding, 2 when the ledger or the chain cannot be read."""
     from verifier.monitor.follow import Monitor, follow
 
     log_key = _key(key, True, "monitor", True)
     assert log_key is not None  # required=True
     policy = _witness_policy(witness, witness_threshold, "monitor", True)
+    http_rpc = _chain(rpc, contract, "monitor", True)
+    if http_rpc is not None and contract is None:
+        http_rpc.close()
+        raise _fail_to_run(
+            "monitor",
+            CannotVerify(
+                "--rpc needs --contract ADDR: a ledger names no anchor contract, and the monitor does not pick one "
+                "itself (anyone can deploy a contract that emits Anchored events for any log id)"
+            ),
+            True,
+        )
+    chain = ChainAccess(http_rpc, http_rpc.display, contract) if http_rpc is not None else None
     try:
-        watcher = Monitor(url, state, log_key, policy, rules=not no_rules)
+        watcher = Monitor(url, state, log_key, policy, rules=not no_rules, chain=chain)
     except CannotVerify as exc:
+        if http_rpc is not None:
+            http_rpc.close()
         raise _fail_to_run("monitor", exc, True) from exc
     try:
         code = follow(
@@ -542,6 +567,8 @@ def monitor(
         )
     finally:
         watcher.close()
+        if http_rpc is not None:
+            http_rpc.close()
     raise typer.Exit(code)
 
 

@@ -60,9 +60,9 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         "anchor_chain_mismatch",
-        "receipt",
-        "the RPC serves another chain than the receipt's anchor names",
-        "verifier_anchors/test_receipt_anchor.py::test_anchor_that_the_chain_does_not_confirm",
+        "receipt, monitor",
+        "the RPC serves another chain than the receipt's anchor names (monitor: than earlier rounds read the anchors from)",
+        "verifier_anchors/test_receipt_anchor.py::test_anchor_that_the_chain_does_not_confirm; verifier_anchors/test_monitor_anchors.py::test_two_roots_anchored_for_one_size_and_another_chain",
     ),
     Code(
         "anchor_contract_mismatch",
@@ -72,9 +72,9 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         "anchor_fork",
-        "3",
+        "3, monitor",
         "PROOF OF A FORK: two different roots were anchored on chain for tree size …",
-        "verifier_anchors/test_anchor_step.py::test_two_roots_anchored_for_one_size_is_a_fork",
+        "verifier_anchors/test_anchor_step.py::test_two_roots_anchored_for_one_size_is_a_fork; verifier_anchors/test_monitor_anchors.py::test_two_roots_anchored_for_one_size_and_another_chain",
     ),
     Code("anchor_listed_beyond_bundle", "3", "`anchors.jsonl` lists an anchor for a size beyond `tree_size`", ""),
     Code(
@@ -109,9 +109,9 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         "anchor_root_mismatch",
-        "3, receipt",
-        "the root recomputed at an anchored size differs from the anchored root (names the range of changed events)",
-        "e2e/test_tamper_matrix.py::test_resigned_checkpoint_for_an_anchored_size; e2e/test_tamper_matrix.py::test_resigned_history_without_chain_claims",
+        "3, receipt, monitor",
+        "the root recomputed at an anchored size differs from the anchored root (names the range of changed events); monitor: the anchored root is not its own tree's at that size, or the ledger's consistency proof from it to the new checkpoint does not verify",
+        "e2e/test_tamper_matrix.py::test_resigned_checkpoint_for_an_anchored_size; e2e/test_tamper_matrix.py::test_resigned_history_without_chain_claims; verifier_anchors/test_monitor_anchors.py::test_a_fabricated_root_at_the_size_the_monitor_holds_contradicts_its_note; verifier_anchors/test_monitor_anchors.py::test_a_fabricated_root_at_an_older_size_is_not_consistent_with_the_tree",
     ),
     Code("anchor_tx_failed", "receipt", "the receipt's anchor transaction reverted", ""),
     Code(
@@ -190,9 +190,9 @@ CODES: tuple[Code, ...] = (
     ),
     Code(
         "checkpoint_contradicts_anchor",
-        "3, receipt",
-        "PROOF OF REWRITTEN HISTORY: a validly signed checkpoint for an anchored size has another root than the chain",
-        "e2e/test_tamper_matrix.py::test_resigned_checkpoint_for_an_anchored_size; verifier_anchors/test_anchor_step.py::test_anchor_root_differs_from_recomputed_root_resigned_checkpoint",
+        "3, receipt, monitor",
+        "PROOF OF REWRITTEN HISTORY: a validly signed checkpoint for an anchored size has another root than the chain (monitor: the note and the anchor are in `DIR/evidence/`)",
+        "e2e/test_tamper_matrix.py::test_resigned_checkpoint_for_an_anchored_size; verifier_anchors/test_anchor_step.py::test_anchor_root_differs_from_recomputed_root_resigned_checkpoint; verifier_anchors/test_monitor_anchors.py::test_a_fabricated_root_at_the_size_the_monitor_holds_contradicts_its_note",
     ),
     Code("checkpoint_file_name", "2", "checkpoint file name is not <tree size>[.<suffix>]", ""),
     Code(
@@ -515,6 +515,12 @@ CODES: tuple[Code, ...] = (
         "verifier/test_verifier_envelope.py::test_field_rules",
     ),
     Code("moderated_twice", "4", "a petition is moderated once", ""),
+    Code(
+        "monitor_anchor_unproved",
+        "monitor",
+        "an anchor on chain for a size the ledger will not prove consistent with its checkpoint (an HTTP 4xx from `/v1/proofs/consistency`: it signed no checkpoint of that size): a tree the log never published",
+        "verifier_anchors/test_monitor_anchors.py::test_an_anchor_for_a_size_the_log_never_signed_is_unproved",
+    ),
     Code(
         "monitor_checkpoint_invalid",
         "monitor",

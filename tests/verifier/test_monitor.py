@@ -179,6 +179,19 @@ def test_an_unreachable_ledger_exits_2(tmp_path: Path) -> None:
         Monitor(url, tmp_path / "s", parse_verifier_key(key)).run_round()
 
 
+def test_rpc_without_a_contract_to_trust_exits_2(tmp_path: Path) -> None:
+    """A ledger names no anchor contract, and the monitor picks none itself: --rpc needs --contract."""
+    key = generate_signer("monitor.test").verifier_key()
+    args = ["monitor", f"http://127.0.0.1:{free_port()}", "--state", str(tmp_path / "s"), "--key", key, "--once"]
+    out = CliRunner().invoke(verify_cli, [*args, "--rpc", f"http://127.0.0.1:{free_port()}"])
+    assert out.exit_code == 2, out.output
+    doc = json.loads(out.output.strip())
+    assert doc["exit_code"] == 2 and "--rpc needs --contract" in doc["error"]["message"]
+    out = CliRunner().invoke(verify_cli, [*args, "--contract", "0x" + "11" * 20])
+    assert out.exit_code == 2 and "--contract needs --rpc" in out.output, out.output
+    assert not (tmp_path / "s").exists()
+
+
 def test_catch_up_then_only_new_entries_then_a_restart_resumes(served: dict[str, Any], tmp_path: Path) -> None:
     ledger: Ledger = served["ledger"]
     state = tmp_path / "state"

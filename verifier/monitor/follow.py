@@ -14,14 +14,21 @@ Each round:
 4. each new entry then goes through the stateful checks of steps 1, 4 and 5 (per-stream version order, time
    order, the domain rules, actor authorisation) with the state they keep on disk in ``DIR/rules.db``
    (verifier/monitor/rules.py: O(new events) a round; their findings keep the audit's codes);
-5. the witness policy, when given, is checked on the new note (its findings keep their ``witness_*`` codes).
+5. with ``--rpc URL --contract ADDR``: the contract's ``Anchored`` events of this log are read from the chain from
+   the first block not read yet, and each anchor the new checkpoint covers is checked against the monitor's own
+   tree (a root it holds, or the ledger's consistency proof from the anchored root to the new checkpoint's root,
+   which the monitor recomputed itself); anchors beyond the new size stay pending for a later round
+   (verifier/monitor/anchors.py: ``anchor_root_mismatch``, ``checkpoint_contradicts_anchor``, ``anchor_fork``,
+   ``anchor_chain_mismatch``, ``monitor_anchor_unproved``);
+6. the witness policy, when given, is checked on the new note (its findings keep their ``witness_*`` codes).
 
 On ``monitor_fork``, ``monitor_root_mismatch`` and ``monitor_size_decreased`` both notes (the kept one and the new
-one) are written to ``DIR/evidence/``. A round with a finding does not advance the state (neither ``state.json``
-nor ``rules.db``).
+one) are written to ``DIR/evidence/``; on ``checkpoint_contradicts_anchor`` the note and the anchor. A round with a
+finding does not advance the state (neither ``state.json`` nor ``rules.db``).
 
-Not done by this version: anchors are not read from the chain, and step 4's end-of-log check and state.json
-comparison are not run (verifier/monitor/rules.py); run ``hromada-verify audit`` for them.
+Not done by this version: step 4's end-of-log check and the state.json comparison (verifier/monitor/rules.py), and
+the listing checks of an audit bundle's ``anchors.jsonl`` (a ledger serves none); run ``hromada-verify audit`` for
+them. Anchors are read up to the latest block: one that a reorg later removes has been checked all the same.
 """
 
 from __future__ import annotations
@@ -35,9 +42,12 @@ from typing import Any
 
 import httpx
 
+from verifier.anchors import AnchorLog, ChainAccess
 from verifier.envelope import check_line
-from verifier.errors import NetworkError, UnreadableInput, VerificationError
-from verifier.merkle import TreeBuilder, leaf_hash
+from verifier.errors import CannotVerify, NetworkError, UnreadableInput, VerificationError
+from verifier.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
+from verifier.monitor.anchors import AnchorRound, ChainState, ProofAnswer, check_anchors, read_anchors
+from verifier.monitor.findings import MonitorFinding
 from verifier.monitor.rules import RULES_FILE, RuleState, committed_state
 from verifier.monitor.state import MonitorState, load_state, save_state, state_doc, state_from_doc
 from verifier.note import VerifierKey, open_checkpoint
@@ -50,23 +60,6 @@ __all__ = ["Monitor", "MonitorFinding", "RoundResult"]
 MAX_FINDINGS_PER_ROUND = 100
 
 
-@dataclass(frozen=True)
-class MonitorFinding:
-    code: str
-    message: str
-    index: int | None = None
-    expected: Any = None
-    found: Any = None
-    evidence: list[str] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        for key in ("index", "expected", "found", "evidence"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-
 @dataclass
 class RoundResult:
     round: int
@@ -74,13 +67,14 @@ class RoundResult:
     new: int
     requests: int = 0
     findings: list[MonitorFinding] = field(default_factory=list)
+    anchors: dict[str, Any] | None = None  # with --rpc: what the round read from the chain and checked
 
     @property
     def ok(self) -> bool:
         return not self.findings
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "round": self.round,
             "size": self.size,
             "new": self.new,
@@ -88,6 +82,9 @@ class RoundResult:
             "requests": self.requests,
             "findings": [f.to_json() for f in self.findings],
         }
+        if self.anchors is not None:
+            out["anchors"] = self.anchors
+        return out
 
 
 class Monitor:
@@ -102,11 +99,15 @@ class Monitor:
         client: httpx.Client | None = None,
         *,
         rules: bool = True,
+        chain: ChainAccess | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.directory = directory
         self.key = key
         self.policy = policy
+        if chain is not None and chain.contract is None:
+            raise CannotVerify("--rpc needs --contract ADDR: a ledger names no anchor contract to trust")
+        self.chain = chain
         self._own = client is None
         self._client = client if client is not None else httpx.Client(timeout=60.0, follow_redirects=False)
         self.state = load_state(directory)
@@ -167,6 +168,42 @@ class Monitor:
             written.append(str(path))
         return written
 
+    def _anchor_evidence(self, round_no: int, code: str, note: str, anchor: AnchorLog) -> list[str]:
+        """The signed note and the anchor that contradicts it, as ``DIR/evidence/round-<n>-<code>-<hash12>-{note.note,
+        anchor.json}`` (the hash is the note's)."""
+        folder = self.directory / "evidence"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"round-{round_no}-{code}-{hashlib.sha256(note.encode()).hexdigest()[:12]}"
+        note_path, anchor_path = folder / f"{stem}-note.note", folder / f"{stem}-anchor.json"
+        note_path.write_text(note, encoding="utf-8")
+        doc = {**anchor.to_json(), "contract": anchor.contract, "log_id": anchor.log_id.hex()}
+        anchor_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        return [str(note_path), str(anchor_path)]
+
+    def _prove(self, first: int, second: int) -> ProofAnswer:
+        """The ledger's consistency proof from ``first`` to ``second``, or the 4xx status it refused with."""
+        path = f"v1/proofs/consistency?from={first}&to={second}"
+        url = f"{self.url}/{path}"
+        self._requests += 1
+        try:
+            response = self._client.get(url)
+        except httpx.HTTPError as exc:
+            raise NetworkError(f"GET {url} failed: {exc}") from exc
+        if 400 <= response.status_code < 500:
+            return response.status_code
+        if response.status_code != 200:
+            raise NetworkError(f"GET {url} answered HTTP {response.status_code}")
+        if len(response.content) > 64 * 1024:
+            raise UnreadableInput(f"GET {url}: the answer is larger than 64 KiB")
+        try:
+            proof = response.json()["proof"]
+            hashes = [bytes.fromhex(h) for h in proof]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnreadableInput(f"GET {url} is not a consistency proof: {exc}") from exc
+        if not isinstance(proof, list) or len(hashes) > 128:
+            raise UnreadableInput(f"GET {url} is not a consistency proof")
+        return hashes
+
     def run_round(self) -> RoundResult:
         """One round; NetworkError/UnreadableInput when the ledger cannot be read (nothing is claimed)."""
         try:
@@ -206,6 +243,7 @@ class Monitor:
             )
             return self._finish(result, None)
         tree = state.tree()
+        roots = {0: EMPTY_ROOT, state.size: tree.root()}  # the roots the monitor holds of its own tree
         if cp.size < state.size:
             result.findings.append(
                 MonitorFinding(
@@ -217,20 +255,27 @@ class Monitor:
                 )
             )
             return self._finish(result, None)
-        if cp.size == state.size:
-            if tree.root() != cp.root:
-                result.findings.append(
-                    MonitorFinding(
-                        code="monitor_fork",
-                        message=f"a second checkpoint of size {cp.size} with another root, signed by the log key",
-                        expected=tree.root().hex(),
-                        found=cp.root.hex(),
-                        evidence=self._evidence(round_no, "monitor_fork", note),
-                    )
+        if cp.size == state.size and tree.root() != cp.root:
+            result.findings.append(
+                MonitorFinding(
+                    code="monitor_fork",
+                    message=f"a second checkpoint of size {cp.size} with another root, signed by the log key",
+                    expected=tree.root().hex(),
+                    found=cp.root.hex(),
+                    evidence=self._evidence(round_no, "monitor_fork", note),
                 )
+            )
+            return self._finish(result, None)
+        chain_read: AnchorRound | None = None  # read after the fork check: a chain down never hides a fork
+        if self.chain is not None:
+            read = read_anchors(self.chain, cp.origin, state.chain)
+            if isinstance(read, MonitorFinding):
+                result.findings.append(read)
                 return self._finish(result, None)
-        else:
-            self._read_new(cp.origin, state.size, cp.size, tree, result)
+            chain_read = read
+        if cp.size > state.size:
+            wanted = set() if chain_read is None else {a.tree_size for a in chain_read.anchors}
+            self._read_new(cp.origin, state.size, cp.size, tree, result, wanted, roots)
             if not result.findings and tree.root() != cp.root:
                 result.findings.append(
                     MonitorFinding(
@@ -244,6 +289,9 @@ class Monitor:
                         evidence=self._evidence(round_no, "monitor_root_mismatch", note),
                     )
                 )
+        chain_state = state.chain
+        if chain_read is not None and not result.findings:
+            chain_state = self._check_anchors(round_no, chain_read, cp.size, tree.root(), roots, note, result)
         if self.policy is not None and not result.findings:
             witnessed = check_witness_policy(note, self.policy, self.key)
             for w in witnessed.findings:
@@ -252,10 +300,61 @@ class Monitor:
         if result.findings:
             return self._finish(result, None)
         result.new = cp.size - state.size
-        return self._finish(result, MonitorState(cp.origin, cp.size, note, tree.frontier(), round_no))
+        new_state = MonitorState(cp.origin, cp.size, note, tree.frontier(), round_no, chain_state)
+        return self._finish(result, new_state)
 
-    def _read_new(self, origin: str, kept: int, size: int, tree: TreeBuilder, result: RoundResult) -> None:
-        """Fetch entries ``kept``..``size - 1``, check each, append its leaf hash to ``tree``."""
+    def _check_anchors(
+        self,
+        round_no: int,
+        read: AnchorRound,
+        size: int,
+        root: bytes,
+        roots: dict[int, bytes],
+        note: str,
+        result: RoundResult,
+    ) -> ChainState:
+        """The anchors read this round against the monitor's tree (verifier/monitor/anchors.py); the chain state
+        the round reaches when it has no finding."""
+        kept = self.state
+        roots[size] = root
+        notes = {size: note}
+        if kept.checkpoint is not None:
+            notes[kept.size] = kept.checkpoint
+        findings, checked, pending = check_anchors(
+            read.anchors,
+            size=size,
+            roots=roots,
+            notes=notes,
+            prove=lambda first: self._prove(first, size),
+            evidence=lambda code, signed, anchor: self._anchor_evidence(round_no, code, signed, anchor),
+        )
+        result.findings.extend(findings)
+        before = kept.chain if kept.chain is not None and kept.chain.contract == read.contract else None
+        total = (0 if before is None else before.checked) + len(checked)
+        largest = max([0 if before is None else before.largest, *(a.tree_size for a in checked)])
+        result.anchors = {
+            "chain_id": read.chain_id,
+            "contract": read.contract,
+            "to_block": read.to_block,
+            "read": read.read,
+            "checked": sorted({a.tree_size for a in checked}),
+            "pending": sorted({a.tree_size for a in pending}),
+            "largest_anchored_size": largest,
+        }
+        return ChainState(read.chain_id, read.contract, read.to_block + 1, pending, total, largest)
+
+    def _read_new(
+        self,
+        origin: str,
+        kept: int,
+        size: int,
+        tree: TreeBuilder,
+        result: RoundResult,
+        wanted: set[int],
+        roots: dict[int, bytes],
+    ) -> None:
+        """Fetch entries ``kept``..``size - 1``, check each, append its leaf hash to ``tree``; the root at each size
+        in ``wanted`` (the anchored ones) goes into ``roots``."""
         for index in range(kept // TILE_WIDTH, (size - 1) // TILE_WIDTH + 1):
             width = min(TILE_WIDTH, size - index * TILE_WIDTH)
             path = entries_path(index, width)
@@ -287,6 +386,8 @@ class Monitor:
                     if self._rules is not None:
                         self._rules.feed(n, checked)
                 tree.append(leaf_hash(entry))
+                if n + 1 in wanted:
+                    roots[n + 1] = tree.root()
         if self._rules is not None:
             for f in self._rules.findings:
                 if len(result.findings) < MAX_FINDINGS_PER_ROUND:
@@ -327,7 +428,7 @@ def follow(
     while True:
         try:
             result = monitor.run_round()
-        except (NetworkError, UnreadableInput) as exc:
+        except CannotVerify as exc:  # the ledger or the chain cannot be read
             emit(json.dumps({"round": monitor.state.rounds + 1, "ok": False, "error": exc.to_json()}))
             return 2
         doc = result.to_json()

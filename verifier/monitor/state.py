@@ -3,7 +3,9 @@ the directory), so a crash leaves either the old state or the new one, never hal
 
 It holds the last checkpoint note the monitor accepted and the Merkle frontier of the entries up to its size (one
 hash per set bit of the size: ``verifier.merkle.TreeBuilder``'s compact range), so a restart resumes with O(log n)
-state and fetches only the entries added since.
+state and fetches only the entries added since; with ``--rpc``, also what it keeps of the chain (``anchors``:
+verifier/monitor/anchors.py's :class:`~verifier.monitor.anchors.ChainState`: the next block to read, the anchors
+pending beyond the kept size).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from verifier.errors import UnreadableInput
 from verifier.merkle import TreeBuilder
+from verifier.monitor.anchors import ChainState, chain_doc, chain_from_doc
 
 __all__ = ["MonitorState", "load_state", "save_state", "state_doc", "state_from_doc"]
 
@@ -29,6 +32,7 @@ class MonitorState:
     checkpoint: str | None = None  # the last accepted signed checkpoint note
     frontier: list[bytes] = field(default_factory=list)
     rounds: int = 0
+    chain: ChainState | None = None  # with --rpc: what is kept of the chain's anchors
 
     def tree(self) -> TreeBuilder:
         return TreeBuilder.resume(self.size, self.frontier)
@@ -43,6 +47,7 @@ def state_doc(state: MonitorState) -> dict[str, Any]:
         "checkpoint": state.checkpoint,
         "frontier": [h.hex() for h in state.frontier],
         "rounds": state.rounds,
+        "anchors": None if state.chain is None else chain_doc(state.chain),
     }
 
 
@@ -57,6 +62,8 @@ def state_from_doc(doc: Any, where: Path) -> MonitorState:
             frontier=[bytes.fromhex(h) for h in doc["frontier"]],
             rounds=int(doc["rounds"]),
         )
+        anchors = doc.get("anchors")  # absent in a state written before anchors were read
+        state.chain = None if anchors is None else chain_from_doc(anchors, state.origin)
         state.tree()  # the frontier fits the size
     except (AttributeError, ValueError, KeyError, TypeError) as exc:
         raise UnreadableInput(f"{where} is not a monitor state file: {exc}") from exc
