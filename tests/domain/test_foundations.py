@@ -24,7 +24,7 @@ def test_every_event_type_is_registered_nested_and_authorised() -> None:
     for type_, cls in EVENT_TYPES.items():
         assert type_ == cls.TYPE
         head, _, tail = type_.partition(".")
-        assert head in {"service", "ruleset", "petition", "ballot", "kindergarten", "housing"} and tail
+        assert head in {"service", "ruleset", "petition", "ballot", "kindergarten", "housing", "personal_data"} and tail
         assert "." in cls.__qualname__, f"{cls} must be nested in its aggregate"
         fields = {f.name for f in dataclasses.fields(cls)}
         assert "actor" in fields
