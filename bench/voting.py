@@ -325,7 +325,7 @@ def _helios(n: int) -> list[dict[str, Any]]:
     ]
 
 
-def run(n: int = 300, audit_n: int = 150, peer_n: int = 5) -> list[dict[str, Any]]:
+def run(n: int = 300, audit_n: int = 1000, peer_n: int = 5) -> list[dict[str, Any]]:
     opened, manifest, h_hex, _ = _ours_ballots(1)
     st = dbal.statement(opened, None)
     from domain.ballots.crypto.group import decode_point
