@@ -22,6 +22,7 @@ from api.state import StateDep
 from ledger.checkpoints import checkpoint_at, latest_checkpoint
 from ledger.export import write_bundle
 from ledger.integrator import read_state
+from ledger.keychain import handovers
 from ledger.leafmap import notification_of
 from ledger.merkle.storage import SqlTileStore
 from ledger.merkle.tiles import TILE_HEIGHT, TILE_WIDTH, encode_entry_bundle, entries_path, tile_path
@@ -211,6 +212,32 @@ class LogInfo(BaseModel):
 @router.get("/v1/log", response_model=LogInfo, summary="Log status: size, root, latest checkpoint, verifier key")
 def log_info(state: StateDep) -> LogInfo:
     return LogInfo(**state.ledger.status().as_dict())
+
+
+class KeyHandover(BaseModel):
+    tree_size: int = Field(description="The size of the hand-over checkpoint")
+    old_key: str = Field(description="The retired key (C2SP verifier key)")
+    new_key: str = Field(description="The key that signs from this size on")
+    note: str = Field(description="The hand-over note (docs/formats.md §3), signed by both keys")
+
+
+class KeyHandovers(BaseModel):
+    handovers: list[KeyHandover]
+
+
+@router.get(
+    "/v1/log/handovers",
+    response_model=KeyHandovers,
+    summary="The log's chain of signing keys: every key hand-over, oldest first (docs/formats.md §3)",
+)
+def key_handovers(state: StateDep) -> KeyHandovers:
+    """What a monitor or an auditor pinned to the log's first key needs to follow a rotation (the notes are the
+    evidence; nothing here is to be trusted without checking their signatures from the pinned key)."""
+    with state.ledger.engine.connect() as conn:
+        chain = handovers(conn)
+    return KeyHandovers(
+        handovers=[KeyHandover(tree_size=h.tree_size, old_key=h.old_key, new_key=h.new_key, note=h.note) for h in chain]
+    )
 
 
 @router.get(

@@ -44,13 +44,15 @@ import httpx
 
 from verifier.anchors import AnchorLog, ChainAccess
 from verifier.envelope import check_line
-from verifier.errors import CannotVerify, NetworkError, UnreadableInput, VerificationError
+from verifier.errors import CannotVerify, Evidence, NetworkError, UnreadableInput, VerificationError
+from verifier.keychain import follow as follow_keys
+from verifier.keychain import not_current, open_in_chain
 from verifier.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
 from verifier.monitor.anchors import AnchorRound, ChainState, ProofAnswer, check_anchors, read_anchors
 from verifier.monitor.findings import MonitorFinding
 from verifier.monitor.rules import RULES_FILE, RuleState, committed_state
 from verifier.monitor.state import MonitorState, load_state, save_state, state_doc, state_from_doc
-from verifier.note import VerifierKey, open_checkpoint
+from verifier.note import Checkpoint, VerifierKey, open_checkpoint
 from verifier.remote import TILE_WIDTH, entries_path, parse_entry_bundle
 from verifier.source import CHECKPOINT_LIMIT
 from verifier.witness.policy import WitnessPolicy, check_witness_policy
@@ -154,6 +156,64 @@ class Monitor:
         except httpx.HTTPError as exc:
             raise NetworkError(f"GET {url} failed: {exc}") from exc
 
+    def _open(self, raw: bytes) -> tuple[Checkpoint, VerifierKey]:
+        """The checkpoint and the key that signed it: the pinned key, or after a rotation (docs/formats.md §3) the
+        key the log's hand-overs reach from it, which must be the key in force at the checkpoint's size (so once a
+        hand-over is known, the retired key's signature on a later size is an alert). The hand-overs are fetched
+        (``GET /v1/log/handovers``) when the keys known do not verify the note, and kept in ``DIR/handovers.json``
+        (each is checked from the pinned key again at every round: the file is evidence, not trust)."""
+        known = self._handovers()
+        try:
+            return self._open_with(raw, known)
+        except VerificationError as exc:
+            try:
+                listed = json.loads(self._get("v1/log/handovers", CHECKPOINT_LIMIT * 64))["handovers"]
+                fetched = [str(h["note"]) for h in listed]
+            except (NetworkError, UnreadableInput, ValueError, KeyError, TypeError):
+                raise exc from None  # a ledger that lists no hand-overs: the verdict on the keys known stands
+            notes = known + [n for n in fetched if n not in known]
+            if notes == known:
+                raise
+            opened = self._open_with(raw, notes)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.directory / "handovers.json.tmp"
+            tmp.write_text(json.dumps(notes, indent=1), encoding="utf-8")
+            tmp.replace(self.directory / "handovers.json")
+            return opened
+
+    def _handovers(self) -> list[str]:
+        path = self.directory / "handovers.json"
+        if not path.exists():
+            return []
+        try:
+            notes = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UnreadableInput(f"{path}: not the monitor's list of hand-over notes") from exc
+        if type(notes) is not list or not all(type(n) is str for n in notes):
+            raise UnreadableInput(f"{path}: not the monitor's list of hand-over notes")
+        return notes
+
+    def _open_with(self, raw: bytes, notes: list[str]) -> tuple[Checkpoint, VerifierKey]:
+        if not notes:
+            return open_checkpoint(raw, self.key), self.key
+        chain = follow_keys(self.key, [(f"handover {i}", n.encode()) for i, n in enumerate(notes)])
+        if chain.rejected and len(chain.keys) == 1:
+            rejected = "; ".join(r.message for r in chain.rejected)
+            try:
+                open_checkpoint(raw, self.key)
+            except VerificationError as exc:
+                raise VerificationError(
+                    f"{exc.message} (hand-overs rejected: {rejected})", exc.evidence, code="key_handover_invalid"
+                ) from None
+        cp, stale = open_in_chain(raw, chain)
+        if stale is not None:
+            message, expected, found = not_current(cp, stale, chain)
+            raise VerificationError(
+                message, Evidence(expected=expected, found=found), code="checkpoint_key_not_current"
+            )
+        signer = next((k for k in chain.keys if k.covers(cp.size)), chain.current)
+        return cp, signer.key
+
     def _evidence(self, round_no: int, code: str, new_note: str) -> list[str]:
         folder = self.directory / "evidence"
         folder.mkdir(parents=True, exist_ok=True)
@@ -221,12 +281,13 @@ class Monitor:
         note = raw.decode("utf-8", errors="replace")
         result = RoundResult(round_no, state.size, 0)
         try:
-            cp = open_checkpoint(raw, self.key)
+            cp, log_key = self._open(raw)
         except VerificationError as exc:
             result.findings.append(
                 MonitorFinding(
                     code="monitor_checkpoint_invalid",
-                    message=f"GET /checkpoint is not a checkpoint signed by {self.key.name}: {exc.message}",
+                    message=f"GET /checkpoint is not a checkpoint signed by {self.key.name}"
+                    f" or a key its hand-overs reach: {exc.message}",
                     evidence=self._evidence(round_no, "monitor_checkpoint_invalid", note),
                 )
             )
@@ -293,7 +354,7 @@ class Monitor:
         if chain_read is not None and not result.findings:
             chain_state = self._check_anchors(round_no, chain_read, cp.size, tree.root(), roots, note, result)
         if self.policy is not None and not result.findings:
-            witnessed = check_witness_policy(note, self.policy, self.key)
+            witnessed = check_witness_policy(note, self.policy, log_key)
             for w in witnessed.findings:
                 if w.fails:
                     result.findings.append(MonitorFinding(w.code, w.message, expected=w.expected, found=w.found))
