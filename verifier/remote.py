@@ -7,6 +7,9 @@ The ledger's public transparency-log endpoints take the place of a bundle's file
 - ``GET /tile/entries/<N>[.p/<W>]``: the C2SP tlog-tiles entry bundles (``uint16 big-endian length || entry``,
   256 entries per full bundle) up to the checkpoint's size, streamed one bundle at a time, as ``events.jsonl``;
 - ``GET /v1/log``: the verifier key the ledger names, compared with yours as a bundle's ``log.json`` key is;
+- ``GET /v1/log/handovers``: the log's key hand-overs (docs/formats.md §3) up to the checkpoint's size, as the
+  bundle's ``checkpoints/<size>.handover-<hex8>``: step 2 follows them from your key (none when the ledger answers
+  404, as one from before rotations does);
 - ``GET /tile/<L>/<N>[.p/<W>]``: the hash tiles a tlog client builds proofs from. Each is compared with the tile
   recomputed from the entries (level 0: the leaf hashes; level L: the roots of the level L-1 tiles), holding at most
   256 hashes per level; a tile that differs, or is not served, is a step 2 finding (``tile_mismatch``).
@@ -41,6 +44,9 @@ from verifier.limits import loads_bounded
 from verifier.merkle import leaf_hash, root_of
 from verifier.note import parse_checkpoint_body, parse_note
 from verifier.source import CHECKPOINT_LIMIT, LEDGER_TERMS, SMALL_FILE_LIMIT, Bundle
+
+#: the whole answer of GET /v1/log/handovers (a few hundred bytes per rotation)
+MAX_HANDOVER_BYTES = CHECKPOINT_LIMIT * 256
 
 __all__ = [
     "FETCH_AHEAD",
@@ -176,14 +182,40 @@ class LedgerSource(Bundle):
                 key = loads_bounded(self._get("v1/log", SMALL_FILE_LIMIT).decode("utf-8")).get("verifier_key")
             except (ValueError, AttributeError) as exc:
                 raise UnreadableInput(f"{self.source}/v1/log is not the ledger's JSON log status") from exc
+            handovers = self._handovers(cp.size)
         except BaseException:
             self.close()
             raise
+        self._handover_notes = handovers
         self.tree_size = cp.size
         self.tiles = _TileCheck(self._tile)
         self._checkpoint = note
         log = {"format": 1, "origin": cp.origin, "verifier_key": key, "tree_size": cp.size}
         self._log_json = json.dumps(log).encode()
+
+    def _handovers(self, size: int) -> dict[str, bytes]:
+        """The log's key hand-overs (``GET /v1/log/handovers``, docs/formats.md §3) up to ``size``, as the bundle
+        names them (``checkpoints/<size>.handover-<hex8>``), for step 2 to follow from the pinned key; none from a
+        ledger that has no such endpoint. They are notes to check, not to trust."""
+        status, body = self._fetch("v1/log/handovers", MAX_HANDOVER_BYTES)
+        if status == 404:
+            return {}
+        if status != 200:
+            raise NetworkError(f"GET {self.source}/v1/log/handovers answered HTTP {status}")
+        if len(body) > MAX_HANDOVER_BYTES:
+            raise UnreadableInput(f"GET {self.source}/v1/log/handovers: the answer is larger than {MAX_HANDOVER_BYTES}")
+        try:
+            listed = loads_bounded(body.decode("utf-8"))["handovers"]
+            out = {}
+            for h in listed:
+                at, new_key, note = h["tree_size"], h["new_key"], h["note"]
+                if type(at) is not int or type(new_key) is not str or type(note) is not str:
+                    raise TypeError("tree_size, new_key and note")
+                if 0 <= at <= size:
+                    out[f"checkpoints/{at}.handover-{new_key.split('+')[1]}"] = note.encode()
+            return out
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise UnreadableInput(f"{self.source}/v1/log/handovers is not the ledger's list of hand-overs") from exc
 
     def _tile(self, path: str) -> bytes | None:
         """A hash tile's bytes (at most one byte more than a full tile), or None if the ledger answers 404; a
@@ -223,13 +255,13 @@ class LedgerSource(Bundle):
             return self._log_json
         if name == f"checkpoints/{self.tree_size}":
             return self._checkpoint
-        return None
+        return self._handover_notes.get(name)
 
     def has(self, name: str) -> bool:
-        return name in ("log.json", "events.jsonl", f"checkpoints/{self.tree_size}")
+        return name in ("log.json", "events.jsonl", f"checkpoints/{self.tree_size}") or name in self._handover_notes
 
     def checkpoint_names(self) -> list[str]:
-        return [f"checkpoints/{self.tree_size}"]
+        return [*self._handover_notes, f"checkpoints/{self.tree_size}"]
 
     @contextmanager
     def open_member(self, name: str) -> Iterator[IO[bytes]]:

@@ -114,7 +114,8 @@ def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
     rotated: tuple[Ledger, str, str], tmp_path: Path
 ) -> None:
     """GET /v1/log names the current key and GET /checkpoint is signed by it: `hromada-verify audit URL` with the
-    original key pinned needs the hand-over (`--checkpoint`), and with it passes."""
+    original key pinned follows the hand-overs the ledger lists (GET /v1/log/handovers) and passes; a ledger that
+    lists none fails, unless the auditor has the hand-over itself (`--checkpoint`)."""
     import threading
     import time
 
@@ -142,6 +143,15 @@ def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
         (tmp_path / "handover").write_text(handover_note)
         runner = CliRunner()
         base = ["audit", url, "--key", original, "--offline", "--json"]
+        listed = runner.invoke(verify_cli, base)
+        assert listed.exit_code == 0, listed.output
+        report = json.loads(listed.output)
+        step2 = next(s for s in report["steps"] if s["number"] == 2)
+        assert step2["stats"]["key_chain"] == [original, ledger.signer.verifier_key]
+        from ledger.db.schema import log_key_handovers
+
+        with ledger.engine.begin() as conn:  # a ledger that no longer lists its hand-over
+            conn.execute(log_key_handovers.delete())
         without = runner.invoke(verify_cli, base)
         assert without.exit_code == 1, without.output
         assert "note_not_signed_by_trusted_key" in without.output

@@ -277,7 +277,8 @@ def test_the_next_bundles_are_requested_while_one_is_read(tmp_path: Path) -> Non
     report = _audit(source, json.loads(source.read_small("log.json") or b"{}")["verifier_key"])
     assert report.verified, report.findings()
     entries, tiles = ["/tile/entries/000", "/tile/entries/001.p/44"], ["/tile/0/000", "/tile/0/001.p/44"]
-    assert sorted(requested) == sorted(["/checkpoint", "/v1/log", *entries, *tiles, "/tile/1/000.p/1"])
+    expected = ["/checkpoint", "/v1/log", "/v1/log/handovers", *entries, *tiles, "/tile/1/000.p/1"]
+    assert sorted(requested) == sorted(expected)
     # each once: a tile fetched ahead is not fetched again when compared
     assert not any(b.broken for b in barriers.values())
 
@@ -293,6 +294,7 @@ def test_with_no_fetching_ahead_requests_are_made_one_at_a_time(
     assert report.verified, report.findings()
     assert {name for name, _ in requested} == {threading.current_thread().name}
     assert [path for _, path in requested][2:] == [
+        "/v1/log/handovers",  # none: the mock answers 404, as a ledger from before rotations would
         "/tile/entries/000",
         "/tile/0/000",
         "/tile/entries/001.p/44",
@@ -358,3 +360,27 @@ def test_a_url_audit_names_the_ledger_in_findings(served: dict[str, Any]) -> Non
     messages = [f.message for s in report.steps for f in s.findings]
     assert any("the ledger's GET /v1/log names a different verifier key" in m for m in messages), messages
     assert not any("log.json" in m or "bundle" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"not json", b'{"handovers": [{"tree_size": "1", "new_key": "a+b+c", "note": "x"}]}', b'{"handovers": 1}'],
+    ids=["not json", "a size as text", "no list"],
+)
+def test_a_malformed_list_of_hand_overs_stops_the_audit(tmp_path: Path, answer: bytes) -> None:
+    with pytest.raises(UnreadableInput, match="list of hand-overs"):
+        _mock_ledger(tmp_path, lambda routes: routes.__setitem__("/v1/log/handovers", answer))
+
+
+def test_listed_hand_overs_are_the_bundle_s_hand_over_checkpoints(tmp_path: Path) -> None:
+    listed = {"handovers": [{"tree_size": 100, "new_key": "o+0a0b0c0d+AAAA", "note": "note\n"},
+                            {"tree_size": 10**6, "new_key": "o+01020304+AAAA", "note": "later\n"}]}  # fmt: skip
+    source = _mock_ledger(tmp_path, lambda routes: routes.__setitem__("/v1/log/handovers", json.dumps(listed).encode()))
+    try:
+        assert source.checkpoint_names() == ["checkpoints/100.handover-0a0b0c0d", "checkpoints/300"]
+        assert source.read_small("checkpoints/100.handover-0a0b0c0d") == b"note\n"
+        assert source.has("checkpoints/100.handover-0a0b0c0d") and not source.has(
+            "checkpoints/1000000.handover-01020304"
+        )
+    finally:
+        source.close()

@@ -2,7 +2,8 @@
 
 Each round:
 
-1. ``GET /checkpoint``; its signature is checked with the auditor's key (``monitor_checkpoint_invalid``) and its
+1. ``GET /checkpoint``; its signature is checked with the auditor's key, or a key its hand-overs reach (``GET
+   /v1/log/handovers``, kept in ``DIR/handovers.json``) (``monitor_checkpoint_invalid``) and its
    origin with the kept one (``monitor_origin_changed``);
 2. a smaller size than the kept one is ``monitor_size_decreased``; the same size with another root is
    ``monitor_fork``;
