@@ -116,30 +116,17 @@ def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
     """GET /v1/log names the current key and GET /checkpoint is signed by it: `hromada-verify audit URL` with the
     original key pinned follows the hand-overs the ledger lists (GET /v1/log/handovers) and passes; a ledger that
     lists none fails, unless the auditor has the hand-over itself (`--checkpoint`)."""
-    import threading
-    import time
-
-    import uvicorn
     from typer.testing import CliRunner
 
     from api.app import create_app
     from api.settings import ApiSettings
+    from ledger.db.schema import log_key_handovers
     from tests.ports import free_port
+    from tests.witness.servers import serve_in_thread
     from verifier.cli import app as verify_cli
 
     ledger, original, handover_note = rotated
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(ledger, settings=ApiSettings()), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with serve_in_thread(create_app(ledger, settings=ApiSettings()), free_port()) as url:
         (tmp_path / "handover").write_text(handover_note)
         runner = CliRunner()
         base = ["audit", url, "--key", original, "--offline", "--json"]
@@ -148,8 +135,6 @@ def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
         report = json.loads(listed.output)
         step2 = next(s for s in report["steps"] if s["number"] == 2)
         assert step2["stats"]["key_chain"] == [original, ledger.signer.verifier_key]
-        from ledger.db.schema import log_key_handovers
-
         with ledger.engine.begin() as conn:  # a ledger that no longer lists its hand-over
             conn.execute(log_key_handovers.delete())
         without = runner.invoke(verify_cli, base)
@@ -158,6 +143,3 @@ def test_a_rotated_ledger_url_audits_with_the_original_key_and_the_handover(
         with_chain = runner.invoke(verify_cli, [*base, "--checkpoint", str(tmp_path / "handover")])
         assert with_chain.exit_code == 0, with_chain.output
         assert json.loads(with_chain.output)["verified"] is True
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)

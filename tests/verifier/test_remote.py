@@ -7,14 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -27,6 +25,7 @@ from ledger.export import write_bundle
 from ledger.runtime import Ledger
 from tests.ports import free_port
 from tests.verifier import factory
+from tests.witness.servers import serve_in_thread
 from verifier import remote
 from verifier.audit import AuditReport, Status, Step, default_steps, run_audit
 from verifier.cli import app as verify_cli
@@ -104,21 +103,10 @@ def served(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     ledger = Ledger(Settings(data_dir=tmp_path / "data", database_url=database_url))
     Demo(ledger, events=600, seed=5).run()
     ledger.integrate_and_checkpoint()
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(ledger, settings=ApiSettings()), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
     try:
-        yield {"url": f"http://127.0.0.1:{port}", "ledger": ledger}
+        with serve_in_thread(create_app(ledger, settings=ApiSettings()), free_port()) as url:
+            yield {"url": url, "ledger": ledger}
     finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
         ledger.close()
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -33,6 +30,7 @@ from ledger.config import Settings
 from ledger.runtime import Ledger
 from tests.ports import free_port
 from tests.verifier_anchors.conftest import Chain, needs_anvil
+from tests.witness.servers import serve_in_thread
 from verifier.anchors import ChainAccess
 from verifier.cli import app as verify_cli
 from verifier.errors import NetworkError
@@ -72,23 +70,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     ledger.integrate_and_checkpoint()
     with ledger.engine.connect() as conn:
         signed = all_checkpoints(conn)
-    port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(create_app(ledger, settings=ApiSettings()), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
     try:
-        roots = {c.tree_size: c.root for c in signed}
-        assert len(roots) >= 6, roots
-        yield City(f"http://127.0.0.1:{port}", ledger, roots, {c.tree_size: c.note for c in signed})
+        with serve_in_thread(create_app(ledger, settings=ApiSettings()), free_port()) as url:
+            roots = {c.tree_size: c.root for c in signed}
+            assert len(roots) >= 6, roots
+            yield City(url, ledger, roots, {c.tree_size: c.note for c in signed})
     finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
         ledger.close()
 
 
