@@ -35,6 +35,13 @@ class Clock:
         self.now += timedelta(**kw)
         return self.now
 
+    def past_the_log(self) -> datetime:
+        """Move past what the fixtures wrote at real time (services, the statutes): without it, a slow setup leaves
+        the log's latest time ahead of this clock, the writer moves the next commands up to that time, and two of
+        them one `advance` apart can carry the same time (their order is then the order of their ids)."""
+        self.now = max(self.now, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2))
+        return self.now
+
 
 @pytest.fixture
 def clock() -> Clock:
