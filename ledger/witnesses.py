@@ -32,6 +32,7 @@ from ledger import note
 from ledger.checkpoints import Checkpoint, latest_checkpoint
 from ledger.db.schema import witness_cosignatures, witness_state
 from ledger.errors import ConfigurationError
+from ledger.keychain import handovers
 from ledger.merkle.proof_build import consistency_proof
 from ledger.merkle.storage import SqlTileStore
 
@@ -207,10 +208,17 @@ class WitnessSender:
         with self.engine.connect() as conn:
             cp = latest_checkpoint(conn)
             old, _ = self._state(conn)
+            chain = [h for h in handovers(conn) if h.tree_size >= old] if cp is not None else []
         if cp is None or cp.tree_size <= old:
             return False
         try:
-            self._send(cp, old)
+            # the key hand-overs this witness has not seen, in order (docs/formats.md §3): a witness follows the
+            # log's key from them; each before the first checkpoint beyond it, one at the checkpoint's size after it
+            for h in (h for h in chain if h.tree_size < cp.tree_size):
+                old = self._send(h.tree_size, h.note, old, store=False)
+            self._send(cp.tree_size, cp.note, old)
+            for h in (h for h in chain if h.tree_size == cp.tree_size):
+                self._send(h.tree_size, h.note, cp.tree_size, store=False)
         except (WitnessFailure, httpx.HTTPError) as e:
             failures = self._save_state(None, f"{type(e).__name__}: {e}")
             label = self.witness.label
@@ -218,42 +226,47 @@ class WitnessSender:
             raise WitnessFailure(str(e)) from e
         return True
 
-    def _send(self, cp: Checkpoint, old: int) -> None:
+    def _send(self, size: int, signed: str, old: int, *, store: bool = True) -> int:
+        """POST one signed checkpoint of ``size`` from the witness's ``old`` size; with ``store`` keep its
+        cosignature (not for a hand-over note: its body is not the checkpoint's). Returns ``size``."""
         for _ in range(2):  # the first request, then at most one re-send from the size a 409 reports
             with self.engine.connect() as conn:
-                proof = [] if old in (0, cp.tree_size) else consistency_proof(SqlTileStore(conn), old, cp.tree_size)
-            answer = self.client.post(self.url, content=request_body(old, proof, cp.note), timeout=self.timeout)
+                proof = [] if old in (0, size) else consistency_proof(SqlTileStore(conn), old, size)
+            answer = self.client.post(self.url, content=request_body(old, proof, signed), timeout=self.timeout)
             text = answer.content[:MAX_ANSWER_BYTES].decode("utf-8", "replace")
             if answer.status_code == 200:
-                checkpoint_text = cp.note.split("\n\n", 1)[0] + "\n"
+                checkpoint_text = signed.split("\n\n", 1)[0] + "\n"
                 lines = valid_cosignatures(checkpoint_text, text, self.verifier)
-                self._store(cp, lines[-1])
-                return
+                if store:
+                    self._store(size, lines[-1])
+                else:
+                    self._save_state(size, None)
+                return size
             if answer.status_code == 409 and answer.headers.get("content-type", "").startswith(SIZE_MEDIA_TYPE):
                 reported = text.strip()
                 if not reported.isdigit():
                     raise WitnessFailure(f"409 with a size that is not a number: {reported[:40]!r}")
-                size = int(reported)
-                if size > cp.tree_size:
-                    raise WitnessFailure(f"the witness has cosigned size {size}, beyond the ledger's {cp.tree_size}")
-                if size == old:
-                    raise WitnessFailure(f"409 at size {size}: the witness holds another root for that size: {text!r}")
-                old = size
+                reported_size = int(reported)
+                if reported_size > size:
+                    raise WitnessFailure(f"the witness has cosigned size {reported_size}, beyond the ledger's {size}")
+                if reported_size == old:
+                    raise WitnessFailure(
+                        f"409 at size {reported_size}: the witness holds another root for that size: {text!r}"
+                    )
+                old = reported_size
                 continue
             raise WitnessFailure(f"HTTP {answer.status_code} from {self.url}: {text[:300]!r}")
         raise WitnessFailure(f"409 again after re-sending from size {old}")
 
-    def _store(self, cp: Checkpoint, cosignature: tuple[str, int]) -> None:
+    def _store(self, size: int, cosignature: tuple[str, int]) -> None:
         line, timestamp = cosignature
         with self.engine.begin() as conn:
-            where = (witness_cosignatures.c.tree_size == cp.tree_size) & (
-                witness_cosignatures.c.witness == self.witness.label
-            )
+            where = (witness_cosignatures.c.tree_size == size) & (witness_cosignatures.c.witness == self.witness.label)
             conn.execute(delete(witness_cosignatures).where(where))
-            row = {"tree_size": cp.tree_size, "witness": self.witness.label, "line": line, "timestamp": timestamp}
+            row = {"tree_size": size, "witness": self.witness.label, "line": line, "timestamp": timestamp}
             conn.execute(insert(witness_cosignatures).values(**row, received_at=_now()))
-        self._save_state(cp.tree_size, None)
-        log.info("witness %s cosigned checkpoint %d", self.witness.label, cp.tree_size)
+        self._save_state(size, None)
+        log.info("witness %s cosigned checkpoint %d", self.witness.label, size)
 
 
 class WitnessDispatcher:

@@ -10,6 +10,12 @@ to the checkpoint's), an empty line, then the signed checkpoint note. Answers, i
   of this log; or it is, and equals the checkpoint's, but the root differs (kept as evidence);
 * 422: the consistency proof does not verify (kept as evidence), or a proof is given from size 0;
 * 200: the cosignature line, after the new checkpoint was stored.
+
+Key rotation (docs/formats.md §3): a checkpoint whose body carries ``key-handover <vkey>``, signed by the log's key
+this witness follows and by the key it names, is cosigned like any other, and from then on this witness follows the
+named key: the log's later checkpoints must be signed by it (a checkpoint by the retired key is a 403), and its
+stored size and root carry over to it. A hand-over not signed by the key it names, or naming a key of another log,
+is a 403 and changes nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from dataclasses import dataclass
 
 from verifier.errors import VerificationError
 from verifier.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from verifier.note import Checkpoint, VerifierKey, open_note, parse_checkpoint_body, parse_note
+from verifier.note import (
+    Checkpoint,
+    VerifierKey,
+    open_note,
+    parse_checkpoint_body,
+    parse_note,
+    parse_verifier_key,
+)
 from witness.keys import WitnessKey
 from witness.state import WitnessState
 
@@ -32,6 +45,7 @@ log = logging.getLogger("hromada.witness")
 MAX_PROOF_LINES = 63
 MAX_BODY_BYTES = 64 * 1024
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
+HANDOVER = "key-handover "  # docs/formats.md §3
 
 
 class Refusal(Exception):
@@ -122,15 +136,19 @@ class Witness:
             cp = parse_checkpoint_body(text)
         except VerificationError as e:
             raise Refusal(400, f"not a signed checkpoint: {e.message}") from e
-        log_key = self.logs.get(cp.origin)
-        if log_key is None:
+        configured = self.logs.get(cp.origin)
+        if configured is None:
             raise Refusal(404, f"unknown log origin {cp.origin!r}")
+        with self.state.transaction() as tx:
+            followed = tx.current_key(cp.origin, str(configured))
+        log_key = configured if followed == str(configured) else parse_verifier_key(followed)
         try:
             open_note(req.note, [log_key])
         except VerificationError as e:
             raise Refusal(
                 403, f"the checkpoint is not signed by {log_key.name}+{log_key.key_id_hex}: {e.message}"
             ) from e
+        successor = self._successor(req.note, cp, log_key)
         if cp.size >= 1 << 63:
             raise Refusal(400, f"tree size {cp.size} is beyond what this witness stores (2^63 - 1)")
         if req.old_size > cp.size:
@@ -138,6 +156,8 @@ class Witness:
         vkey = str(log_key)
         try:
             with self.state.transaction() as tx:
+                if tx.current_key(cp.origin, str(configured)) != followed:  # a hand-over was cosigned meanwhile
+                    raise Refusal(403, "the log's key was handed over while this checkpoint was checked: send again")
                 stored = tx.latest(cp.origin, vkey)
                 if req.old_size != stored.size:
                     raise Refusal(
@@ -150,12 +170,38 @@ class Witness:
                 timestamp = int(self.clock())
                 line = self.key.cosign(text, timestamp)
                 tx.store(cp.origin, vkey, cp.size, cp.root, req.note, timestamp)
+                if successor is not None:
+                    tx.store(cp.origin, str(successor), cp.size, cp.root, req.note, timestamp)
+                    tx.adopt(cp.origin, str(configured), str(successor), cp.size)
         except Refusal as refusal:
             if refusal.evidence:  # after the transaction: the state's lock is free again
                 self._keep(cp, vkey, refusal.reason, req)
             raise
         log.info("cosigned %s at size %d", cp.origin, cp.size)
         return line
+
+    @staticmethod
+    def _successor(note: str, cp: Checkpoint, log_key: VerifierKey) -> VerifierKey | None:
+        """The key a hand-over checkpoint names (None: not a hand-over, or it names the key already followed);
+        :class:`Refusal` 403 when it is not signed by that key or names a key of another log."""
+        named = [e[len(HANDOVER) :] for e in cp.extensions if e.startswith(HANDOVER)]
+        if not named:
+            return None
+        if len(named) > 1:
+            raise Refusal(400, "a hand-over names one key")
+        try:
+            new = parse_verifier_key(named[0])
+        except VerificationError as e:
+            raise Refusal(400, f"the hand-over names no usable key: {e.message}") from e
+        if str(new) == str(log_key):
+            return None
+        if new.name != cp.origin:
+            raise Refusal(403, f"the hand-over names a key of {new.name!r}, not of this log")
+        try:
+            open_note(note, [new])
+        except VerificationError as e:
+            raise Refusal(403, f"the hand-over is not signed by the key it names: {e.message}") from e
+        return new
 
     @staticmethod
     def _check_consistency(req: AddCheckpoint, cp: Checkpoint, stored_root: bytes | None) -> None:

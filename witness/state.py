@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS cosigned (
     cosigned_at INTEGER NOT NULL,
     PRIMARY KEY (origin, log_key)
 );
+CREATE TABLE IF NOT EXISTS log_keys (
+    origin TEXT PRIMARY KEY,
+    configured TEXT NOT NULL,
+    current TEXT NOT NULL,
+    since INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     origin TEXT NOT NULL,
@@ -63,6 +69,19 @@ class Transaction:
             "SELECT size, root, checkpoint FROM cosigned WHERE origin = ? AND log_key = ?", (origin, log_key)
         ).fetchone()
         return Cosigned(0, None) if row is None else Cosigned(int(row[0]), bytes(row[1]), str(row[2]))
+
+    def current_key(self, origin: str, configured: str) -> str:
+        """The log's key this witness follows: the last one a hand-over named, when the chain began at the key
+        it is configured with (an operator who configures another key starts a new chain), else ``configured``."""
+        row = self._conn.execute("SELECT configured, current FROM log_keys WHERE origin = ?", (origin,)).fetchone()
+        return str(row[1]) if row is not None and row[0] == configured else configured
+
+    def adopt(self, origin: str, configured: str, key: str, since: int) -> None:
+        self._conn.execute(
+            "INSERT INTO log_keys (origin, configured, current, since) VALUES (?, ?, ?, ?) ON CONFLICT (origin) "
+            "DO UPDATE SET configured = excluded.configured, current = excluded.current, since = excluded.since",
+            (origin, configured, key, since),
+        )
 
     def store(self, origin: str, log_key: str, size: int, root: bytes, checkpoint: str, at: int) -> None:
         self._conn.execute(

@@ -165,3 +165,30 @@ def test_bundles_carry_the_cosignatures_and_the_policy_reads_them(
     other = str(WitnessKey("witness.test.example/other", bytes(32)).verifier_key())
     two = policy_from_options([honest, f"other={other}"], 2)
     assert two is not None and not check_witness_policy(note_text, two, log_key).passed
+
+
+def test_a_witness_follows_the_log_key_rotation_through_the_hand_over(
+    ledger: Ledger, witness: Witness, tmp_path: Path
+) -> None:
+    """The ledger sends its key hand-over (docs/formats.md §3) before the first checkpoint beyond it: the witness,
+    configured with the original key only, cosigns the new key's checkpoints, and never the retired key's again."""
+    from ledger import note
+    from ledger.keys import generate_signer_file
+
+    send = sender(ledger, witness.key, TestClient(create_app(witness)))
+    grow(ledger, 3)
+    assert send.round()
+    old = ledger.signer
+    ledger.rotate_key(generate_signer_file(tmp_path / "new.key", ORIGIN))
+    size = grow(ledger, 2)
+    assert send.round()  # the hand-over, then the new key's checkpoint
+    with ledger.engine.connect() as conn:
+        cp = latest_checkpoint(conn)
+    assert cp is not None and cp.tree_size == size
+    with ledger.engine.connect() as conn:
+        served = cosigned_note(conn, cp)
+    [line] = [r for r in stored_lines(ledger) if r in served]
+    assert verify_cosignature(cp.note.split("\n\n")[0] + "\n", line, witness.key.verifier_key())
+    retired = note.sign_note(note.format_checkpoint(ORIGIN, size, cp.root), old.signer)
+    answer = TestClient(create_app(witness)).post("/add-checkpoint", content=f"old {size}\n\n{retired}".encode())
+    assert answer.status_code == 403
