@@ -357,12 +357,24 @@ def check_not_behind(backup_tree: LogPoint | None, seen: LogPoint, what: str, ro
 
 def read_published(text: str, verifier_key: str) -> LogPoint:
     """A checkpoint note (its text) signed by the log's key: the size and root the world has seen."""
-    from ledger.note import NoteError, open_note, parse_checkpoint, parse_verifier_key
+    from ledger.note import NoteError, open_note, parse_checkpoint, parse_note, parse_verifier_key
 
+    key = parse_verifier_key(verifier_key)
     try:
-        body, _ = open_note(text, [parse_verifier_key(verifier_key)])
+        body, _ = open_note(text, [key])
         cp = parse_checkpoint(body)
     except NoteError as e:
+        try:
+            others = [s for s in parse_note(text)[1] if s.name == key.name and s.key_id != key.key_id]
+        except NoteError:
+            others = []
+        if others:  # signed by another key of this log: the key was rotated after the backup (docs/formats.md §3)
+            raise BackupError(
+                f"the published checkpoint is signed by another key of this log (key id {others[0].key_id.hex()}), "
+                f"not by the backup's ({key.key_id.hex()}): the log's key was rotated after this backup was taken "
+                "(hromada log rotate-key). Restoring it would bring back the retired key and a log without the "
+                "hand-over: restore a backup taken after the rotation instead"
+            ) from e
         raise BackupError(f"the published checkpoint does not verify with the backup's log key: {e}") from e
     return LogPoint(cp.size, cp.root)
 

@@ -136,6 +136,26 @@ def test_a_backup_behind_the_published_checkpoint_is_refused_into_an_empty_direc
     assert ok.exit_code == 0, ok.output
 
 
+def test_a_backup_from_before_a_key_rotation_is_refused_naming_the_rotation(tmp_path: Path) -> None:
+    """The published checkpoint is signed by the log's new key: the restore says the key was rotated after the
+    backup and what to do, instead of only that the signature does not verify."""
+    from ledger.keys import generate_signer_file
+
+    live = tmp_path / "live"
+    city(live)
+    old = tmp_path / "old.tar.gz"
+    assert hromada("backup", "--data-dir", str(live), "--out", str(old)).exit_code == 0
+    with Ledger(load(ledger={"data_dir": live}).ledger) as ledger:
+        ledger.rotate_key(generate_signer_file(tmp_path / "new.key", ledger.settings.origin))
+    grow(live, 3)
+    published = tmp_path / "checkpoint.txt"
+    published.write_text(checkpoint_note(live))
+    result = hromada("restore", str(old), "--data-dir", str(tmp_path / "new"), "--published", str(published))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())  # the CLI wraps its lines
+    assert "rotated after this backup" in said and "restore a backup taken after the rotation" in said
+
+
 def test_a_published_checkpoint_of_another_history_is_refused(tmp_path: Path) -> None:
     """Two ledgers with the same key and origin but different events: the same size, another root."""
     a, b = tmp_path / "a", tmp_path / "b"
