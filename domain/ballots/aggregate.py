@@ -191,7 +191,11 @@ class Ballot(LedgerAggregate):
             raise NotEligible(
                 "voter's district not eligible", ballot=str(self.id), expected=elig["districts"], found=district
             )
-        return district if elig["districts"] is not None else None
+        return self._recorded_district(district)
+
+    def _recorded_district(self, district: str | None) -> str | None:
+        """The district a ballot records: the voter's on a ballot per district, else none."""
+        return district if self.state["eligibility"]["districts"] is not None else None
 
     def _check_selection(self, selection: Any, district: str | None) -> list[str]:
         s = self.state
@@ -286,7 +290,7 @@ class Ballot(LedgerAggregate):
         the error to raise once the window and eligibility have been checked."""
         try:
             self._require_encrypted()
-            recorded = district if self.state["eligibility"]["districts"] is not None else None
+            recorded = self._recorded_district(district)
             return secret.check_cast(
                 self.state, str(self.id), voter=voter, district=recorded, identity_method=identity_method, body=body
             )
