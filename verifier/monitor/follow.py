@@ -117,6 +117,7 @@ class Monitor:
         self.rules = rules
         self._rules: RuleState | None = None
         self._requests = 0
+        self._known_handovers: list[str] | None = None
         if rules:
             self._resume_rules()
 
@@ -180,9 +181,16 @@ class Monitor:
             tmp = self.directory / "handovers.json.tmp"
             tmp.write_text(json.dumps(notes, indent=1), encoding="utf-8")
             tmp.replace(self.directory / "handovers.json")
+            self._known_handovers = notes
             return opened
 
     def _handovers(self) -> list[str]:
+        """The hand-over notes kept in ``DIR/handovers.json``, read once per process (only :meth:`_open` writes it)."""
+        if self._known_handovers is None:
+            self._known_handovers = self._read_handovers()
+        return self._known_handovers
+
+    def _read_handovers(self) -> list[str]:
         path = self.directory / "handovers.json"
         if not path.exists():
             return []
