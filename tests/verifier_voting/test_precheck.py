@@ -5,6 +5,7 @@ with other inputs than the worker's (a lying or confused main process) is never 
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ def _report(path: Path, rule_worker: bool) -> AuditReport:
     return run_audit(path, key, offline=True, workers=1, steps=default_steps(rules=True), rule_worker=rule_worker)
 
 
+def _main_outcomes(monkeypatch: pytest.MonkeyPatch, change: Callable[[precheck.Outcome], Any]) -> None:
+    """The main process sends ``change(outcome)`` instead of each outcome it computed (None stays None)."""
+    see = precheck.Prechecker.see
+
+    def changed(self: precheck.Prechecker, event: Any) -> precheck.Outcome | None:
+        got = see(self, event)
+        return None if got is None else change(got)
+
+    monkeypatch.setattr(precheck.Prechecker, "see", changed)
+
+
 def _comparable(report: AuditReport) -> dict[str, Any]:
     out = report.to_json()
     del out["seconds"], out["events_per_second"]
@@ -70,15 +82,12 @@ def test_the_rule_worker_with_shared_proof_checks_reports_as_the_serial_audit(
     path = _bundle(tmp_path)
     serial = _report(path, rule_worker=False)
     shared: list[precheck.Outcome] = []
-    see = precheck.Prechecker.see
 
-    def spy(self: precheck.Prechecker, event: Any) -> precheck.Outcome | None:
-        got = see(self, event)
-        if got is not None:
-            shared.append(got)
+    def keep(got: precheck.Outcome) -> precheck.Outcome:
+        shared.append(got)
         return got
 
-    monkeypatch.setattr(precheck.Prechecker, "see", spy)
+    _main_outcomes(monkeypatch, keep)
     parallel = _report(path, rule_worker=True)
     assert _comparable(serial) == _comparable(parallel)
     codes = {f.code for f in parallel.findings()}
@@ -118,15 +127,10 @@ def test_a_lying_main_process_changes_nothing(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(parallel_module, "worker_context", lambda: multiprocessing.get_context("fork"))
     path = _bundle(tmp_path)
     serial = _report(path, rule_worker=False)
-    see = precheck.Prechecker.see
-
-    def lie(self: precheck.Prechecker, event: Any) -> precheck.Outcome | None:
-        got = see(self, event)
-        if got is None:
-            return None
-        return precheck.Outcome(got.manifest, base(99).enc(), got.st, cts=((base(1).hex(), base(2).hex()),) * 6)
-
-    monkeypatch.setattr(precheck.Prechecker, "see", lie)
+    _main_outcomes(
+        monkeypatch,
+        lambda got: precheck.Outcome(got.manifest, base(99).enc(), got.st, cts=((base(1).hex(), base(2).hex()),) * 6),
+    )
     assert _comparable(_report(path, rule_worker=True)) == _comparable(serial)
 
 
@@ -138,15 +142,8 @@ def test_the_worker_takes_an_outcome_made_with_its_own_inputs(tmp_path: Path, mo
     monkeypatch.setattr(parallel_module, "worker_context", lambda: multiprocessing.get_context("fork"))
     path = _bundle(tmp_path)
     serial = _report(path, rule_worker=False)
-    see = precheck.Prechecker.see
-
-    def refuse(self: precheck.Prechecker, event: Any) -> precheck.Outcome | None:
-        got = see(self, event)
-        if got is None:
-            return None
-        return precheck.Outcome(got.manifest, got.h, got.st, refused=("proofs.count", "refused by the test"))
-
-    monkeypatch.setattr(precheck.Prechecker, "see", refuse)
+    refusal = ("proofs.count", "refused by the test")
+    _main_outcomes(monkeypatch, lambda got: precheck.Outcome(got.manifest, got.h, got.st, refused=refusal))
     shared = _report(path, rule_worker=True)
     bad = [f for f in shared.findings() if f.code == "voting.bad_proof"]
     assert len(bad) > len([f for f in serial.findings() if f.code == "voting.bad_proof"])
