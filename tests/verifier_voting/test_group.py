@@ -126,3 +126,16 @@ def test_points_pickle_as_their_encoding() -> None:
     assert pickle.loads(pickle.dumps(H)) == H
     assert pickle.loads(pickle.dumps(ZERO)) == ZERO
     assert pickle.loads(pickle.dumps([H, -H]))[1] == -H
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(scalars, min_size=1, max_size=6), st.text(max_size=20))
+def test_range_proofs_hash_layout_is_hs(ks: list[int], text: str) -> None:
+    """range_ok appends its commitments' encodings to ``hs_prefix``; that must be ``hs`` of all the items."""
+    from verifier.voting.hashing import hs, hs_bytes, hs_prefix
+    from verifier.voting.proofs import _POINT
+
+    points = [base(k + 1) for k in ks]
+    head = (b"m" * 32, H, text, len(ks), *range(len(ks)))
+    tail = b"".join(_POINT + p.enc() for p in points)
+    assert hs_bytes("range", hs_prefix(*head) + tail) == hs("range", *head, *points)

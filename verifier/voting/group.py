@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from operator import getitem
 from typing import Any
 
 from coincurve._libsecp256k1 import ffi, lib  # type: ignore[import-not-found]
@@ -144,18 +145,24 @@ def base(k: int) -> Pt:
 ONE = base(1)
 
 
+_SIG = ffi.typeof("secp256k1_ecdsa_recoverable_signature *")
+_KEY_T = ffi.typeof(_KEY)
+_parse_sig = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
+_recover = lib.secp256k1_ecdsa_recover
+
+
 def _lin_key(p: Pt, a: int, b: int) -> Key | None:
     """The key of ``a·P + b·G`` for ``a, b`` reduced mod n, None for the identity."""
     if p.key is None or a == 0:
         return base(b).key
-    raw = p.enc()
-    r = int.from_bytes(raw[1:], "big")
-    sig = _NEW("secp256k1_ecdsa_recoverable_signature *")
-    compact = r.to_bytes(32, "big") + (a * r % N).to_bytes(32, "big")
-    if r >= N or not lib.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, sig, compact, raw[0] - 2):
+    raw = p.raw or p.enc()
+    x = raw[1:]
+    r = int.from_bytes(x, "big")
+    sig = _NEW(_SIG)
+    if r >= N or not _parse_sig(_CTX, sig, x + (a * r % N).to_bytes(32, "big"), raw[0] - 2):
         return total((p.mul(a), base(b))).key  # x(P) is no ECDSA r (probability ~2^-128)
-    out = _NEW(_KEY)
-    if not lib.secp256k1_ecdsa_recover(_CTX, out, sig, ((-b * r) % N).to_bytes(32, "big")):
+    out = _NEW(_KEY_T)
+    if not _recover(_CTX, out, sig, ((-b * r) % N).to_bytes(32, "big")):
         return None  # the identity
     return out
 
@@ -198,7 +205,7 @@ class Fixed:
 
     def terms(self, s: int) -> list[Key]:
         """The table entries that add up to ``s·P``, for ``0 <= s < n``."""
-        return [row[byte] for row, byte in zip(self.rows, s.to_bytes(32, "little"), strict=True) if byte]
+        return list(filter(None, map(getitem, self.rows, s.to_bytes(32, "little"))))  # row[0] is None
 
     def mul(self, s: int) -> Pt:
         keys = self.terms(s % N)

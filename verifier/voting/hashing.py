@@ -11,7 +11,7 @@ import rfc8785
 
 from verifier.voting.group import Bad, N, Pt
 
-__all__ = ["DST", "Item", "hs", "item", "manifest_hash", "tracker"]
+__all__ = ["DST", "Item", "hs", "hs_bytes", "hs_prefix", "item", "manifest_hash", "tracker"]
 
 DST = b"hromada/vote/v1/"
 
@@ -37,9 +37,18 @@ def item(x: Item) -> bytes:
 
 def hs(tag: str, *items: Item) -> int:
     """``int(SHA-512(DST ‖ tag ‖ 0x00 ‖ enc(x1) ‖ …)) mod n``."""
-    h = hashlib.sha512(DST + tag.encode() + b"\x00")
-    h.update(b"".join(item(x) for x in items))
-    return int.from_bytes(h.digest(), "big") % N
+    return hs_bytes(tag, hs_prefix(*items))
+
+
+def hs_prefix(*items: Item) -> bytes:
+    """The encoded ``items`` of :func:`hs` (to which a caller may append more encoded items, for
+    :func:`hs_bytes`)."""
+    return b"".join(item(x) for x in items)
+
+
+def hs_bytes(tag: str, encoded: bytes) -> int:
+    """:func:`hs` of items already encoded as :func:`item` does, in order."""
+    return int.from_bytes(hashlib.sha512(DST + tag.encode() + b"\x00" + encoded).digest(), "big") % N
 
 
 def manifest_hash(ballot_id: str, opened: Mapping[str, Any]) -> bytes:
