@@ -134,15 +134,18 @@ class KeyVerifier:
         return key
 
 
-def add_service(ledger: Any, service: str, scopes: list[str], name: str | None = None) -> str:
+def add_service(
+    ledger: Any, service: str, scopes: list[str], name: str | None = None, at: datetime | None = None
+) -> str:
     """Register `service` in the log (or update its scopes) and return a new API key for it (`ledger`: an open
-    `ledger.runtime.Ledger` with the city app). `hromada service add` and the tests call it."""
+    `ledger.runtime.Ledger` with the city app). `hromada service add` and the tests call it; `at` is the time of
+    the decision (now by default; a test on a simulated clock passes its own)."""
     from domain.errors import NotFound, ServiceNotRegistered
     from domain.identity import Actor
 
     app = ledger.app
     operator = Actor.system("operator")
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) if at is None else at
     try:
         current = app.get_service(service)
     except (ServiceNotRegistered, NotFound):

@@ -35,17 +35,18 @@ class Clock:
         self.now += timedelta(**kw)
         return self.now
 
-    def past_the_log(self) -> datetime:
-        """Move past what the fixtures wrote at real time (services, the statutes): without it, a slow setup leaves
-        the log's latest time ahead of this clock, the writer moves the next commands up to that time, and two of
-        them one `advance` apart can carry the same time (their order is then the order of their ids)."""
-        self.now = max(self.now, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2))
-        return self.now
-
 
 @pytest.fixture
 def clock() -> Clock:
+    """The API's clock in a test. Everything the fixtures write is at or before it (the statutes before any clock,
+    services at its time): a fixture writing at real time after it was made would put the log's latest time ahead
+    of it, the writer would move the test's next commands up to that time, and two of them one `advance` apart
+    could carry the same time."""
     return Clock(datetime.now(UTC).replace(microsecond=0))
+
+
+#: The shipped statutes are published this long before a test's clock starts (a fresh log per test).
+STATUTES_BEFORE = timedelta(minutes=10)
 
 
 @pytest.fixture
@@ -53,19 +54,20 @@ def ledger(database_url: str, tmp_path: Path) -> Iterator[Ledger]:
     settings = Settings(data_dir=tmp_path, database_url=database_url, origin=ORIGIN, checkpoint_every_events=1)
     with Ledger(settings) as ledger:
         metadata.create_all(ledger.engine, tables=API_TABLES)
-        publish_statutes(ledger)
+        publish_statutes(ledger, at=datetime.now(UTC) - STATUTES_BEFORE)
         yield ledger
 
 
-def publish_statutes(ledger: Ledger) -> None:
+def publish_statutes(ledger: Ledger, at: datetime | None = None) -> None:
     """The city of the tests has published the shipped statutes (kyiv, sumy, hradyzk) as its rule sets, as its legal
     department (`city.legal`, `rules:admin`) would before the first petition."""
     from domain.identity import Actor
     from domain.petitions.rules import STATUTES
 
-    add_service(ledger, "city.legal", ["rules:admin"])
+    at = at or datetime.now(UTC)
+    add_service(ledger, "city.legal", ["rules:admin"], at=at)
     for doc in STATUTES.values():
-        ledger.app.publish_rule_set(by=Actor.service("city.legal"), **doc, at=datetime.now(UTC))
+        ledger.app.publish_rule_set(by=Actor.service("city.legal"), **doc, at=at)
 
 
 @pytest.fixture
@@ -81,11 +83,12 @@ def client(ledger: Ledger, clock: Clock, api_settings: ApiSettings) -> Iterator[
 
 
 @pytest.fixture
-def service_key(ledger: Ledger) -> Callable[..., dict[str, str]]:
-    """`service_key("city.council", "petition:*")` -> Authorization header with a new key."""
+def service_key(ledger: Ledger, clock: Clock) -> Callable[..., dict[str, str]]:
+    """`service_key("city.council", "petition:*")` -> Authorization header with a new key (registered at the
+    test's clock)."""
 
     def make(service: str, *scopes: str) -> dict[str, str]:
-        key = add_service(ledger, service, list(scopes))
+        key = add_service(ledger, service, list(scopes), at=clock())
         return {"Authorization": f"Bearer {key}"}
 
     return make
