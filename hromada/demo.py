@@ -21,9 +21,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.app import CityApp
+from domain.ballots.rules import STATUTES as BALLOT_STATUTES
 from domain.clock import run_due
 from domain.errors import DomainError
+from domain.housing.rules import STATUTES as HOUSING_STATUTES
 from domain.identity import Actor, CitizenIdentity
+from domain.kindergarten.rules import STATUTES as KINDERGARTEN_STATUTES
 from domain.kinds import KINDS
 from domain.petitions.rules import STATUTES, SUMY
 from ledger.runtime import Ledger
@@ -34,6 +37,14 @@ EDU = Actor.service("city.education")
 HOUSING = Actor.service("city.housing")
 LEGAL = Actor.service("city.legal")
 DISTRICTS = ("podil", "obolon")
+#: Every shipped example rule set (domain/<kind>/statutes/), in the order the demo city publishes them.
+ALL_STATUTES: tuple[dict[str, Any], ...] = tuple(
+    doc
+    for statutes in (STATUTES, BALLOT_STATUTES, KINDERGARTEN_STATUTES, HOUSING_STATUTES)
+    for doc in statutes.values()
+)
+#: The rule sets the demo's queues and ballots name.
+BUDGET_RULES, KINDERGARTEN_RULES, HOUSING_RULES = "budget-example", "kindergarten-example", "housing-example"
 
 
 @dataclass
@@ -147,8 +158,9 @@ class Demo:
             self._did()
 
     def publish_statutes(self) -> None:
-        """The city's legal department publishes the shipped example statutes (domain/petitions/statutes/)."""
-        for doc in STATUTES.values():
+        """The city's legal department publishes the shipped example statutes (domain/<kind>/statutes/): the
+        petitions, the ballots and the queues then name them."""
+        for doc in ALL_STATUTES:
             self.app.publish_rule_set(by=LEGAL, **doc, at=self.clock.tick(60))
             self._did()
 
@@ -210,10 +222,9 @@ class Demo:
         opens = clock.tick(3600)
         closes = opens + timedelta(days=14)
         bid = app.open_ballot(
-            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", secrecy="open", options=options,
+            by=CITY, title="Громадський бюджет 2027", rule_set=BUDGET_RULES, secrecy="open", options=options,
             method={"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 800_000_00}},
-            opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14},
-            at=opens,
+            opens_at=opens, closes_at=closes, at=opens,
         )  # fmt: skip
         self._did()
         by_district = {d: [o for o in options if o["district"] == d] for d in DISTRICTS}
@@ -311,7 +322,7 @@ class Demo:
         entries_n = self.budget(0.14)
         institutions = ["dnz-12", "dnz-47", "dnz-101"]
         q = app.create_kindergarten_queue(by=EDU, name="Дошкільні заклади Подолу", institutions=institutions,
-                                          at=clock.tick(3600))  # fmt: skip
+                                          rule_set=KINDERGARTEN_RULES, at=clock.tick(3600))  # fmt: skip
         self._did()
         entries: list[tuple[str, int, int]] = []
         for i in range(entries_n):
@@ -358,7 +369,9 @@ class Demo:
     def housing(self) -> None:
         app, clock, rng = self.app, self.clock, self.rng
         n = self.budget(0.08)
-        reg = app.open_housing_register(by=HOUSING, name="Квартирний облік", at=clock.tick(3600))
+        reg = app.open_housing_register(
+            by=HOUSING, name="Квартирний облік", rule_set=HOUSING_RULES, at=clock.tick(3600)
+        )
         self._did()
         entries = []
         for i in range(n):
