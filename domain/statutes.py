@@ -18,3 +18,14 @@ def read_statutes(directory: Path) -> dict[str, dict[str, Any]]:
         doc.pop("$comment", None)
         out[doc["ruleset"]] = doc
     return out
+
+
+def shipped_statutes() -> dict[str, dict[str, Any]]:
+    """Every shipped example rule set by name: the petitions', then the ballots', the kindergarten queues' and the
+    housing registers' (the order the demo city publishes them in)."""
+    from domain.ballots.rules import STATUTES as BALLOTS
+    from domain.housing.rules import STATUTES as HOUSING
+    from domain.kindergarten.rules import STATUTES as KINDERGARTEN
+    from domain.petitions.rules import STATUTES as PETITIONS
+
+    return {name: doc for kind in (PETITIONS, BALLOTS, KINDERGARTEN, HOUSING) for name, doc in kind.items()}

@@ -68,7 +68,7 @@ class BallotCommands(AppCore):
             "ballot",
             rule_set,
             rule_set_version,
-            inline=kind is not None or (eligibility is not None and set(given) != {"districts"}),
+            inline=kind is not None or bool(set(given) - {"districts"}),
             what="kind or eligibility (identity_methods, min_age)",
         )
         if published is not None:

@@ -65,6 +65,7 @@ class PetitionCommands(AppCore):
         )
         if published is not None:
             rules = published
+        assert rules is not None  # named, or written inline
         key = self.pseudonymizer.current
         author = self.pseudonymizer.citizen(by.subject, key)
         actor = self._authorise(by, "petition.created", pseudonym=author)
