@@ -2,8 +2,9 @@
 
 A city (the demo scenario, 344 events, checkpoints at 100, 200, 301 and 344; 341 before the demo published its
 kindergarten, housing and ballot statutes) is written through the ledger and exported with the ledger's own
-exporter; the independent verifier passes it. Then each case tampers directly in the database (or in the bundle, where the case is about the bundle), and the verifier must fail with the
-right diagnosis, naming the right event, range or size. The cases that need a chain (re-signed checkpoint for
+exporter; the independent verifier passes it. Then each case tampers directly in the database (or in the bundle,
+where the case is about the bundle), and the verifier must fail with the right diagnosis, naming the right event,
+range or size. The cases that need a chain (re-signed checkpoint for
 an anchored size, dropped or altered anchors) run on SQLite with a real anvil (slow).
 
 The rule-violation cases (queue jumps, double votes, tallies, ...) are in tests/verifier_rules/.
