@@ -35,6 +35,8 @@ from domain.cache import AggregateCache
 from domain.errors import (
     ConcurrentModification,
     ConfigurationError,
+    CustomRulesRefused,
+    InvalidInput,
     NotAuthorised,
     NotFound,
     RuleSetNotPublished,
@@ -291,6 +293,34 @@ class AppCore(Application[UUID]):
             raise RuleSetNotPublished(
                 "the city has not published this version of the rule set", ruleset=name, version=version
             ) from None
+
+    def _referenced_rules(
+        self, applies_to: str, rule_set: str | None, version: int | None, *, inline: bool, what: str
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The rules a new petition, queue or ballot (``applies_to``) freezes: ``(rules, {name, version})`` of the
+        published rule set it names (``rule_set``, its latest version unless ``version``), or ``(None, None)`` when
+        it names none and may write its rules inline (``inline``: it gave some, ``what`` names them). Inline rules
+        are for a city that has published no rule set for this kind yet; from its first one on they are refused."""
+        if rule_set is not None:
+            if inline:
+                raise InvalidInput(f"give rule_set or {what}, not both", field="rule_set")
+            published = self._rule_set(rule_set, version)
+            if published.state["applies_to"] != applies_to:
+                raise RuleSetNotPublished(
+                    f"the rule set does not apply to {applies_to}s",
+                    ruleset=rule_set,
+                    applies_to=published.state["applies_to"],
+                )
+            return dict(published.state["rules"]), published.reference
+        if version is not None:
+            raise InvalidInput("rule_set_version names a version of rule_set: give rule_set", field="rule_set")
+        names = self.projections.rule_sets_for(applies_to)
+        if names:
+            raise CustomRulesRefused(
+                f"the city publishes its {applies_to} rules: name one of its rule sets (rule_set) instead of {what}",
+                published=names,
+            )
+        return None, None
 
     def _require_scope(self, service: str, scope: str) -> None:
         """Refuse unless ``service`` is registered, active and holds ``scope`` (on its cached aggregate)."""

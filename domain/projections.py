@@ -78,6 +78,8 @@ class Projections:
         self.ceremonies: dict[str, dict[str, Any]] = {}
         #: Published rule sets: name -> its latest version (domain/rulesets/).
         self.rule_sets: dict[str, int] = {}
+        #: What published rule sets apply to (``petition``, ``kindergarten``, ...) -> the names published for it.
+        self.rule_set_kinds: dict[str, set[str]] = {}
         self._positions: dict[tuple[str, str | None], list[int]] = {}
         self.position = 0
         #: Sorted indexes for the open-data lists (domain/catalogue.py), kept as records are applied.
@@ -114,6 +116,7 @@ class Projections:
         if t == RULESET_PUBLISHED:
             name, version = record.data["ruleset"], record.data["version"]
             self.rule_sets[name] = max(version, self.rule_sets.get(name, 0))
+            self.rule_set_kinds.setdefault(record.data["applies_to"], set()).add(name)
         kind = STREAM_KINDS.get(t.split(".", 1)[0] + ".")
         if kind is None:
             return
@@ -204,9 +207,11 @@ class Projections:
         with self._lock:
             return self.rule_sets.get(name)
 
-    def rule_sets_published(self) -> bool:
-        """Whether the city publishes rule sets (from its first ``ruleset.published`` on, every petition names one)."""
-        return bool(self.rule_sets)
+    def rule_sets_for(self, applies_to: str) -> list[str]:
+        """The names of the rule sets published for ``applies_to`` (``petition``, ``kindergarten``, ``housing``,
+        ``ballot``), sorted: from the first one on, every new petition, queue or ballot of that kind names one."""
+        with self._lock:
+            return sorted(self.rule_set_kinds.get(applies_to, ()))
 
     def signature_count(self, petition_id: str) -> int:
         return self.signatures.get(petition_id, 0)

@@ -26,6 +26,7 @@ from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
 from domain.kinds import KINDS
 from domain.petitions.rules import STATUTES, SUMY
+from domain.statutes import shipped_statutes
 from ledger.runtime import Ledger
 
 OPERATOR = Actor.system("operator")
@@ -34,6 +35,10 @@ EDU = Actor.service("city.education")
 HOUSING = Actor.service("city.housing")
 LEGAL = Actor.service("city.legal")
 DISTRICTS = ("podil", "obolon")
+#: Every shipped example rule set (domain/<kind>/statutes/), in the order the demo city publishes them.
+ALL_STATUTES: tuple[dict[str, Any], ...] = tuple(shipped_statutes().values())
+#: The rule sets the demo's queues and ballots name.
+BUDGET_RULES, KINDERGARTEN_RULES, HOUSING_RULES = "budget-example", "kindergarten-example", "housing-example"
 
 
 @dataclass
@@ -146,9 +151,16 @@ class Demo:
             self.app.register_service(by=OPERATOR, service=service.id, name=name, scopes=scopes, at=t)
             self._did()
 
+    def _named(self, applies_to: str, rule_set: str, **inline: Any) -> dict[str, Any]:
+        """How the scenario opens a queue or ballot: naming ``rule_set`` once the city publishes rule sets for
+        ``applies_to`` (the whole demo: :meth:`publish_statutes` runs first), else with ``inline`` rules, as a city
+        without rule sets (a test running one scenario alone, e.g. on an envelope-format-1 ledger)."""
+        return {"rule_set": rule_set} if self.app.projections.rule_sets_for(applies_to) else inline
+
     def publish_statutes(self) -> None:
-        """The city's legal department publishes the shipped example statutes (domain/petitions/statutes/)."""
-        for doc in STATUTES.values():
+        """The city's legal department publishes the shipped example statutes (domain/<kind>/statutes/): the
+        petitions, the ballots and the queues then name them."""
+        for doc in ALL_STATUTES:
             self.app.publish_rule_set(by=LEGAL, **doc, at=self.clock.tick(60))
             self._did()
 
@@ -210,10 +222,11 @@ class Demo:
         opens = clock.tick(3600)
         closes = opens + timedelta(days=14)
         bid = app.open_ballot(
-            by=CITY, title="Громадський бюджет 2027", kind="participatory_budget", secrecy="open", options=options,
+            by=CITY, title="Громадський бюджет 2027", secrecy="open", options=options,
             method={"type": "budget", "budgets": {"podil": 1_000_000_00, "obolon": 800_000_00}},
-            opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14},
-            at=opens,
+            opens_at=opens, closes_at=closes, at=opens,
+            **self._named("ballot", BUDGET_RULES, kind="participatory_budget",
+                          eligibility={"identity_methods": ["diia", "bankid"], "min_age": 14}),
         )  # fmt: skip
         self._did()
         by_district = {d: [o for o in options if o["district"] == d] for d in DISTRICTS}
@@ -260,10 +273,11 @@ class Demo:
         opens = clock.tick(3600)
         closes = opens + timedelta(days=14)
         bid = app.open_ballot(
-            by=CITY, title="Таємний громадський бюджет 2027", kind="participatory_budget", options=options,
+            by=CITY, title="Таємний громадський бюджет 2027", options=options,
             method={"type": "budget", "budgets": {"podil": 800_000_00, "obolon": 600_000_00}},
-            opens_at=opens, closes_at=closes, eligibility={"identity_methods": ["diia", "bankid"]}, at=opens,
-            trustees=[x.id for x in trustees], threshold=3,
+            opens_at=opens, closes_at=closes, at=opens, trustees=[x.id for x in trustees], threshold=3,
+            **self._named("ballot", BUDGET_RULES, kind="participatory_budget",
+                          eligibility={"identity_methods": ["diia", "bankid"]}),
         )  # fmt: skip
         self._did()
         secrets = {i: cer.new_trustee(str(bid), i, 3) for i in range(1, 6)}
@@ -310,8 +324,10 @@ class Demo:
         app, clock, rng = self.app, self.clock, self.rng
         entries_n = self.budget(0.14)
         institutions = ["dnz-12", "dnz-47", "dnz-101"]
-        q = app.create_kindergarten_queue(by=EDU, name="Дошкільні заклади Подолу", institutions=institutions,
-                                          at=clock.tick(3600))  # fmt: skip
+        q = app.create_kindergarten_queue(
+            by=EDU, name="Дошкільні заклади Подолу", institutions=institutions, at=clock.tick(3600),
+            **self._named("kindergarten", KINDERGARTEN_RULES),
+        )  # fmt: skip
         self._did()
         entries: list[tuple[str, int, int]] = []
         for i in range(entries_n):
@@ -358,7 +374,9 @@ class Demo:
     def housing(self) -> None:
         app, clock, rng = self.app, self.clock, self.rng
         n = self.budget(0.08)
-        reg = app.open_housing_register(by=HOUSING, name="Квартирний облік", at=clock.tick(3600))
+        reg = app.open_housing_register(
+            by=HOUSING, name="Квартирний облік", at=clock.tick(3600), **self._named("housing", HOUSING_RULES)
+        )
         self._did()
         entries = []
         for i in range(n):

@@ -738,14 +738,14 @@ CODES: tuple[Code, ...] = (
     Code(
         "ruleset_mismatch",
         "4",
-        "a petition's frozen rules differ from the published version of the rule set it names",
-        "verifier_rules/test_rulesets.py::test_rules_that_differ_from_the_named_rule_set",
+        "a petition's, queue's, register's or ballot's frozen rules differ from the published version of the rule set it names",
+        "verifier_rules/test_rulesets.py::test_rules_that_differ_from_the_named_rule_set; verifier_rules/test_rulesets.py::test_queue_or_ballot_rules_that_differ_from_the_named_rule_set",
     ),
     Code(
         "ruleset_missing",
         "4",
-        "the city publishes its rule sets, and this petition names none (its rules were written inline)",
-        "verifier_rules/test_rulesets.py::test_inline_rules_after_the_city_published_its_rule_sets",
+        "the city publishes rule sets for this kind, and this petition, queue, register or ballot names none (its rules were written inline)",
+        "verifier_rules/test_rulesets.py::test_inline_rules_after_the_city_published_its_rule_sets; verifier_rules/test_rulesets.py::test_queue_or_ballot_with_inline_rules_after_the_city_published_its_rule_sets",
     ),
     Code(
         "ruleset_republished",
@@ -762,8 +762,8 @@ CODES: tuple[Code, ...] = (
     Code(
         "ruleset_unpublished",
         "4",
-        "the petition names a rule set (or version) not published for petitions before it",
-        "verifier_rules/test_rulesets.py::test_a_rule_set_published_only_after_its_use",
+        "the petition, queue, register or ballot names a rule set (or version) not published for its kind before it",
+        "verifier_rules/test_rulesets.py::test_a_rule_set_published_only_after_its_use; verifier_rules/test_rulesets.py::test_queue_or_ballot_naming_a_rule_set_not_published_for_it_before",
     ),
     Code(
         "scope_missing",

@@ -39,6 +39,7 @@ __all__ = [
     "PREFIXES",
     "PREFIX_FORMAT",
     "RULE_WORKER_PREFIXES",
+    "RULE_WORKER_SHARED",
     "STATE_PART",
     "EventRow",
     "Kind",
@@ -109,12 +110,15 @@ class Kind:
     legacy_prefixes: tuple[str, ...] = ()
     #: Which process replays it with ``--workers 0`` on a large log: ``main`` (beside steps 1-3 and 5) or the rule
     #: ``worker`` (:mod:`verifier.ruleworker`), chosen so both have about as much to do. Kinds that share rule state
-    #: (the document citations of the kindergarten queue and the housing register) must be on one side.
-    process: Literal["main", "worker"] = "main"
+    #: (the document citations of the kindergarten queue and the housing register) must be on one side. ``both``:
+    #: a kind that kinds of both processes read (the rule sets): both replay it, only the main process reports its
+    #: findings and counts it (the worker's copy is quiet: it only answers the worker's kinds).
+    process: Literal["main", "worker", "both"] = "main"
     #: Its rules cite documents (:class:`~verifier.rules.documents.DocumentCitations`, shared by such kinds).
     cites_documents: bool = False
-    #: The kinds whose rules its rules ask (replayed in the same process): the replay hands it each one's rules,
-    #: ``rules.read(name, their_rules)`` (petitions ask the rule sets whether the rule set they name was published).
+    #: The kinds whose rules its rules ask (replayed in the same process, or in both): the replay hands it each
+    #: one's rules, ``rules.read(name, their_rules)`` (petitions, queues and ballots ask the rule sets whether the
+    #: rule set they name was published).
     reads: tuple[str, ...] = ()
 
     @property
@@ -177,6 +181,7 @@ RULESETS = Kind(
     events=_events({"published": ("ruleset version applies_to rules source", _P("rules:admin", None))}),
     rules="verifier.rules.rulesets:RuleSetRules",
     count=("rule_sets", lambda r: len(r.published)),
+    process="both",  # the worker's queues and ballots name rule sets too
 )
 
 BALLOTS = Kind(
@@ -185,16 +190,25 @@ BALLOTS = Kind(
     events=_events(
         {
             # encrypted ballots (docs/voting.md, the contract of issue #13)
-            "ceremony_started": ("ballot title spec trustees threshold", _P("ballot:open", None)),
+            "ceremony_started": (
+                "ballot title spec trustees threshold rule_set",
+                _P("ballot:open", None),
+                ("ballot title spec trustees threshold",),  # its kind and eligibility written inline
+            ),
             "trustee_joined": ("ballot trustee encryption_key proof", _P("ballot:trustee", None)),
             "trustee_committed": ("ballot trustee commitments proof shares", _P("ballot:trustee", None)),
             "trustee_verified": ("ballot trustee", _P("ballot:trustee", None)),
             "trustee_complained": ("ballot trustee about reason", _P("ballot:trustee", None)),
             "opened": (
                 "title kind options method opens_at closes_at eligibility pseudonym_key"
-                " secrecy trustees threshold public_key manifest_hash",
+                " secrecy trustees threshold public_key manifest_hash rule_set",
                 _P("ballot:open", None),
-                ("title kind options method opens_at closes_at eligibility pseudonym_key",),  # legacy open ballots
+                (
+                    # its kind and eligibility written inline (a city without ballot rule sets)
+                    "title kind options method opens_at closes_at eligibility pseudonym_key"
+                    " secrecy trustees threshold public_key manifest_hash",
+                    "title kind options method opens_at closes_at eligibility pseudonym_key",  # legacy open ballots
+                ),
             ),
             "vote_cast": ("ballot voter selection district identity_method", _P(None, "voter")),
             "vote_changed": ("ballot voter selection district identity_method", _P(None, "voter")),
@@ -213,6 +227,7 @@ BALLOTS = Kind(
     count=("ballots", lambda r: len(r.ballots)),
     state_part="ballots",
     process="worker",
+    reads=("rulesets",),
 )
 
 KINDERGARTEN = Kind(
@@ -222,8 +237,11 @@ KINDERGARTEN = Kind(
     events=_events(
         {
             "created": (
-                "kind name institutions benefits removal_reasons acceptance_days max_preferences pseudonym_key",
+                "kind name institutions benefits removal_reasons acceptance_days max_preferences pseudonym_key"
+                " rule_set",
                 _P("queue:kindergarten:admin", None),
+                # its rules written inline (a city without kindergarten rule sets)
+                ("kind name institutions benefits removal_reasons acceptance_days max_preferences pseudonym_key",),
             ),
             "entry_registered": (
                 "entry applicant child child_commitment birth_year institutions registered_at",
@@ -248,6 +266,7 @@ KINDERGARTEN = Kind(
     state_part="kindergarten",
     process="worker",
     cites_documents=True,
+    reads=("rulesets",),
 )
 
 HOUSING = Kind(
@@ -255,7 +274,11 @@ HOUSING = Kind(
     prefix="housing",
     events=_events(
         {
-            "register_opened": ("name removal_reasons list_bases pseudonym_key", _P("queue:housing:admin", None)),
+            "register_opened": (
+                "name removal_reasons list_bases pseudonym_key rule_set",
+                _P("queue:housing:admin", None),
+                ("name removal_reasons list_bases pseudonym_key",),  # its tables written inline
+            ),
             "entry_registered": (
                 "entry applicant household_commitment registered_at",
                 _P("queue:housing:register", "applicant"),
@@ -273,6 +296,7 @@ HOUSING = Kind(
     state_part="housing",
     process="worker",
     cites_documents=True,
+    reads=("rulesets",),
 )
 
 PERSONAL_DATA = Kind(
@@ -298,8 +322,12 @@ DATA_FIELDS: dict[str, frozenset[str]] = {f"{k.prefix}.{s}": row.fields for k in
 AUTHORISATION: dict[str, Permission] = {f"{k.prefix}.{s}": row.permission for k in KINDS for s, row in k.events.items()}
 #: Current prefix -> the part of ``state.json`` its kind publishes.
 STATE_PART: dict[str, str] = {k.prefix: k.state_part for k in KINDS if k.state_part is not None}
-#: The prefixes (current and legacy) whose replay the rule worker process does (:mod:`verifier.ruleworker`).
+#: The prefixes (current and legacy) whose replay the rule worker process does (:mod:`verifier.ruleworker`), and the
+#: main process then does not.
 RULE_WORKER_PREFIXES: frozenset[str] = frozenset(p for k in KINDS if k.process == "worker" for p in k.prefixes)
+#: The prefixes both processes replay (``process="both"``): the rule worker gets their lines too, and its replay of
+#: them is quiet (their findings and counts are the main process's).
+RULE_WORKER_SHARED: frozenset[str] = frozenset(p for k in KINDS if k.process == "both" for p in k.prefixes)
 #: A prefix bound to one envelope format: a legacy prefix to :data:`LEGACY_FORMAT`, the current prefix of a kind that
 #: has legacy prefixes to the formats after it (here: 2). Prefixes of other kinds are valid in every format.
 PREFIX_FORMAT: dict[str, int] = {
@@ -332,8 +360,13 @@ def _check(kinds: tuple[Kind, ...]) -> None:
     names = {k.name: k for k in kinds}
     for k in kinds:
         for other in k.reads:
-            if other not in names or names[other].process != k.process:
+            if other not in names or names[other].process not in (k.process, "both"):
                 raise TypeError(f"verifier registry of kinds: {k.name} reads {other}, which must be in its process")
+    if any(k.process == "both" and (k.reads or k.state_part or k.cites_documents) for k in kinds):
+        raise TypeError(
+            "verifier registry of kinds: a kind replayed in both processes reads no other kind, publishes no state "
+            "and cites no documents (only its rules' answers are shared)"
+        )
     sides = {k.process for k in kinds if k.cites_documents}
     if len(sides) > 1:
         raise TypeError("verifier registry of kinds: the kinds that cite documents must be replayed in one process")

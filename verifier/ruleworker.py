@@ -1,6 +1,11 @@
 """Step 4 shared with one rule worker process: the worker replays the aggregates of
 :data:`verifier.kinds.RULE_WORKER_PREFIXES` while the main process runs steps 1-3, the other aggregates' replay and
-step 5; its findings, counters and state parts are merged back in log order (the report is identical, tested)."""
+step 5; its findings, counters and state parts are merged back in log order (the report is identical, tested).
+
+The kinds both processes need (:data:`verifier.kinds.RULE_WORKER_SHARED`: the rule sets, which petitions in the main
+process and queues and ballots in the worker name) are replayed by both, from the same accepted lines in the same
+order, so both know the same published rule sets at every event; the worker's copy is quiet (its findings and counts
+are the main process's, reported once)."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 from verifier import parallel
 from verifier.bundle import open_bundle
 from verifier.envelope import parse_accepted
-from verifier.kinds import PREFIXES, RULE_WORKER_PREFIXES, canonical_type
+from verifier.kinds import KINDS, PREFIXES, RULE_WORKER_PREFIXES, RULE_WORKER_SHARED, canonical_type
 from verifier.rules.model import Event
 from verifier.rules.steps import AuthorisationStep, RuleReplayStep
 from verifier.source import LineBound, Oversize, Unterminated, iter_event_lines
@@ -22,6 +27,10 @@ from verifier.voting import precheck
 __all__ = ["RULE_FEED_EVERY", "STATE_BATCH", "RuleFeed", "is_rule_step"]
 
 RULE_FEED_EVERY = 4096  # lines per message to the rule worker
+#: The prefixes of the lines the rule worker replays: its own kinds' and those both processes replay.
+WORKER_FEED = RULE_WORKER_PREFIXES | RULE_WORKER_SHARED
+#: The kinds the worker replays quietly (the main process reports them).
+WORKER_QUIET = frozenset(k.name for k in KINDS if k.process == "both")
 #: or sooner, once this process has checked this many cast ballots for it (~0.1 s of its work): it waits for them
 OUTCOMES_EVERY = 48
 STATE_BATCH = 4096  # rows (verifier.rules.statecmp) of the replayed public state per message from the worker
@@ -33,9 +42,9 @@ def is_rule_step(step: Step) -> bool:
 
 class RuleFeed(Step):
     """Main-process side of the rule worker. The worker replays the events of ``RULE_WORKER_PREFIXES`` for
-    ``step`` (which replays the rest here) and at the end sends back its share of the report. Lines that step 1
-    rejected (``ctx.current`` None or with problems) are not replayed, as in the serial path. Every
-    ``RULE_FEED_EVERY`` lines the worker gets
+    ``step`` (which replays the rest here), and quietly those of ``RULE_WORKER_SHARED`` (which ``step`` replays
+    too), and at the end sends back its share of the report. Lines that step 1 rejected (``ctx.current`` None or
+    with problems) are not replayed, as in the serial path. Every ``RULE_FEED_EVERY`` lines the worker gets
 
     - for a bundle on this machine (``source`` a path): how far step 1 got and which lines it rejected; the worker
       reads ``events.jsonl`` itself, which costs this process nothing (the two processes stay equally loaded);
@@ -58,7 +67,7 @@ class RuleFeed(Step):
         max_lines = lines.max_lines if lines is not None else None
         self.process = context.Process(
             target=_rule_worker,
-            args=(source, origin, step.cache_items, RULE_WORKER_PREFIXES, child, max_lines),
+            args=(source, origin, step.cache_items, WORKER_FEED, child, max_lines),
             daemon=True,
         )
         self.process.start()
@@ -89,7 +98,7 @@ class RuleFeed(Step):
         assert current is not None
         event = current.event
         assert event is not None  # no problems: an envelope
-        if event["type"].partition(".")[0] in RULE_WORKER_PREFIXES:
+        if event["type"].partition(".")[0] in WORKER_FEED:
             self.lines.append((index, line if type(line) is bytes else line.line))  # type: ignore[union-attr]
             if len(self.lines) >= RULE_FEED_EVERY or len(self.outcomes) >= OUTCOMES_EVERY:
                 self._send_lines()
@@ -207,7 +216,7 @@ def _rule_worker(
     envelope's plain shape).
     """
     try:
-        step = RuleReplayStep(cache_items, exclude=PREFIXES - prefixes)
+        step = RuleReplayStep(cache_items, exclude=PREFIXES - prefixes, quiet=WORKER_QUIET)
         try:
             apply = step.replay.apply
             lines = _sent_lines(conn) if source is None else _own_lines(source, prefixes, conn, max_lines)

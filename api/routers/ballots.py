@@ -19,6 +19,7 @@ from api.routers.ballots_models import (
     Ballot,
     BallotClosed,
     BallotOpened,
+    Eligibility,
     MyVote,
     OpenBallot,
     Vote,
@@ -40,6 +41,14 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422, 429)
 Tracker = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="hex leaf hash of the vote event")]
 
 
+def _eligibility(body: OpenBallot) -> dict[str, Any] | None:
+    """Who may vote, as the domain takes it: with a rule set only what the caller wrote (its districts; the rule set
+    gives the rest), else the whole object with its defaults."""
+    if body.rule_set is not None:
+        return None if body.eligibility is None else body.eligibility.model_dump(exclude_unset=True)
+    return (body.eligibility or Eligibility()).model_dump()
+
+
 @router.post(
     "",
     status_code=201,
@@ -54,16 +63,18 @@ def open_ballot(body: OpenBallot, service: Opener, write: Write) -> Response:
         lambda app, at: app.open_ballot(
             by=service.actor,
             title=body.title,
-            kind=body.kind,
+            kind=body.kind if body.rule_set is not None else body.kind or "poll",
             options=[o.model_dump(exclude_none=True) for o in body.options],
             method=body.method.model_dump(exclude_none=True),
             opens_at=body.opens_at,
             closes_at=body.closes_at,
-            eligibility=body.eligibility.model_dump(),
+            eligibility=_eligibility(body),
             at=at,
             secrecy=body.secrecy,
             trustees=body.trustees,
             threshold=body.threshold,
+            rule_set=body.rule_set,
+            rule_set_version=body.rule_set_version,
         ),
         lambda bid, events: BallotOpened(
             ballot_id=bid, status="open" if events[-1].type == "ballot.opened" else "ceremony", events=events

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.models import Body, Written
+from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
 
 
 class Option(BaseModel):
@@ -35,12 +36,23 @@ class Eligibility(BaseModel):
 
 class OpenBallot(Body):
     title: Annotated[str, Field(min_length=1, max_length=300, examples=["Громадський бюджет 2027"])]
-    kind: Literal["poll", "local_vote", "participatory_budget"] = "poll"
+    rule_set: RuleSetReference = None
+    rule_set_version: RuleSetVersion = None
+    kind: Annotated[
+        Literal["poll", "local_vote", "participatory_budget"] | None,
+        Field(description="Default `poll`. Only without `rule_set` (the rule set gives it)."),
+    ] = None
     options: Annotated[list[Option], Field(min_length=1, max_length=500)]
     method: Method
     opens_at: AwareDatetime
     closes_at: AwareDatetime
-    eligibility: Eligibility = Eligibility()
+    eligibility: Annotated[
+        Eligibility | None,
+        Field(
+            description="Default: every identity method, any age, every district. With `rule_set`, only `districts`"
+            " (the rule set gives who may vote)."
+        ),
+    ] = None
     secrecy: Literal["encrypted", "open"] | None = Field(
         default=None, description="Frozen at creation. Default: encrypted for local votes and budgets, open for polls."
     )

@@ -75,6 +75,8 @@ def open_register(body: OpenHousingRegister, service: Admin, write: Write) -> Re
             if body.removal_reasons is not None
             else None,
             list_bases=body.list_bases.model_dump() if body.list_bases is not None else None,
+            rule_set=body.rule_set,
+            rule_set_version=body.rule_set_version,
         ),
         lambda rid, events: HousingRegisterOpened(register_id=rid, events=events),
     )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
+from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
 
 #: The lists of a register (domain.housing.rules.HOUSING_LISTS); `general` holds every active entry.
 ListName = Literal["general", "first_priority", "out_of_turn"]
@@ -28,6 +29,8 @@ class HousingListBases(BaseModel):
 
 class OpenHousingRegister(Body):
     name: Annotated[str, Field(min_length=1, max_length=200, examples=["Квартирний облік м. Городок"])]
+    rule_set: RuleSetReference = None
+    rule_set_version: RuleSetVersion = None
     removal_reasons: Annotated[
         list[CodeRow] | None,
         Field(

@@ -72,6 +72,8 @@ def create(body: CreateQueue, service: Admin, write: Write) -> Response:
             else None,
             acceptance_days=body.acceptance_days,
             max_preferences=body.max_preferences,
+            rule_set=body.rule_set,
+            rule_set_version=body.rule_set_version,
         ),
         lambda qid, events: QueueCreated(queue_id=qid, events=events),
     )

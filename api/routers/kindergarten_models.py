@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
+from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
 
 Inst = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -16,14 +17,20 @@ Inst = Annotated[str, Field(min_length=1, max_length=64)]
 class CreateQueue(Body):
     name: Annotated[str, Field(min_length=1, max_length=300, examples=["Дитсадки Подільського району"])]
     institutions: Annotated[list[Inst], Field(min_length=1, max_length=500, examples=[["ds-12", "ds-40"]])]
+    rule_set: RuleSetReference = None
+    rule_set_version: RuleSetVersion = None
     benefits: Annotated[
-        list[CodeRow] | None, Field(description="Ordered benefit table; default: the shipped example")
+        list[CodeRow] | None,
+        Field(description="Ordered benefit table; default: the shipped example. Only without `rule_set`."),
     ] = None
     removal_reasons: Annotated[
-        list[CodeRow] | None, Field(description="Removal reasons; default: the shipped example")
+        list[CodeRow] | None,
+        Field(description="Removal reasons; default: the shipped example. Only without `rule_set`."),
     ] = None
-    acceptance_days: Annotated[int, Field(ge=1, le=365)] = 30
-    max_preferences: Annotated[int, Field(ge=1, le=20)] = 3
+    acceptance_days: Annotated[int | None, Field(ge=1, le=365, description="Default 30. Only without `rule_set`.")] = (
+        None
+    )
+    max_preferences: Annotated[int | None, Field(ge=1, le=20, description="Default 3. Only without `rule_set`.")] = None
 
 
 class QueueCreated(Written):

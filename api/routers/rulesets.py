@@ -1,6 +1,8 @@
 """Rule sets: the city's versioned statutes (a `rules:admin` service publishes them); anyone reads them.
 
-Petitions name one of them (`rule_set`, `rule_set_version`): a citizen never writes a petition's rules."""
+Petitions, kindergarten queues, housing registers and ballots name one of them (`rule_set`, `rule_set_version`): a
+citizen never writes a petition's rules, and from a city's first rule set for a kind on no opening of that kind writes
+its rules inline."""
 
 from __future__ import annotations
 
@@ -17,7 +19,10 @@ from api.state import StateDep
 from api.writes import Write
 
 #: its OpenAPI tag (api/app.py lists the routers)
-TAG = {"name": "rule-sets", "description": "The city's published rule sets (statutes) that petitions name."}
+TAG = {
+    "name": "rule-sets",
+    "description": "The city's published rule sets (statutes) that petitions, queues and ballots name.",
+}
 router = APIRouter(prefix="/v1/rule-sets", tags=[TAG["name"]])
 
 Admin = Annotated[ServicePrincipal, Depends(service_scope("rules:admin"))]

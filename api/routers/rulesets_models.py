@@ -9,6 +9,17 @@ from pydantic import BaseModel, Field
 from api.models import Body, Written
 
 RuleSetName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", examples=["kyiv"])]
+#: What a queue or ballot opening takes to name a published rule set (docs/domain.md "City-owned rule sets").
+RuleSetReference = Annotated[
+    str | None,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="One of the city's published rule sets for this kind (`GET /v1/rule-sets`), frozen into the "
+        "opening event. Required once the city has published one for this kind: rules written inline are then "
+        "refused (422 `custom-rules-refused`).",
+    ),
+]
+RuleSetVersion = Annotated[int | None, Field(ge=1, le=1_000_000, description="Its version; the latest when omitted.")]
 
 
 class PublishRuleSet(Body):
@@ -16,7 +27,7 @@ class PublishRuleSet(Body):
     version: Annotated[
         int, Field(ge=1, le=1_000_000, description="Each version is published once; a change is the next.")
     ]
-    applies_to: Literal["petition"]
+    applies_to: Literal["petition", "kindergarten", "housing", "ballot"]
     rules: Annotated[
         dict[str, Any], Field(description="The rules (docs/domain.md), validated and frozen as published.")
     ]

@@ -83,7 +83,14 @@ class Ballot(LedgerAggregate):
         threshold: int | None
         public_key: str | None
         manifest_hash: str
-        OPTIONAL: ClassVar[frozenset[str]] = frozenset(LEGACY_OPENED)
+        #: ``{"name", "version"}`` of the published ``ballot`` rule set its ``kind`` and eligibility (identity
+        #: methods, minimum age) were copied from; absent when they were written inline (no ballot rule set).
+        rule_set: dict[str, Any] | None = None
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset({*LEGACY_OPENED, "rule_set"})
+
+        def __post_init__(self) -> None:
+            if self.__dict__.get("rule_set", 0) is None:
+                del self.__dict__["rule_set"]
 
     class VotingEnded(Event):
         TYPE: ClassVar[str] = "ballot.voting_ended"
@@ -124,6 +131,7 @@ class Ballot(LedgerAggregate):
         trustees: list[dict[str, Any]] | None = None,
         threshold: int | None = None,
         public_key: str | None = None,
+        rule_set: Mapping[str, Any] | None = None,
     ) -> Ballot:
         """``ballot.opened`` with the spec, its secrecy and (encrypted) the ceremony's trustees and joint key; the
         manifest hash is computed over all of it (docs/voting.md §3)."""
@@ -134,6 +142,7 @@ class Ballot(LedgerAggregate):
             "trustees": list(trustees or []),
             "threshold": threshold,
             "public_key": public_key,
+            **({} if rule_set is None else {"rule_set": dict(rule_set)}),
         }
         data["manifest_hash"] = manifest_hash(str(ballot_id), data).hex()
         result: Ballot = cls._start(cls.Opened, id=ballot_id, at=at, actor=actor, **data)

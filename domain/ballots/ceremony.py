@@ -81,6 +81,14 @@ class Ceremony(LedgerAggregate):
         spec: dict[str, Any]
         trustees: list[dict[str, Any]]
         threshold: int
+        #: ``{"name", "version"}`` of the published ``ballot`` rule set the spec's kind and eligibility came from
+        #: (``ballot.opened`` repeats it); absent when they were written inline.
+        rule_set: dict[str, Any] | None = None
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset({"rule_set"})
+
+        def __post_init__(self) -> None:
+            if self.__dict__.get("rule_set", 0) is None:
+                del self.__dict__["rule_set"]
 
     class Joined(Event):
         TYPE: ClassVar[str] = "ballot.trustee_joined"
@@ -123,6 +131,7 @@ class Ceremony(LedgerAggregate):
         threshold: int,
         at: datetime,
         actor: Mapping[str, str],
+        rule_set: Mapping[str, Any] | None = None,
     ) -> Ceremony:
         body = {k: v for k, v in spec.items() if k != "title"}
         result: Ceremony = cls._start(
@@ -135,6 +144,7 @@ class Ceremony(LedgerAggregate):
             spec=body,
             trustees=trustees,
             threshold=threshold,
+            **({} if rule_set is None else {"rule_set": dict(rule_set)}),
         )
         return result
 

@@ -40,52 +40,61 @@ class BallotCommands(AppCore):
         *,
         by: Principal,
         title: str,
-        kind: str,
         options: Iterable[Mapping[str, Any]],
         method: Mapping[str, Any],
         opens_at: datetime,
         closes_at: datetime,
-        eligibility: Mapping[str, Any],
         at: datetime,
+        kind: str | None = None,
+        eligibility: Mapping[str, Any] | None = None,
         ballot_id: UUID | None = None,
         secrecy: str | None = None,
         trustees: list[str] | None = None,
         threshold: int | None = None,
+        rule_set: str | None = None,
+        rule_set_version: int | None = None,
     ) -> UUID:
         """Open an open ballot (``ballot.opened``), or start an encrypted ballot's key ceremony
         (``ballot.ceremony_started``; the ballot opens with :meth:`open_encrypted`). ``secrecy`` defaults to
-        ``encrypted`` for local votes and participatory budgets, ``open`` for polls."""
+        ``encrypted`` for local votes and participatory budgets, ``open`` for polls.
+
+        Under one of the city's published ``ballot`` rule sets (``rule_set``, its latest version unless
+        ``rule_set_version``) the ballot's ``kind`` and who may vote (``eligibility.identity_methods``,
+        ``eligibility.min_age``) are that version's, frozen into ``ballot.opened`` beside the reference; the caller
+        gives only the districts of ``eligibility``. Writing them inline is for a city that has published no ballot
+        rule set; from its first one on it is refused."""
+        given = dict(eligibility) if isinstance(eligibility, Mapping) else {}
+        published, reference = self._referenced_rules(
+            "ballot",
+            rule_set,
+            rule_set_version,
+            inline=kind is not None or bool(set(given) - {"districts"}),
+            what="kind or eligibility (identity_methods, min_age)",
+        )
+        if published is not None:
+            kind = published["kind"]
+            eligibility = {**published["eligibility"], "districts": given.get("districts")}
         secrecy = secrecy or ("open" if kind == "poll" else "encrypted")
         if secrecy not in ("open", "encrypted"):
             raise InvalidInput("secrecy is encrypted or open", field="secrecy", found=str(secrecy))
         if secrecy == "open" and (trustees or threshold is not None):
             raise InvalidInput("an open ballot has no trustees", field="trustees")
+        spec = dict(title=title, kind=kind, options=options, method=method, opens_at=opens_at, closes_at=closes_at,
+                    eligibility=eligibility if eligibility is not None else {})  # fmt: skip
         if secrecy == "encrypted":
             return self._start_ceremony(
-                by=by,
-                spec=dict(title=title, kind=kind, options=options, method=method, opens_at=opens_at,
-                          closes_at=closes_at, eligibility=eligibility),
-                trustees=trustees,
-                threshold=threshold,
-                at=at,
-                ballot_id=ballot_id,
+                by=by, spec=spec, trustees=trustees, threshold=threshold, at=at, ballot_id=ballot_id,
+                rule_set=reference,
             )  # fmt: skip
         actor = self._authorise(by, "ballot.opened")
-        spec = validate_ballot(
-            title=title,
-            kind=kind,
-            options=options,
-            method=method,
-            opens_at=opens_at,
-            closes_at=closes_at,
-            eligibility=eligibility,
-        )
+        norm = validate_ballot(**spec)  # type: ignore[arg-type]
         ballot = self._create(
             at,
             lambda at: Ballot.open(
-                ballot_id=ballot_id or uuid4(), spec=spec, pseudonym_key=self.pseudonymizer.current, at=at, actor=actor
+                ballot_id=ballot_id or uuid4(), spec=norm, pseudonym_key=self.pseudonymizer.current, at=at,
+                actor=actor, rule_set=reference,
             ),
-        )
+        )  # fmt: skip
         return ballot.id
 
     def _start_ceremony(
@@ -97,6 +106,7 @@ class BallotCommands(AppCore):
         threshold: int | None,
         at: datetime,
         ballot_id: UUID | None,
+        rule_set: dict[str, Any] | None = None,
     ) -> UUID:
         actor = self._authorise(by, "ballot.ceremony_started")
         norm = validate_ballot(**spec)
@@ -108,7 +118,7 @@ class BallotCommands(AppCore):
         self._create(
             at,
             lambda at: Ceremony.start(
-                ballot_id=bid, spec=norm, trustees=named, threshold=threshold, at=at, actor=actor
+                ballot_id=bid, spec=norm, trustees=named, threshold=threshold, at=at, actor=actor, rule_set=rule_set
             ),
         )
         return bid
@@ -173,6 +183,7 @@ class BallotCommands(AppCore):
             lambda at: Ballot.open(
                 ballot_id=ballot_id, spec=spec, pseudonym_key=self.pseudonymizer.current, at=at, actor=actor,
                 secrecy="encrypted", trustees=s["trustees"], threshold=s["threshold"], public_key=key.hex(),
+                rule_set=s.get("rule_set"),
             ),
         )  # fmt: skip
         return ballot.id

@@ -1,16 +1,19 @@
-"""Ballot rules: the specification frozen into ``ballot.opened`` (options, method, window, eligibility) and the
-tally every ``ballot.closed`` carries (docs/domain.md "Ballots")."""
+"""Ballot rules: the specification frozen into ``ballot.opened`` (options, method, window, eligibility), the ballot
+defaults a ``ballot`` rule set publishes (its kind and who may vote), and the tally every ``ballot.closed`` carries
+(docs/domain.md "Ballots"). The shipped example rule set is ``statutes/budget-example.json``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from domain import checks
 from domain.base import rfc3339
 from domain.errors import InvalidInput
+from domain.statutes import read_statutes
 
 BALLOT_KINDS = ("poll", "local_vote", "participatory_budget")
 METHODS = ("single", "approval", "budget")
@@ -134,6 +137,33 @@ def validate_ballot(
         "closes_at": c,
         "eligibility": {"identity_methods": sorted(set(methods)), "min_age": min_age, "districts": districts},
     }
+
+
+#: The fields of a ballot rule set, each the field of ``ballot.opened`` it fixes: the ballot's ``kind`` and, of its
+#: ``eligibility``, who may vote (``identity_methods``, ``min_age``; the districts are the ballot's own).
+BALLOT_RULE_FIELDS = ("kind", "eligibility")
+BALLOT_RULE_ELIGIBILITY = ("identity_methods", "min_age")
+STATUTES_DIR = Path(__file__).with_name("statutes")
+
+
+def validate_ballot_rules(rules: Any) -> dict[str, Any]:
+    """A ``ballot`` rule set's rules as a ballot freezes them (``kind``; ``eligibility.identity_methods`` sorted,
+    ``eligibility.min_age`` or null), or InvalidInput naming the field (``rules.<field>``)."""
+    r = checks.mapping(rules, "rules", BALLOT_RULE_FIELDS, BALLOT_RULE_FIELDS)
+    if r["kind"] not in BALLOT_KINDS:
+        raise checks.refuse("rules.kind", f"must be one of {list(BALLOT_KINDS)}", found=str(r["kind"])[:100])
+    e = checks.mapping(r["eligibility"], "rules.eligibility", BALLOT_RULE_ELIGIBILITY, ("identity_methods",))
+    methods = checks.array(e["identity_methods"], "rules.eligibility.identity_methods", 20, min_items=1)
+    for i, m in enumerate(methods):
+        checks.code(m, f"rules.eligibility.identity_methods[{i}]")
+    min_age = e.get("min_age")
+    if min_age is not None:
+        checks.integer(min_age, "rules.eligibility.min_age", 1, 150)
+    return {"kind": r["kind"], "eligibility": {"identity_methods": sorted(set(methods)), "min_age": min_age}}
+
+
+#: Name -> the shipped example ballot rule set (``statutes/``), as ``hromada rules publish`` publishes it.
+STATUTES: dict[str, dict[str, Any]] = read_statutes(STATUTES_DIR)
 
 
 def compute_tally(ballot: Mapping[str, Any], votes: Iterable[list[str]]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate, rfc3339, stream_id
-from domain.checks import validate_code_table
 from domain.commitments import validate_commitment
 from domain.errors import (
     AlreadyInList,
@@ -33,7 +32,7 @@ from domain.errors import (
     UnknownReasonCode,
 )
 from domain.housing.order import RegisterIndex, list_order
-from domain.housing.rules import HOUSING_LISTS, LIST_EXCLUSION_REASONS, REREGISTRATION_MISSED
+from domain.housing.rules import HOUSING_LISTS, LIST_EXCLUSION_REASONS, REREGISTRATION_MISSED, housing_rules
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 
@@ -101,6 +100,14 @@ class HousingRegister(LedgerAggregate):
         removal_reasons: list[dict[str, str]]
         list_bases: dict[str, list[dict[str, str]]]
         pseudonym_key: int
+        #: ``{"name", "version"}`` of the published ``housing`` rule set the two tables above were copied from;
+        #: absent when they were written inline (a city that publishes no such rule set, older logs).
+        rule_set: dict[str, Any] | None = None
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset({"rule_set"})
+
+        def __post_init__(self) -> None:
+            if self.__dict__.get("rule_set", 0) is None:
+                del self.__dict__["rule_set"]
 
     class EntryRegistered(Event):
         TYPE: ClassVar[str] = "housing.entry_registered"
@@ -161,22 +168,20 @@ class HousingRegister(LedgerAggregate):
         pseudonym_key: int,
         at: datetime,
         actor: Mapping[str, str],
+        rule_set: Mapping[str, Any] | None = None,
     ) -> HousingRegister:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InvalidInput("register name must be 1-200 characters")
-        if not isinstance(list_bases, Mapping) or set(list_bases) != set(HOUSING_LISTS) - {"general"}:
-            raise InvalidInput("list_bases must define first_priority and out_of_turn", found=sorted(list_bases))
+        tables = housing_rules(removal_reasons=removal_reasons, list_bases=list_bases)
         result: HousingRegister = cls._start(
             cls.Opened,
             id=register_id,
             at=at,
             actor=actor,
             name=name.strip(),
-            removal_reasons=validate_code_table(removal_reasons, "removal reason", "removal_reasons"),
-            list_bases={
-                k: validate_code_table(v, f"{k} basis", f"list_bases.{k}") for k, v in sorted(list_bases.items())
-            },
+            **tables,
             pseudonym_key=pseudonym_key,
+            **({} if rule_set is None else {"rule_set": dict(rule_set)}),
         )
         return result
 

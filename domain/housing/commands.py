@@ -37,18 +37,35 @@ class HousingCommands(AppCore):
         removal_reasons: Any = None,
         list_bases: Mapping[str, Any] | None = None,
         register_id: UUID | None = None,
+        rule_set: str | None = None,
+        rule_set_version: int | None = None,
     ) -> UUID:
+        """A register under one of the city's published ``housing`` rule sets (``rule_set``, its latest version
+        unless ``rule_set_version``): its removal reasons and list bases are frozen into ``housing.register_opened``
+        beside the reference. Inline tables (or the shipped defaults when none is given) are for a city that has
+        published no housing rule set; from its first one on they are refused."""
         actor = self._authorise(by, "housing.register_opened")
+        published, reference = self._referenced_rules(
+            "housing",
+            rule_set,
+            rule_set_version,
+            inline=removal_reasons is not None or list_bases is not None,
+            what="removal_reasons or list_bases",
+        )
+        rules = published or {
+            "removal_reasons": HOUSING_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
+            "list_bases": HOUSING_LIST_BASES if list_bases is None else list_bases,
+        }
         reg = self._create(
             at,
             lambda at: HousingRegister.open(
                 register_id=register_id or uuid4(),
                 name=name,
-                removal_reasons=HOUSING_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
-                list_bases=HOUSING_LIST_BASES if list_bases is None else list_bases,
+                **rules,
                 pseudonym_key=self.pseudonymizer.current,
                 at=at,
                 actor=actor,
+                rule_set=reference,
             ),
         )
         return reg.id

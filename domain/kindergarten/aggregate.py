@@ -18,7 +18,6 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.base import LedgerAggregate, add_days, rfc3339, stream_id
-from domain.checks import validate_code_table
 from domain.commitments import validate_commitment
 from domain.errors import (
     BenefitAlreadyGranted,
@@ -39,7 +38,7 @@ from domain.errors import (
     UnknownReasonCode,
 )
 from domain.kindergarten.order import QueueIndex
-from domain.kindergarten.rules import BENEFIT_REVOKE_REASONS
+from domain.kindergarten.rules import BENEFIT_REVOKE_REASONS, kindergarten_rules
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 MAX_INSTITUTIONS = 500
@@ -167,6 +166,14 @@ class KindergartenQueue(LedgerAggregate):
         acceptance_days: int
         max_preferences: int
         pseudonym_key: int
+        #: ``{"name", "version"}`` of the published ``kindergarten`` rule set the four rule fields above were copied
+        #: from; absent when they were written inline (a city that publishes no such rule set, older logs).
+        rule_set: dict[str, Any] | None = None
+        OPTIONAL: ClassVar[frozenset[str]] = frozenset({"rule_set"})
+
+        def __post_init__(self) -> None:
+            if self.__dict__.get("rule_set", 0) is None:
+                del self.__dict__["rule_set"]
 
     class EntryRegistered(Event):
         TYPE: ClassVar[str] = "kindergarten.entry_registered"
@@ -248,6 +255,7 @@ class KindergartenQueue(LedgerAggregate):
         pseudonym_key: int,
         at: datetime,
         actor: Mapping[str, str],
+        rule_set: Mapping[str, Any] | None = None,
     ) -> KindergartenQueue:
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InvalidInput("queue name must be 1-200 characters")
@@ -256,9 +264,12 @@ class KindergartenQueue(LedgerAggregate):
             raise InvalidInput(f"institutions must be 1-{MAX_INSTITUTIONS} distinct ids", field="institutions")
         if not all(isinstance(i, str) and _ID.match(i) for i in insts):
             raise InvalidInput("institutions must be ids of A-Z a-z 0-9 . _ / -", field="institutions")
-        for field, value, top in (("acceptance_days", acceptance_days, 365), ("max_preferences", max_preferences, 50)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-                raise InvalidInput(f"{field} out of range", field=field, found=str(value))
+        rules = kindergarten_rules(
+            benefits=benefits,
+            removal_reasons=removal_reasons,
+            acceptance_days=acceptance_days,
+            max_preferences=max_preferences,
+        )
         result: KindergartenQueue = cls._start(
             cls.Created,
             id=queue_id,
@@ -267,11 +278,9 @@ class KindergartenQueue(LedgerAggregate):
             kind="kindergarten",
             name=name.strip(),
             institutions=insts,
-            benefits=validate_code_table(benefits, "benefit", "benefits"),
-            removal_reasons=validate_code_table(removal_reasons, "removal reason", "removal_reasons"),
-            acceptance_days=acceptance_days,
-            max_preferences=max_preferences,
+            **rules,
             pseudonym_key=pseudonym_key,
+            **({} if rule_set is None else {"rule_set": dict(rule_set)}),
         )
         return result
 

@@ -22,7 +22,12 @@ from domain.errors import (
 from domain.identity import CitizenIdentity, Principal
 from domain.kindergarten.aggregate import KindergartenQueue
 from domain.kindergarten.order import entry_positions, kindergarten_list
-from domain.kindergarten.rules import CHERNIVTSI_KINDERGARTEN_BENEFITS, KINDERGARTEN_REMOVAL_REASONS
+from domain.kindergarten.rules import (
+    CHERNIVTSI_KINDERGARTEN_BENEFITS,
+    DEFAULT_ACCEPTANCE_DAYS,
+    DEFAULT_MAX_PREFERENCES,
+    KINDERGARTEN_REMOVAL_REASONS,
+)
 
 
 class KindergartenCommands(AppCore):
@@ -37,24 +42,48 @@ class KindergartenCommands(AppCore):
         at: datetime,
         benefits: Any = None,
         removal_reasons: Any = None,
-        acceptance_days: int = 30,
-        max_preferences: int = 3,
+        acceptance_days: int | None = None,
+        max_preferences: int | None = None,
         queue_id: UUID | None = None,
+        rule_set: str | None = None,
+        rule_set_version: int | None = None,
     ) -> UUID:
+        """A queue under one of the city's published ``kindergarten`` rule sets (``rule_set``, its latest version
+        unless ``rule_set_version``): its benefit table, removal reasons, acceptance days and preferences are frozen
+        into ``kindergarten.created`` beside the reference. Inline rules (the four fields, or the shipped defaults
+        when none is given) are for a city that has published no kindergarten rule set; from its first one on they
+        are refused."""
         actor = self._authorise(by, "kindergarten.created")
+        inline = {
+            "benefits": benefits,
+            "removal_reasons": removal_reasons,
+            "acceptance_days": acceptance_days,
+            "max_preferences": max_preferences,
+        }
+        published, reference = self._referenced_rules(
+            "kindergarten",
+            rule_set,
+            rule_set_version,
+            inline=any(v is not None for v in inline.values()),
+            what="benefits, removal_reasons, acceptance_days or max_preferences",
+        )
+        rules = published or {
+            "benefits": CHERNIVTSI_KINDERGARTEN_BENEFITS if benefits is None else benefits,
+            "removal_reasons": KINDERGARTEN_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
+            "acceptance_days": DEFAULT_ACCEPTANCE_DAYS if acceptance_days is None else acceptance_days,
+            "max_preferences": DEFAULT_MAX_PREFERENCES if max_preferences is None else max_preferences,
+        }
         queue = self._create(
             at,
             lambda at: KindergartenQueue.create(
                 queue_id=queue_id or uuid4(),
                 name=name,
                 institutions=institutions,
-                benefits=CHERNIVTSI_KINDERGARTEN_BENEFITS if benefits is None else benefits,
-                removal_reasons=KINDERGARTEN_REMOVAL_REASONS if removal_reasons is None else removal_reasons,
-                acceptance_days=acceptance_days,
-                max_preferences=max_preferences,
+                **rules,
                 pseudonym_key=self.pseudonymizer.current,
                 at=at,
                 actor=actor,
+                rule_set=reference,
             ),
         )
         return queue.id

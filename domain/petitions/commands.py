@@ -19,12 +19,10 @@ from domain.base import LedgerAggregate, rfc3339
 from domain.core import AppCore
 from domain.errors import (
     ConcurrentModification,
-    CustomRulesRefused,
     DuplicateSignature,
     IdentityMethodNotAllowed,
     InvalidInput,
     NotAuthorised,
-    RuleSetNotPublished,
 )
 from domain.identity import RULES, CitizenIdentity, Principal
 from domain.petitions.aggregate import Petition, Signature, signature_stream
@@ -56,28 +54,18 @@ class PetitionCommands(AppCore):
     ) -> UUID:
         """A citizen's petition under one of the city's published rule sets (``rule_set``, its latest version unless
         ``rule_set_version``), whose rules are frozen into ``petition.created`` beside the reference. Inline ``rules``
-        are for a city that publishes no rule sets (older logs, tests); once it publishes one they are refused."""
+        are for a city that has published no petition rule set (older logs, tests); from its first one on they are
+        refused."""
         if not isinstance(by, CitizenIdentity):
             raise NotAuthorised("petitions are created by citizens")
-        reference: dict[str, Any] | None = None
-        if rule_set is not None:
-            if rules is not None:
-                raise InvalidInput("give rule_set or rules, not both")
-            published = self._rule_set(rule_set, rule_set_version)
-            if published.state["applies_to"] != "petition":
-                raise RuleSetNotPublished(
-                    "the rule set does not apply to petitions",
-                    ruleset=rule_set,
-                    applies_to=published.state["applies_to"],
-                )
-            rules, reference = published.state["rules"], published.reference
-        elif rules is None:
+        if rule_set is None and rules is None:
             raise InvalidInput("a petition names the city's rule set (rule_set)")
-        elif self.projections.rule_sets_published():
-            raise CustomRulesRefused(
-                "the city publishes its petition rules: name one of its rule sets instead of writing rules",
-                published=sorted(self.projections.rule_sets),
-            )
+        published, reference = self._referenced_rules(
+            "petition", rule_set, rule_set_version, inline=rules is not None, what="rules"
+        )
+        if published is not None:
+            rules = published
+        assert rules is not None  # named, or written inline
         key = self.pseudonymizer.current
         author = self.pseudonymizer.citizen(by.subject, key)
         actor = self._authorise(by, "petition.created", pseudonym=author)

@@ -8,7 +8,6 @@ rule set before a ``rules:admin`` service publishes it (``ruleset.published``, d
 from __future__ import annotations
 
 import calendar as _stdcal
-import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -18,24 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from domain import checks
 from domain.base import parse_rfc3339, rfc3339
 from domain.calendar import UA_CALENDAR, calendar_for, validate_calendar
+from domain.statutes import read_statutes
 
 STATUTES_DIR = Path(__file__).with_name("statutes")
 
 
-def _statutes() -> dict[str, dict[str, Any]]:
-    """The shipped example statutes (``statutes/<name>.json``): each the body of a ``ruleset.published`` (name,
-    version, what it applies to, the statute it cites, the rules), read from data files an outside reader can check
-    against the cities' regulations."""
-    out = {}
-    for path in sorted(STATUTES_DIR.glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        doc.pop("$comment", None)
-        out[doc["ruleset"]] = doc
-    return out
-
-
 #: Name -> the statute as ``hromada rules publish`` publishes it.
-STATUTES: dict[str, dict[str, Any]] = _statutes()
+STATUTES: dict[str, dict[str, Any]] = read_statutes(STATUTES_DIR)
 KYIV = STATUTES["kyiv"]["rules"]
 SUMY = STATUTES["sumy"]["rules"]
 HRADYZK = STATUTES["hradyzk"]["rules"]

@@ -1,9 +1,10 @@
 """A published rule set: one stream per (name, version), so each version is published once and never changes.
 
 ``ruleset.published`` carries the rule set as frozen (validated by the rules of what it ``applies_to``) and the
-statute it implements (``source``). Petitions reference a rule set by name and version; the petition's own
-``petition.created`` then holds a copy of these rules (frozen at creation) and the reference, and the verifier
-checks the copy against the published version (docs/domain.md "City-owned rule sets").
+statute it implements (``source``). Petitions, kindergarten queues, housing registers and ballots reference a rule
+set by name and version; their opening event (``petition.created``, ``kindergarten.created``,
+``housing.register_opened``, ``ballot.opened``) then holds a copy of these rules (frozen at opening) and the
+reference, and the verifier checks the copy against the published version (docs/domain.md "City-owned rule sets").
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain import checks
+from domain.ballots.rules import validate_ballot_rules
 from domain.base import LedgerAggregate, stream_id
+from domain.housing.rules import validate_housing_rules
+from domain.kindergarten.rules import validate_kindergarten_rules
 from domain.petitions.rules import validate_petition_rules
 
-#: What a rule set may apply to -> the validation of its rules.
-APPLIES_TO = {"petition": validate_petition_rules}
+#: What a rule set may apply to -> the validation of its rules (each kind's own, domain/<kind>/rules.py).
+APPLIES_TO = {
+    "petition": validate_petition_rules,
+    "kindergarten": validate_kindergarten_rules,
+    "housing": validate_housing_rules,
+    "ballot": validate_ballot_rules,
+}
 MAX_VERSION = 1_000_000
 #: The fields of ``ruleset.published`` (what the fold keeps and :meth:`RuleSet.as_dict` shows).
 FIELDS = ("ruleset", "version", "applies_to", "rules", "source")

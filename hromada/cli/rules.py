@@ -3,8 +3,10 @@
 hromada rules publish FILE [--name NAME] [--version N] [--service city.legal]
 hromada rules list [--json]
 
-FILE is a rule set as `POST /v1/rule-sets` takes it (`ruleset`, `version`, `applies_to`, `rules`, `source`; a
-`$comment` is ignored), or the name of a shipped statute (`kyiv`, `sumy`, `hradyzk`: domain/petitions/statutes/).
+FILE is a rule set as `POST /v1/rule-sets` takes it (`ruleset`, `version`, `applies_to` (`petition`, `kindergarten`,
+`housing` or `ballot`), `rules`, `source`; a `$comment` is ignored), or the name of a shipped statute (`kyiv`,
+`sumy`, `hradyzk`: domain/petitions/statutes/; `kindergarten-example`, `housing-example`, `budget-example`:
+domain/<kind>/statutes/).
 The command runs the domain's `publish_rule_set`, the API's write path, as the named service: the log says which
 service published, and the domain checks that it holds `rules:admin` there.
 """
@@ -20,7 +22,7 @@ import typer
 
 from hromada.cli.common import DataDir, open_ledger, settings
 
-app = typer.Typer(help="The city's rule sets (statutes) that petitions name.", no_args_is_help=True)
+app = typer.Typer(help="The city's rule sets (statutes) that petitions, queues and ballots name.", no_args_is_help=True)
 
 #: The fields of a rule set file (those of `POST /v1/rule-sets`).
 FIELDS = ("ruleset", "version", "applies_to", "rules", "source")
@@ -35,18 +37,19 @@ def _refuse(message: str, code: int = 1) -> typer.Exit:
 def read_rule_set(file: str, name: str | None, version: int | None) -> dict[str, Any]:
     """The rule set of `file` (a path, or the name of a shipped statute) with `name`/`version` over its own; exit 2
     when it cannot be read, 1 when a field is missing or unknown."""
-    from domain.petitions.rules import STATUTES
+    from domain.statutes import shipped_statutes
 
+    statutes = shipped_statutes()
     path = Path(file)
     if path.is_file():
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as e:
             raise _refuse(f"{file} is not a JSON rule set: {e}", 2) from e
-    elif file in STATUTES:
-        doc = json.loads(json.dumps(STATUTES[file]))
+    elif file in statutes:
+        doc = json.loads(json.dumps(statutes[file]))
     else:
-        raise _refuse(f"no such file {file!r} (nor a shipped statute: {', '.join(sorted(STATUTES))})", 2)
+        raise _refuse(f"no such file {file!r} (nor a shipped statute: {', '.join(sorted(statutes))})", 2)
     if not isinstance(doc, dict):
         raise _refuse(f"{file}: a rule set is a JSON object with {', '.join(FIELDS)}")
     doc.pop("$comment", None)
@@ -65,7 +68,13 @@ def read_rule_set(file: str, name: str | None, version: int | None) -> dict[str,
 
 @app.command("publish")
 def publish(
-    file: Annotated[str, typer.Argument(help="Rule set JSON file, or a shipped statute's name (kyiv, sumy, hradyzk)")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Rule set JSON file (applies_to: petition, kindergarten, housing or ballot), or a shipped statute's "
+            "name (kyiv, sumy, hradyzk, kindergarten-example, housing-example, budget-example)"
+        ),
+    ],
     name: Annotated[str | None, typer.Option("--name", help="Publish under this name instead of the file's")] = None,
     version: Annotated[
         int | None, typer.Option("--version", help="Publish as this version instead of the file's")

@@ -1,9 +1,10 @@
 """The tamper matrix end to end on the REAL ledger and its database (SQLite and PostgreSQL).
 
-A city (the demo scenario, 341 events, checkpoints at 100, 200, 301 and 341) is written through the ledger and
-exported with the ledger's own exporter; the independent verifier passes it. Then each case tampers directly
-in the database (or in the bundle, where the case is about the bundle), and the verifier must fail with the
-right diagnosis, naming the right event, range or size. The cases that need a chain (re-signed checkpoint for
+A city (the demo scenario, 344 events, checkpoints at 100, 200, 301 and 344; 341 before the demo published its
+kindergarten, housing and ballot statutes) is written through the ledger and exported with the ledger's own
+exporter; the independent verifier passes it. Then each case tampers directly in the database (or in the bundle,
+where the case is about the bundle), and the verifier must fail with the right diagnosis, naming the right event,
+range or size. The cases that need a chain (re-signed checkpoint for
 an anchored size, dropped or altered anchors) run on SQLite with a real anvil (slow).
 
 The rule-violation cases (queue jumps, double votes, tallies, ...) are in tests/verifier_rules/.
@@ -43,7 +44,7 @@ from verifier.rules.model import stream_id
 
 SEED = 1  # fixed: the checkpoint sizes and the event positions used below depend on it
 EVENTS = 300
-CHECKPOINTS = [100, 200, 301, 341]
+CHECKPOINTS = [100, 200, 301, 344]
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ def test_edit_event_data(city: Ledger, pristine: Path, tmp_path: Path) -> None:
     assert not report.verified and status(report, 1) is Status.PASSED  # the line is a valid envelope
     first = root_mismatch_at(report, 200)
     assert first.details["changed range"] == "[100, 200)"  # event 120 is in it; checkpoint 100 still agrees
-    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 301, 341}
+    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 301, 344}
     with pytest.raises(StorageTampered, match="leaf 120"):
         self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
 
@@ -215,7 +216,7 @@ def test_delete_event(city: Ledger, pristine: Path, tmp_path: Path) -> None:
         deleted = json.loads(state)
         conn.execute(delete(city.integrator.events).where(city.integrator.events.c.id == row_id))
     # the ledger's own checks refuse: the exporter counts, the self-audit compares with the stored leaves
-    with pytest.raises(ExportError, match="found 340 stored events for a tree of 341"):
+    with pytest.raises(ExportError, match="found 343 stored events for a tree of 344"):
         export(city, tmp_path / "refused")
     with pytest.raises(StorageTampered, match="leaf 250"):
         self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
@@ -226,7 +227,7 @@ def test_delete_event(city: Ledger, pristine: Path, tmp_path: Path) -> None:
         (bundle / "events.jsonl").write_bytes(b"".join(s + b"\n" for _, s in rows(city, conn)))
     report = audit(city, bundle)
     count = findings(report, 1, "event_count")[0]
-    assert (count.expected, count.found) == (341, 340) and "deleted" in count.message
+    assert (count.expected, count.found) == (344, 343) and "deleted" in count.message
     gap = findings(report, 1, "version_gap")[0]
     assert gap.index == 250 and gap.expected == deleted["version"]  # names the next event of the stream
     assert root_mismatch_at(report, 301).details["changed range"] == "[200, 301)"
@@ -250,10 +251,10 @@ def test_insert_event(city: Ledger, pristine: Path, tmp_path: Path) -> None:
             ev.insert().values(id=at_id, originator_id=stream.bytes if sqlite else stream, originator_version=1,
                                topic=topic, state=rfc8785.dumps(event))
         )  # fmt: skip
-    report = audit(city, export(city, tmp_path / "b"))  # the exporter still finds 341 rows up to the last leaf
+    report = audit(city, export(city, tmp_path / "b"))  # the exporter still finds 344 rows up to the last leaf
     assert status(report, 1) is Status.PASSED  # a valid new stream, in time order
     assert root_mismatch_at(report, 200).details["changed range"] == "[100, 200)"
-    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 301, 341}
+    assert {f.details["size"] for f in findings(report, 2, "root_mismatch")} == {200, 301, 344}
     with pytest.raises(StorageTampered, match="leaf 120"):
         self_audit(city.engine, events_table=city.integrator.events.name, origin=city.settings.origin)
 
@@ -426,9 +427,9 @@ def test_resigned_checkpoint_for_an_anchored_size(
     report = audit(ledger, export_anchored(ledger, tmp_path / "b"), chain)
     assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
     mismatch = {f.details["size"]: f for f in findings(report, 3, "anchor_root_mismatch")}
-    assert sorted(mismatch) == [200, 301, 341] and mismatch[200].details["changed range"] == "[100, 200)"
+    assert sorted(mismatch) == [200, 301, 344] and mismatch[200].details["changed range"] == "[100, 200)"
     contradicts = findings(report, 3, "checkpoint_contradicts_anchor")
-    assert sorted(f.details["note"] for f in contradicts) == ["checkpoints/200", "checkpoints/301", "checkpoints/341"]
+    assert sorted(f.details["note"] for f in contradicts) == ["checkpoints/200", "checkpoints/301", "checkpoints/344"]
 
 
 @with_chain
@@ -451,9 +452,9 @@ def test_resigned_history_without_chain_claims(anchored_city: tuple[Ledger, Path
     assert status(report, 2) is Status.PASSED and status(report, 3) is Status.FAILED
     [claims] = findings(report, 3, "bundle_claims_no_anchors")
     assert claims.details["anchored sizes"] == CHECKPOINTS
-    assert sorted(f.details["size"] for f in findings(report, 3, "anchor_root_mismatch")) == [200, 301, 341]
+    assert sorted(f.details["size"] for f in findings(report, 3, "anchor_root_mismatch")) == [200, 301, 344]
     assert len(findings(report, 3, "anchor_missing_from_bundle")) == len(CHECKPOINTS)
-    assert report.rewrite.checked and report.rewrite.anchored_size == 341
+    assert report.rewrite.checked and report.rewrite.anchored_size == 344
 
 
 @with_chain

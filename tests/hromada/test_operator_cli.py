@@ -183,6 +183,35 @@ def test_rules_publish_refuses_bad_input(data: Path, tmp_path: Path) -> None:
         assert sorted(ledger.app.projections.rule_sets.items()) == [("kyiv", 1)]
 
 
+def test_rules_publish_takes_the_queue_and_ballot_statutes(data: Path, tmp_path: Path) -> None:
+    """The shipped kindergarten, housing and ballot statutes by name, and a file of one's own for any kind; a rule
+    set whose rules do not fit its kind is refused naming the field."""
+    from domain.kindergarten.rules import STATUTES
+
+    d = str(data)
+    _legal(d)
+    for name in ("kindergarten-example", "housing-example", "budget-example"):
+        r = hromada("rules", "publish", name, "--data-dir", d)
+        assert r.exit_code == 0 and f"published {name} version 1" in r.output, r.output
+    own = tmp_path / "kg.json"
+    doc = STATUTES["kindergarten-example"]
+    own.write_text(json.dumps({**doc, "rules": {**doc["rules"], "acceptance_days": 14}}), encoding="utf-8")
+    assert hromada("rules", "publish", str(own), "--version", "2", "--data-dir", d).exit_code == 0
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({**doc, "ruleset": "x", "rules": {**doc["rules"], "benefits": []}}), encoding="utf-8")
+    r = hromada("rules", "publish", str(wrong), "--data-dir", d)
+    assert r.exit_code == 1 and "rules.benefits" in r.output, r.output
+    listed = [line.split("  ")[:3] for line in hromada("rules", "list", "--data-dir", d).output.splitlines()]
+    assert listed == [
+        ["budget-example", "v1", "ballot"],
+        ["housing-example", "v1", "housing"],
+        ["kindergarten-example", "v2", "kindergarten"],
+    ]
+    with ledger_of(data) as ledger:
+        published = ledger.app.get_rule_set("kindergarten-example")
+        assert published.state["rules"]["acceptance_days"] == 14
+
+
 def kyiv_statute() -> dict[str, Any]:
     from domain.petitions.rules import STATUTES
 

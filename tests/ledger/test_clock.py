@@ -19,7 +19,7 @@ import pytest
 from domain.base import rfc3339
 from domain.clock import ACTIONS, run_due
 from domain.errors import DomainError
-from hromada.demo import CITY, EDU, OPERATOR, Demo
+from hromada.demo import BUDGET_RULES, CITY, EDU, OPERATOR, Demo
 from ledger.clock import ClockThread, tick
 from ledger.config import Settings
 from ledger.export import write_bundle
@@ -55,10 +55,10 @@ def city(ledger: Ledger) -> tuple[Demo, dict[str, Any]]:
     assert offer is not None
     opens = demo.clock.tick(60)
     ballot = app.open_ballot(
-        by=CITY, title="Сквер", kind="participatory_budget", secrecy="open",
+        by=CITY, title="Сквер", rule_set=BUDGET_RULES, secrecy="open",
         options=[{"id": "a", "title": "A", "cost": 100, "district": "podil"}],
         method={"type": "budget", "budgets": {"podil": 1000}}, opens_at=opens, closes_at=opens + timedelta(days=3),
-        eligibility={"identity_methods": ["diia"], "min_age": 14}, at=opens,
+        at=opens,
     )  # fmt: skip
     return demo, {"queue": q, "offer": offer, "ballot": ballot}
 

@@ -19,6 +19,7 @@ from verifier.audit import AuditReport, CheckpointStep, EnvelopeStep, Finding, r
 from verifier.note import parse_verifier_key
 from verifier.rules.model import stream_id
 from verifier.rules.steps import AuthorisationStep, RuleReplayStep
+from verifier.voting.hashing import manifest_hash
 
 ORIGIN = factory.ORIGIN
 NS = uuid.UUID("6f1c3a52-2d7e-5b8c-9a41-0e5b7c9d2f13")
@@ -44,6 +45,11 @@ LIST_BASES = {
     "first_priority": [{"code": "art45.combatant", "title": "Combatants", "statute": "Housing Code, art. 45"}],
     "out_of_turn": [{"code": "art46.orphan", "title": "Orphans", "statute": "Housing Code, art. 46"}],
 }
+#: The rules of the builder's queues and registers, as a rule set for them holds them (docs/domain.md "City-owned
+#: rule sets"); a queue's ``acceptance_days`` is its own argument.
+KG_RULES = {"benefits": BENEFITS, "removal_reasons": KG_REMOVAL, "acceptance_days": 7, "max_preferences": 3}
+HOUSING_RULES = {"removal_reasons": HOUSING_REMOVAL, "list_bases": LIST_BASES}
+BALLOT_RULES = {"kind": "poll", "eligibility": {"identity_methods": ["diia"], "min_age": 16}}
 
 
 def svc(sid: str) -> dict[str, str]:
@@ -108,6 +114,21 @@ class History:
         self.service("education", ["queue:kindergarten:*"])
         self.service("housing", ["queue:housing:*"])
 
+    # -- rule sets ----------------------------------------------------------------------------------------
+    def legal(self) -> None:
+        """The city's legal department (``rules:admin``), which publishes rule sets."""
+        self.service("legal", ["rules:admin"])
+
+    def rule_set(
+        self, name: str, applies_to: str, rules: dict[str, Any], version: int = 1, *, stream: str | None = None
+    ) -> dict[str, Any]:
+        return self.emit(
+            stream or stream_id("ruleset", name, str(version)),
+            "ruleset.published",
+            svc("legal"),
+            {"ruleset": name, "version": version, "applies_to": applies_to, "rules": rules, "source": "a test"},
+        )
+
     # -- petitions ----------------------------------------------------------------------------------------
     def petition(self, threshold: int = 3, period: dict[str, int] | None = None, author: int = 0) -> str:
         pid = str(uuid.uuid4())
@@ -168,23 +189,25 @@ class History:
         options: list[dict[str, Any]] | None = None,
         districts: list[str] | None = None,
         hours: int = 24,
+        rule_set: dict[str, Any] | None = None,
     ) -> str:
+        """A legacy open ballot (no ``secrecy``), or with ``rule_set`` a current one naming that rule set (its
+        manifest hash computed as docs/voting.md §3 says)."""
         bid = str(uuid.uuid4())
-        self.emit(
-            bid,
-            "ballot.opened",
-            svc("council"),
-            {
-                "title": "Park",
-                "kind": "poll",
-                "options": options or [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}, {"id": "c", "title": "C"}],
-                "method": method or {"type": "single"},
-                "opens_at": instant(self.now),
-                "closes_at": instant(self.now + timedelta(hours=hours)),
-                "eligibility": {"identity_methods": ["diia"], "min_age": 16, "districts": districts},
-                "pseudonym_key": 1,
-            },
-        )
+        data: dict[str, Any] = {
+            "title": "Park",
+            "kind": "poll",
+            "options": options or [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}, {"id": "c", "title": "C"}],
+            "method": method or {"type": "single"},
+            "opens_at": instant(self.now),
+            "closes_at": instant(self.now + timedelta(hours=hours)),
+            "eligibility": {"identity_methods": ["diia"], "min_age": 16, "districts": districts},
+            "pseudonym_key": 1,
+        }
+        if rule_set is not None:
+            data.update(secrecy="open", trustees=[], threshold=None, public_key=None, rule_set=rule_set)
+            data["manifest_hash"] = manifest_hash(bid, data).hex()
+        self.emit(bid, "ballot.opened", svc("council"), data)
         return bid
 
     def vote(
@@ -211,23 +234,24 @@ class History:
         return self.emit(bid, "ballot.closed", svc("council"), tally)
 
     # -- kindergarten -------------------------------------------------------------------------------------
-    def queue(self, institutions: Sequence[str] = ("k1", "k2"), acceptance_days: int = 7) -> str:
+    def queue(
+        self,
+        institutions: Sequence[str] = ("k1", "k2"),
+        acceptance_days: int = 7,
+        rule_set: dict[str, Any] | None = None,
+    ) -> str:
         qid = str(uuid.uuid4())
-        self.emit(
-            qid,
-            "queue.created",
-            svc("education"),
-            {
-                "kind": "kindergarten",
-                "name": "Queue",
-                "institutions": list(institutions),
-                "benefits": BENEFITS,
-                "removal_reasons": KG_REMOVAL,
-                "acceptance_days": acceptance_days,
-                "max_preferences": 3,
-                "pseudonym_key": 1,
-            },
-        )
+        data: dict[str, Any] = {
+            "kind": "kindergarten",
+            "name": "Queue",
+            "institutions": list(institutions),
+            **KG_RULES,
+            "acceptance_days": acceptance_days,
+            "pseudonym_key": 1,
+        }
+        if rule_set is not None:
+            data["rule_set"] = rule_set
+        self.emit(qid, "queue.created", svc("education"), data)
         return qid
 
     def register_child(self, qid: str, n: int, institutions: Sequence[str] = ("k1",), birth_year: int = 2023) -> str:
@@ -303,14 +327,12 @@ class History:
         return self.emit(qid, etype, actor, {"offer": oid, "entry": entry})
 
     # -- housing ------------------------------------------------------------------------------------------
-    def register(self) -> str:
+    def register(self, rule_set: dict[str, Any] | None = None) -> str:
         rid = str(uuid.uuid4())
-        self.emit(
-            rid,
-            "housing.register_opened",
-            svc("housing"),
-            {"name": "City", "removal_reasons": HOUSING_REMOVAL, "list_bases": LIST_BASES, "pseudonym_key": 1},
-        )
+        data: dict[str, Any] = {"name": "City", **HOUSING_RULES, "pseudonym_key": 1}
+        if rule_set is not None:
+            data["rule_set"] = rule_set
+        self.emit(rid, "housing.register_opened", svc("housing"), data)
         return rid
 
     def register_household(self, rid: str, n: int) -> str:

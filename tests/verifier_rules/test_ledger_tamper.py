@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domain.kindergarten.order import first_eligible, group_order
-from hromada.demo import CITY, EDU, Demo, citizen
+from hromada.demo import CITY, EDU, LEGAL, Demo, citizen
 from ledger.config import Settings
 from ledger.db.schema import checkpoints
 from ledger.envelope import build_envelope, canonical_bytes
@@ -98,6 +98,18 @@ def append_lawless(
             )
         )
     return envelope
+
+
+def poll_rules(demo: Demo) -> str:
+    """A ballot rule set for polls (the demo city publishes one for participatory budgets only, and from its first
+    ballot rule set on every ballot names one): diia, any age."""
+    if "poll-test" not in demo.app.projections.rule_sets:
+        rules = {"kind": "poll", "eligibility": {"identity_methods": ["diia"], "min_age": None}}
+        demo.app.publish_rule_set(
+            by=LEGAL, ruleset="poll-test", version=1, applies_to="ballot", rules=rules, source="a test",
+            at=demo.clock.tick(60),
+        )  # fmt: skip
+    return "poll-test"
 
 
 def queue_state(demo: Demo) -> tuple[str, dict[str, Any]]:
@@ -221,12 +233,11 @@ def test_second_counted_vote(city: tuple[Ledger, Demo], tmp_path: Path) -> None:
     bid = app.open_ballot(
         by=CITY,
         title="Poll",
-        kind="poll",
+        rule_set=poll_rules(demo),
         options=[{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
         method={"type": "single"},
         opens_at=opens,
         closes_at=opens + timedelta(days=1),
-        eligibility={"identity_methods": ["diia"], "min_age": None},
         at=opens,
     )
     vote = app.cast_vote(by=citizen(7), ballot_id=bid, selection=["a"], at=demo.clock.tick(60))
@@ -253,12 +264,11 @@ def test_tally_differs_from_the_votes(city: tuple[Ledger, Demo], tmp_path: Path)
     bid = app.open_ballot(
         by=CITY,
         title="Poll",
-        kind="poll",
+        rule_set=poll_rules(demo),
         options=[{"id": "a", "title": "A"}, {"id": "b", "title": "B"}],
         method={"type": "single"},
         opens_at=opens,
         closes_at=opens + timedelta(hours=1),
-        eligibility={"identity_methods": ["diia"], "min_age": None},
         at=opens,
     )
     for n, choice in ((1, "a"), (2, "a"), (3, "b")):

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.verifier import factory
-from tests.verifier_rules.builder import ORIGIN, History
+from tests.verifier_rules.builder import BALLOT_RULES, HOUSING_RULES, KG_RULES, ORIGIN, History
 from verifier.audit import AuditReport, default_steps, run_audit
 from verifier.bundle import Bundle
 from verifier.note import parse_verifier_key
@@ -45,6 +45,19 @@ def _history() -> History:
     register = h.register()
     h.register_household(register, 1)
     h.register_household(register, 1)  # duplicate_applicant, rule worker
+    # rule sets: replayed by both processes, reported by the main one; the queues and ballots naming them are the
+    # rule worker's, and report their own findings
+    h.legal()
+    h.rule_set("kg", "kindergarten", KG_RULES)
+    h.rule_set("homes", "housing", HOUSING_RULES)
+    h.rule_set("polls", "ballot", BALLOT_RULES)
+    h.rule_set("kg", "kindergarten", KG_RULES, version=2, stream="7d0c4d55-8a1e-4b8e-9d77-1f3c2a9e5b10")  # main
+    h.queue(rule_set={"name": "kg", "version": 1})  # lawful
+    h.queue(acceptance_days=3, rule_set={"name": "kg", "version": 1})  # ruleset_mismatch, rule worker
+    h.rule_set("kg", "kindergarten", KG_RULES, version=1)  # ruleset_republished, main
+    h.register()  # ruleset_missing, rule worker
+    h.ballot(rule_set={"name": "polls", "version": 2})  # ruleset_unpublished, rule worker
+    h.ballot(rule_set={"name": "polls", "version": 1})  # lawful
     return h
 
 
@@ -133,6 +146,14 @@ def test_parallel_with_rules_equals_serial(
             "duplicate_applicant",
             "document_commitment_reused",
         } <= set(codes)
+        rule_sets = [c for c in codes if c.startswith("ruleset_")]  # each once, in log order across the processes
+        assert rule_sets == [
+            "ruleset_stream_mismatch",
+            "ruleset_mismatch",
+            "ruleset_republished",
+            "ruleset_missing",
+            "ruleset_unpublished",
+        ]
         # log order across the two processes: main, worker, main, worker
         worker_first = codes.index("benefit_basis_mismatch")
         assert (

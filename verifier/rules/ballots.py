@@ -8,7 +8,7 @@ voter stream, which is unique per ballot and voter (:mod:`verifier.rules.store`)
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.rulesets import frozen_rules
 from verifier.rules.store import Scratch, SpillMap, pickle_codec
 from verifier.voting.election import Election
 from verifier.voting.hashing import manifest_hash
@@ -103,6 +104,13 @@ class BallotRules:
         self.elections: dict[str, Election] = {}
         self.sealed: SpillMap[Any] = self.scratch.map("ballot_sealed", (marshal.dumps, marshal.loads))
         self.firsts: SpillMap[Any] = self.scratch.map("ballot_firsts", pickle_codec())
+        #: The rule set checks of a ``ballot.opened`` (verifier/rules/rulesets.py), handed over by :meth:`read`.
+        self.check_rule_set: Callable[..., Violation | None] | None = None
+
+    def read(self, kind: str, rules: Any) -> None:
+        """The rules of a kind the ballots ask (verifier.kinds ``reads``): the rule sets."""
+        if kind == "rulesets":
+            self.check_rule_set = rules.check_reference
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -191,6 +199,10 @@ class BallotRules:
             self.fail(ev, "invalid_ballot", "budget ballots always set eligibility.districts", "a list", None)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "ballot.opened opens its stream", "version 1", ev.version)
+        if self.check_rule_set is not None:
+            found = self.check_rule_set(ev, "ballot", frozen_rules("ballot", d), "$")
+            if found is not None:
+                self.report(found)
         encrypted = self._secrecy(ev)
         self.ballots[ev.stream] = Ballot(
             options=options,

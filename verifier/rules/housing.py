@@ -5,7 +5,7 @@ proposals, allocations to the first entry of the named list. State grows with th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.rulesets import frozen_rules
 from verifier.rules.statecmp import LazyArray, LazyObject
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
@@ -95,6 +96,14 @@ class HousingRules:
         self.dwellings: SpillMap[str] = self.scratch.map("hs_dwellings")
         self.active_by_applicant: SpillMap[str] = self.scratch.map("hs_applicants")
         self.lists = self.scratch.index("hs_lists", ("r", "general", "list"), ("t", "id"))
+        #: The rule set checks of a ``housing.register_opened`` (verifier/rules/rulesets.py), handed over by
+        #: :meth:`read`.
+        self.check_rule_set: Callable[..., Violation | None] | None = None
+
+    def read(self, kind: str, rules: Any) -> None:
+        """The rules of a kind the registers ask (verifier.kinds ``reads``): the rule sets."""
+        if kind == "rulesets":
+            self.check_rule_set = rules.check_reference
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -108,6 +117,10 @@ class HousingRules:
             bases = as_map(d, "list_bases")
             if ev.version != 1:
                 self.fail(ev, "created_not_first", "housing.register_opened opens its stream", "version 1", ev.version)
+            if self.check_rule_set is not None:
+                found = self.check_rule_set(ev, "housing", frozen_rules("housing", d), "$")
+                if found is not None:
+                    self.report(found)
             rid = ev.stream
             self.registers[rid] = Register(
                 id=rid,

@@ -9,7 +9,7 @@ can be compared with a fold of the same log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from verifier.rules.model import (
     pseudonym_problem,
     stream_id,
 )
+from verifier.rules.rulesets import frozen_rules
 from verifier.rules.statecmp import LazyArray, LazyObject, materialize
 from verifier.rules.store import OrderedIndex, Scratch, Slice, SpillMap, slots_codec
 
@@ -146,6 +147,13 @@ class KindergartenRules:
         self.held: SpillMap[int] = self.scratch.map("kg_held")
         self.children: SpillMap[str] = self.scratch.map("kg_children")
         self.waiting = self.scratch.index("kg_waiting", ("q", "inst", "year"), ("rank", "t", "id"))
+        #: The rule set checks of a ``kindergarten.created`` (verifier/rules/rulesets.py), handed over by :meth:`read`.
+        self.check_rule_set: Callable[..., Violation | None] | None = None
+
+    def read(self, kind: str, rules: Any) -> None:
+        """The rules of a kind the queues ask (verifier.kinds ``reads``): the rule sets."""
+        if kind == "rulesets":
+            self.check_rule_set = rules.check_reference
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -187,6 +195,10 @@ class KindergartenRules:
         kind = as_str(d, "kind")
         if kind != "kindergarten":
             self.fail(ev, "invalid_queue", "kindergarten.created kind", "kindergarten", kind)
+        if self.check_rule_set is not None:
+            found = self.check_rule_set(ev, "kindergarten", frozen_rules("kindergarten", d), "$")
+            if found is not None:
+                self.report(found)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "kindergarten.created opens its stream", "version 1", ev.version)
         qid = ev.stream

@@ -69,7 +69,7 @@ class PetitionRules:
         self.late_responses: list[dict[str, Any]] = []
         #: ``(event, "petition", rules)`` -> the rule set checks of a ``petition.created``
         #: (:meth:`verifier.rules.rulesets.RuleSetRules.check_reference`), handed over by :meth:`read`.
-        self.check_rule_set: Callable[[Event, str, Any], None] | None = None
+        self.check_rule_set: Callable[[Event, str, Any], Violation | None] | None = None
 
     def read(self, kind: str, rules: Any) -> None:
         """The rules of a kind the petitions ask (verifier.kinds ``reads``): the rule sets."""
@@ -142,7 +142,9 @@ class PetitionRules:
         if threshold < 1:
             self.fail(ev, "invalid_rules", "the threshold must be at least 1", ">= 1", threshold)
         if self.check_rule_set is not None:
-            self.check_rule_set(ev, "petition", rules)
+            found = self.check_rule_set(ev, "petition", rules)
+            if found is not None:
+                self.report(found)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "petition.created opens its stream", "version 1", ev.version)
         if ev.stream in self.petitions:

@@ -1,16 +1,23 @@
 """City-owned rule sets (docs/domain.md "City-owned rule sets"): ``ruleset.published`` streams, and the check that
-every petition names a rule set the city published before it, with the very rules of that version.
+every petition, kindergarten queue, housing register and ballot names a rule set the city published for its kind
+before it, with the very rules of that version.
 
 :class:`RuleSetRules` replays ``ruleset.*`` (step 4): one stream per name and version
 (``stream_id("ruleset", name, version)``), opened by its one event. :meth:`RuleSetRules.check_reference` is what the
-petition rules ask of a ``petition.created``:
+rules of those kinds ask of their opening event (``petition.created``, ``kindergarten.created``,
+``housing.register_opened``, ``ballot.opened``), given the rules it froze (a petition's ``rules``; the rule fields of
+the others, :data:`FROZEN`):
 
 - ``ruleset_unpublished``: it names a rule set (or version) not published earlier in the log, or one that does not
-  apply to petitions;
-- ``ruleset_mismatch``: its frozen ``rules`` differ from the published version's (the first difference is named);
-- ``ruleset_missing``: it writes its rules inline although the city had already published a rule set (from a city's
-  first ``ruleset.published`` on, every petition names one; a log without rule sets is a city that never adopted
-  them, and the log is append-only, so an operator cannot make a city's rule sets disappear).
+  apply to its kind;
+- ``ruleset_mismatch``: its frozen rules differ from the published version's (the first difference is named);
+- ``ruleset_missing``: it writes its rules inline although the city had already published a rule set for its kind
+  (from a city's first ``ruleset.published`` for a kind on, every opening of that kind names one; a log without
+  rule sets for a kind is a city that never adopted them for it, and the log is append-only, so an operator cannot
+  make a city's rule sets disappear).
+
+The answer is a :class:`~verifier.rules.model.Violation` (or None) that the asking rules report: the rule worker
+replays the rule sets too, quietly (:mod:`verifier.ruleworker`), and its queues and ballots report their own.
 
 A city has few rule sets: they are kept in memory.
 """
@@ -34,10 +41,28 @@ from verifier.rules.model import (
 )
 from verifier.rules.store import Scratch
 
-__all__ = ["Published", "RuleSetRules"]
+__all__ = ["FROZEN", "Published", "RuleSetRules", "frozen_rules"]
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
-APPLIES_TO = frozenset({"petition"})
+APPLIES_TO = frozenset({"petition", "kindergarten", "housing", "ballot"})
+#: The rule fields of each kind's opening event other than a petition's (whose frozen copy is its ``rules``): a
+#: rule set for that kind holds exactly these, and the event's own fields are the frozen copy (``ballot``: its
+#: ``kind`` and, of its ``eligibility``, who may vote).
+FROZEN: dict[str, tuple[str, ...]] = {
+    "kindergarten": ("benefits", "removal_reasons", "acceptance_days", "max_preferences"),
+    "housing": ("removal_reasons", "list_bases"),
+    "ballot": ("kind", "eligibility"),
+}
+BALLOT_ELIGIBILITY = ("identity_methods", "min_age")
+
+
+def frozen_rules(applies_to: str, data: Any) -> dict[str, Any]:
+    """The rules an opening event of ``applies_to`` (not a petition) froze: its rule fields as it carries them (a
+    missing one left out, so the comparison names it)."""
+    out = {k: data[k] for k in FROZEN[applies_to] if k in data}
+    if applies_to == "ballot" and isinstance(out.get("eligibility"), dict):
+        out["eligibility"] = {k: out["eligibility"][k] for k in BALLOT_ELIGIBILITY if k in out["eligibility"]}
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +73,14 @@ class Published:
 
 
 class RuleSetRules:
-    """Step 4 for ``ruleset.*`` streams, and the published rule sets the petition rules check references against."""
+    """Step 4 for ``ruleset.*`` streams, and the published rule sets the rules of the kinds that name them check
+    references against."""
 
     def __init__(self, report: Report, scratch: Scratch | None = None) -> None:
         self.report = report  # ``scratch``: as every kind's rules get it; a city has few rule sets, kept in memory
         self.published: dict[tuple[str, int], Published] = {}
+        #: What the published rule sets apply to (from the first one for a kind on, its openings name one).
+        self.kinds: set[str] = set()
 
     def fail(self, ev: Event, code: str, message: str, expected: Any = None, found: Any = None) -> None:
         self.report(Violation(ev, code, message, expected, found))
@@ -80,30 +108,34 @@ class RuleSetRules:
                       "version 1 of a new stream", ev.version)  # fmt: skip
             return
         self.published[(name, version)] = Published(applies_to, rules, ev.time)
+        self.kinds.add(applies_to)
 
-    def check_reference(self, ev: Event, applies_to: str, rules: Any) -> None:
-        """The checks of a ``petition.created`` (``applies_to`` ``petition``) and its frozen ``rules``."""
+    def check_reference(self, ev: Event, applies_to: str, rules: Any, path: str = "$.rules") -> Violation | None:
+        """The checks of an opening event of ``applies_to`` and the ``rules`` it froze (at ``path`` in its data: a
+        petition's ``$.rules``; ``$`` for the others, whose rule fields are its own, :func:`frozen_rules`)."""
         if "rule_set" not in ev.data:
-            if self.published:
-                self.fail(ev, "ruleset_missing", "the city publishes its rule sets: a petition names one",
-                          "data.rule_set naming a published rule set", None)  # fmt: skip
-            return
+            if applies_to in self.kinds:
+                return Violation(ev, "ruleset_missing",
+                                 f"the city publishes its {applies_to} rule sets: a {applies_to} names one",
+                                 "data.rule_set naming a published rule set", None)  # fmt: skip
+            return None
         ref = as_map(ev.data, "rule_set")
         name, version = as_str(ref, "name"), as_int(ref, "version")
         if set(ref) != {"name", "version"}:
             raise Malformed("rule_set", "{name, version}", sorted(ref))
         found = self.published.get((name, version))
         if found is None or found.applies_to != applies_to:
-            self.fail(
+            return Violation(
                 ev,
                 "ruleset_unpublished",
                 f"the rule set must be published (for {applies_to}s) before use",
-                f"ruleset.published of {name} v{version} earlier in the log",
+                f"ruleset.published of {name} v{version} for {applies_to} earlier in the log",
                 {"name": name, "version": version},
             )
-            return
-        diff = first_difference(found.rules, rules, "$.rules")
+        diff = first_difference(found.rules, rules, path)
         if diff is not None:
-            path, expected, got = diff
-            self.fail(ev, "ruleset_mismatch", f"{path}: the frozen rules must be those of {name} v{version}",
-                      expected, got)  # fmt: skip
+            where, expected, got = diff
+            return Violation(ev, "ruleset_mismatch",
+                             f"{where}: the {applies_to}'s frozen rules must be those of {name} v{version}",
+                             expected, got)  # fmt: skip
+        return None

@@ -119,15 +119,18 @@ class ReplayPart:
 
 class RuleReplayStep(Step):
     """Step 4. ``exclude``: type prefixes this instance does not replay (a rule worker process replays them,
-    and :meth:`merge` takes its :class:`ReplayPart` in before :meth:`finish`)."""
+    and :meth:`merge` takes its :class:`ReplayPart` in before :meth:`finish`). ``quiet``: kinds (names) it replays
+    without reporting or counting them (a rule worker's copy of the kinds both processes replay)."""
 
     number = 4
     name = "rule replay (petitions, ballots, queues; state.json)"
     wants_lines = True
 
-    def __init__(self, cache_items: int | None = None, exclude: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, cache_items: int | None = None, exclude: frozenset[str] = frozenset(), quiet: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__()
-        self.replay = Replay(lambda v: self.fail(rule_finding(4, v)), cache_items)
+        self.replay = Replay(lambda v: self.fail(rule_finding(4, v)), cache_items, quiet=quiet)
         # the clock's deadlines span kinds of both processes and need the whole log's time: replayed here, over
         # every event, never in the rule worker (which calls ``replay.apply`` itself)
         self.clock = ClockReplay(lambda v: self.fail(rule_finding(4, v)), self.replay.scratch)

@@ -67,6 +67,7 @@ class Election:
         self.started = False
         self.title: str | None = None
         self.spec: dict[str, Any] = {}
+        self.rule_set: Any = None  # the ballot rule set ceremony_started names (ballot.opened repeats it)
         self.trustees: list[str] = []  # service of trustee i at i-1
         self.threshold = 0
         self.joined: dict[int, Pt] = {}
@@ -147,6 +148,7 @@ class Election:
             )
         else:
             self.spec = spec
+        self.rule_set = d.get("rule_set")
         ok = type(trustees) is list and all(
             type(t) is dict and t.keys() == {"index", "service"} and t["index"] == n + 1 and type(t["service"]) is str
             for n, t in enumerate(trustees)
@@ -278,6 +280,8 @@ class Election:
             changed.append("trustees")
         if d.get("threshold") != self.threshold:
             changed.append("threshold")
+        if d.get("rule_set") != self.rule_set:
+            changed.append("rule_set")
         if changed:
             self._fail(
                 "voting.spec_changed",

@@ -1,0 +1,136 @@
+"""Kindergarten queues, housing registers and ballots under the city's rule sets, through HTTP (issue #15): the
+opening names a published rule set (`rule_set`, `rule_set_version`) and freezes it; from the city's first rule set
+for a kind on, rules written inline are a 422 `custom-rules-refused`, as petitions' are. The API's city has
+published petition rule sets only, so each test publishes the kind's own first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.ballots.rules import STATUTES as BALLOT_STATUTES
+from domain.housing.rules import STATUTES as HOUSING_STATUTES
+from domain.kindergarten.rules import STATUTES as KINDERGARTEN_STATUTES
+from tests.api.conftest import problem
+
+STATUTE = {
+    "kindergarten": KINDERGARTEN_STATUTES["kindergarten-example"],
+    "housing": HOUSING_STATUTES["housing-example"],
+    "ballot": BALLOT_STATUTES["budget-example"],
+}
+SCOPE = {"kindergarten": "queue:kindergarten:*", "housing": "queue:housing:*", "ballot": "ballot:*"}
+PATH = {"kindergarten": "/v1/queues", "housing": "/v1/housing-registers", "ballot": "/v1/ballots"}
+#: kind -> the rule a caller writes inline (refused once the kind has rule sets)
+INLINE = {
+    "kindergarten": {"acceptance_days": 5},
+    "housing": {"removal_reasons": [{"code": "x", "title": "X", "statute": "a test"}]},
+    "ballot": {"kind": "poll"},
+}
+
+
+def _publish(client, service_key, kind: str, **changes: Any) -> dict[str, Any]:
+    doc = STATUTE[kind]
+    body = {**doc, "ruleset": f"{kind}-api", "rules": {**doc["rules"], **changes}}
+    r = client.post("/v1/rule-sets", json=body, headers=service_key("city.legal.api", "rules:admin"))
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _body(what: str, clock: Any, **over: Any) -> dict[str, Any]:
+    if what == "kindergarten":
+        body: dict[str, Any] = {"name": "Дитсадки", "institutions": ["ds-1"]}
+    elif what == "housing":
+        body = {"name": "Квартирний облік"}
+    else:
+        body = {
+            "title": "Бюджет",
+            "options": [{"id": "park", "title": "Парк", "cost": 100, "district": "podil"}],
+            "method": {"type": "budget", "budgets": {"podil": 1000}},
+            "opens_at": clock.now.isoformat(),
+            "closes_at": (clock.now + timedelta(days=7)).isoformat(),
+            "secrecy": "open",
+        }
+    return {**body, **over}
+
+
+def _frozen(ledger: Any, kind: str, opened: dict[str, Any]) -> dict[str, Any]:
+    app = ledger.app
+    if kind == "kindergarten":
+        return dict(app.get_kindergarten_queue(UUID(opened["queue_id"])).state)
+    if kind == "housing":
+        return dict(app.get_housing_register(UUID(opened["register_id"])).state)
+    return app.get_ballot(UUID(opened["ballot_id"])).opened_data()
+
+
+@pytest.mark.parametrize("kind", ["kindergarten", "housing", "ballot"])
+def test_an_opening_names_a_published_rule_set_and_inline_rules_are_then_refused(
+    client, service_key, clock, ledger, kind
+):
+    svc = service_key(f"city.{kind}.api", SCOPE[kind])
+    # before the city publishes a rule set for this kind, inline rules (or the defaults) still open one
+    r = client.post(PATH[kind], json=_body(kind, clock, **INLINE[kind]), headers=svc)
+    assert r.status_code == 201, r.text
+    _publish(client, service_key, kind)
+    name = f"{kind}-api"
+    r = client.post(PATH[kind], json=_body(kind, clock, rule_set=name), headers=svc)
+    assert r.status_code == 201, r.text
+    state = _frozen(ledger, kind, r.json())
+    rules = STATUTE[kind]["rules"]
+    if kind == "ballot":
+        assert state["rule_set"] == {"name": name, "version": 1}
+        assert state["kind"] == rules["kind"]
+        assert state["eligibility"] == {**rules["eligibility"], "districts": ["podil"]}
+    else:
+        assert {k: state[k] for k in rules} == rules
+    for inline in (INLINE[kind], {}):  # rules written inline, or none named at all (the shipped defaults)
+        body = problem(client.post(PATH[kind], json=_body(kind, clock, **inline), headers=svc), 422,
+                       "custom-rules-refused")  # fmt: skip
+        assert body["evidence"]["published"] == [name] and kind in body["detail"]
+    both = _body(kind, clock, rule_set=name, **INLINE[kind])
+    problem(client.post(PATH[kind], json=both, headers=svc), 422, "invalid-input")
+    unknown = _body(kind, clock, rule_set=name, rule_set_version=2)
+    problem(client.post(PATH[kind], json=unknown, headers=svc), 422, "ruleset-not-published")
+    other = _body(kind, clock, rule_set="kyiv")  # a petition rule set
+    problem(client.post(PATH[kind], json=other, headers=svc), 422, "ruleset-not-published")
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "field"),
+    [
+        ("kindergarten", {"benefits": []}, "rules.benefits"),
+        ("kindergarten", {"acceptance_days": 0}, "rules.acceptance_days"),
+        ("kindergarten", {"waiting_list": True}, "rules.waiting_list"),
+        ("housing", {"list_bases": {"first_priority": []}}, "rules.list_bases"),
+        (
+            "housing",
+            {"removal_reasons": [{"code": "a b", "title": "T", "statute": "S"}]},
+            "rules.removal_reasons[0].code",
+        ),
+        ("ballot", {"kind": "referendum"}, "rules.kind"),
+        ("ballot", {"eligibility": {"identity_methods": [], "min_age": 14}}, "rules.eligibility.identity_methods"),
+        (
+            "ballot",
+            {"eligibility": {"identity_methods": ["diia"], "districts": ["podil"]}},
+            "rules.eligibility.districts",
+        ),
+    ],
+)
+def test_a_queue_or_ballot_rule_set_is_refused_naming_the_field(client, service_key, kind, changes, field):
+    doc = STATUTE[kind]
+    body = {**doc, "ruleset": "hostile", "rules": {**doc["rules"], **changes}}
+    r = client.post("/v1/rule-sets", json=body, headers=service_key("city.legal.api", "rules:admin"))
+    assert problem(r, 422, "invalid-input")["evidence"]["field"] == field
+
+
+def test_the_shipped_queue_and_ballot_statutes_publish_and_read_back(client, service_key):
+    for kind in STATUTE:
+        ref = _publish(client, service_key, kind)
+        got = client.get(f"/v1/rule-sets/{ref['ruleset']}").json()
+        assert (got["applies_to"], got["rules"], got["source"]) == (
+            kind,
+            STATUTE[kind]["rules"],
+            STATUTE[kind]["source"],
+        )
