@@ -5,7 +5,8 @@ The page does not take the log key from ``GET /v1/log`` nor the anchor from the 
 
 * ``log_key``: the log's verifier key, and its short ``log_key_fingerprint`` the city prints on paper so that a
   citizen can tell that this page checks against the key the city published (a server that rewrote this file
-  would show another fingerprint);
+  would show another fingerprint); after a key rotation still the log's first key: the page follows the
+  hand-overs of ``GET /v1/log/handovers`` from it (receipt-keychain.js);
 * ``rpc_url``, ``chain_id``, ``contract``: the Ethereum JSON-RPC endpoint the *browser* asks for the anchor (not the
   ledger: it must allow the page's origin by CORS), the chain and the anchor contract the city anchors to;
 * ``witnesses``, ``witness_threshold``: a k-of-n policy of C2SP witnesses (tlog-cosignature/v1) whose cosignatures
@@ -40,7 +41,7 @@ class WitnessPin(BaseModel):
 
 def key_fingerprint(verifier_key: str) -> str:
     """The printed fingerprint of a verifier key: the first 80 bits of SHA-256 of the key string, in groups of 4
-    hex digits (the page computes the same in receipt-pins.js)."""
+    hex digits (the page computes the same in receipt-core.js)."""
     digest = hashlib.sha256(verifier_key.strip().encode("utf-8")).hexdigest()[:FINGERPRINT_HEX]
     return " ".join(digest[i : i + 4] for i in range(0, FINGERPRINT_HEX, 4))
 

@@ -86,7 +86,8 @@ class ApiSettings(BaseModel):
     receipt_log_key: str | None = Field(
         default=None,
         description="The log's verifier key the receipt page checks against (pinned at deploy time; its "
-        "fingerprint is what the city prints); unset: the page takes the key this server announces, and says so.",
+        "fingerprint is what the city prints; after a key rotation still the first key, whose hand-overs the page "
+        "follows); unset: the page takes the key this server announces, and says so.",
     )
     receipt_rpc_url: str | None = Field(
         default=None,

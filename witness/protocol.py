@@ -139,8 +139,8 @@ class Witness:
         configured = self.logs.get(cp.origin)
         if configured is None:
             raise Refusal(404, f"unknown log origin {cp.origin!r}")
-        with self.state.transaction() as tx:
-            followed = tx.current_key(cp.origin, str(configured))
+        with self.state.read() as reader:  # no write lock: a request refused below never waits for one
+            followed = reader.current_key(cp.origin, str(configured))
         log_key = configured if followed == str(configured) else parse_verifier_key(followed)
         try:
             open_note(req.note, [log_key])

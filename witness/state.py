@@ -4,7 +4,8 @@ SQLite (``<state dir>/witness.db``). A cosignature is made inside the transactio
 the stored one and stores the new checkpoint (``BEGIN IMMEDIATE``: one writer at a time, across threads and
 processes), and the answer leaves only after that transaction committed. So two concurrent requests cannot both
 pass the check against the same stored size (c2sp.org/tlog-witness, the race of requests A and B), and a restart
-resumes from what was committed.
+resumes from what was committed. What is only looked at before that (the log key a request is checked against)
+is read without the write lock (:meth:`WitnessState.read`), and checked again inside the transaction.
 
 Refused submissions that are evidence of a misbehaving log (a second root for a cosigned size, a consistency
 proof that does not verify), with a valid log signature, are kept in ``evidence``.
@@ -58,8 +59,8 @@ class Cosigned:
     checkpoint: str | None = None
 
 
-class Transaction:
-    """One exclusive transaction over the state (see :meth:`WitnessState.transaction`)."""
+class Reader:
+    """Reads of the state: in a read-only snapshot (:meth:`WitnessState.read`) or in a transaction."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -75,6 +76,10 @@ class Transaction:
         it is configured with (an operator who configures another key starts a new chain), else ``configured``."""
         row = self._conn.execute("SELECT configured, current FROM log_keys WHERE origin = ?", (origin,)).fetchone()
         return str(row[1]) if row is not None and row[0] == configured else configured
+
+
+class Transaction(Reader):
+    """One exclusive transaction over the state (see :meth:`WitnessState.transaction`)."""
 
     def adopt(self, origin: str, configured: str, key: str, since: int) -> None:
         self._conn.execute(
@@ -105,8 +110,11 @@ class WitnessState:
         finally:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, *, query_only: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        if query_only:  # the database is in WAL mode already (set by __init__'s connection, kept in the file)
+            conn.execute("PRAGMA query_only=ON")  # any write through it is an error, never a lock taken
+            return conn
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")  # a cosignature is answered only once its state is on disk
         return conn
@@ -127,9 +135,24 @@ class WitnessState:
             finally:
                 conn.close()
 
+    @contextmanager
+    def read(self) -> Iterator[Reader]:
+        """A read-only snapshot of the state: no write lock (WAL readers never wait for the writer, nor it for
+        them) and not this process's transaction lock, so a look before the checks never queues behind a
+        cosignature; what it read may be stale by the time a transaction starts, which must check it again."""
+        conn = self._connect(query_only=True)
+        try:
+            conn.execute("BEGIN DEFERRED")  # one snapshot for every read of the block; a read never upgrades it
+            try:
+                yield Reader(conn)
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
     def latest(self, origin: str, log_key: str) -> Cosigned:
-        with self.transaction() as tx:
-            return tx.latest(origin, log_key)
+        with self.read() as reader:
+            return reader.latest(origin, log_key)
 
     def keep_evidence(self, origin: str, log_key: str, reason: str, request: str) -> None:
         with self._lock:

@@ -85,9 +85,12 @@ function parseNote(note) {
   const sigs = note.slice(sep + 2).split("\n").filter((l) => l.length).map((l) => {
     const m = /^\u2014 (\S+) (\S+)$/.exec(l);
     if (!m) throw new Error("malformed signature line");
-    return { name: m[1], raw: b64(m[2]) };
+    const raw = b64(m[2]);
+    if (raw.length < 5) throw new Error("malformed signature line");
+    return { name: m[1], raw, signer: `${m[1]}+${hex(raw.slice(0, 4))}` };
   });
-  return { body, origin: lines[0], size: BigInt(lines[1]), root, sigs };
+  // extension lines (after the root, before the empty line): a key hand-over's "key-handover <vkey>" (§3)
+  return { body, origin: lines[0], size: BigInt(lines[1]), root, extensions: lines.slice(3, -1), sigs };
 }
 
 async function parseKey(text, alg = 1) {
@@ -104,12 +107,29 @@ async function parseKey(text, alg = 1) {
   return { name, id, key, text: t };
 }
 
-async function verifyNote(cp, vk) {
+// "name+hex8 key id", how a key and a signature line are told apart (a note may carry several keys of one name)
+const keyLabel = (vk) => `${vk.name}+${hex(vk.id)}`;
+
+class NoteError extends Error {
+  constructor(kind, message) { super(message); this.kind = kind; } // kind: "signature" | "unverified"
+}
+
+// The keys of `keys` whose signature lines verify, as verifier/note.py open_note: a line by a known key that does
+// not verify rejects the whole note (NoteError "signature"); only the first line per key counts; lines by other
+// keys (witnesses' cosignatures) are ignored; no line by a known key is NoteError "unverified".
+async function openNote(cp, keys) {
+  const verified = [], seen = new Set();
   for (const s of cp.sigs) {
-    if (s.name !== vk.name || s.raw.length !== 68 || !equal(s.raw.slice(0, 4), vk.id)) continue;
-    if (await crypto.subtle.verify({ name: "Ed25519" }, vk.key, s.raw.slice(4), enc.encode(cp.body))) return true;
+    const vk = keys.find((k) => k.name === s.name && equal(s.raw.slice(0, 4), k.id));
+    if (!vk || seen.has(s.signer)) continue;
+    seen.add(s.signer);
+    const ok = s.raw.length === 68 &&
+      (await crypto.subtle.verify({ name: "Ed25519" }, vk.key, s.raw.slice(4), enc.encode(cp.body)));
+    if (!ok) throw new NoteError("signature", `signature by ${s.signer} does not verify`);
+    verified.push(vk);
   }
-  return false;
+  if (!verified.length) throw new NoteError("unverified", "note is not signed by any trusted key");
+  return verified;
 }
 
 

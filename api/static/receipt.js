@@ -1,6 +1,7 @@
 // Citizen receipt check (docs/receipts.md), entirely in the browser:
 // 1. leaf hash = SHA-256(0x00 || JCS(event)); 2. the checkpoint note's Ed25519 signature by the log key pinned at
-// deploy time (receipt-config.json), else the key entered, else the server's (said so); 3. RFC 9162 inclusion
+// deploy time (receipt-config.json), else the key entered, else the server's (said so), or by a later key of the log
+// that the key hand-overs of GET /v1/log/handovers reach from it (receipt-keychain.js); 3. RFC 9162 inclusion
 // proof into the checkpoint; 4. the witness policy pinned with the key; 5. the anchor, read from the chain through
 // the pinned JSON-RPC endpoint, and the consistency proof to the anchored size when it anchors a larger tree.
 // A check that fails makes the receipt fail; one that could not be made is said ("partial"), never ticked.
@@ -23,8 +24,29 @@ const T = {
   keyEntered: (fp) => [`Ключ журналу введено вами, відбиток ${fp}`, `Log key entered by you, fingerprint ${fp}`],
   keyServer: (fp) => [`Ключ журналу взято з цього сервера (відбиток ${fp}), а не із закріпленого джерела: сервер, що бреше, підписав би будь-що своїм ключем`,
     `Log key taken from this server (fingerprint ${fp}), not from a pinned source: a lying server would sign anything with its own key`],
-  keyServerDiffers: ["Сервер оголошує інший ключ журналу, ніж закріплений містом",
-    "The server announces another log key than the one the city pinned"],
+  keyServerDiffers: (rotated) => rotated
+    ? ["Сервер оголошує інший ключ журналу, ніж закріплений містом, і до нього не веде ланцюг передач ключа",
+      "The server announces another log key than the one the city pinned, and the chain of key hand-overs does not reach it"]
+    : ["Сервер оголошує інший ключ журналу, ніж закріплений містом",
+      "The server announces another log key than the one the city pinned"],
+  // key hand-overs (docs/formats.md §3): which key signed, reached from the trusted key through how many
+  sigChain: (a) => [`Підпис контрольної точки журналу дійсний: підписав ключ ${a.key} (відбиток ${a.fp}), до якого від ключа довіри веде ланцюг через ${a.n} ${handoversUk(a.n)} ключа`,
+    `Checkpoint signature by the log key is valid: signed by ${a.key} (fingerprint ${a.fp}), reached from the trusted key through ${a.n} key hand-over${a.n === 1 ? "" : "s"}`],
+  sigTrustedKept: (a) => [`Підпис контрольної точки журналу дійсний: підписав сам ключ довіри, чинний для розмірів до ${a.until}; журнал пізніше передав ключ (${a.total} ${handoversUk(a.total)})`,
+    `Checkpoint signature by the log key is valid: signed by the trusted key itself, the log's key up to size ${a.until}; the log handed its key over later (${a.total} hand-over${a.total === 1 ? "" : "s"})`],
+  keyUnknown: ["Контрольну точку підписано ключем, до якого не веде ланцюг передач ключа від ключа довіри",
+    "The checkpoint is signed by no key the chain of key hand-overs reaches from the trusted key"],
+  keyNotCurrent: (a) => [`Контрольну точку розміру ${a.size} підписано ключем ${a.key}, який не був ключем журналу на цьому розмірі: ` +
+    (a.retiredAt !== null ? `передача ключа на розмірі ${a.retiredAt} вивела його з ужитку` : `він став ключем журналу лише на розмірі ${a.since}`) +
+    (a.expected.length ? ` (чинний ключ: ${a.expected.join(", ")})` : ""),
+  `The checkpoint of size ${a.size} is signed by ${a.key}, which was not the log's key at that size: ` +
+    (a.retiredAt !== null ? `the hand-over at size ${a.retiredAt} retired it` : `it became the log's key only at size ${a.since}`)],
+  handoverInvalid: (r) => [`Ланцюг передач ключа журналу розірвано: ${HANDOVER_WHY[r.why](r)[0]}; від ключа довіри ланцюг через цю передачу не йде`,
+    `The chain of the log's key hand-overs is broken: ${HANDOVER_WHY[r.why](r)[1]}; the chain from the trusted key does not go through it`],
+  trustedNotFirst: ["Ключ довіри — не перший ключ ланцюга передач: закріпіть чи введіть перший ключ журналу (verifier_key у log.json пакета аудиту), від якого починаються передачі",
+    "The trusted key is not the first key of the chain of hand-overs: pin or enter the log's first key (verifier_key of the audit bundle's log.json), where the hand-overs start"],
+  handoversUnavailable: (d) => [`Передачі ключа журналу не вдалося прочитати (${d}): не перевірено, чи ключ, що підписав, ще був ключем журналу`,
+    `The log's key hand-overs could not be read (${d}): not checked that the signing key was still the log's key`],
   incl: ["Доказ включення збігається з коренем контрольної точки", "Inclusion proof matches the checkpoint root"],
   inclBad: ["Доказ включення НЕ збігається з коренем", "Inclusion proof does NOT match the root"],
   pending: ["Подію прийнято, доказ ще формується — завантажте квитанцію пізніше", "Accepted; the proof is not ready yet — fetch the receipt again later"],
@@ -59,6 +81,30 @@ const T = {
   notCarried: ["Блокчейн НЕ містить такого закріплення: твердження сервера відрізняється від ланцюга",
     "The chain does NOT carry this anchor: the server's claim differs from the chain"],
 };
+// why a hand-over is refused (verifier/keychain.py _check), [ukrainian, english]
+const HANDOVER_WHY = {
+  badSignature: (r) => [`у передачі на розмірі ${r.size} недійсний підпис (${r.detail})`, `hand-over at size ${r.size}: ${r.detail}`],
+  retiredAgain: (r) => [`передачу на розмірі ${r.size} підписано ключем ${r.key}, який уже передав повноваження на розмірі ${r.until}: ДОКАЗ, що виведений з ужитку ключ підписав знову (збережіть обидві передачі)`,
+    `hand-over at size ${r.size} is signed by ${r.key}, which had already handed over at size ${r.until}: PROOF THAT A RETIRED KEY SIGNED AGAIN (keep both notes)`],
+  notByCurrent: (r) => [`передачу на розмірі ${r.size} не підписано ключем, чинним на цьому розмірі (${r.expected})`,
+    `hand-over at size ${r.size} is not signed by the key current at that size (${r.expected})`],
+  notOneKey: (r) => [`передача на розмірі ${r.size} має називати рівно один новий ключ, а називає ${r.found}`,
+    `the hand-over at size ${r.size} names ${r.found} new keys, not exactly one`],
+  malformedKey: (r) => [`передача на розмірі ${r.size} називає ключ у хибному форматі (${r.detail})`,
+    `the hand-over at size ${r.size} names a malformed key (${r.detail})`],
+  notLogKey: (r) => [`новий ключ передачі на розмірі ${r.size} не є ключем Ed25519 з назвою журналу`,
+    `the new key of the hand-over at size ${r.size} is not an Ed25519 note key named as the log`],
+  reused: (r) => [`передача на розмірі ${r.size} називає ключ ${r.key}, яким журнал уже користувався: ланцюг ніколи не повертається`,
+    `the hand-over at size ${r.size} names ${r.key}, a key the log already used: a chain never returns`],
+  notByNew: (r) => [`передачу на розмірі ${r.size} не підписано новим ключем ${r.key}, який вона називає`,
+    `the hand-over at size ${r.size} is not signed by the new key ${r.key} it names`],
+};
+// 1 передачу, 2-4 передачі, 5+ передач (11-14 too)
+function handoversUk(n) {
+  const d = n % 10, h = n % 100;
+  if (d === 1 && h !== 11) return "передачу";
+  return d >= 2 && d <= 4 && (h < 12 || h > 14) ? "передачі" : "передач";
+}
 const say = (k, arg) => { const t = typeof T[k] === "function" ? T[k](arg) : T[k]; return `${t[0]} / ${t[1]}`; };
 
 async function loadConfig() {
@@ -76,15 +122,36 @@ async function serverKey() {
   return (await r.json()).verifier_key;
 }
 
-// -> {text, source: "entered"|"pinned"|"server", differs}
-async function chooseKey(entered, cfg) {
+// The log's key hand-over notes (GET /v1/log/handovers, the same origin): evidence checked from the trusted key,
+// never trusted as such. -> {notes: [{label, text}], oldest: the first hand-over's old key | null} | {error}
+async function loadHandovers() {
+  try {
+    const r = await fetch("/v1/log/handovers", { credentials: "omit" });
+    if (!r.ok) return { error: `GET /v1/log/handovers: HTTP ${r.status}` };
+    const list = (await r.json()).handovers;
+    if (!Array.isArray(list) || !list.every((h) => h && typeof h.note === "string")) {
+      return { error: "GET /v1/log/handovers: not a list of hand-over notes" };
+    }
+    const label = (i) => `handover ${String(i).padStart(6, "0")}`;
+    const oldest = list.length && typeof list[0].old_key === "string" ? list[0].old_key : null;
+    return { notes: list.map((h, i) => ({ label: label(i), text: h.note })), oldest };
+  } catch (err) {
+    return { error: `GET /v1/log/handovers: ${err && err.message ? err.message : "unreachable"}` };
+  }
+}
+
+// -> {text, source: "entered"|"pinned"|"server", server: the key GET /v1/log announces (pinned: to compare)}
+// Without a pin the chain starts at the server's first key (its first hand-over's old key): the server's word,
+// said so, as its current key would be.
+async function chooseKey(entered, cfg, handovers) {
   if (entered) return { text: entered, source: "entered" };
   if (cfg.log_key) {
-    let differs = false;
-    try { differs = (await serverKey()).trim() !== cfg.log_key.trim(); } catch (_) { /* the pin is what counts */ }
-    return { text: cfg.log_key, source: "pinned", differs };
+    let server = null;
+    try { server = (await serverKey()).trim(); } catch (_) { /* the pin is what counts */ }
+    return { text: cfg.log_key, source: "pinned", server };
   }
-  return { text: await serverKey(), source: "server" };
+  const announced = await serverKey();
+  return { text: handovers.oldest || announced, source: "server", server: announced.trim() };
 }
 
 async function check(receipt, entered, cfg) {
@@ -101,15 +168,33 @@ async function check(receipt, entered, cfg) {
     return { checks, pending: true };
   }
   const cp = parseNote(receipt.checkpoint);
-  const key = await chooseKey(entered, cfg);
+  const handovers = await loadHandovers();
+  const key = await chooseKey(entered, cfg, handovers);
   const vk = await parseKey(key.text);
   const fp = await fingerprint(key.text);
-  const sigOk = cp.origin === vk.name && (await verifyNote(cp, vk));
-  add(sigOk ? "sig" : "sigBad", sigOk ? "" : "fail");
+  const logKey = await checkLogKey(cp, vk, handovers.notes || []);
+  const rotated = logKey.chain.claimed;
+  let signedBy = null;
+  if (logKey.state === "ok" && logKey.index > 0) {
+    const sfp = await fingerprint(logKey.signer.key.text);
+    signedBy = { key: keyLabel(logKey.signer.key), fp: sfp, n: logKey.index };
+    add("sigChain", "", signedBy);
+  } else if (logKey.state === "ok" && rotated) {
+    add("sigTrustedKept", "", { until: logKey.signer.until, total: logKey.chain.keys.length - 1 });
+  } else if (logKey.state === "ok") {
+    add("sig", "");
+  } else if (logKey.why === "handoverInvalid") {
+    add("handoverInvalid", "fail", logKey.rejected);
+    if (logKey.rejected.namesTrusted) add("trustedNotFirst", "info");
+  } else {
+    add(logKey.why, "fail", logKey);
+  }
+  if (handovers.error) add("handoversUnavailable", "warn", handovers.error);
   if (key.source === "pinned") add("keyPinned", "info", fp);
   if (key.source === "entered") add("keyEntered", "info", fp);
   if (key.source === "server") add("keyServer", "warn", fp);
-  if (key.differs) add("keyServerDiffers", "fail");
+  // the server's announced key (its current one) must be a key of the chain from the trusted key
+  if (key.server && !logKey.chain.keys.some((k) => k.key.text === key.server)) add("keyServerDiffers", "fail", rotated);
   const proof = (receipt.inclusion_proof || []).map(unhex);
   const inclOk = await verifyInclusion(leaf, receipt.leaf_index, cp.size, proof, cp.root);
   add(inclOk ? "incl" : "inclBad", inclOk ? "" : "fail");
@@ -135,7 +220,7 @@ async function check(receipt, entered, cfg) {
   } else {
     add("noAnchor", "info");
   }
-  return { checks, cp, anchor: receipt.anchor, chain, fp };
+  return { checks, cp, anchor: receipt.anchor, chain, fp, signedBy };
 }
 
 function verdictOf(result) {
@@ -190,6 +275,10 @@ function render(result, receipt, error, what, erasure) {
   row("Листок / Leaf", `#${receipt.leaf_index} ${receipt.leaf_hash}`);
   if (result.cp) row("Контрольна точка / Checkpoint", `${result.cp.origin} · ${result.cp.size}`);
   if (result.fp) row("Відбиток ключа / Key fingerprint", result.fp);
+  if (result.signedBy) {
+    const s = result.signedBy;
+    row("Ключ підпису / Signing key", `${s.key} · ${s.fp} · передач ключа / key hand-overs: ${s.n}`);
+  }
   if (result.anchor) {
     const a = result.anchor;
     const claim = result.chain && result.chain.state === "ok" ? "" : " (твердження сервера / server's claim)";

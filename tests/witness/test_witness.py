@@ -188,6 +188,46 @@ def test_two_concurrent_forks_get_one_cosignature(tmp_path: Path, key: WitnessKe
         assert witnesses[0].state.latest(lg.origin, lg.verifier_key).root == forks[won[0]].root(4)
 
 
+def test_the_key_check_before_the_transaction_takes_no_write_lock(
+    tmp_path: Path, key: WitnessKey, log: FakeLog
+) -> None:
+    """Another process holds the state's write lock (a long cosignature elsewhere): a request with a bad signature
+    is still refused 403 at once, since the log key it is checked against is read without the lock; a good one
+    waits for the lock and is cosigned once it is free (the check that counts is the one inside the transaction)."""
+    import sqlite3
+
+    from witness.state import DB_FILE
+
+    witness = make_witness(tmp_path / "w", key, log)
+    holder = sqlite3.connect(tmp_path / "w" / DB_FILE, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the writer's lock, as another witness process inside its transaction
+    try:
+        impostor = note.generate_signer(ORIGIN)
+        results: list[object] = []
+
+        def submit(request: bytes) -> None:
+            try:
+                results.append(witness.add_checkpoint(request))
+            except Exception as exc:  # the outcome is what is asserted
+                results.append(exc)
+
+        bad = threading.Thread(target=submit, args=(body(0, [], log.checkpoint(4, signer=impostor)),))
+        bad.start()
+        bad.join(timeout=10)  # the state's busy timeout is 30 s: a pre-check taking the lock would still wait here
+        assert not bad.is_alive(), "the pre-check waited for the write lock"
+        assert isinstance(results[0], Refusal) and results[0].status == 403, results
+        good = threading.Thread(target=submit, args=(log.add(0, 4),))
+        good.start()
+        good.join(timeout=0.5)
+        assert good.is_alive()  # the transaction that checks and stores waits for the writer
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    good.join(timeout=30)
+    assert isinstance(results[1], str) and check_cosignature(witness, log, 4, results[1]) > 0
+    assert stored_size(witness, log) == 4
+
+
 def test_the_state_survives_a_restart(tmp_path: Path, key: WitnessKey, log: FakeLog) -> None:
     make_witness(tmp_path / "w", key, log).add_checkpoint(log.add(0, 6))
     again = make_witness(tmp_path / "w", load_key(tmp_path / "w"), log)
