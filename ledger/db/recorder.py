@@ -103,8 +103,9 @@ class _FastSqlite:
             raw.close()  # back to the pool, which ends the read transaction
         return [StoredEvent(stream, version, topic, state) for version, topic, state in rows]
 
-    def _fast_insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
-        """Insert in one transaction, committed before returning; the rows' notification ids."""
+    def _fast_insert(self, stored_events: Sequence[StoredEvent], ids: bool = True) -> list[int]:
+        """Insert in one transaction, committed before returning; the rows' notification ids (``ids``: else one
+        ``executemany`` and an empty list)."""
         sql = (
             f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?)"
@@ -120,11 +121,17 @@ class _FastSqlite:
             try:
                 cursor = raw.cursor()
                 try:
-                    ids = []
-                    execute = cursor.execute
-                    for e in stored_events:
-                        execute(sql, (_as_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state))
-                        ids.append(int(cursor.lastrowid or 0))
+                    rows = [
+                        (_as_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events
+                    ]
+                    notification_ids = []
+                    if ids:
+                        execute = cursor.execute
+                        for row in rows:
+                            execute(sql, row)
+                            notification_ids.append(int(cursor.lastrowid or 0))
+                    else:
+                        cursor.executemany(sql, rows)
                     raw.commit()
                 except sqlite3.Error as e:
                     raw.rollback()
@@ -136,7 +143,7 @@ class _FastSqlite:
         finally:
             if lock is not None:
                 lock.release()
-        return ids
+        return notification_ids
 
 
 class LedgerAggregateRecorder(_FastSqlite, SQLAlchemyAggregateRecorder):
@@ -164,6 +171,11 @@ class LedgerApplicationRecorder(_FastSqlite, SQLAlchemyApplicationRecorder):
         if session is not None or any(v is not None for v in kwargs.values()) or not self._fast():
             return super().insert_events(stored_events, session=session, **kwargs)
         return self._fast_insert(stored_events)
+
+    def insert_batch(self, stored_events: Sequence[StoredEvent]) -> None:
+        """The group committer's batch (ledger/groupcommit.py) in one transaction, nothing returned. Precondition:
+        a SQLite file, called outside any library transaction (the committer's own thread)."""
+        self._fast_insert(stored_events, ids=False)
 
     def select_events(
         self,
