@@ -119,7 +119,7 @@ def create_app(
     if bundle_anchors is not None:
         state.extras["bundle_anchors"] = bundle_anchors
     if settings.group_commit:
-        from api.serving.groupcommit import install as install_group_commit
+        from ledger.groupcommit import install as install_group_commit
 
         state.extras["group_commit"] = install_group_commit(ledger.app, settings.group_commit_max, state.metrics)
 

@@ -1,5 +1,8 @@
 """Append throughput: raw eventsourcing vs the ledger (envelope mapper + Merkle integration), same backend.
 
+"raw" is eventsourcing-sqlalchemy with its own recorders and mapper; "ours" is the ledger's application: its
+recorders (ledger/db/recorder.py: the DB-API path on SQLite files) and the JCS envelope mapper.
+
 Rows: {"system", "operation", "n", "value", "unit", "note"}. Each backend gets two fresh databases (raw and
 ledger) on the same engine: SQLite files in a temp dir, and a throwaway PostgreSQL server (tests/pg.py).
 
@@ -77,6 +80,7 @@ def run_backend(backend: str, n: int, batch: int, rounds: int) -> list[Row]:
         with _databases(backend) as (raw_url, url):
             env = persistence_env(raw_url)
             env.pop("MAPPER_TOPIC")
+            env["PERSISTENCE_MODULE"] = "eventsourcing_sqlalchemy"  # the library's own recorders, not the ledger's
             raw = NotesApp(env=env)
             raw_rates.append(n / _append(raw, n, batch))
             raw.close()

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from domain.base import LedgerAggregate
@@ -145,6 +145,22 @@ class AppCore(Application[UUID]):
         for a in aggregates:  # a copy of it cached apart from this object is now behind the store
             self.cache.saved(a)
         self.projections.apply_all(record_of(e) for e in events)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's ``save`` (eventsourcing 9.5 ``Application.save``: collect, record, snapshot, notify) for our
+        aggregates, without its two runtime-``Protocol`` ``isinstance`` checks per object (each walks the protocol's
+        members: ~15 µs of every command). Anything else goes to the library's."""
+        if kwargs or not all(isinstance(o, LedgerAggregate) for o in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, called as it does
+        return recordings
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """Snapshot a saved aggregate from the object just saved (the library reloads it from the store first: a

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,11 +31,16 @@ from domain.errors import ConfigurationError, InvalidInput, RecordNotFound, Subj
 
 
 class KeyValueStore(Protocol):
-    """Minimal byte store. Implementations must make ``put`` and ``delete`` durable before returning."""
+    """Minimal byte store. Implementations must make ``put``, ``put_many`` and ``delete`` durable before returning;
+    ``put_many`` writes all its items or none (one transaction)."""
 
     def get(self, key: str) -> bytes | None: ...
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
     def put(self, key: str, value: bytes) -> None: ...
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -49,8 +54,15 @@ class InMemoryKeyValueStore:
     def get(self, key: str) -> bytes | None:
         return self._data.get(key)
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [self._data.get(k) for k in keys]
+
     def put(self, key: str, value: bytes) -> None:
         self._data[key] = bytes(value)
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for key, value in items:
+            self._data[key] = bytes(value)
 
     def delete(self, key: str) -> None:
         self._data.pop(key, None)
@@ -80,20 +92,21 @@ class PersonalDataVault:
         self._master = AESGCM(master_key)
 
     # -- keys ----------------------------------------------------------------------------------------
-    def _data_key(self, subject: str, *, create: bool) -> AESGCM:
-        if self._store.get(f"erased/{subject}") is not None:
+    def _read_data_key(self, subject: str, *, create: bool) -> tuple[AESGCM, tuple[str, bytes] | None]:
+        """The subject's data key, read with its tombstone in one lookup; a new one (``create``) comes with the
+        wrapped key row still to be written, so the caller stores it in the same write as the record it seals."""
+        erased, wrapped = self._store.get_many((f"erased/{subject}", f"dk/{subject}"))
+        if erased is not None:
             raise SubjectErased("the subject's personal data was erased", subject=subject)
-        wrapped = self._store.get(f"dk/{subject}")
         aad = b"dk\x00" + subject.encode()
         if wrapped is None:
             if not create:
                 raise RecordNotFound("no personal data for this subject", subject=subject)
             key = AESGCM.generate_key(bit_length=256)
             nonce = os.urandom(12)
-            self._store.put(f"dk/{subject}", nonce + self._master.encrypt(nonce, key, aad))
-            return AESGCM(key)
+            return AESGCM(key), (f"dk/{subject}", nonce + self._master.encrypt(nonce, key, aad))
         try:
-            return AESGCM(self._master.decrypt(wrapped[:12], wrapped[12:], aad))
+            return AESGCM(self._master.decrypt(wrapped[:12], wrapped[12:], aad)), None
         except InvalidTag as e:
             raise ConfigurationError("data key cannot be unwrapped (wrong master key?)", subject=subject) from e
 
@@ -103,16 +116,18 @@ class PersonalDataVault:
         _check_subject(subject)
         salt = commitments.new_salt()
         commitment = commitments.commit(data, salt)
-        key = self._data_key(subject, create=True)
+        key, new_key = self._read_data_key(subject, create=True)
         plaintext = json.dumps({"salt": salt.hex(), "data": dict(data)}, sort_keys=True).encode()
         nonce = os.urandom(12)
         aad = b"rec\x00" + subject.encode() + b"\x00" + commitment.encode()
-        self._store.put(f"rec/{subject}/{commitment}", nonce + key.encrypt(nonce, plaintext, aad))
+        record = (f"rec/{subject}/{commitment}", nonce + key.encrypt(nonce, plaintext, aad))
+        # a new subject's wrapped data key and its first record in one durable write
+        self._store.put_many([new_key, record] if new_key is not None else [record])
         return commitment
 
     def open(self, subject: str, commitment: str) -> Opened:
         _check_subject(subject)
-        key = self._data_key(subject, create=False)
+        key, _ = self._read_data_key(subject, create=False)
         blob = self._store.get(f"rec/{subject}/{commitment}")
         if blob is None:
             raise RecordNotFound("no such record", subject=subject, commitment=commitment)

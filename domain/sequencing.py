@@ -13,7 +13,7 @@ that same order:
    clamp never applies. A time further back is a caller's error (a simulated clock run backwards, a wrong import):
    refused with :class:`~domain.errors.TimeBeforeLog`, nothing is written.
 2. The command decides with ``now`` (deadlines, windows, the event times) and saves.
-3. The save queues the events for commit. A group committer (api/serving/groupcommit.py) commits in queue order and
+3. The save queues the events for commit. A group committer (ledger/groupcommit.py) commits in queue order and
    calls :meth:`Sequencer.handed_over` as soon as the events are queued, so the next decision starts while this one
    waits for its transaction; without one, the save commits before the block ends.
 
@@ -26,7 +26,7 @@ one: take locks first, then decide.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -109,3 +109,12 @@ class Sequencer:
         if getattr(self._local, "holding", False):
             self._local.holding = False
             self._lock.release()
+            callback = getattr(self._local, "on_hand_over", None)
+            if callback is not None:
+                callback()
+
+    def on_hand_over(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` in this thread each time one of its decisions hands over (None: no longer). For a caller
+        that starts its next command as soon as this one is decided, so that decisions keep its order while their
+        commits are shared (hromada/pipeline.py)."""
+        self._local.on_hand_over = callback

@@ -9,6 +9,14 @@ moves, as `hromada serve` does every few seconds: the petitions and the ballots 
 ignored offer expires and its place goes to the next child, as ``system:clock`` (so the demo's log audits clean of
 the verifier's ``clock_missing``). The ledger integrates and signs checkpoints along the way; anchoring is the
 caller's part (see hromada/cli/demo.py).
+
+Many citizens act at once where they would on the API: the petition's signatures and the budget's votes are
+submitted through a :class:`~hromada.pipeline.Pipeline` (``concurrency`` worker threads)
+and committed by the ledger's group committer (ledger/groupcommit.py), the API's path. Their decisions keep the
+scenario's order, so the log (its events, their times and order, the checkpoints' sizes) is the one the commands
+would write one by one (``concurrency=1``), for a seed and size; tests/hromada/test_demo_pipeline.py compares them.
+The commands on one queue or register (registrations, benefits, offers) are decided on that aggregate one at a
+time, each after the previous one's commit, on the API as here.
 """
 
 from __future__ import annotations
@@ -17,16 +25,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.app import CityApp
+from domain.base import rfc3339
 from domain.clock import run_due
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
 from domain.kinds import KINDS
 from domain.petitions.rules import STATUTES, SUMY
 from domain.statutes import shipped_statutes
+from hromada.pipeline import Done, Pending, Pipeline
+from ledger.groupcommit import GroupCommitter
+from ledger.groupcommit import install as install_group_commit
 from ledger.runtime import Ledger
 
 OPERATOR = Actor.system("operator")
@@ -77,7 +90,7 @@ class Demo:
     def __init__(
         self, ledger: Ledger, *, events: int, seed: int = 2026, start: datetime | None = None,
         progress: Callable[[int, int], None] | None = None, checkpoint_every: int | None = None,
-        secret_ballot: bool = False,
+        secret_ballot: bool = False, concurrency: int = 16,
     ) -> None:  # fmt: skip
         if not isinstance(ledger.app, CityApp):
             raise TypeError("the demo needs the city application")
@@ -92,6 +105,9 @@ class Demo:
         self._since_checkpoint = 0
         #: also run the encrypted participatory budget (:meth:`secret_budget`)
         self.secret_ballot = secret_ballot
+        #: citizens acting at once in the concurrent phases (1: one command after the other's commit)
+        self.concurrency = concurrency
+        self._pipeline: Pipeline | None = None
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _did(self, n: int = 1) -> None:
@@ -104,12 +120,18 @@ class Demo:
 
     def _clock_round(self, now: datetime) -> None:
         """The ledger's clock (domain/clock.py) at ``now``: closes, expiries (the place offered on), overdue
-        responses, as ``system:clock``."""
+        responses, as ``system:clock``. A round with something due first waits for the commands in flight (it acts
+        on what they stored, as after them one by one)."""
+        due = self.app.projections.deadlines.next_due()
+        if due is None or due > rfc3339(now):
+            return
+        self._drain()
         fired = run_due(self.app, now)
         if fired:
             self._did(len(fired))
 
     def checkpoint(self) -> None:
+        self._drain()  # the checkpoint covers every command counted so far
         cp = self.ledger.integrate_and_checkpoint()
         if cp is not None:
             self.report.checkpoints.append(cp.tree_size)
@@ -117,6 +139,17 @@ class Demo:
 
     def budget(self, share: float) -> int:
         return max(1, int(self.target * share))
+
+    def _submit(self, command: Callable[[], Any], key: Any) -> Pending[Any]:
+        """One citizen's command of a concurrent phase (``key``: the citizen): through the pipeline when there is one
+        (it returns once the command is decided), else run now."""
+        if self._pipeline is None:
+            return Done(command)  # raises as the command does
+        return self._pipeline.submit(command, key=key)
+
+    def _drain(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.drain()
 
     # -- scenario -----------------------------------------------------------------------------------
     #: kind (domain.kinds.KINDS) -> the method writing its part of the scenario, run in registry order
@@ -131,13 +164,25 @@ class Demo:
     }
 
     def run(self) -> DemoReport:
-        for kind in KINDS:
-            if kind.name not in self.SCENARIOS:
-                raise NotImplementedError(f"the demo has no scenario for the kind {kind.name!r} (Demo.SCENARIOS)")
-            getattr(self, self.SCENARIOS[kind.name])()
-            if kind.name == "ballots" and self.secret_ballot:
-                self.secret_budget()
-        self.close_expired()
+        committer: GroupCommitter | None = None
+        if self.concurrency > 1:
+            if not isinstance(getattr(self.app.recorder.insert_events, "__self__", None), GroupCommitter):
+                committer = install_group_commit(self.app, max_batch=max(256, self.concurrency))
+            self._pipeline = Pipeline(self.app.sequencer, workers=self.concurrency)
+        try:
+            for kind in KINDS:
+                if kind.name not in self.SCENARIOS:
+                    raise NotImplementedError(f"the demo has no scenario for the kind {kind.name!r} (Demo.SCENARIOS)")
+                getattr(self, self.SCENARIOS[kind.name])()
+                if kind.name == "ballots" and self.secret_ballot:
+                    self.secret_budget()
+            self.close_expired()
+        finally:
+            if self._pipeline is not None:
+                pipeline, self._pipeline = self._pipeline, None
+                pipeline.close()
+            if committer is not None:
+                committer.stop()
         return self.report
 
     def register_services(self) -> None:
@@ -195,11 +240,16 @@ class Demo:
         self._did()
         threshold = STATUTES[answered_rules]["rules"]["threshold"]
         first = min(signatures, threshold + 40) if signatures >= threshold else signatures // 2
-        for i in range(signatures):
+        for i in range(signatures):  # many citizens at once
             pid = sumy if i < first else kyiv
-            app.sign_petition(by=citizen(1000 + i, method=self.rng.choice(["diia", "bankid"])), petition_id=pid,
-                              at=clock.tick(self.rng.uniform(1, 40)))  # fmt: skip
-            self._did(2 if pid == sumy and i == threshold - 1 else 1)
+            who = citizen(1000 + i, method=self.rng.choice(["diia", "bankid"]))
+            at = clock.tick(self.rng.uniform(1, 40))
+            self._submit(partial(app.sign_petition, by=who, petition_id=pid, at=at), key=who.subject)
+            crossing = pid == sumy and i == threshold - 1
+            if crossing:  # its threshold_reached sets the response's deadline: the clock must see it
+                self._drain()
+            self._did(2 if crossing else 1)
+        self._drain()
         if app.get_petition(sumy).threshold_reached:
             app.respond_to_petition(
                 by=CITY, petition_id=sumy, response="Велодоріжку включено до плану на 2027 рік.",
@@ -243,9 +293,11 @@ class Demo:
                 if spent + o["cost"] <= budget:
                     selection.append(o["id"])
                     spent += o["cost"]
-            app.cast_vote(by=citizen(50_000 + who, district=district), ballot_id=bid, selection=selection,
-                          at=clock.tick(step))  # fmt: skip
+            voter = citizen(50_000 + who, district=district)
+            command = partial(app.cast_vote, by=voter, ballot_id=bid, selection=selection, at=clock.tick(step))
+            self._submit(command, key=voter.subject)  # many voters at once; a revote after the voter's vote
             self._did()
+        self._drain()
         clock.jump_to(closes + timedelta(minutes=1))  # the clock closes it with its tally
         tally = app.get_ballot(bid).state["tally"]
         self.report.ids["ballot"] = {"id": str(bid), "tally": tally}
@@ -308,6 +360,8 @@ class Demo:
             mine = [o["id"] for o in options if o["district"] == who.district]
             info = {"voter": app.voter_pseudonym(ballot, who.subject), "district": who.district, "ballot_options": mine}
             body, _ = encrypt_ballot(manifest, info, [rng.choice(mine)])
+            # one after the other: through the pipeline the proofs' checks cost more CPU than the shared commits save
+            # (measured: the phase 6.1 s alone, 6.7-7.9 s through it; docs/performance.md)
             app.cast_ballot(by=who, ballot_id=bid, body=body, at=clock.tick(600))
             self._did()
         clock.jump_to(closes + timedelta(minutes=1))  # the clock ends the voting (ballot.voting_ended)

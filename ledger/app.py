@@ -16,7 +16,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     return {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "ledger.db.recorder:LedgerFactory",
         "SQLALCHEMY_URL": database_url,
         "CREATE_TABLE": "y",
         "MAPPER_TOPIC": "ledger.envelope:EnvelopeMapper",

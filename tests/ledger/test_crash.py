@@ -55,8 +55,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(database_url: str
     def writer() -> None:
         for i in range(1500):
             app.write(f"event {i}")
-            if i % 100 == 0:
-                time.sleep(0.01)
+            if i % 10 == 0:  # ~3 s in all, whatever the speed of a save: the integrator is killed several times
+                time.sleep(0.02)
         done.set()
 
     thread = threading.Thread(target=writer)

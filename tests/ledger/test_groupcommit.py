@@ -11,8 +11,8 @@ import pytest
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent
 from eventsourcing.utils import Environment
 
-from api.serving.groupcommit import GroupCommitter, batch_inserter
 from ledger.app import persistence_env
+from ledger.groupcommit import GroupCommitter, batch_inserter
 
 
 @pytest.fixture
