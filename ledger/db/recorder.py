@@ -58,12 +58,10 @@ def _as_uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-class _FastSqlite:
-    """The DB-API paths shared by the events and the snapshots recorder (mixed in before the library's class)."""
+class _FastSqlite(SQLAlchemyAggregateRecorder):
+    """The DB-API paths shared by the events and the snapshots recorder (before the library's class in their MRO)."""
 
-    datastore: Any
-    events_table_name: str
-    schema_name: str | None
+    datastore: Any  # the library's SQLAlchemyDatastore; its engine is an Engine once the recorder is built
 
     def _fast(self) -> bool:
         """True when the DB-API path applies: a SQLite file, and no library transaction open in this context."""
@@ -80,6 +78,18 @@ class _FastSqlite:
         if limit is not None:
             sql += " LIMIT ?"
         return sql
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        if not self._fast():
+            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        return self._fast_select(originator_id, gt, lte, desc, limit)
 
     def _fast_select(
         self, originator_id: UUID | str, gt: int | None, lte: int | None, desc: bool, limit: int | None
@@ -146,20 +156,8 @@ class _FastSqlite:
         return notification_ids
 
 
-class LedgerAggregateRecorder(_FastSqlite, SQLAlchemyAggregateRecorder):
+class LedgerAggregateRecorder(_FastSqlite):
     """The snapshots' recorder: reads through the DB-API cursor on SQLite (writes are rare: the library's)."""
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        if not self._fast():
-            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        return self._fast_select(originator_id, gt, lte, desc, limit)
 
 
 class LedgerApplicationRecorder(_FastSqlite, SQLAlchemyApplicationRecorder):
@@ -176,18 +174,6 @@ class LedgerApplicationRecorder(_FastSqlite, SQLAlchemyApplicationRecorder):
         """The group committer's batch (ledger/groupcommit.py) in one transaction, nothing returned. Precondition:
         a SQLite file, called outside any library transaction (the committer's own thread)."""
         self._fast_insert(stored_events, ids=False)
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> list[StoredEvent]:
-        if not self._fast():
-            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        return self._fast_select(originator_id, gt, lte, desc, limit)
 
 
 class LedgerFactory(SQLAlchemyFactory):
