@@ -141,3 +141,15 @@ def rule_set(client: TestClient, service_key: Callable[..., dict[str, str]]) -> 
         return name
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless Chromium for the receipt page's tests, one per module (a module that needs more, such as the
+    accessibility checker, defines its own)."""
+    from tests.api.receipt_site import chromium, chromium_paths  # receipt_site imports this conftest
+
+    if chromium_paths() is None:
+        pytest.fail("chromium/chromedriver missing: apt-get install chromium chromium-driver (tests install nothing)")
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as drv:
+        yield drv

@@ -15,15 +15,7 @@ import pytest
 
 from anchoring.chain import AnchorItem, ChainClient, ChainConfig, SenderKey, encode_anchor_call
 from anchoring.node import LOCAL_CHAIN_ID, AnvilNode, find_anvil_binary
-from tests.api.receipt_site import ORIGIN, Site, check_page, chromium, chromium_paths
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if chromium_paths() is None:
-        pytest.fail("chromium/chromedriver missing: apt-get install chromium chromium-driver (tests install nothing)")
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as drv:
-        yield drv
+from tests.api.receipt_site import ORIGIN, Site, check_page
 
 
 @pytest.fixture(scope="module")

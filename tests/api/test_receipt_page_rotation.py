@@ -20,15 +20,7 @@ from ledger import note
 from ledger.db.schema import log_key_handovers
 from ledger.keychain import handovers
 from ledger.keys import generate_signer_file
-from tests.api.receipt_site import Site, check_page, chromium, chromium_paths
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if chromium_paths() is None:
-        pytest.fail("chromium/chromedriver missing: apt-get install chromium chromium-driver (tests install nothing)")
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as drv:
-        yield drv
+from tests.api.receipt_site import Site, check_page
 
 
 class Rotated:

@@ -17,20 +17,12 @@ import pytest
 from api.auth.tokens import DevIssuer
 from api.receipt_page import key_fingerprint
 from ledger import note
-from tests.api.receipt_site import ORIGIN, Site, Witness, check_page, chromium, chromium_paths, with_lines
+from tests.api.receipt_site import ORIGIN, Site, Witness, check_page, with_lines
 from tests.api.rpc_stub import RpcStub
 from tests.ports import free_port
 
 SEPOLIA = 11155111
 CONTRACT = "0x" + "ab" * 20
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if chromium_paths() is None:
-        pytest.fail("chromium/chromedriver missing: apt-get install chromium chromium-driver (tests install nothing)")
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as drv:
-        yield drv
 
 
 @pytest.fixture(scope="module")
