@@ -129,13 +129,24 @@ def test_points_pickle_as_their_encoding() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(scalars, min_size=1, max_size=6), st.text(max_size=20))
+@given(st.lists(st.integers(min_value=1, max_value=N - 1), min_size=1, max_size=6), st.text(max_size=20))
 def test_range_proofs_hash_layout_is_hs(ks: list[int], text: str) -> None:
-    """range_ok appends its commitments' encodings to ``hs_prefix``; that must be ``hs`` of all the items."""
+    """range_ok appends its commitments' encodings to ``hs_prefix``; that must be ``hs`` of all the items.
+    (The scalars are non-zero: the identity has no encoding, and both paths refuse it alike.)"""
     from verifier.voting.hashing import hs, hs_bytes, hs_prefix
     from verifier.voting.proofs import _POINT
 
-    points = [base(k + 1) for k in ks]
+    points = [base(k) for k in ks]
     head = (b"m" * 32, H, text, len(ks), *range(len(ks)))
     tail = b"".join(_POINT + p.enc() for p in points)
     assert hs_bytes("range", hs_prefix(*head) + tail) == hs("range", *head, *points)
+
+
+def test_range_proofs_hash_refuses_the_identity_on_both_paths() -> None:
+    from verifier.voting.hashing import hs
+    from verifier.voting.proofs import _POINT
+
+    with pytest.raises(Bad):
+        hs("range", b"m" * 32, ZERO)
+    with pytest.raises(Bad):
+        _POINT + ZERO.enc()
