@@ -13,16 +13,7 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
-
-import requests
-from eth_abi.abi import encode as abi_encode
-from eth_account import Account
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-from web3 import Web3
-from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
-from web3.types import RPCEndpoint
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from anchoring.contract import expected_runtime_code, load_artifact
 from anchoring.errors import (
@@ -32,10 +23,19 @@ from anchoring.errors import (
     redact_url,
 )
 
+if TYPE_CHECKING:
+    from eth_typing import ChecksumAddress
+    from web3 import Web3
+
 T = TypeVar("T")
 
-ANCHOR_SELECTOR = keccak(text="anchor(bytes32,uint64,bytes32)")[:4]
-ANCHOR_BATCH_SELECTOR = keccak(text="anchorBatch((bytes32,uint64,bytes32)[])")[:4]
+# web3, eth_account, eth_abi and eth_utils are imported where they are used: together they take about a second
+# to import, which every `hromada` command paid, anchoring or not (the settings read this module).
+
+#: keccak256("anchor(bytes32,uint64,bytes32)")[:4] (tests/anchoring check it against keccak)
+ANCHOR_SELECTOR = bytes.fromhex("70c127c6")
+#: keccak256("anchorBatch((bytes32,uint64,bytes32)[])")[:4]
+ANCHOR_BATCH_SELECTOR = bytes.fromhex("3865bfe4")
 GWEI = 10**9
 MIN_BUMP = 0.125  # geth/anvil refuse a replacement unless both fee fields grow by at least 10%; we use 12.5%
 
@@ -48,6 +48,8 @@ class SenderKey:
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ChainConfigError("a sender key is 32 bytes (64 hex digits)", setting="key")
+        from eth_account import Account
+
         self.__key = key
         self.address: str = Account.from_key(key).address
 
@@ -83,6 +85,8 @@ class SenderKey:
         return cls(key)
 
     def sign(self, tx: Mapping[str, Any]) -> tuple[bytes, str]:
+        from eth_account import Account
+
         signed = Account.sign_transaction(dict(tx), self.__key)
         return bytes(signed.raw_transaction), "0x" + bytes(signed.hash).hex()
 
@@ -191,6 +195,8 @@ def encode_anchor_call(items: Sequence[AnchorItem]) -> bytes:
     for it in items:
         if len(it.log_id) != 32 or len(it.root) != 32 or not 0 <= it.tree_size < 2**64:
             raise ValueError(f"bad anchor item {it}")
+    from eth_abi.abi import encode as abi_encode
+
     if len(items) == 1:
         it = items[0]
         return ANCHOR_SELECTOR + abi_encode(["bytes32", "uint64", "bytes32"], [it.log_id, it.tree_size, it.root])
@@ -199,7 +205,17 @@ def encode_anchor_call(items: Sequence[AnchorItem]) -> bytes:
     )
 
 
+def to_checksum_address(address: str) -> ChecksumAddress:
+    """EIP-55 (eth_utils'), imported on first use."""
+    from eth_utils.address import to_checksum_address as checksum
+
+    return checksum(address)
+
+
 def _is_connection_problem(exc: BaseException) -> bool:
+    import requests
+    from web3.exceptions import TimeExhausted
+
     return isinstance(
         exc, requests.exceptions.RequestException | ConnectionError | TimeoutError | OSError | TimeExhausted
     )
@@ -213,6 +229,8 @@ class ChainClient:
         self.config = config
         self.key = key
         if w3 is None:
+            from web3 import Web3
+
             provider = Web3.HTTPProvider(
                 config.rpc_url,
                 request_kwargs={"timeout": config.request_timeout},
@@ -224,6 +242,8 @@ class ChainClient:
 
     # -- plumbing ---------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        from web3.exceptions import Web3RPCError
+
         try:
             return fn()
         except Web3RPCError:
@@ -239,6 +259,8 @@ class ChainClient:
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         """Raw JSON-RPC (hex in, hex out), e.g. for logs.iter_anchor_logs or anvil_* methods."""
+
+        from web3.types import RPCEndpoint
 
         def call() -> Any:
             resp = self.w3.provider.make_request(RPCEndpoint(method), params)
@@ -306,6 +328,8 @@ class ChainClient:
         if self._finalized_supported is False:
             return None
 
+        from web3.exceptions import Web3RPCError
+
         def get() -> int | None:
             try:
                 block = self.w3.eth.get_block("finalized")
@@ -334,6 +358,8 @@ class ChainClient:
 
     def fees(self) -> Fees:
         """What to offer now: max fee = 2 x base fee + priority (room for six full blocks of base-fee growth)."""
+
+        from web3.exceptions import Web3RPCError
 
         def get() -> Fees:
             block = self.w3.eth.get_block("latest")
@@ -386,6 +412,8 @@ class ChainClient:
     def send_raw(self, raw: bytes) -> str:
         """Broadcast; returns a SendOutcome value. Errors other than the known races propagate."""
 
+        from web3.exceptions import Web3RPCError
+
         def send() -> str:
             try:
                 self.w3.eth.send_raw_transaction(raw)
@@ -403,6 +431,8 @@ class ChainClient:
         return self._call("eth_sendRawTransaction", send)
 
     def receipt(self, tx_hash: str) -> Receipt | None:
+        from web3.exceptions import TransactionNotFound
+
         def get() -> Receipt | None:
             try:
                 r = self.w3.eth.get_transaction_receipt(cast(Any, tx_hash))
@@ -423,6 +453,8 @@ class ChainClient:
 
     def tx_known(self, tx_hash: str) -> bool:
         """Whether the node knows the transaction (in its pool or mined)."""
+
+        from web3.exceptions import TransactionNotFound
 
         def get() -> bool:
             try:

@@ -46,6 +46,8 @@ def test_log_id_is_sha256_of_origin() -> None:
 
 def test_topic_and_selectors() -> None:
     assert ANCHORED_TOPIC == LOGS_TOPIC == "0x" + keccak(text="Anchored(bytes32,uint64,bytes32)").hex()
+    assert keccak(text="anchor(bytes32,uint64,bytes32)")[:4] == ANCHOR_SELECTOR
+    assert keccak(text="anchorBatch((bytes32,uint64,bytes32)[])")[:4] == ANCHOR_BATCH_SELECTOR
     names = {e["name"] for e in load_artifact().abi if e["type"] in ("function", "event", "error")}
     assert names == {"anchor", "anchorBatch", "owner", "Anchored", "NotOwner", "EmptyBatch"}
     one = encode_anchor_call([AnchorItem(b"\1" * 32, 5, b"\2" * 32)])
