@@ -736,6 +736,12 @@ CODES: tuple[Code, ...] = (
         "vectors/audit/edit-event-data; e2e/test_tamper_matrix.py::test_edit_event_data; e2e/test_tamper_matrix.py::test_insert_event",
     ),
     Code(
+        "ruleset_malformed",
+        "4",
+        "a published rule set's rules are not as a rule set for its `applies_to` freezes them (names the first field: missing, of a wrong type, out of bounds or unsorted)",
+        "verifier_rules/test_ruleset_shape.py::test_a_malformed_published_rule_set_through_the_real_ledger; verifier_rules/test_ruleset_shape.py::test_a_malformed_rule_set_in_a_bundle; verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial",
+    ),
+    Code(
         "ruleset_mismatch",
         "4",
         "a petition's, queue's, register's or ballot's frozen rules differ from the published version of the rule set it names",
