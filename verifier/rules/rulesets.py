@@ -6,9 +6,10 @@ its kind before it, with the very rules of that version.
 (``stream_id("ruleset", name, version)``), opened by its one event, whose ``rules`` are as a rule set for its
 ``applies_to`` freezes them (``ruleset_malformed``, naming the first field that is not, :mod:`verifier.rules.ruleshape`;
 the version counts as published all the same, so an opening naming it is not blamed for it).
-:meth:`RuleSetRules.check_reference` is what the rules of those kinds ask of their opening event
-(``petition.created``, ``kindergarten.created``, ``housing.register_opened``, ``ballot.opened``), given the rules it
-froze (a petition's ``rules``; the rule fields of the others, :data:`FROZEN`):
+:meth:`RuleSetRules.check_reference` is what the rules of those kinds ask of the event that froze their rules
+(``petition.created``, ``kindergarten.created``, ``housing.register_opened``, an open ballot's ``ballot.opened``, an
+encrypted ballot's ``ballot.ceremony_started``), given the rules it froze (a petition's ``rules``; the rule fields
+of the others, :data:`FROZEN`, of a ceremony's ``spec``):
 
 - ``ruleset_unpublished``: it names a rule set (or version) not published earlier in the log, or one that does not
   apply to its kind;
