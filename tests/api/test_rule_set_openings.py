@@ -165,3 +165,17 @@ def test_the_open_petition_list_shows_the_rule_set(client, citizen):
     items = client.get("/v1/open/petitions", params={"limit": 500}).json()["items"]
     assert next(i for i in items if i["id"] == pid)["rule_set"] == {"name": "kyiv", "version": 1}
     assert client.get(f"/v1/petitions/{pid}").json()["rule_set"] == {"name": "kyiv", "version": 1}
+
+
+def test_an_encrypted_ballot_shows_its_rule_set_while_the_ceremony_runs(client, service_key, clock):
+    """The key ceremony's start froze the rules (and the reference): the ballot's view shows it from then on."""
+    svc = service_key("city.ballot.api", SCOPE["ballot"])
+    trustees = [f"trustee.api.{i}" for i in range(1, 4)]
+    for t in trustees:
+        service_key(t, "ballot:trustee")
+    _publish(client, service_key, "ballot")
+    body = _body("ballot", clock, rule_set="ballot-api", secrecy="encrypted", trustees=trustees, threshold=2)
+    r = client.post(PATH["ballot"], json=body, headers=svc)
+    assert r.status_code == 201 and r.json()["status"] == "ceremony", r.text
+    view = client.get(f"{PATH['ballot']}/{r.json()['ballot_id']}").json()
+    assert (view["status"], view["rule_set"]) == ("ceremony", {"name": "ballot-api", "version": 1})
