@@ -83,7 +83,7 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200
 #: December, and at most 100 extra holidays in all, take at most 197 of them. So every year of an accepted calendar
 #: has at least 63 working days, and `add_working_days` ends within 365 / 63 years (tests/domain).
 MIN_WORKING_DAYS_A_YEAR = 260 - 2 * 33 - 31 - MAX_EXTRA_HOLIDAYS
-_MONTH_DAY = re.compile(r"^\d{2}-\d{2}$")
+_MONTH_DAY = re.compile(r"[0-9]{2}-[0-9]{2}\Z")  # not \d (other scripts' digits) nor $ (a trailing newline)
 
 
 def _iso_date(value: Any, field: str) -> str:
@@ -98,7 +98,7 @@ def _iso_date(value: Any, field: str) -> str:
     return d.isoformat()
 
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def validate_calendar(spec: Any, field: str = "calendar") -> dict[str, Any]:

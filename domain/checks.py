@@ -11,7 +11,7 @@ from typing import Any
 from domain.errors import InvalidInput
 
 #: What a code of a table may look like: it is used in paths (`.../benefits/{code}/revoke`) and queries.
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")  # \Z: "$" would take a trailing newline
 
 
 def refuse(field: str, message: str, **evidence: Any) -> InvalidInput:

@@ -736,16 +736,22 @@ CODES: tuple[Code, ...] = (
         "vectors/audit/edit-event-data; e2e/test_tamper_matrix.py::test_edit_event_data; e2e/test_tamper_matrix.py::test_insert_event",
     ),
     Code(
+        "ruleset_malformed",
+        "4",
+        "a published rule set's rules are not as a rule set for its `applies_to` freezes them (names the first field: missing, of a wrong type, out of bounds or unsorted)",
+        "verifier_rules/test_ruleset_shape.py::test_a_malformed_published_rule_set_through_the_real_ledger; verifier_rules/test_ruleset_shape.py::test_a_malformed_rule_set_in_a_bundle; verifier_rules/test_parallel_rules.py::test_parallel_with_rules_equals_serial",
+    ),
+    Code(
         "ruleset_mismatch",
         "4",
         "a petition's, queue's, register's or ballot's frozen rules differ from the published version of the rule set it names",
-        "verifier_rules/test_rulesets.py::test_rules_that_differ_from_the_named_rule_set; verifier_rules/test_rulesets.py::test_queue_or_ballot_rules_that_differ_from_the_named_rule_set",
+        "verifier_rules/test_rulesets.py::test_rules_that_differ_from_the_named_rule_set; verifier_rules/test_rulesets.py::test_queue_or_ballot_rules_that_differ_from_the_named_rule_set; verifier_voting/test_ceremony_rule_set.py::test_rules_frozen_at_the_ceremony_that_differ_from_the_rule_set",
     ),
     Code(
         "ruleset_missing",
         "4",
         "the city publishes rule sets for this kind, and this petition, queue, register or ballot names none (its rules were written inline)",
-        "verifier_rules/test_rulesets.py::test_inline_rules_after_the_city_published_its_rule_sets; verifier_rules/test_rulesets.py::test_queue_or_ballot_with_inline_rules_after_the_city_published_its_rule_sets",
+        "verifier_rules/test_rulesets.py::test_inline_rules_after_the_city_published_its_rule_sets; verifier_rules/test_rulesets.py::test_queue_or_ballot_with_inline_rules_after_the_city_published_its_rule_sets; verifier_voting/test_ceremony_rule_set.py::test_a_ceremony_with_inline_rules_after_the_city_published_its_ballot_rule_sets",
     ),
     Code(
         "ruleset_republished",
@@ -763,7 +769,7 @@ CODES: tuple[Code, ...] = (
         "ruleset_unpublished",
         "4",
         "the petition, queue, register or ballot names a rule set (or version) not published for its kind before it",
-        "verifier_rules/test_rulesets.py::test_a_rule_set_published_only_after_its_use; verifier_rules/test_rulesets.py::test_queue_or_ballot_naming_a_rule_set_not_published_for_it_before",
+        "verifier_rules/test_rulesets.py::test_a_rule_set_published_only_after_its_use; verifier_rules/test_rulesets.py::test_queue_or_ballot_naming_a_rule_set_not_published_for_it_before; verifier_voting/test_ceremony_rule_set.py::test_a_rule_set_published_only_while_the_ceremony_runs",
     ),
     Code(
         "scope_missing",

@@ -142,6 +142,7 @@ def read(ballot_id: UUID, state: StateDep) -> Ballot:
         return Ballot(
             id=ballot_id, title=c["title"], status="ceremony", opened_at=None, secrecy="encrypted",
             trustees=c["trustees"], threshold=c["threshold"], public_key=None, manifest_hash=None, opened=None,
+            rule_set=c.get("rule_set"),
             **{k: c["spec"][k] for k in ("kind", "options", "method", "opens_at", "closes_at", "eligibility")},
         )  # fmt: skip
     tally = s.get("tally")
@@ -164,6 +165,7 @@ def read(ballot_id: UUID, state: StateDep) -> Ballot:
         opens_at=s["opens_at"],
         closes_at=s["closes_at"],
         eligibility=s["eligibility"],
+        rule_set=s.get("rule_set"),
         opened_at=s["opened_at"],
         closed_at=s.get("closed_at"),
         tally=tally_of(tally) if tally else None,

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.models import Body, Written
-from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
+from api.routers.rulesets_models import FrozenFrom, RuleSetReference, RuleSetVersion
 
 
 class Option(BaseModel):
@@ -111,6 +111,7 @@ class Ballot(BaseModel):
     opens_at: str
     closes_at: str
     eligibility: dict[str, Any]
+    rule_set: FrozenFrom = None
     opened_at: str | None = Field(description="null while the key ceremony runs")
     closed_at: str | None = None
     tally: SecretTally | Tally | None = Field(default=None, description="Published when the ballot closes")

@@ -258,6 +258,7 @@ def read(register_id: UUID, state: StateDep) -> HousingRegister:
         name=s["name"],
         removal_reasons=[CodeRow(**r) for r in s["removal_reasons"]],
         list_bases=HousingListBases(**s["list_bases"]),
+        rule_set=s.get("rule_set"),
         registrations=s["registrations"],
         active=statuses.count("active"),
         allocated=statuses.count("allocated"),

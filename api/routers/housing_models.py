@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
-from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
+from api.routers.rulesets_models import FrozenFrom, RuleSetReference, RuleSetVersion
 
 #: The lists of a register (domain.housing.rules.HOUSING_LISTS); `general` holds every active entry.
 ListName = Literal["general", "first_priority", "out_of_turn"]
@@ -128,6 +128,7 @@ class HousingRegister(BaseModel):
     name: str
     removal_reasons: list[CodeRow]
     list_bases: HousingListBases
+    rule_set: FrozenFrom = None
     registrations: int
     active: int
     allocated: int

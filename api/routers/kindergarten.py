@@ -273,6 +273,7 @@ def read(queue_id: UUID, state: StateDep) -> Queue:
         removal_reasons=s["removal_reasons"],
         acceptance_days=s["acceptance_days"],
         max_preferences=s["max_preferences"],
+        rule_set=s.get("rule_set"),
         registrations=s["registrations"],
         waiting=sum(1 for e in s["entries"].values() if e["status"] == "waiting"),
         offers_issued=s["offers_issued"],

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.models import Body, FlatData, PersonalData, Written
 from api.routers.queue_common import Applicant, Code, CodeRow
-from api.routers.rulesets_models import RuleSetReference, RuleSetVersion
+from api.routers.rulesets_models import FrozenFrom, RuleSetReference, RuleSetVersion
 
 Inst = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -97,6 +97,7 @@ class Queue(BaseModel):
     removal_reasons: list[dict[str, Any]]
     acceptance_days: int
     max_preferences: int
+    rule_set: FrozenFrom = None
     registrations: int
     waiting: int
     offers_issued: int

@@ -210,6 +210,7 @@ def _petition(projections: Projections, pid: str, s: Mapping[str, Any]) -> OpenP
         response_due=s.get("due_date"),
         responded=s["responded"],
         closed_at=s.get("closed_at"),
+        rule_set=s.get("rule_set"),
     )
 
 
@@ -228,6 +229,7 @@ def _ballot(bid: str, s: Mapping[str, Any]) -> OpenBallot:
         closed_at=s.get("closed_at"),
         voters=tally.get("voters") if tally else None,
         counts=tally.get("counts") if tally else None,
+        rule_set=s.get("rule_set"),
     )
 
 
@@ -241,6 +243,7 @@ def _queue(projections: Projections, qid: str, key: Key) -> OpenQueue:
         created_at=key[0],
         registrations=s["registrations"],
         institutions=list(s["institutions"]) if kindergarten else None,
+        rule_set=s.get("rule_set"),
     )
 
 

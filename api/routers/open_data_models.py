@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.routers.rulesets_models import FrozenFrom
+
 
 class PageInfo(BaseModel):
     next_cursor: str | None = Field(description="Give it as `cursor` for the next page; null on the last page")
@@ -28,6 +30,7 @@ class OpenPetition(BaseModel):
     response_due: str | None
     responded: bool
     closed_at: str | None
+    rule_set: FrozenFrom = None
 
 
 class PetitionPage(PageInfo):
@@ -46,6 +49,7 @@ class OpenBallot(BaseModel):
     closed_at: str | None
     voters: int | None = Field(description="Published with the tally once closed; null while open")
     counts: dict[str, int] | None = Field(description="The published tally once closed; null while open")
+    rule_set: FrozenFrom = None
 
 
 class BallotPage(PageInfo):
@@ -59,6 +63,7 @@ class OpenQueue(BaseModel):
     created_at: str
     registrations: int = Field(description="Entries ever registered")
     institutions: list[str] | None = Field(description="Kindergarten institutions; null for a housing register")
+    rule_set: FrozenFrom = None
 
 
 class QueuePage(PageInfo):

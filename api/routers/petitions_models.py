@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.models import Body, ShortText, Text, Written
+from api.routers.rulesets_models import FrozenFrom
 
 
 class CreatePetition(Body):
@@ -66,8 +67,7 @@ class Petition(BaseModel):
     rejected_reason: str | None = None
     closed_at: str | None = None
     rules: dict[str, Any]
-    #: The published rule set the rules were frozen from (`{name, version}`); null for inline rules of older logs.
-    rule_set: dict[str, Any] | None = None
+    rule_set: FrozenFrom = None
 
 
 class PetitionSummary(BaseModel):

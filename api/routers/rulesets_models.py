@@ -22,6 +22,21 @@ RuleSetReference = Annotated[
 RuleSetVersion = Annotated[int | None, Field(ge=1, le=1_000_000, description="Its version; the latest when omitted.")]
 
 
+class RuleSetRef(BaseModel):
+    """A published rule set's name and version, as an opening event froze it (``rule_set``)."""
+
+    name: str
+    version: int
+
+
+#: What a view of a petition, queue, register or ballot shows of the rule set its opening named.
+FrozenFrom = Annotated[
+    RuleSetRef | None,
+    Field(description="The published rule set (`{name, version}`) its rules were frozen from at opening; null when "
+          "they were written inline (logs from before the city published rule sets for its kind)."),
+]  # fmt: skip
+
+
 class PublishRuleSet(Body):
     ruleset: RuleSetName
     version: Annotated[

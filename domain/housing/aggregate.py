@@ -45,6 +45,7 @@ def fold_housing(
             name=data["name"],
             removal_reasons=data["removal_reasons"],
             list_bases=data["list_bases"],
+            rule_set=data.get("rule_set"),  # the published rule set the two were frozen from (None: inline)
             pseudonym_key=data["pseudonym_key"],
             entries={},
             dwellings={},

@@ -60,6 +60,7 @@ def fold_kindergarten(
             removal_reasons=data["removal_reasons"],
             acceptance_days=data["acceptance_days"],
             max_preferences=data["max_preferences"],
+            rule_set=data.get("rule_set"),  # the published rule set the four were frozen from (None: inline)
             pseudonym_key=data["pseudonym_key"],
             entries={},
             offers={},

@@ -55,6 +55,9 @@ def _calendar(**over: Any) -> dict[str, Any]:
         (_calendar(extra_holidays=["0001-01-01"]), "rules.calendar.extra_holidays[0]"),
         (_calendar(extra_working_days=["20260101"]), "rules.calendar.extra_working_days[0]"),
         (_calendar(fixed=["1-1"]), "rules.calendar.fixed[0]"),
+        (_calendar(fixed=["01-01\n"]), "rules.calendar.fixed[0]"),  # "$" matched before a trailing newline
+        (_calendar(fixed=["\u0660\u0661-\u0660\u0661"]), "rules.calendar.fixed[0]"),  # Arabic-Indic digits
+        (_with(identity_methods=["diia\n"]), "rules.identity_methods[0]"),
         (_calendar(name={"x": 1}), "rules.calendar.name"),
         (_calendar(moon="full"), "rules.calendar.moon"),
         (_with(calendar="ua"), "rules.calendar"),
@@ -154,9 +157,10 @@ def test_a_ballot_window_must_be_instants_of_sane_years(client, service_key, ope
     [
         ([{"code": "a/b", "title": "t", "statute": "s"}], "benefits[0].code"),  # could never be revoked by path
         ([{"code": "ok b", "title": "t", "statute": "s"}], "benefits[0].code"),
+        ([{"code": "ok\n", "title": "t", "statute": "s"}], "benefits[0].code"),  # what the verifier refuses
         ([{"code": f"c{i}", "title": "t", "statute": "s"} for i in range(101)], "benefits"),
     ],
-    ids=["slash", "space", "101-rows"],
+    ids=["slash", "space", "newline", "101-rows"],
 )
 def test_a_kindergarten_benefit_table_is_validated(client, service_key, table, field):
     edu = service_key("city.education", "queue:kindergarten:admin")

@@ -31,9 +31,9 @@ INLINE = {
 }
 
 
-def _publish(client, service_key, kind: str, **changes: Any) -> dict[str, Any]:
-    doc = STATUTE[kind]
-    body = {**doc, "ruleset": f"{kind}-api", "rules": {**doc["rules"], **changes}}
+def _publish(client, service_key, what: str, version: int = 1, **changes: Any) -> dict[str, Any]:
+    doc = STATUTE[what]
+    body = {**doc, "ruleset": f"{what}-api", "version": version, "rules": {**doc["rules"], **changes}}
     r = client.post("/v1/rule-sets", json=body, headers=service_key("city.legal.api", "rules:admin"))
     assert r.status_code == 201, r.text
     return r.json()
@@ -134,3 +134,48 @@ def test_the_shipped_queue_and_ballot_statutes_publish_and_read_back(client, ser
             STATUTE[kind]["rules"],
             STATUTE[kind]["source"],
         )
+
+
+#: kind -> the id field of the opening's answer, the open-data list of its kind
+ID = {"kindergarten": "queue_id", "housing": "register_id", "ballot": "ballot_id"}
+OPEN_LIST = {"kindergarten": "/v1/open/queues", "housing": "/v1/open/queues", "ballot": "/v1/open/ballots"}
+
+
+@pytest.mark.parametrize("kind", ["kindergarten", "housing", "ballot"])
+def test_the_views_show_the_rule_set_frozen_at_opening(client, service_key, clock, kind):
+    """`GET` of a queue, register or ballot and its item in the open-data list show the `rule_set` its opening
+    froze (null for rules written inline), as a petition's view does."""
+    svc = service_key(f"city.{kind}.api", SCOPE[kind])
+    inline = client.post(PATH[kind], json=_body(kind, clock, **INLINE[kind]), headers=svc).json()[ID[kind]]
+    _publish(client, service_key, kind)
+    _publish(client, service_key, kind, **({"kind": "poll"} if kind == "ballot" else {}), version=2)
+    named = client.post(PATH[kind], json=_body(kind, clock, rule_set=f"{kind}-api", rule_set_version=1), headers=svc)
+    assert named.status_code == 201, named.text
+    named_id = named.json()[ID[kind]]
+    expected = {inline: None, named_id: {"name": f"{kind}-api", "version": 1}}
+    for sid, ref in expected.items():
+        assert client.get(f"{PATH[kind]}/{sid}").json()["rule_set"] == ref
+    listed = {i["id"]: i["rule_set"] for i in client.get(OPEN_LIST[kind], params={"limit": 500}).json()["items"]}
+    assert {sid: listed[sid] for sid in expected} == expected
+
+
+def test_the_open_petition_list_shows_the_rule_set(client, citizen):
+    r = client.post("/v1/petitions", json={"title": "T", "text": "x", "rule_set": "kyiv"}, headers=citizen("a"))
+    pid = r.json()["petition_id"]
+    items = client.get("/v1/open/petitions", params={"limit": 500}).json()["items"]
+    assert next(i for i in items if i["id"] == pid)["rule_set"] == {"name": "kyiv", "version": 1}
+    assert client.get(f"/v1/petitions/{pid}").json()["rule_set"] == {"name": "kyiv", "version": 1}
+
+
+def test_an_encrypted_ballot_shows_its_rule_set_while_the_ceremony_runs(client, service_key, clock):
+    """The key ceremony's start froze the rules (and the reference): the ballot's view shows it from then on."""
+    svc = service_key("city.ballot.api", SCOPE["ballot"])
+    trustees = [f"trustee.api.{i}" for i in range(1, 4)]
+    for t in trustees:
+        service_key(t, "ballot:trustee")
+    _publish(client, service_key, "ballot")
+    body = _body("ballot", clock, rule_set="ballot-api", secrecy="encrypted", trustees=trustees, threshold=2)
+    r = client.post(PATH["ballot"], json=body, headers=svc)
+    assert r.status_code == 201 and r.json()["status"] == "ceremony", r.text
+    view = client.get(f"{PATH['ballot']}/{r.json()['ballot_id']}").json()
+    assert (view["status"], view["rule_set"]) == ("ceremony", {"name": "ballot-api", "version": 1})

@@ -285,3 +285,30 @@ def test_the_clock_ends_an_encrypted_ballots_voting_and_leaves_the_close_to_the_
     state = app.get_ballot(bid).state
     assert state["status"] == "ended" and state.get("tally") is None  # no count: the trustees decrypt it
     assert run_due(app, T0 + days(8)) == []  # exactly once
+
+
+def test_the_rule_set_is_checked_when_the_ceremony_freezes_the_rules(app: CityApp) -> None:
+    """An encrypted ballot's kind and eligibility are frozen by ``ballot.ceremony_started``: the rule set reference
+    is checked there (as the verifier does), and ``open_encrypted`` repeats what the ceremony froze. A ceremony
+    started with inline rules before the city's first ballot rule set still opens after it is published."""
+    bid = start(app)  # inline: the city has no ballot rule set yet
+    legal = Actor.service("city.legal")
+    app.register_service(by=OPERATOR, service=legal.id, name="Legal", scopes=["rules:admin"], at=T0)
+    rules = {"kind": "participatory_budget", "eligibility": {"identity_methods": ["bankid", "diia"], "min_age": 16}}
+    app.publish_rule_set(by=legal, ruleset="budgets", version=1, applies_to="ballot", rules=rules, source="a test",
+                         at=T0)  # fmt: skip
+    ceremony(app, bid)
+    app.open_encrypted(by=CITY, ballot_id=bid, at=T0)
+    assert "rule_set" not in app.get_ballot(bid).opened_data()
+    base: dict[str, Any] = dict(
+        by=CITY, title="Бюджет", options=OPTIONS, method=METHOD, opens_at=T0, closes_at=T0 + days(7), at=T0,
+        trustees=TRUSTEES, threshold=3,
+    )  # fmt: skip
+    with pytest.raises(errors.CustomRulesRefused):
+        app.open_ballot(**base, kind="participatory_budget", eligibility=ELIG)
+    with pytest.raises(errors.RuleSetNotPublished):
+        app.open_ballot(**base, rule_set="budgets", rule_set_version=2)
+    named = app.open_ballot(**base, rule_set="budgets")
+    started = app.get_ceremony(named).state
+    assert started["rule_set"] == {"name": "budgets", "version": 1}
+    assert started["spec"]["eligibility"]["min_age"] == 16

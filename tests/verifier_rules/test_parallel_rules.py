@@ -58,6 +58,8 @@ def _history() -> History:
     h.register()  # ruleset_missing, rule worker
     h.ballot(rule_set={"name": "polls", "version": 2})  # ruleset_unpublished, rule worker
     h.ballot(rule_set={"name": "polls", "version": 1})  # lawful
+    h.rule_set("homes", "housing", {**HOUSING_RULES, "removal_reasons": []}, version=2)  # ruleset_malformed, main
+    h.register(rule_set={"name": "homes", "version": 2})  # ruleset_mismatch (its own tables), rule worker
     return h
 
 
@@ -153,6 +155,8 @@ def test_parallel_with_rules_equals_serial(
             "ruleset_republished",
             "ruleset_missing",
             "ruleset_unpublished",
+            "ruleset_malformed",
+            "ruleset_mismatch",
         ]
         # log order across the two processes: main, worker, main, worker
         worker_first = codes.index("benefit_basis_mismatch")

@@ -35,6 +35,10 @@ class Encrypted:
     method: dict[str, Any] = field(default_factory=lambda: dict(APPROVAL))
     districts: list[str] | None = None
     tamper: dict[str, Hook] = field(default_factory=dict)
+    #: The ballot rule set ceremony_started names (ballot.opened repeats it); None: its rules written inline.
+    rule_set: dict[str, Any] | None = None
+    #: Called right after ceremony_started (e.g. to publish a rule set while the ceremony runs).
+    during_ceremony: Callable[[], Any] | None = None
     bid: str = field(default_factory=lambda: str(uuid.uuid4()))
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -43,6 +47,10 @@ class Encrypted:
         env = self.h.emit(stream, etype, actor, hook(data) if hook else data)
         self.events[name] = env
         return env
+
+    @property
+    def _reference(self) -> dict[str, Any]:
+        return {} if self.rule_set is None else {"rule_set": self.rule_set}
 
     def run(
         self,
@@ -68,8 +76,10 @@ class Encrypted:
             ceremony,
             "ballot.ceremony_started",
             svc("council"),
-            {"ballot": bid, "title": "Park", "spec": spec, "trustees": trustees, "threshold": k},
+            {"ballot": bid, "title": "Park", "spec": spec, "trustees": trustees, "threshold": k, **self._reference},
         )
+        if self.during_ceremony is not None:
+            self.during_ceremony()
         secrets = {i: cer.new_trustee(bid, i, k) for i in range(1, n + 1)}
         keys = {}
         for i, s in secrets.items():
@@ -96,6 +106,7 @@ class Encrypted:
             "trustees": trustees,
             "threshold": k,
             "public_key": public_key.hex(),
+            **self._reference,
         }
         manifest = manifest_hash(bid, opened)
         opened["manifest_hash"] = manifest.hex()

@@ -142,6 +142,8 @@ class BallotRules:
                 )
                 return
             self._feed(e, ev)
+            if t == "ballot.ceremony_started":
+                self._ceremony_rules(ev)
         elif t in ("ballot.voting_ended", "ballot.decryption_shared"):
             e = self._election(ev.stream)
             if e is None:
@@ -162,6 +164,15 @@ class BallotRules:
             self._closed(ev)
         else:
             self.fail(ev, "unknown_type", "not an event type of docs/domain.md", "a ballot.* type", t)
+
+    def _ceremony_rules(self, ev: Event) -> None:
+        """An encrypted ballot's rules are frozen by its ``ceremony_started`` (its ``spec`` and ``rule_set``): the
+        rule set reference is checked there (its ``ballot.opened`` must repeat them: ``voting.spec_changed``)."""
+        spec = ev.data.get("spec")
+        if self.check_rule_set is not None and type(spec) is dict:  # else voting.bad_ceremony
+            found = self.check_rule_set(ev, "ballot", frozen_rules("ballot", spec), "$.spec")
+            if found is not None:
+                self.report(found)
 
     def _opened(self, ev: Event) -> None:
         d = ev.data
@@ -199,7 +210,8 @@ class BallotRules:
             self.fail(ev, "invalid_ballot", "budget ballots always set eligibility.districts", "a list", None)
         if ev.version != 1:
             self.fail(ev, "created_not_first", "ballot.opened opens its stream", "version 1", ev.version)
-        if self.check_rule_set is not None:
+        election = self.elections.get(ev.stream)
+        if self.check_rule_set is not None and (election is None or not election.started):
             found = self.check_rule_set(ev, "ballot", frozen_rules("ballot", d), "$")
             if found is not None:
                 self.report(found)

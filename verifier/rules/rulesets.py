@@ -1,12 +1,15 @@
-"""City-owned rule sets (docs/domain.md "City-owned rule sets"): ``ruleset.published`` streams, and the check that
-every petition, kindergarten queue, housing register and ballot names a rule set the city published for its kind
-before it, with the very rules of that version.
+"""City-owned rule sets (docs/domain.md "City-owned rule sets"): ``ruleset.published`` streams, their shape, and the
+check that every petition, kindergarten queue, housing register and ballot names a rule set the city published for
+its kind before it, with the very rules of that version.
 
 :class:`RuleSetRules` replays ``ruleset.*`` (step 4): one stream per name and version
-(``stream_id("ruleset", name, version)``), opened by its one event. :meth:`RuleSetRules.check_reference` is what the
-rules of those kinds ask of their opening event (``petition.created``, ``kindergarten.created``,
-``housing.register_opened``, ``ballot.opened``), given the rules it froze (a petition's ``rules``; the rule fields of
-the others, :data:`FROZEN`):
+(``stream_id("ruleset", name, version)``), opened by its one event, whose ``rules`` are as a rule set for its
+``applies_to`` freezes them (``ruleset_malformed``, naming the first field that is not, :mod:`verifier.rules.ruleshape`;
+the version counts as published all the same, so an opening naming it is not blamed for it).
+:meth:`RuleSetRules.check_reference` is what the rules of those kinds ask of the event that froze their rules
+(``petition.created``, ``kindergarten.created``, ``housing.register_opened``, an open ballot's ``ballot.opened``, an
+encrypted ballot's ``ballot.ceremony_started``), given the rules it froze (a petition's ``rules``; the rule fields
+of the others, :data:`FROZEN`, of a ceremony's ``spec``):
 
 - ``ruleset_unpublished``: it names a rule set (or version) not published earlier in the log, or one that does not
   apply to its kind;
@@ -39,6 +42,7 @@ from verifier.rules.model import (
     first_difference,
     stream_id,
 )
+from verifier.rules.ruleshape import shape_problem
 from verifier.rules.store import Scratch
 
 __all__ = ["FROZEN", "Published", "RuleSetRules", "frozen_rules"]
@@ -107,6 +111,11 @@ class RuleSetRules:
             self.fail(ev, "ruleset_republished", "a version of a rule set is published once and never changes",
                       "version 1 of a new stream", ev.version)  # fmt: skip
             return
+        bad = shape_problem(applies_to, rules)
+        if bad is not None:
+            where, expected_shape, found = bad
+            self.fail(ev, "ruleset_malformed", f"{where}: a published {applies_to} rule set's rules are as a "
+                      f"{applies_to} freezes them (docs/domain.md)", expected_shape, found)  # fmt: skip
         self.published[(name, version)] = Published(applies_to, rules, ev.time)
         self.kinds.add(applies_to)
 
