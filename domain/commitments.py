@@ -49,6 +49,6 @@ def verify(commitment: str, data: Mapping[str, str | int], salt: bytes) -> bool:
 
 
 def validate_commitment(value: str, field: str = "commitment") -> str:
-    if not isinstance(value, str) or not _COMMITMENT_RE.match(value):
+    if not isinstance(value, str) or not _COMMITMENT_RE.fullmatch(value):
         raise InvalidInput("expected a commitment 'sha256:<64 hex>'", field=field)
     return value

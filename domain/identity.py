@@ -33,7 +33,7 @@ class Actor:
     def __post_init__(self) -> None:
         if self.kind not in ACTOR_KINDS:
             raise InvalidInput("unknown actor kind", kind=str(self.kind))
-        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
+        if not isinstance(self.id, str) or not _ID_RE.fullmatch(self.id):
             raise InvalidInput("malformed actor id", id=str(self.id))
 
     def as_dict(self) -> dict[str, str]:
@@ -159,7 +159,7 @@ def validate_scope(scope: str) -> str:
     """Scopes are ``:``-separated segments of ``[a-z0-9_-]`` (or ``*``)."""
     if not isinstance(scope, str) or not scope or len(scope) > 128:
         raise InvalidScope("malformed scope", scope=str(scope))
-    if not all(_SEGMENT_RE.match(seg) for seg in scope.split(":")):
+    if not all(_SEGMENT_RE.fullmatch(seg) for seg in scope.split(":")):
         raise InvalidScope("malformed scope", scope=scope)
     return scope
 

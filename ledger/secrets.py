@@ -56,7 +56,7 @@ def pseudonym_keys(settings: Settings) -> str:
     )
 
 
-_KEY_LIST = re.compile(r"^\d+=[0-9a-fA-F]{64,}(,\d+=[0-9a-fA-F]{64,})*(;current=\d+)?$")
+_KEY_LIST = re.compile(r"^\d+=[0-9a-fA-F]{64,}(,\d+=[0-9a-fA-F]{64,})*(;current=\d+)?$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def pseudonym_keys_file(settings: Settings) -> Path:
 def parse_key_list(text: str) -> tuple[dict[int, str], int]:
     """``"1=<hex>,2=<hex>[;current=N]"`` -> (version -> hex key, current version); ConfigurationError if malformed."""
     text = re.sub(r"\s+", "", text)  # as Pseudonymizer.from_text reads it: spaces and line breaks do not count
-    if not _KEY_LIST.match(text):
+    if not _KEY_LIST.fullmatch(text):
         raise ConfigurationError("malformed pseudonym key list (expected '1=<64 hex>,2=<64 hex>[;current=N]')")
     body, _, tail = text.partition(";")
     keys: dict[int, str] = {}

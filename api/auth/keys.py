@@ -115,7 +115,7 @@ class KeyVerifier:
                 self._cache.pop(token, None)
 
     def verify(self, token: str, now: float) -> ServiceKey | None:
-        m = _KEY_RE.match(token)
+        m = _KEY_RE.fullmatch(token)
         if m is None:
             return None
         key_id, secret = m.groups()

@@ -34,12 +34,14 @@ TAG = {"name": "log", "description": "The Merkle log for tlog clients and audito
 router = APIRouter(tags=[TAG["name"]])
 
 #: At most 7 groups of 3 digits: 21 digits hold every index below 2^64; longer paths are no tiles of any tree.
-_TILE_RE = re.compile(r"^(?P<level>entries|\d{1,2})/(?P<index>(?:x\d{3}/){0,6}\d{3})(?:\.p/(?P<width>\d{1,3}))?$")
+_TILE_RE = re.compile(
+    r"^(?P<level>entries|\d{1,2})/(?P<index>(?:x\d{3}/){0,6}\d{3})(?:\.p/(?P<width>\d{1,3}))?$", re.ASCII
+)
 _TILE_EXAMPLE = "0/x001/234.p/17"
 
 
 def _parse_tile(path: str) -> tuple[str, int, int]:
-    m = _TILE_RE.match(path)
+    m = _TILE_RE.fullmatch(path)
     if m is None:
         raise ApiProblem(404, "not-found", "Not found", "not a tlog-tiles path (tile/<L>/<N>[.p/<W>])")
     index = int(m.group("index").replace("x", "").replace("/", ""))

@@ -173,7 +173,7 @@ class FrontApp:
         """The command for a signature or vote this front may hand over, or None to pass the request through."""
         if scope["method"] != "POST":
             return None
-        match = _FAST.match(scope["path"])
+        match = _FAST.fullmatch(scope["path"])
         if match is None:
             return None
         headers = scope["headers"]

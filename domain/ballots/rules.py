@@ -72,7 +72,7 @@ def validate_ballot(
         if not isinstance(raw, Mapping):
             raise checks.refuse(f"options[{i}]", "must be an object")
         oid = raw.get("id")
-        if not isinstance(oid, str) or not _OPTION_ID.match(oid):
+        if not isinstance(oid, str) or not _OPTION_ID.fullmatch(oid):
             raise InvalidInput("malformed option id", option=str(oid))
         if oid in seen:
             raise InvalidInput("duplicate option id", option=oid)

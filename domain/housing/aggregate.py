@@ -300,7 +300,7 @@ class HousingRegister(LedgerAggregate):
     ) -> str:
         if list_name not in HOUSING_LISTS:
             raise UnknownList("unknown list", found=str(list_name), expected=list(HOUSING_LISTS))
-        if not isinstance(dwelling, str) or not _ID.match(dwelling):
+        if not isinstance(dwelling, str) or not _ID.fullmatch(dwelling):
             raise InvalidInput("malformed dwelling id", found=str(dwelling))
         if dwelling in self.state["dwellings"]:
             raise PlaceUnavailable(

@@ -263,7 +263,7 @@ class KindergartenQueue(LedgerAggregate):
         insts = list(institutions) if not isinstance(institutions, str | bytes | Mapping) else []
         if not 1 <= len(insts) <= MAX_INSTITUTIONS or len(set(insts)) != len(insts):
             raise InvalidInput(f"institutions must be 1-{MAX_INSTITUTIONS} distinct ids", field="institutions")
-        if not all(isinstance(i, str) and _ID.match(i) for i in insts):
+        if not all(isinstance(i, str) and _ID.fullmatch(i) for i in insts):
             raise InvalidInput("institutions must be ids of A-Z a-z 0-9 . _ / -", field="institutions")
         rules = kindergarten_rules(
             benefits=benefits,
@@ -401,7 +401,7 @@ class KindergartenQueue(LedgerAggregate):
         If ``entry`` is given it must be that first eligible entry, otherwise :class:`OfferOutOfTurn`."""
         if institution not in self.state["institutions"]:
             raise UnknownInstitution("unknown institution", found=str(institution), expected=self.state["institutions"])
-        if not isinstance(place, str) or not _ID.match(place):
+        if not isinstance(place, str) or not _ID.fullmatch(place):
             raise InvalidInput("malformed place id", found=str(place))
         if not isinstance(birth_year, int) or isinstance(birth_year, bool):
             raise InvalidInput("birth_year must be an integer")

@@ -36,7 +36,7 @@ def erasure_stream(subject: str) -> UUID:
 
 def check_subject(subject: Any) -> str:
     """A vault subject an erasure may name (``kindergarten.<entry id>`` or ``housing.<entry id>``)."""
-    if not isinstance(subject, str) or not SUBJECT_RE.match(subject):
+    if not isinstance(subject, str) or not SUBJECT_RE.fullmatch(subject):
         raise InvalidInput(
             "subject must be kindergarten.<entry id> or housing.<entry id>", field="subject", subject=str(subject)[:200]
         )

@@ -71,7 +71,7 @@ class Service(LedgerAggregate):
     def register(
         cls, *, service: str, name: str, scopes: Iterable[str], at: datetime, actor: Mapping[str, str]
     ) -> Service:
-        if not isinstance(service, str) or not _ID_RE.match(service):
+        if not isinstance(service, str) or not _ID_RE.fullmatch(service):
             raise InvalidInput("malformed service id", service=str(service))
         if not isinstance(name, str) or not name.strip() or len(name) > 200:
             raise InvalidInput("service name must be 1-200 characters")
