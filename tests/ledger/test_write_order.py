@@ -115,12 +115,13 @@ def test_a_batch_decided_before_another_processs_later_event_is_decided_again(
     try:
         # the server decides three writes: a creation (held in its transaction), a re-scoping and a revocation
         # (queued behind it): times 1 s, 2 s, 3 s
-        first = queued(server, lambda: app.register_service(by=OPERATOR, service="svc.new", name="N", scopes=[], at=s(1)))
+        first = queued(
+            server, lambda: app.register_service(by=OPERATOR, service="svc.new", name="N", scopes=[], at=s(1))
+        )
         assert held.reached.wait(30)
-        rest = [
-            queued(server, lambda: app.change_service_scopes(by=OPERATOR, service="svc.a", scopes=["ballot:open"], at=s(2))),
-            queued(server, lambda: app.revoke_service(by=OPERATOR, service="svc.b", reason="gone", at=s(3))),
-        ]
+        rescope = lambda: app.change_service_scopes(by=OPERATOR, service="svc.a", scopes=["ballot:open"], at=s(2))  # noqa: E731
+        revoke = lambda: app.revoke_service(by=OPERATOR, service="svc.b", reason="gone", at=s(3))  # noqa: E731
+        rest = [queued(server, rescope), queued(server, revoke)]
         for _, decided, _ in rest:
             assert decided.wait(30)
         # meanwhile the CLI commits a later event from its own process
