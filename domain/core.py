@@ -5,6 +5,9 @@ citizens, the table is ``domain.kinds.AUTHORISATION``), runs the aggregate comma
 aggregate in ONE ``self.save(...)`` (atomic). A store conflict (``IntegrityError``) either means a uniqueness
 violation (duplicate signature) or a concurrent writer: then the command is re-run on fresh state (at most
 ``MAX_ATTEMPTS`` times) so it is decided again, e.g. a second offer for the same place becomes ``PlaceUnavailable``.
+A save the store refuses because another process committed a later event meanwhile
+(:class:`~domain.sequencing.DecideAgain`) is decided again the same way, by every command, creations included:
+it is never a duplicate.
 
 Every save happens inside a decision of the writer's :class:`~domain.sequencing.Sequencer` (``_save`` refuses
 otherwise), so event time and log order agree. Aggregates that other streams' commands read (petitions, ballots) are
@@ -48,7 +51,7 @@ from domain.kinds import AUTHORISATION, KINDS
 from domain.pii import PersonalDataVault
 from domain.projections import Projections, record_of
 from domain.rulesets.aggregate import MAX_VERSION, RuleSet, rule_set_stream
-from domain.sequencing import Sequencer
+from domain.sequencing import DecideAgain, Sequencer
 from domain.services.aggregate import Service, service_stream
 from domain.topics import register_moved_modules
 
@@ -231,7 +234,7 @@ class AppCore(Application[UUID]):
                         result = command(agg, now)
                         try:
                             self._save(agg)
-                        except IntegrityError:
+                        except (IntegrityError, DecideAgain):
                             self.cache.drop(aggregate_id)
                             continue
                 except BaseException:
@@ -273,11 +276,17 @@ class AppCore(Application[UUID]):
             return query(self._current(aggregate_id, cls, what))
 
     def _create(self, at: datetime, build: Callable[[datetime], A]) -> A:
-        """Decide and save a new aggregate (``build(now)``); a conflict propagates (the id exists)."""
-        with self.sequencer.deciding(at) as now:
-            agg = build(now)
-            self._save(agg)
-        return agg
+        """Decide and save a new aggregate (``build(now)``); a conflict propagates (the id exists). A save the store
+        refuses for another process's later event (:class:`~domain.sequencing.DecideAgain`) is built again."""
+        for _ in range(self.MAX_ATTEMPTS):
+            with self.sequencer.deciding(at) as now:
+                agg = build(now)
+                try:
+                    self._save(agg)
+                except DecideAgain:
+                    continue
+            return agg
+        raise ConcurrentModification("the log kept moving under this command; try again")
 
     def _hot(self, aggregate_id: UUID, cls: type[A], what: str) -> A:
         """A petition or ballot for reading only (call under its shared guard)."""

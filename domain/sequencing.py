@@ -21,6 +21,14 @@ A command that must decide again (a conflict on commit) takes a new decision, so
 anything committed meanwhile. A decision refused before it saves (a domain error) moves no clock. Decisions do not
 nest, and nothing that can wait for another decision (guards, the commit of another command) may be taken inside
 one: take locks first, then decide.
+
+Other processes (an operator's CLI command beside ``hromada serve``, docs/api.md) decide under their own sequencer,
+so nothing here orders their decisions against this one's. The store does: every write of events checks, under the
+database's write lock, whether another process committed since this one last did, and refuses a write whose time is
+before the latest such event (ledger/db/order.py). The refusal is :class:`DecideAgain`, raised by the save inside
+the decision; the store has already moved this clock to that event's time (:meth:`Sequencer.advance`, callable
+from any thread, inside a decision too), and the command decides again, on fresh state and at a time not before it.
+:meth:`Sequencer.decided_at` is the time the store checks: that of the decision the calling thread holds.
 """
 
 from __future__ import annotations
@@ -38,6 +46,17 @@ from domain.errors import TimeBeforeLog
 MAX_LAG = timedelta(seconds=60)
 
 
+class DecideAgain(Exception):
+    """The store refused a decided write: another process committed an event later than the decision's time after
+    this process last wrote (the module docstring). Nothing of the write is stored, and this sequencer decides
+    nothing before ``after`` any more: the command must decide again. Distinct from the store's ``IntegrityError``,
+    which some commands turn into a domain error (a duplicate): this one is never a duplicate."""
+
+    def __init__(self, after: datetime) -> None:
+        super().__init__(f"an event at {rfc3339(after)} was committed by another process: decide again")
+        self.after = after
+
+
 class NestedDecision(RuntimeError):
     """A decision was started inside another one on the same thread (a programming error, never a user's)."""
 
@@ -46,7 +65,8 @@ class Sequencer:
     """The writer's clock and decision lock (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the decision lock
+        self._clock = threading.Lock()  # `_last` moves only forward, whoever moves it (a decision, the store)
         self._last: datetime | None = None
         self._local = threading.local()
 
@@ -57,9 +77,12 @@ class Sequencer:
 
     def advance(self, at: datetime) -> None:
         """No decision gets a time before ``at`` from now on (at start-up: the time of the last stored event, so a
-        clock set back across a restart cannot make the log's time go backwards)."""
+        clock set back across a restart cannot make the log's time go backwards; later: the time of an event another
+        process committed). Takes no decision lock, so the store may call it from a thread inside a decision; a
+        decision already under way may still take an earlier time, which the store then refuses (the module
+        docstring)."""
         at = require_utc(at)
-        with self._lock:
+        with self._clock:
             if self._last is None or at > self._last:
                 self._last = at
 
@@ -100,8 +123,17 @@ class Sequencer:
         if not self.holding():
             raise RuntimeError("events saved outside a decision (use Sequencer.deciding)")
         at: datetime = self._local.at
-        if self._last is None or at > self._last:
-            self._last = at
+        with self._clock:
+            if self._last is None or at > self._last:
+                self._last = at
+
+    def decided_at(self) -> datetime | None:
+        """The time of the decision this thread holds (None outside one, or once it handed over): what the store
+        checks a write against (ledger/db/order.py)."""
+        if not self.holding():
+            return None
+        at: datetime = self._local.at
+        return at
 
     def handed_over(self) -> None:
         """This thread's events are queued for commit in decision order: let the next decision start. Idempotent;

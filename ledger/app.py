@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 
 from eventsourcing.application import Application
 
+from domain.sequencing import Sequencer
+from ledger.db.order import WriteOrder
 from ledger.envelope import EnvelopeMapper
 
 TApp = TypeVar("TApp", bound=Application[Any])
@@ -32,12 +34,19 @@ def open_application(
     **kwargs: Any,
 ) -> TApp:
     """Construct `app_cls` persisted in `database_url`, storing public events as JCS envelopes of `origin`.
-    `kwargs` go to the application's constructor."""
+    `kwargs` go to the application's constructor. An application with a writer's sequencer (domain/sequencing.py)
+    has its recorder check each write against the events other processes committed (ledger/db/order.py): by the
+    time of the decision the writing thread holds, moving the sequencer past such events."""
     app = app_cls(env={**persistence_env(database_url), **(env or {})}, **kwargs)
     mapper = app.mapper
     if not isinstance(mapper, EnvelopeMapper):  # pragma: no cover - guards a library behaviour change
         raise TypeError(f"expected EnvelopeMapper, got {type(mapper).__name__}")
     mapper.origin = origin
+    order = getattr(app.recorder, "order", None)
+    sequencer = getattr(app, "sequencer", None)
+    if isinstance(order, WriteOrder) and isinstance(sequencer, Sequencer):
+        order.decided = sequencer.decided_at
+        order.advance = sequencer.advance
     return app
 
 

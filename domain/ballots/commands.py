@@ -25,6 +25,7 @@ from domain.errors import (
     NotAuthorised,
 )
 from domain.identity import CitizenIdentity, Principal
+from domain.sequencing import DecideAgain
 
 
 class BallotCommands(AppCore):
@@ -231,6 +232,8 @@ class BallotCommands(AppCore):
                     except IntegrityError:
                         first = False
                         continue
+                    except DecideAgain:  # another process's later event: decide again on the stored record
+                        continue
                 assert isinstance(event, CastRecord.BallotCast | CastRecord.BallotRecast)
                 return event
         raise ConcurrentModification("ballot record kept changing; try again", ballot=str(ballot_id))
@@ -306,6 +309,8 @@ class BallotCommands(AppCore):
                         self._save(record)
                     except IntegrityError:
                         first_vote = False
+                        continue
+                    except DecideAgain:  # another process's later event: decide again on the stored record
                         continue
                 assert isinstance(event, VoteRecord.VoteCast | VoteRecord.VoteChanged)
                 return event

@@ -26,6 +26,7 @@ from domain.errors import (
 )
 from domain.identity import RULES, CitizenIdentity, Principal
 from domain.petitions.aggregate import Petition, Signature, signature_stream
+from domain.sequencing import DecideAgain
 
 
 class PetitionCommands(AppCore):
@@ -161,6 +162,8 @@ class PetitionCommands(AppCore):
                     "this citizen already signed", petition=str(petition.id), signer=signer
                 ) from None
             return None
+        except DecideAgain:  # another process's later event: decide again, never a duplicate
+            return None
         assert isinstance(event, Signature.Signed)
         return event
 
@@ -198,7 +201,7 @@ class PetitionCommands(AppCore):
                             touched.append(p)
                     try:
                         self._save(*touched)
-                    except IntegrityError:
+                    except (IntegrityError, DecideAgain):
                         continue
                 return [p.id for p in touched]
         raise ConcurrentModification("petitions kept changing; try again")

@@ -5,23 +5,30 @@ library's factory, tables, engine and transactions, with two methods of its reco
 
 - ``insert_events`` (every command's save): the library builds one ORM object per event, opens a Session and
   flushes a unit of work, about 0.5 ms of CPU per save before SQLite even commits. Here the same rows go into the
-  same table through the pooled DB-API connection in one transaction (``INSERT`` per row, so each row's
-  notification id is ``lastrowid``), under the datastore's write lock as the library's own path. The commit is the
-  driver's ``commit()`` on the library's engine: the same ``synchronous`` setting (SQLite's default, FULL in WAL
-  mode: one fsync per commit), nothing is returned before the rows are durable.
+  same table through the pooled DB-API connection in one ``BEGIN IMMEDIATE`` transaction (``INSERT`` per row, so
+  each row's notification id is ``lastrowid``), under the datastore's write lock as the library's own path. The
+  commit is the driver's ``commit()`` on the library's engine: the same ``synchronous`` setting (SQLite's default,
+  FULL in WAL mode: one fsync per commit), nothing is returned before the rows are durable.
 - ``select_events`` (loading an aggregate, fast-forwarding a cached one): one positional ``SELECT`` instead of an
   ORM query.
 
 Both fall back to the library when called inside a library transaction (``session=`` or an open
 ``recorder.transaction()``), with tracking arguments, or on a database other than a SQLite file (PostgreSQL keeps
-the library's path, and the group committer's batch insert, unchanged). Errors are the library's types
-(``IntegrityError`` on a uniqueness conflict, which the domain decides again on).
+the library's transaction and ``LOCK TABLE``; the insert is one Core ``INSERT ... RETURNING``). Errors are the
+library's types (``IntegrityError`` on a uniqueness conflict, which the domain decides again on).
+
+Every write of events, on every path and backend, holds the write lock before it reads the newest notification id
+and inserts: the order check of ledger/db/order.py, which refuses (``DecideAgain``) a write decided before an
+event another process committed meanwhile. The group committer's batch (:meth:`LedgerApplicationRecorder.insert_batch`)
+is checked per write, in one transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +44,10 @@ from eventsourcing.persistence import (
 from eventsourcing_sqlalchemy.datastore import transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyAggregateRecorder, SQLAlchemyApplicationRecorder
+from sqlalchemy import func, insert, select
+
+from domain.sequencing import DecideAgain
+from ledger.db.order import WriteOrder
 
 
 def _translated(e: sqlite3.Error) -> PersistenceError:
@@ -113,13 +124,12 @@ class _FastSqlite(SQLAlchemyAggregateRecorder):
             raw.close()  # back to the pool, which ends the read transaction
         return [StoredEvent(stream, version, topic, state) for version, topic, state in rows]
 
-    def _fast_insert(self, stored_events: Sequence[StoredEvent], ids: bool = True) -> list[int]:
-        """Insert in one transaction, committed before returning; the rows' notification ids (``ids``: else one
-        ``executemany`` and an empty list)."""
-        sql = (
-            f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic, state) "
-            "VALUES (?, ?, ?, ?)"
-        )
+    @contextmanager
+    def _sqlite_transaction(self) -> Iterator[sqlite3.Cursor]:
+        """A write transaction on the pooled DB-API connection, under the datastore's write lock, committed on the way
+        out (rolled back on an error, translated to the library's type). It begins ``IMMEDIATE``: SQLite's write lock
+        is taken before the first statement, so what the transaction reads, no other process changes before it
+        commits (a deferred one that reads first could not even upgrade once another process wrote)."""
         ds = self.datastore
         if not ds._tried_init_sqlite_wal_mode:
             ds.init_sqlite_wal_mode()
@@ -131,21 +141,15 @@ class _FastSqlite(SQLAlchemyAggregateRecorder):
             try:
                 cursor = raw.cursor()
                 try:
-                    rows = [
-                        (_as_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state) for e in stored_events
-                    ]
-                    notification_ids = []
-                    if ids:
-                        execute = cursor.execute
-                        for row in rows:
-                            execute(sql, row)
-                            notification_ids.append(int(cursor.lastrowid or 0))
-                    else:
-                        cursor.executemany(sql, rows)
+                    cursor.execute("BEGIN IMMEDIATE")
+                    yield cursor
                     raw.commit()
                 except sqlite3.Error as e:
                     raw.rollback()
                     raise _translated(e) from e
+                except BaseException:
+                    raw.rollback()
+                    raise
                 finally:
                     cursor.close()
             finally:
@@ -153,7 +157,12 @@ class _FastSqlite(SQLAlchemyAggregateRecorder):
         finally:
             if lock is not None:
                 lock.release()
-        return notification_ids
+
+    def _insert_sql(self) -> str:
+        return (
+            f"INSERT INTO {self.events_table_name} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)"
+        )
 
 
 class LedgerAggregateRecorder(_FastSqlite):
@@ -161,19 +170,105 @@ class LedgerAggregateRecorder(_FastSqlite):
 
 
 class LedgerApplicationRecorder(_FastSqlite, SQLAlchemyApplicationRecorder):
-    """The events' recorder (see the module docstring)."""
+    """The events' recorder (see the module docstring). Every write of events is checked against the events other
+    processes committed meanwhile (``order``, ledger/db/order.py) in its own transaction, before it inserts."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = WriteOrder()
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], *, session: Any = None, **kwargs: Any
     ) -> Sequence[int] | None:
         if session is not None or any(v is not None for v in kwargs.values()) or not self._fast():
-            return super().insert_events(stored_events, session=session, **kwargs)
-        return self._fast_insert(stored_events)
+            return super().insert_events(stored_events, session=session, **kwargs)  # via _insert_stored_events
+        ids, (refused,) = self._sqlite_write([stored_events], [self.order.decided()], ids=True)
+        if refused is not None:
+            raise refused
+        return ids
 
-    def insert_batch(self, stored_events: Sequence[StoredEvent]) -> None:
-        """The group committer's batch (ledger/groupcommit.py) in one transaction, nothing returned. Precondition:
-        a SQLite file, called outside any library transaction (the committer's own thread)."""
-        self._fast_insert(stored_events, ids=False)
+    def insert_batch(
+        self, writes: Sequence[Sequence[StoredEvent]], times: Sequence[datetime | None]
+    ) -> list[DecideAgain | None]:
+        """The group committer's batch (ledger/groupcommit.py): the writes (each one caller's events, decided at
+        ``times``) in one transaction, in order, but for those the order check refuses (returned, per write;
+        None: inserted). An ``IntegrityError`` fails the whole batch. Called outside any library transaction."""
+        if self._fast():
+            return self._sqlite_write(writes, times, ids=False)[1]
+        with self.transaction(commit=True) as session:
+            return self._session_write(session, writes, times)[1]
+
+    def _insert_stored_events(self, session: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        """The library's path (PostgreSQL, or a caller's open transaction): its lock, the order check, the insert."""
+        ids, (refused,) = self._session_write(session, [stored_events], [self.order.decided()])
+        if refused is not None:
+            raise refused
+        self._notify_channel(session)
+        return ids
+
+    def _sqlite_write(
+        self, writes: Sequence[Sequence[StoredEvent]], times: Sequence[datetime | None], *, ids: bool
+    ) -> tuple[list[int], list[DecideAgain | None]]:
+        """On a SQLite file: check and insert in one IMMEDIATE transaction; the new rows' ids (``ids``: else only the
+        last row's is taken, for the check) and the refusals."""
+        table = self.events_table_name
+        with self._sqlite_transaction() as cursor:
+            newest = cursor.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+
+            def state_of(row: int) -> Any:
+                return cursor.execute(f"SELECT state FROM {table} WHERE id = ?", (row,)).fetchone()[0]
+
+            refusals = self.order.refusals(newest, state_of, writes, times)
+            rows = [
+                (_as_uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state)
+                for events, refused in zip(writes, refusals, strict=True)
+                if refused is None
+                for e in events
+            ]
+            sql = self._insert_sql()
+            notification_ids: list[int] = []
+            if ids:
+                for row in rows:
+                    cursor.execute(sql, row)
+                    notification_ids.append(int(cursor.lastrowid or 0))
+            elif rows:
+                cursor.executemany(sql, rows[:-1])
+                cursor.execute(sql, rows[-1])  # executemany leaves lastrowid unset
+                notification_ids.append(int(cursor.lastrowid or 0))
+            self.order.committed(notification_ids[-1] if notification_ids else None)
+        return (notification_ids if ids else []), refusals
+
+    def _session_write(
+        self, session: Any, writes: Sequence[Sequence[StoredEvent]], times: Sequence[datetime | None]
+    ) -> tuple[list[int], list[DecideAgain | None]]:
+        """In the library's transaction: its table lock (PostgreSQL: ``LOCK TABLE ... IN EXCLUSIVE MODE``, which also
+        makes commit order the notification-id order), the check, one Core ``INSERT ... RETURNING id`` for the rows
+        admitted; their ids in order, and the refusals."""
+        table = self.events_record_cls.__table__
+        self._lock_table(session)
+        newest = session.execute(select(func.max(table.c.id))).scalar()
+
+        def state_of(row: int) -> Any:
+            return session.execute(select(table.c.state).where(table.c.id == row)).scalar()
+
+        refusals = self.order.refusals(newest, state_of, writes, times)
+        rows = [
+            {
+                "originator_id": e.originator_id,
+                "originator_version": e.originator_version,
+                "topic": e.topic,
+                "state": e.state,
+            }
+            for events, refused in zip(writes, refusals, strict=True)
+            if refused is None
+            for e in events
+        ]
+        if not rows:  # an empty parameter list would run `INSERT ... DEFAULT VALUES`
+            return [], refusals
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        notification_ids = [int(i) for i in session.execute(statement, rows).scalars()]
+        self.order.committed(max(notification_ids))
+        return notification_ids, refusals
 
 
 class LedgerFactory(SQLAlchemyFactory):

@@ -36,12 +36,12 @@ def _stored(recorder: Any) -> list[tuple[uuid.UUID, int]]:
 def test_a_batch_is_inserted_in_order_and_a_conflict_fails_it_whole(recorder: Any) -> None:
     insert = batch_inserter(recorder)
     a, b = uuid.uuid4(), uuid.uuid4()
-    insert([_event(a), _event(b), _event(a, 2)])
+    assert insert([[_event(a), _event(b)], [_event(a, 2)]], [None, None]) == [None, None]
     assert _stored(recorder) == [(a, 1), (b, 1), (a, 2)]
     with pytest.raises(IntegrityError):
-        insert([_event(uuid.uuid4()), _event(b)])  # b v1 exists: nothing of this batch is kept
+        insert([[_event(uuid.uuid4())], [_event(b)]], [None, None])  # b v1 exists: nothing of this batch is kept
     assert len(_stored(recorder)) == 3
-    insert([])  # a command that decided to store nothing
+    assert insert([[]], [None]) == [None]  # a command that decided to store nothing
     assert len(_stored(recorder)) == 3
 
 
