@@ -52,7 +52,11 @@ def require_utc(at: datetime, name: str = "at") -> datetime:
 
 @lru_cache(maxsize=4096)
 def _format_utc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``at`` (UTC) as ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")``: by ``isoformat`` (C, ~5x faster than ``strftime``), which
+    writes the same characters for years 1000 and up (``+00:00`` for UTC, replaced by ``Z``)."""
+    if at.year < 1000:  # strftime does not pad the year to four digits
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def rfc3339(at: datetime) -> str:
@@ -80,27 +84,73 @@ def add_days(time: str, days: int) -> str:
 MAX_DATA_BYTES = 60_000
 
 
+def _size_bound(value: Any) -> int:
+    """An upper bound of the compact UTF-8 JSON size of ``value`` when it is built from ASCII strings, safe ints,
+    bools, None, lists and dicts (one pass, nothing encoded): an ASCII character takes at most 6 bytes (``\\u00XX``),
+    a safe int at most 17, ``false`` 5. Anything else (non-ASCII text, which may not even encode): a bound over the
+    limit, so the size is measured exactly."""
+    t = type(value)
+    if t is str:
+        return 6 * len(value) + 2 if value.isascii() else _UNKNOWN
+    if t is bool or value is None:
+        return 5
+    if t is int:
+        return 17 if -(2**53 - 1) <= value <= 2**53 - 1 else _UNKNOWN
+    if t is dict:
+        return 2 + sum(_size_bound(k) + 2 + _size_bound(v) for k, v in value.items())  # "k":v,
+    if t is list:
+        return 2 + sum(_size_bound(v) + 1 for v in value)
+    return _UNKNOWN
+
+
+_UNKNOWN = MAX_DATA_BYTES + 1
+
+
 def check_event_size(data: Mapping[str, Any]) -> None:
+    if _size_bound(dict(data)) <= MAX_DATA_BYTES:  # the usual event: far below, no need to encode it to know (and
+        # whatever json.dumps would refuse or could not encode has no bound, so it still gets there)
+        return
     size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_DATA_BYTES:
         raise InvalidInput("the event would be too large for one log entry", max_bytes=MAX_DATA_BYTES, found=size)
 
 
+def _plainly_native(value: Any) -> bool:
+    """True when ``value`` is built only from exact str, int (safe range), bool, None, list and str-keyed dict: the
+    common case, checked without building the path strings of :func:`check_json_native`'s messages."""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is int:
+        return -(2**53 - 1) <= value <= 2**53 - 1
+    if t is dict:
+        return all(type(k) is str and _plainly_native(v) for k, v in value.items())
+    if t is list:
+        return all(_plainly_native(v) for v in value)
+    return False
+
+
 def check_json_native(value: Any, path: str = "data") -> None:
     """Raise TypeError unless ``value`` is built only from str, int, bool, None, list and str-keyed dict."""
+    if _plainly_native(value):
+        return
+    _check_json_native(value, path)
+
+
+def _check_json_native(value: Any, path: str) -> None:
     if value is None or isinstance(value, str | bool | int):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53 - 1:
             raise TypeError(f"{path}: integer outside the JSON-safe range")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
-            check_json_native(item, f"{path}[{i}]")
+            _check_json_native(item, f"{path}[{i}]")
         return
     if isinstance(value, dict):
         for k, item in value.items():
             if not isinstance(k, str):
                 raise TypeError(f"{path}: non-string key {k!r}")
-            check_json_native(item, f"{path}.{k}")
+            _check_json_native(item, f"{path}.{k}")
         return
     raise TypeError(f"{path}: {type(value).__name__} is not JSON-native")
 
