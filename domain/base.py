@@ -16,8 +16,9 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from hashlib import sha1
 from typing import TYPE_CHECKING, Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID, SafeUUID
 
 from eventsourcing.domain import Aggregate
 
@@ -36,13 +37,25 @@ Fold = Callable[[dict[str, Any], str, str, Mapping[str, str], Mapping[str, Any]]
 
 
 def stream_id(*parts: str) -> UUID:
-    """Deterministic aggregate id: uuid5(NAMESPACE, "/".join(parts))."""
-    return uuid5(NAMESPACE, "/".join(parts))
+    """Deterministic aggregate id: uuid5(NAMESPACE, "/".join(parts)) (the same UUID, built from its integer without
+    ``UUID.__init__``'s argument checks: one per signature, vote and entry)."""
+    digest = sha1(_NAMESPACE_BYTES + "/".join(parts).encode(), usedforsecurity=False).digest()
+    u = object.__new__(UUID)
+    object.__setattr__(u, "int", (int.from_bytes(digest[:16]) & _UUID5_KEEP) | _UUID5_SET)
+    object.__setattr__(u, "is_safe", SafeUUID.unknown)
+    return u
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_UUID5_KEEP = ~((0xF0 << 72) | (0xC0 << 56)) & ((1 << 128) - 1)  # clears the version nibble and the variant bits
+_UUID5_SET = (0x50 << 72) | (0x80 << 56)  # version 5, variant 10 (RFC 4122)
 
 
 # --- time ----------------------------------------------------------------------------------------------
 def require_utc(at: datetime, name: str = "at") -> datetime:
     """Return ``at`` converted to UTC; naive datetimes are refused."""
+    if type(at) is datetime and at.tzinfo is UTC:  # already UTC (every time the writer hands on): itself
+        return at
     if not isinstance(at, datetime):
         raise InvalidInput(f"{name} must be a datetime", field=name)
     if at.tzinfo is None or at.utcoffset() is None:
