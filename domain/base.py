@@ -97,32 +97,54 @@ def add_days(time: str, days: int) -> str:
 MAX_DATA_BYTES = 60_000
 
 
-def _size_bound(value: Any) -> int:
-    """An upper bound of the compact UTF-8 JSON size of ``value`` when it is built from ASCII strings, safe ints,
-    bools, None, lists and dicts (one pass, nothing encoded): an ASCII character takes at most 6 bytes (``\\u00XX``),
-    a safe int at most 17, ``false`` 5. Anything else (non-ASCII text, which may not even encode): a bound over the
-    limit, so the size is measured exactly."""
+def _native_bound(value: Any) -> int:
+    """One pass over an event's data for both checks: -1 unless ``value`` is built only from exact str, int (safe
+    range), bool, None, list and str-keyed dict (then :func:`check_json_native`'s own pass decides, with its
+    messages); else an upper bound of its compact UTF-8 JSON size, over the limit when not known. Bound: an ASCII
+    character takes at most 6 bytes (``\\u00XX``), a safe int at most 17, ``false`` 5; non-ASCII text is not
+    bounded (it is measured exactly: it may not even encode)."""
     t = type(value)
     if t is str:
         return 6 * len(value) + 2 if value.isascii() else _UNKNOWN
     if t is bool or value is None:
         return 5
     if t is int:
-        return 17 if -(2**53 - 1) <= value <= 2**53 - 1 else _UNKNOWN
+        return 17 if -(2**53 - 1) <= value <= 2**53 - 1 else -1
     if t is dict:
-        return 2 + sum(_size_bound(k) + 2 + _size_bound(v) for k, v in value.items())  # "k":v,
+        total = 2
+        for k, v in value.items():
+            if type(k) is not str:
+                return -1
+            item = _native_bound(v)
+            if item < 0:
+                return -1
+            total += (6 * len(k) + 2 if k.isascii() else _UNKNOWN) + 2 + item  # "k":v,
+        return total
     if t is list:
-        return 2 + sum(_size_bound(v) + 1 for v in value)
-    return _UNKNOWN
+        total = 2
+        for v in value:
+            item = _native_bound(v)
+            if item < 0:
+                return -1
+            total += item + 1
+        return total
+    return -1
 
 
 _UNKNOWN = MAX_DATA_BYTES + 1
 
 
+def check_data(data: Mapping[str, Any]) -> None:
+    """:func:`check_json_native` then :func:`check_event_size` of an event's ``data``, in one pass when it is plain
+    JSON well within the limit (the usual event); otherwise each check as written."""
+    bound = _native_bound(dict(data))
+    if bound < 0:
+        check_json_native(data)
+    if bound < 0 or bound > MAX_DATA_BYTES:
+        check_event_size(data)
+
+
 def check_event_size(data: Mapping[str, Any]) -> None:
-    if _size_bound(dict(data)) <= MAX_DATA_BYTES:  # the usual event: far below, no need to encode it to know (and
-        # whatever json.dumps would refuse or could not encode has no bound, so it still gets there)
-        return
     size = len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_DATA_BYTES:
         raise InvalidInput("the event would be too large for one log entry", max_bytes=MAX_DATA_BYTES, found=size)
@@ -246,15 +268,13 @@ class LedgerAggregate(Aggregate):
         actor: Mapping[str, str],
         **data: Any,
     ) -> Any:
-        check_json_native(data)
-        check_event_size(data)
+        check_data(data)
         return cls._create(event_class, id=id, timestamp=require_utc(at), actor=dict(actor), **data)
 
     def _emit(
         self, event_class: type[LedgerAggregate.Event], *, at: datetime, actor: Mapping[str, str], **data: Any
     ) -> None:
-        check_json_native(data)
-        check_event_size(data)
+        check_data(data)
         self.trigger_event(event_class, timestamp=require_utc(at), actor=dict(actor), **data)
 
     @property
