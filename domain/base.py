@@ -157,7 +157,7 @@ def _plainly_native(value: Any) -> bool:
     if t is str or t is bool or value is None:
         return True
     if t is int:
-        return -(2**53 - 1) <= value <= 2**53 - 1
+        return bool(-(2**53 - 1) <= value <= 2**53 - 1)
     if t is dict:
         return all(type(k) is str and _plainly_native(v) for k, v in value.items())
     if t is list:

@@ -103,7 +103,7 @@ def _plainly_native(value: Any) -> bool:
     if t is str or t is bool or value is None:
         return True
     if t is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     if t is dict:
         return all(type(k) is str and _plainly_native(v) for k, v in value.items())
     if t is list:
@@ -149,7 +149,7 @@ def _dumps(value: Any) -> str:
     """``json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)``: the C
     encoder that call builds, called directly (json.dumps also builds a JSONEncoder per call: a third of its time
     for an envelope); the same fresh circular-reference markers, so the same output and errors."""
-    make = json.encoder.c_make_encoder
+    make = getattr(json.encoder, "c_make_encoder", None)  # the _json accelerator's, None without it
     if make is None:  # pragma: no cover - CPython without the _json accelerator
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
     if isinstance(value, str):  # as JSONEncoder.encode

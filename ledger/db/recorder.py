@@ -227,6 +227,13 @@ class LedgerFactory(SQLAlchemyFactory):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._recorders: list[_FastSqlite] = []
+        ds = self.datastore
+        if isinstance(ds.write_lock, threading.Semaphore):
+            # the library's write lock on a SQLite file is a Semaphore(1): a mutex written in Python (a Condition
+            # and its lock, ~4 us per save); a threading.Lock is the same mutex in C (acquired and released by the
+            # library's transactions and by our saves, as before; like a Semaphore it may be released by another
+            # thread). Set before any recorder or transaction can have taken the old one.
+            ds.write_lock = threading.Lock()  # type: ignore[assignment] # same acquire/release as the Semaphore
 
     def aggregate_recorder(self, purpose: str = "events") -> Any:
         recorder = super().aggregate_recorder(purpose)
