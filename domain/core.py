@@ -170,15 +170,19 @@ class AppCore(Application[UUID]):
         second O(stream) read per snapshot), when the save crossed a multiple of :func:`snapshot_step`: the kind's
         interval while the stream is short, an eighth to a quarter of its length once it is long, so the O(state)
         cost of writing a snapshot stays O(1) per event and a cold load replays at most that tail."""
-        if not self.snapshots or not self.snapshotting_intervals:
+        intervals = self.snapshotting_intervals
+        if not self.snapshots or not intervals:
+            return
+        aggregates = processing_event.aggregates
+        if not any(type(a) in intervals for a in aggregates.values()):  # most saves: no snapshotted kind
             return
         saved: dict[UUID, tuple[int, int]] = {}
         for event in processing_event.events:
             lo, hi = saved.get(event.originator_id, (event.originator_version, event.originator_version))
             saved[event.originator_id] = (min(lo, event.originator_version), max(hi, event.originator_version))
         for aggregate_id, (lo, hi) in saved.items():
-            aggregate = processing_event.aggregates.get(aggregate_id)
-            interval = None if aggregate is None else self.snapshotting_intervals.get(type(aggregate))
+            aggregate = aggregates.get(aggregate_id)
+            interval = None if aggregate is None else intervals.get(type(aggregate))
             if interval is None or aggregate.version != hi:
                 continue
             step = snapshot_step(interval, hi)

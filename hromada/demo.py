@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from domain.app import CityApp
-from domain.base import rfc3339
+from domain.base import parse_rfc3339
 from domain.clock import run_due
 from domain.errors import DomainError
 from domain.identity import Actor, CitizenIdentity
@@ -108,6 +108,7 @@ class Demo:
         #: citizens acting at once in the concurrent phases (1: one command after the other's commit)
         self.concurrency = concurrency
         self._pipeline: Pipeline | None = None
+        self._due: tuple[str, datetime] = ("", datetime.min.replace(tzinfo=UTC))  # the next deadline, parsed
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _did(self, n: int = 1) -> None:
@@ -123,7 +124,11 @@ class Demo:
         responses, as ``system:clock``. A round with something due first waits for the commands in flight (it acts
         on what they stored, as after them one by one)."""
         due = self.app.projections.deadlines.next_due()
-        if due is None or due > rfc3339(now):
+        if due is None:
+            return
+        if due != self._due[0]:  # parsed once per deadline, not formatting `now` on every tick of the clock
+            self._due = (due, parse_rfc3339(due))
+        if self._due[1] > now:  # RFC 3339 UTC text sorts as the instants it names
             return
         self._drain()
         fired = run_due(self.app, now)

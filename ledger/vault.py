@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, select
 
-from ledger.db.engine import make_engine
+from ledger.db.engine import IdleConnections, make_engine
 
 vault_metadata = MetaData()
 vault_items = Table(
@@ -26,12 +26,14 @@ vault_items = Table(
 class SqlKeyValueStore:
     """Durable key-value store: every put/delete commits before returning.
 
-    Reads and writes run as positional SQL on the pooled DB-API connection (a sealed record is one lookup and one
-    write; through SQLAlchemy's statement compilation each cost more than the SQL). ``put_many`` is one upsert
-    transaction: all of its items or none."""
+    Reads and writes run as positional SQL on a DB-API connection kept between calls (ledger/db/engine.py
+    ``IdleConnections``: the pool's, detached, with the engine's pragmas), so a sealed record is one lookup and one
+    write without SQLAlchemy's statement compilation or pool checkouts, each of which cost more than the SQL.
+    ``put_many`` is one upsert transaction: all of its items or none."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._conns = IdleConnections(engine)
         vault_metadata.create_all(engine)
         m = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._m = m
@@ -52,16 +54,16 @@ class SqlKeyValueStore:
         if not keys:
             return []
         marks = ", ".join([self._m] * len(keys))
-        raw = self.engine.raw_connection()
+        raw = self._conns.take()
         try:
             cursor = raw.cursor()
             try:
                 cursor.execute(f"SELECT key, value FROM vault_items WHERE key IN ({marks})", tuple(keys))
-                found = {k: bytes(v) for k, v in cursor.fetchall()}
+                found = {k: bytes(v) for k, v in cursor.fetchall()}  # fetched in full: no read transaction left
             finally:
                 cursor.close()
         finally:
-            raw.close()  # back to the pool, which ends the read transaction
+            self._conns.give(raw)
         return [found.get(k) for k in keys]
 
     def put(self, key: str, value: bytes) -> None:
@@ -77,7 +79,7 @@ class SqlKeyValueStore:
         self._write(f"DELETE FROM vault_items WHERE key = {self._m}", [(key,)])
 
     def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
-        raw = self.engine.raw_connection()
+        raw = self._conns.take()
         try:
             cursor = raw.cursor()
             try:
@@ -89,7 +91,7 @@ class SqlKeyValueStore:
             finally:
                 cursor.close()
         finally:
-            raw.close()
+            self._conns.give(raw)  # committed or rolled back
 
     def keys(self, prefix: str) -> Iterator[str]:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -100,4 +102,5 @@ class SqlKeyValueStore:
         return iter([r[0] for r in rows])
 
     def close(self) -> None:
+        self._conns.close()
         self.engine.dispose()

@@ -92,3 +92,34 @@ def test_inside_a_library_transaction_the_library_path_is_taken(tmp_path: Path) 
         raise RuntimeError("rolled back")
     assert rec.select_events(a) == []
     f.close()
+
+
+def test_saves_and_reads_keep_their_connections_with_the_engines_durability(tmp_path: Path) -> None:
+    """Saves run on one connection the recorder keeps and reads on kept ones, instead of a pool checkout per call;
+    they are the engine's (WAL, synchronous=FULL: one fsync per commit), never left in a transaction, and closed
+    with the factory."""
+    f = _factory(f"sqlite:///{tmp_path / 'k.db'}", "Kept")
+    rec = f.application_recorder()
+    a, b = uuid.uuid4(), uuid.uuid4()
+    assert rec.insert_events(_events(a, 2)) == [1, 2]
+    writer = rec._writer
+    assert writer is not None
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with pytest.raises(IntegrityError):
+        rec.insert_events([*_events(b, 1), *_events(a, 1)])
+    assert not writer.in_transaction  # rolled back: the next save does not carry b's row
+    assert rec.insert_events(_events(b, 1)) == [3]
+    assert rec._writer is writer
+    assert rec.select_events(a) == _events(a, 2)
+    assert rec.select_events(b) == _events(b, 1)
+    assert len(rec._readers._idle) == 1
+    reader = rec._readers._idle[0]
+    assert reader.execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert not reader.in_transaction
+    f.close()
+    assert rec._writer is None and rec._readers._idle == []
+    with pytest.raises(Exception, match="closed"):
+        writer.execute("SELECT 1")
+    assert rec.insert_events(_events(uuid.uuid4(), 1)) == [4]  # after close: the pool's connections
+    assert rec.select_events(b) == _events(b, 1)
