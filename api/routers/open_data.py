@@ -433,6 +433,7 @@ def results(request: Request, ballot_id: UUID, state: StateDep, format: Format =
             kind=s["kind"],
             closed_at=s["closed_at"],
             voters=s["tally"]["voters"],
+            rule_set=s.get("rule_set"),
             rows=rows,
         )
         position = projections.position
@@ -478,7 +479,7 @@ def kindergarten_order(
                     )
                 )
         position = projections.position
-    body = KindergartenOrder(queue=queue_id, rows=rows)
+    body = KindergartenOrder(queue=queue_id, rule_set=s.get("rule_set"), rows=rows)
     return _table(request, format, body, KINDERGARTEN_COLUMNS, rows, position)
 
 
@@ -512,5 +513,5 @@ def housing_order(
                     )
                 )
         position = projections.position
-    body = HousingOrder(housing_register=register_id, rows=rows)
+    body = HousingOrder(housing_register=register_id, rule_set=s.get("rule_set"), rows=rows)
     return _table(request, format, body, HOUSING_COLUMNS, rows, position)

@@ -95,6 +95,7 @@ class Results(BaseModel):
     kind: str
     closed_at: str
     voters: int
+    rule_set: FrozenFrom = None
     rows: list[ResultRow]
 
 
@@ -110,6 +111,7 @@ class KindergartenRow(BaseModel):
 
 class KindergartenOrder(BaseModel):
     queue: UUID
+    rule_set: FrozenFrom = None
     rows: list[KindergartenRow]
 
 
@@ -123,6 +125,7 @@ class HousingRow(BaseModel):
 
 class HousingOrder(BaseModel):
     housing_register: UUID
+    rule_set: FrozenFrom = None
     rows: list[HousingRow]
 
 

@@ -179,3 +179,21 @@ def test_an_encrypted_ballot_shows_its_rule_set_while_the_ceremony_runs(client, 
     assert r.status_code == 201 and r.json()["status"] == "ceremony", r.text
     view = client.get(f"{PATH['ballot']}/{r.json()['ballot_id']}").json()
     assert (view["status"], view["rule_set"]) == ("ceremony", {"name": "ballot-api", "version": 1})
+
+
+ORDER = {"kindergarten": "/v1/open/kindergarten/{}/order", "housing": "/v1/open/housing/{}/order"}
+
+
+@pytest.mark.parametrize("kind", ["kindergarten", "housing"])
+def test_a_published_queue_order_names_the_rule_set_it_follows(client, service_key, clock, kind):
+    """The open-data order of a queue or register is the rules' outcome: its JSON names the rule set they came
+    from (null for inline rules), so a reader knows which published version to check it against."""
+    svc = service_key(f"city.{kind}.api", SCOPE[kind])
+    inline = client.post(PATH[kind], json=_body(kind, clock, **INLINE[kind]), headers=svc).json()[ID[kind]]
+    _publish(client, service_key, kind)
+    named = client.post(PATH[kind], json=_body(kind, clock, rule_set=f"{kind}-api", rule_set_version=1), headers=svc)
+    assert named.status_code == 201, named.text
+    for sid, ref in {inline: None, named.json()[ID[kind]]: {"name": f"{kind}-api", "version": 1}}.items():
+        r = client.get(ORDER[kind].format(sid))
+        assert r.status_code == 200, r.text
+        assert r.json()["rule_set"] == ref
