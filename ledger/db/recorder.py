@@ -318,6 +318,8 @@ class LedgerFactory(SQLAlchemyFactory):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._recorders: list[_FastSqlite] = []
+        #: the datastore's engine is this factory's (made from the URL) unless the caller gave a session
+        self._owns_engine = not self.env.get(self.SQLALCHEMY_SCOPED_SESSION_TOPIC)
         ds = self.datastore
         if isinstance(ds.write_lock, threading.Semaphore):
             # the library's write lock on a SQLite file is a Semaphore(1): a mutex written in Python (a Condition
@@ -339,7 +341,12 @@ class LedgerFactory(SQLAlchemyFactory):
         return recorder
 
     def close(self) -> None:
-        """Close the connections the recorders keep (the library's factory closes nothing)."""
+        """Close the connections the recorders keep and the pool of the engine this factory made (the library's
+        factory closes nothing: its pooled connections stayed open until the garbage collector found them, and on
+        SQLite the WAL stayed beside the database until then, checkpointed at a moment nobody chose)."""
         for recorder in self._recorders:
             recorder.close_connections()
         super().close()
+        engine = getattr(self.datastore, "engine", None)
+        if self._owns_engine and engine is not None:
+            engine.dispose()
