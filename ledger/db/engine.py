@@ -11,7 +11,15 @@ from sqlalchemy.pool import QueuePool
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`. SQLite files get WAL and a busy timeout, so the event writer and the
-    integrator (possibly another process) can share the file; PostgreSQL gets a small pool."""
+    integrator (possibly another process) can share the file; PostgreSQL gets a small pool.
+
+    SQLite commits are as durable as the event store's (``synchronous=FULL``: the WAL is synced at every commit).
+    In WAL mode ``NORMAL`` syncs only at checkpoints, so a committed transaction may roll back after a power loss
+    or an OS crash. What is written here cannot all be rebuilt from the events: the vault's sealed records and
+    erasures (a registration whose child's data is lost, or personal data back after its erasure was logged), the
+    log-key hand-overs (a restart signing with a retired key), the published checkpoints, the witnesses'
+    cosignatures. The tiles and indexes could be, but their commits are per batch of leaves, so FULL costs them
+    nothing that shows. PostgreSQL commits are durable by its own default (``synchronous_commit=on``)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -22,7 +30,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
