@@ -86,6 +86,13 @@ def citizen(n: int, method: str = "diia", district: str | None = None) -> Citize
     return CitizenIdentity(subject=f"diia:demo-{n}", method=method, age=20 + n % 50, district=district)
 
 
+def spread(usual: float, window: float, count: int) -> float:
+    """The factor by which ``count`` steps of ``usual`` simulated seconds on average shrink to fit in ``window``
+    seconds: 1 while they fit (a demo's log is unchanged for its size), less once they would overrun a petition's
+    period, a ballot's window or a re-registration year (``--events 1000000`` wrote past them and was refused)."""
+    return min(1.0, window / (usual * max(count, 1)))
+
+
 class Demo:
     def __init__(
         self, ledger: Ledger, *, events: int, seed: int = 2026, start: datetime | None = None,
@@ -245,10 +252,11 @@ class Demo:
         self._did()
         threshold = STATUTES[answered_rules]["rules"]["threshold"]
         first = min(signatures, threshold + 40) if signatures >= threshold else signatures // 2
+        pace = spread(20.5, 50 * 86400, signatures)  # uniform(1, 40): 20.5 s apart on average; periods of 60 days
         for i in range(signatures):  # many citizens at once
             pid = sumy if i < first else kyiv
             who = citizen(1000 + i, method=self.rng.choice(["diia", "bankid"]))
-            at = clock.tick(self.rng.uniform(1, 40))
+            at = clock.tick(self.rng.uniform(1, 40) * pace)
             self._submit(partial(app.sign_petition, by=who, petition_id=pid, at=at), key=who.subject)
             crossing = pid == sumy and i == threshold - 1
             if crossing:  # its threshold_reached sets the response's deadline: the clock must see it
@@ -360,6 +368,7 @@ class Demo:
         manifest = {"id": str(bid), "secrecy": s["secrecy"], "opened": ballot.opened_data(),
                     "manifest_hash": s["manifest_hash"], "public_key": s["public_key"]}  # fmt: skip
         voters = max(6, self.budget(0.02))
+        pace = spread(600, 14 * 86400 - 2 * 3600, voters + voters // 3)  # all in the 14 days of its window
         for n in range(voters + voters // 3):  # the last quarter are revotes
             who = citizen(70_000 + (n if n < voters else rng.randrange(voters)), district=DISTRICTS[n % 2])
             mine = [o["id"] for o in options if o["district"] == who.district]
@@ -367,7 +376,7 @@ class Demo:
             body, _ = encrypt_ballot(manifest, info, [rng.choice(mine)])
             # one after the other: through the pipeline the proofs' checks cost more CPU than the shared commits save
             # (measured: the phase 6.1 s alone, 6.7-7.9 s through it; docs/performance.md)
-            app.cast_ballot(by=who, ballot_id=bid, body=body, at=clock.tick(600))
+            app.cast_ballot(by=who, ballot_id=bid, body=body, at=clock.tick(600 * pace))
             self._did()
         clock.jump_to(closes + timedelta(minutes=1))  # the clock ends the voting (ballot.voting_ended)
         public = app.get_ceremony(bid).state
@@ -461,8 +470,10 @@ class Demo:
         # the annual re-registration: early next year, half re-register, the others get removal_proposed
         year = clock.now.year + 1
         clock.jump_to(datetime(year, 1, 15, 9, 0, tzinfo=UTC))
-        for entry in entries[: max(1, n // 2)]:
-            app.reregister_housing_entry(by=HOUSING, register_id=reg, entry=entry, year=year, at=clock.tick(600))
+        rereg = entries[: max(1, n // 2)]
+        pace = spread(600, 300 * 86400, len(rereg))  # within the year they re-register for
+        for entry in rereg:
+            app.reregister_housing_entry(by=HOUSING, register_id=reg, entry=entry, year=year, at=clock.tick(600 * pace))
             self._did()
         proposed = app.propose_housing_removals(by=HOUSING, register_id=reg, year=year, at=clock.tick(86400))
         self._did(len(proposed))
