@@ -415,21 +415,26 @@ class Demo:
             self._did()
         owners = {entry: who for entry, who, _ in entries}
         places = max(1, entries_n // 8)
+        # one admission year: an offer an hour after the last, most answered a day later (3600 + 0.85 x 86400 s on
+        # average). Each ignored offer expires after 30 days and its place goes to the next child, who ignores it
+        # too, so the expiries grow with the campaign's length: left to grow with the queue (42 simulated years at
+        # --events 1000000) they made the log quadratic in the demo's size.
+        pace = spread(3600 + 0.85 * 86400, 365 * 86400, places)
         for p in range(places):
             institution, year = rng.choice(institutions), rng.choice([2022, 2023, 2024])
             try:
                 offer = app.issue_offer(by=EDU, queue_id=q, institution=institution, birth_year=year,
-                                        place=f"{institution}/{year}/{p}", at=clock.tick(3600))  # fmt: skip
+                                        place=f"{institution}/{year}/{p}", at=clock.tick(3600 * pace))  # fmt: skip
             except DomainError:  # nobody eligible waits for this group
                 continue
             self._did()
             holder = app.kindergarten_offer(q, offer)["entry"]
             fate = rng.random()
             if fate < 0.6:
-                app.accept_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400))
+                app.accept_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400 * pace))
                 self._did()
             elif fate < 0.85:
-                app.decline_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400))
+                app.decline_offer(by=citizen(owners[holder]), queue_id=q, offer=offer, at=clock.tick(86400 * pace))
                 self._did()
         expired = app.expire_due_offers(by=EDU, queue_id=q, at=clock.tick(31 * 86400))
         self._did(len(expired))
