@@ -31,7 +31,7 @@ SUITES: dict[str, dict[str, dict[str, Any]]] = {
     "booth": {"full": {"rounds": 15}, "quick": {"rounds": 3}},
     "monitor": {"full": {}, "quick": {"sizes": (10_000, 30_000), "rounds": 1}},
     "voting": {"full": {}, "quick": {"n": 100, "audit_n": 50, "peer_n": 4}},
-    "demo": {"full": {}, "quick": {"events": 2_000, "rounds": 1}},
+    "demo": {"full": {}, "quick": {"events": 2_000, "rounds": 1, "sizes": (2_000,)}},
 }
 
 
