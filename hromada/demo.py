@@ -398,6 +398,11 @@ class Demo:
         )  # fmt: skip
         self._did()
         entries: list[tuple[str, int, int]] = []
+        # the registrations within a year, however many (a larger city registers more children a day): left to
+        # grow with the queue (8 simulated years at a million), the clock's offers (never answered in the demo: each
+        # expires after 30 days and passes its place on) went on expiring through all that time, which made the
+        # log's size quadratic in --events
+        pace = spread(1830, 365 * 86400, entries_n)
         for i in range(entries_n):
             who = 200_000 + i
             year = rng.choice([2022, 2023, 2024])
@@ -405,7 +410,7 @@ class Demo:
             entry = app.register_kindergarten_entry(
                 by=citizen(who), queue_id=q, child_key=f"I-КВ {who}",
                 child_data={"name": f"Дитина {who}", "born": f"{year}-0{1 + i % 9}-15"}, birth_year=year,
-                institutions=prefs, at=clock.tick(rng.uniform(60, 3600)),
+                institutions=prefs, at=clock.tick(rng.uniform(60, 3600) * pace),
             )  # fmt: skip
             entries.append((entry, who, year))
             self._did()
@@ -416,9 +421,9 @@ class Demo:
         owners = {entry: who for entry, who, _ in entries}
         places = max(1, entries_n // 8)
         # one admission year: an offer an hour after the last, most answered a day later (3600 + 0.85 x 86400 s on
-        # average). Each ignored offer expires after 30 days and its place goes to the next child, who ignores it
-        # too, so the expiries grow with the campaign's length: left to grow with the queue (42 simulated years at
-        # --events 1000000) they made the log quadratic in the demo's size.
+        # average). Each ignored or declined place goes, through the clock, to the next child, whose offer expires
+        # 30 days later and passes it on again, so the expiries grow with the simulated time: left to grow with the
+        # queue (42 simulated years at --events 1000000) they made the log quadratic in the demo's size.
         pace = spread(3600 + 0.85 * 86400, 365 * 86400, places)
         for p in range(places):
             institution, year = rng.choice(institutions), rng.choice([2022, 2023, 2024])
@@ -452,12 +457,13 @@ class Demo:
         )
         self._did()
         entries = []
+        pace = spread(3630, 365 * 86400, n)  # within a year, as the kindergarten's registrations
         for i in range(n):
             entry = app.register_housing_entry(
                 by=citizen(400_000 + i),
                 register_id=reg,
                 household_data={"address": f"вул. Демо, {i}", "members": 1 + i % 5},
-                at=clock.tick(rng.uniform(60, 7200)),
+                at=clock.tick(rng.uniform(60, 7200) * pace),
             )
             entries.append(entry)
             self._did()
