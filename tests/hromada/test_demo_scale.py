@@ -10,18 +10,14 @@ not fit its window, and leaves smaller demos' logs as they were."""
 
 from __future__ import annotations
 
-import json
-import tarfile
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from hromada.cli import app
 from hromada.demo import spread
+from tests.hromada.demo_bundle import bundle_events, demo_bundle
 
-ENV = {"HROMADA_CHAIN_RPC_URL": "", "HROMADA_DATABASE_URL": ""}
 DAY = 86400
 CASTS = ("ballot.vote_cast", "ballot.vote_changed", "ballot.ballot_cast", "ballot.ballot_recast")
 
@@ -38,26 +34,9 @@ def test_steps_that_fit_are_kept_and_steps_that_do_not_shrink_to_the_window() ->
     assert 600 * spread(600, 14 * DAY, 26_666) * 26_666 == pytest.approx(14 * DAY)
 
 
-def _events(bundle: Path) -> list[dict[str, object]]:
-    with tarfile.open(bundle) as tar:
-        for m in tar.getmembers():
-            if m.name.endswith("events.jsonl"):
-                f = tar.extractfile(m)
-                assert f is not None
-                return [json.loads(line) for line in f.read().decode().splitlines() if line]
-    raise AssertionError("no events.jsonl in the bundle")
-
-
 def test_the_demo_at_a_hundred_thousand_events_casts_every_ballot_within_its_window(tmp_path: Path) -> None:
     """The default demo (the encrypted budget included), as a user runs it at the issue's middle size."""
-    runner = CliRunner()
-    data = tmp_path / "city"
-    made = runner.invoke(app, ["demo", "--data-dir", str(data), "--events", "100000", "--no-chain"], env=ENV)
-    assert made.exit_code == 0, made.output
-    bundle = tmp_path / "b.tar.gz"
-    out = runner.invoke(app, ["export", "--data-dir", str(data), "--out", str(bundle)], env=ENV)
-    assert out.exit_code == 0, out.output
-    events = _events(bundle)
+    events = bundle_events(demo_bundle(tmp_path, 100_000))
     assert 100_000 <= len(events) <= 120_000  # linear: the admission campaign once took longer with the queue
     windows: dict[str, tuple[datetime, datetime]] = {}
     for e in events:
