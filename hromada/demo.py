@@ -252,7 +252,7 @@ class Demo:
         self._did()
         threshold = STATUTES[answered_rules]["rules"]["threshold"]
         first = min(signatures, threshold + 40) if signatures >= threshold else signatures // 2
-        pace = spread(20.5, 50 * 86400, signatures)  # uniform(1, 40): 20.5 s apart on average; periods of 60 days
+        pace = spread((1 + 40) / 2, 50 * 86400, signatures)  # uniform(1, 40) s apart; the periods are 60 days
         for i in range(signatures):  # many citizens at once
             pid = sumy if i < first else kyiv
             who = citizen(1000 + i, method=self.rng.choice(["diia", "bankid"]))
@@ -402,7 +402,7 @@ class Demo:
         # grow with the queue (8 simulated years at a million), the clock's offers (never answered in the demo: each
         # expires after 30 days and passes its place on) went on expiring through all that time, which made the
         # log's size quadratic in --events
-        pace = spread(1830, 365 * 86400, entries_n)
+        pace = spread((60 + 3600) / 2, 365 * 86400, entries_n)  # uniform(60, 3600) s apart
         for i in range(entries_n):
             who = 200_000 + i
             year = rng.choice([2022, 2023, 2024])
@@ -457,7 +457,7 @@ class Demo:
         )
         self._did()
         entries = []
-        pace = spread(3630, 365 * 86400, n)  # within a year, as the kindergarten's registrations
+        pace = spread((60 + 7200) / 2, 365 * 86400, n)  # within a year, as the kindergarten's registrations
         for i in range(n):
             entry = app.register_housing_entry(
                 by=citizen(400_000 + i),
