@@ -104,7 +104,8 @@ def test_cli(anchored: Anchored, tmp_path: Path) -> None:
     assert runner.invoke(app, ["receipt", str(path), "--key", key, "--offline"]).exit_code == 0
     down = runner.invoke(app, ["receipt", str(path), "--key", key, "--rpc", "http://127.0.0.1:9"])
     assert down.exit_code == 2 and "cannot reach the chain RPC" in down.output
-    receipt["anchor"]["root"] = receipt["anchor"]["root"][:-2] + "00"
+    root = receipt["anchor"]["root"]
+    receipt["anchor"]["root"] = root[:-2] + f"{int(root[-2:], 16) ^ 0xFF:02x}"  # always another root
     path.write_text(json.dumps(receipt))
     bad = runner.invoke(app, ["receipt", str(path), "--key", key, "--rpc", url, "--json"])
     assert bad.exit_code == 1 and json.loads(bad.output)["error"]["code"] == "anchor_root_mismatch"
